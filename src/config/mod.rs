@@ -1,0 +1,1 @@
+//! l2tpns configuration files: startup-config, ip_pool, PPP secrets, CLI users.

@@ -1,0 +1,1 @@
+//! Daemon: sockets, TUN, threads, control plane.

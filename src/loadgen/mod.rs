@@ -1,0 +1,1 @@
+//! LAC + PPP client emulator.
