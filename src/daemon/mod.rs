@@ -1,1 +1,250 @@
-//! Daemon: sockets, TUN, threads, control plane.
+//! The daemon: loads the configuration, opens the UDP socket and the TUN
+//! device, starts the data-plane workers and runs the control plane's event
+//! loop (datagrams from the workers, timers, signals).
+
+pub mod clock;
+pub mod control;
+pub mod id_pool;
+pub mod logging;
+pub mod settings;
+pub mod stats;
+pub mod teardown;
+pub mod timers;
+pub mod tun;
+pub mod workers;
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tracing::{error, info, warn};
+
+use crate::auth::secrets_file::SecretsFileAuth;
+use crate::config::startup::LogTarget;
+use crate::config::Config;
+use crate::dataplane::drop_reason::DropCounters;
+use crate::pool::AddressPool;
+
+use self::clock::Clock;
+use self::control::ControlPlane;
+use self::tun::Tun;
+use self::workers::{Shared, WorkerStats};
+
+pub const L2TP_PORT: u16 = 1701;
+
+/// What the workers hand the control plane.
+pub enum ControlInput {
+    Datagram { from: SocketAddr, bytes: Vec<u8> },
+}
+
+/// Command-line options (the binary parses them with clap).
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub config: PathBuf,
+    pub extra_verbosity: u32,
+    pub hostname: Option<String>,
+    pub detach: bool,
+}
+
+/// Load and check everything that can fail before touching the system, so a
+/// bad file stops the daemon with one clear message.
+pub fn load(opts: &Options) -> Result<(Config, AddressPool, SecretsFileAuth), String> {
+    let mut cfg = Config::load(&opts.config).map_err(|e| e.to_string())?;
+    if opts.extra_verbosity > 0 {
+        cfg.debug = (u32::from(cfg.debug) + opts.extra_verbosity).min(5) as u8;
+    }
+    if let Some(h) = &opts.hostname {
+        cfg.hostname = h.clone();
+    }
+    let pool = settings::load_pool(&cfg, &opts.config)?;
+    let auth = SecretsFileAuth::load(settings::secrets_path(&cfg, &opts.config), settings::hostname(&cfg))?;
+    Ok((cfg, pool, auth))
+}
+
+pub fn run(opts: Options) -> Result<(), String> {
+    let (cfg, pool, auth) = load(&opts)?;
+    let log_target = cfg.log_target();
+    logging::init(
+        u32::from(cfg.debug),
+        match &log_target {
+            LogTarget::Stderr => logging::Target::Stdout,
+            LogTarget::File(p) => logging::Target::File(p),
+            LogTarget::Syslog(f) => logging::Target::Syslog(f),
+        },
+    )?;
+    for w in &cfg.warnings {
+        warn!("{}:{}: {}", w.file.display(), w.line, w.message);
+    }
+    info!(config = %opts.config.display(), "l2tpns {} starting", env!("CARGO_PKG_VERSION"));
+    for name in cfg.not_implemented_set() {
+        warn!("{name}: accepted, not implemented yet");
+    }
+    info!(
+        addresses = pool.len(),
+        "ip pool loaded; authentication: {}",
+        auth.describe()
+    );
+    if opts.detach {
+        // SAFETY: called before any thread is started.
+        if unsafe { libc::daemon(0, 0) } != 0 {
+            return Err(format!("detach: {}", std::io::Error::last_os_error()));
+        }
+    }
+    if !cfg.pid_file.is_empty() {
+        let p = &cfg.pid_file;
+        std::fs::write(p, format!("{}\n", std::process::id())).map_err(|e| format!("pid_file {p}: {e}"))?;
+    }
+
+    let tun_addr = settings::tun_address(&cfg);
+    let mtu = settings::mru(&cfg);
+    let tun = Tun::open(&cfg.tundevicename).map_err(|e| format!("TUN {}: {e}", cfg.tundevicename))?;
+    tun.configure(tun_addr, u32::from(mtu)).map_err(|e| format!("TUN {}: {e}", tun.name()))?;
+    for (net, prefix) in pool.routes() {
+        tun.add_route(net, prefix).map_err(|e| format!("route {net}/{prefix} via {}: {e}", tun.name()))?;
+    }
+    info!(dev = tun.name(), address = %tun_addr, mtu, "TUN device up");
+
+    let bind = SocketAddrV4::new(cfg.bind_address.unwrap_or(Ipv4Addr::UNSPECIFIED), L2TP_PORT);
+    let udp = udp_socket(bind).map_err(|e| format!("UDP {bind}: {e}"))?;
+    info!(%bind, "listening for L2TP");
+
+    let clock = Arc::new(Clock::new(Instant::now()));
+    let drops = Arc::new(DropCounters::default());
+    let wstats = Arc::new(WorkerStats::default());
+    let (ctl_tx, ctl_rx) = tokio::sync::mpsc::channel::<ControlInput>(65536);
+    let (up_tx, up_rx) = crossbeam_channel::unbounded();
+    let (down_tx, down_rx) = crossbeam_channel::unbounded();
+    let shared = || Shared { clock: clock.clone(), drops: drops.clone(), stats: wstats.clone() };
+    {
+        let (udp, tun, sh) = (udp.try_clone().map_err(|e| e.to_string())?, tun.try_clone().map_err(|e| e.to_string())?, shared());
+        std::thread::Builder::new()
+            .name("upstream".into())
+            .spawn(move || workers::run_upstream(udp, tun, up_rx, ctl_tx, sh))
+            .map_err(|e| e.to_string())?;
+    }
+    {
+        let (udp, tun, sh) = (udp.try_clone().map_err(|e| e.to_string())?, tun.try_clone().map_err(|e| e.to_string())?, shared());
+        std::thread::Builder::new()
+            .name("downstream".into())
+            .spawn(move || workers::run_downstream(udp, tun, down_rx, tun_addr, sh))
+            .map_err(|e| e.to_string())?;
+    }
+
+    let settings = settings::control_settings(&cfg, tun_addr);
+    let cp = ControlPlane::new(settings, udp, tun, vec![up_tx, down_tx], pool, Box::new(auth), clock.clone());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("runtime: {e}"))?;
+    let result = rt.block_on(control_loop(cp, ctl_rx, clock, drops, wstats));
+    if !cfg.pid_file.is_empty() {
+        let _ = std::fs::remove_file(&cfg.pid_file);
+    }
+    result
+}
+
+fn udp_socket(bind: SocketAddrV4) -> std::io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+    s.set_reuse_address(true)?;
+    // Bursts of logins and traffic must not overflow the default 200 KiB.
+    let _ = s.set_recv_buffer_size(8 << 20);
+    let _ = s.set_send_buffer_size(8 << 20);
+    s.bind(&bind.into())?;
+    Ok(s.into())
+}
+
+async fn control_loop(
+    mut cp: ControlPlane,
+    mut rx: tokio::sync::mpsc::Receiver<ControlInput>,
+    clock: Arc<Clock>,
+    drops: Arc<DropCounters>,
+    wstats: Arc<WorkerStats>,
+) -> Result<(), String> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let sig = |k| signal(k).map_err(|e| format!("signal handler: {e}"));
+    let (mut quit, mut term, mut int, mut hup) =
+        (sig(SignalKind::quit())?, sig(SignalKind::terminate())?, sig(SignalKind::interrupt())?, sig(SignalKind::hangup())?);
+    let mut usr1 = sig(SignalKind::user_defined1())?;
+    let mut shutdown_by: Option<Instant> = None;
+    let mut last_report = Instant::now();
+    loop {
+        let now = Instant::now();
+        clock.update(now);
+        cp.handle_timeouts(now);
+        if let Some(by) = shutdown_by {
+            if cp.is_idle() || now >= by {
+                break;
+            }
+        }
+        if now.duration_since(last_report) >= Duration::from_secs(60) {
+            last_report = now;
+            report_status(&cp, &drops, &wstats);
+        }
+        let deadline = tokio::time::Instant::from_std(cp.wake_deadline(now));
+        tokio::select! {
+            msg = rx.recv() => {
+                let Some(msg) = msg else {
+                    error!("data plane stopped");
+                    return Err("data plane stopped".into());
+                };
+                let now = Instant::now();
+                clock.update(now);
+                handle_input(&mut cp, now, msg);
+                // Drain what is already queued before looking at timers again.
+                for _ in 0..1024 {
+                    match rx.try_recv() {
+                        Ok(m) => handle_input(&mut cp, now, m),
+                        Err(_) => break,
+                    }
+                }
+            }
+            _ = tokio::time::sleep_until(deadline) => {}
+            _ = quit.recv() => { info!("SIGQUIT: closing every tunnel"); start_shutdown(&mut cp, &mut shutdown_by); }
+            _ = term.recv() => { info!("SIGTERM: closing every tunnel"); start_shutdown(&mut cp, &mut shutdown_by); }
+            _ = int.recv() => { info!("SIGINT: closing every tunnel"); start_shutdown(&mut cp, &mut shutdown_by); }
+            _ = usr1.recv() => report_status(&cp, &drops, &wstats),
+            _ = hup.recv() => {
+                match cp.auth_mut().reload() {
+                    Ok(()) => info!("SIGHUP: authentication data reloaded"),
+                    Err(e) => error!("SIGHUP: reload failed, keeping the old data: {e}"),
+                }
+            }
+        }
+    }
+    info!(tunnels = cp.tunnel_count(), "shutdown complete");
+    Ok(())
+}
+
+/// One log line with the totals (every 60 s, and on SIGUSR1).
+fn report_status(cp: &ControlPlane, drops: &DropCounters, w: &WorkerStats) {
+    use std::sync::atomic::Ordering::Relaxed;
+    info!(
+        tunnels = cp.tunnel_count(),
+        sessions = cp.session_count(),
+        free_addresses = cp.free_addresses(),
+        up_packets = w.up_packets.load(Relaxed),
+        down_packets = w.down_packets.load(Relaxed),
+        to_control = w.to_control.load(Relaxed),
+        control_queue_full = w.control_queue_full.load(Relaxed),
+        drops = ?drops.snapshot_nonzero(),
+        control = ?cp.stats,
+        "status"
+    );
+}
+
+fn start_shutdown(cp: &mut ControlPlane, by: &mut Option<Instant>) {
+    if by.is_none() {
+        let now = Instant::now();
+        cp.shutdown(now);
+        // StopCCN is retransmitted for a while; don't wait forever for acks.
+        *by = Some(now + Duration::from_secs(5));
+    }
+}
+
+fn handle_input(cp: &mut ControlPlane, now: Instant, msg: ControlInput) {
+    match msg {
+        ControlInput::Datagram { from, bytes } => cp.handle_datagram(now, from, &bytes),
+    }
+}

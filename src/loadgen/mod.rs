@@ -1,1 +1,624 @@
-//! LAC + PPP client emulator.
+//! l2tpns-loadgen: a LAC and PPP clients built on the same sans-IO cores as
+//! the daemon (l2tp::lac, ppp::client). It brings up N sessions over T
+//! tunnels, checks every session's address and DNS, pings through every
+//! session, tears everything down cleanly and prints a summary.
+//!
+//! One UDP socket, one thread, one event loop: poll(2) until the earliest
+//! deadline of any tunnel or PPP link, then drive the state machines.
+
+pub mod icmp;
+pub mod impair;
+
+use std::collections::{HashMap, HashSet};
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::{rngs::StdRng, Rng, RngCore, SeedableRng};
+
+use crate::daemon::timers::Timers;
+use crate::l2tp::lac::{LacConfig, LacEvent, LacTunnel, OutgoingCall};
+use crate::l2tp::wire::{write_data_header, Header, DATA_HEADER_LEN};
+use crate::ppp::client::{ClientConfig, ClientEvent, ClientLink};
+use crate::ppp::server::AuthProto;
+
+use self::impair::Impairment;
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub server: SocketAddr,
+    pub bind: SocketAddr,
+    pub tunnels: usize,
+    pub sessions: usize,
+    pub auth: AuthProto,
+    pub user_pattern: String,
+    pub first_index: usize,
+    pub password: String,
+    pub tunnel_secret: Option<String>,
+    pub hide_avps: bool,
+    /// Calls being set up at once.
+    pub concurrency: usize,
+    /// Ping this address through every session (default: the LNS's IPCP address).
+    pub ping_target: Option<Ipv4Addr>,
+    pub pings: u32,
+    pub ping_size: usize,
+    /// Probability of losing / reordering a control packet, each direction.
+    pub loss: f64,
+    pub reorder: f64,
+    pub timeout: Duration,
+    pub expect_dns: Vec<Ipv4Addr>,
+    pub seed: u64,
+    pub verbose: bool,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Summary {
+    pub tunnels_up: usize,
+    pub sessions: usize,
+    pub sessions_up: usize,
+    pub auth_failed: usize,
+    pub unique_addresses: usize,
+    pub dns_ok: usize,
+    pub setup_secs: f64,
+    pub pings_sent: u64,
+    pub pings_received: u64,
+    pub sessions_ping_ok: usize,
+    pub teardown_clean: bool,
+    pub control_dropped: u64,
+    pub control_reordered: u64,
+    pub failures: Vec<String>,
+}
+
+impl Summary {
+    pub fn passed(&self) -> bool {
+        self.sessions_up == self.sessions
+            && self.unique_addresses == self.sessions
+            && self.dns_ok == self.sessions
+            && self.sessions_ping_ok == self.sessions
+            && self.teardown_clean
+    }
+
+    pub fn line(&self) -> String {
+        format!(
+            "SUMMARY tunnels_up={} sessions={} up={} auth_failed={} unique_ip={} dns_ok={} setup_s={:.3} rate_per_s={:.0} \
+             pings_sent={} pings_received={} lost={} ping_ok_sessions={} teardown={} ctl_dropped={} ctl_reordered={} result={}",
+            self.tunnels_up,
+            self.sessions,
+            self.sessions_up,
+            self.auth_failed,
+            self.unique_addresses,
+            self.dns_ok,
+            self.setup_secs,
+            if self.setup_secs > 0.0 { self.sessions_up as f64 / self.setup_secs } else { 0.0 },
+            self.pings_sent,
+            self.pings_received,
+            self.pings_sent.saturating_sub(self.pings_received),
+            self.sessions_ping_ok,
+            if self.teardown_clean { "clean" } else { "incomplete" },
+            self.control_dropped,
+            self.control_reordered,
+            if self.passed() { "PASS" } else { "FAIL" }
+        )
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+enum Key {
+    Tunnel(usize),
+    Link(usize),
+}
+
+enum SessionState {
+    Waiting,
+    Calling { tunnel: usize, local_sid: u16 },
+    Ppp { tunnel: usize, local_sid: u16, peer_sid: u16, link: Box<ClientLink> },
+    Failed(String),
+    Done,
+}
+
+struct Sess {
+    state: SessionState,
+    address: Option<Ipv4Addr>,
+    peer_address: Option<Ipv4Addr>,
+    dns: [Option<Ipv4Addr>; 2],
+    up_at: Option<Instant>,
+    replies: u32,
+}
+
+struct Tun {
+    lac: LacTunnel,
+    up: bool,
+    closed: bool,
+    calls: HashMap<u16, usize>,
+}
+
+#[derive(PartialEq, Eq, Clone, Copy, Debug)]
+enum Phase {
+    Setup,
+    Traffic,
+    Hangup,
+    Closing,
+    Done,
+}
+
+pub struct LoadGen {
+    opts: Options,
+    sock: UdpSocket,
+    tunnels: Vec<Tun>,
+    sessions: Vec<Sess>,
+    timers: Timers<Key>,
+    impair_out: Impairment,
+    impair_in: Impairment,
+    rng: StdRng,
+    lac_cfg: Arc<LacConfig>,
+    ppp_cfg: Vec<Arc<ClientConfig>>,
+    next_session: usize,
+    in_setup: usize,
+    phase: Phase,
+    phase_deadline: Instant,
+    started: Instant,
+    last_up: Option<Instant>,
+    by_address: HashMap<Ipv4Addr, usize>,
+    summary: Summary,
+    buf: Vec<u8>,
+}
+
+impl LoadGen {
+    pub fn new(opts: Options) -> std::io::Result<LoadGen> {
+        let sock = UdpSocket::bind(opts.bind)?;
+        sock.connect(opts.server)?;
+        sock.set_nonblocking(true)?;
+        let secret = opts.tunnel_secret.clone().map(String::into_bytes);
+        let lac_cfg = Arc::new(LacConfig {
+            hostname: "l2tpns-loadgen".into(),
+            secret: secret.clone(),
+            challenge_lns: secret.is_some(),
+            hide_avps: opts.hide_avps && secret.is_some(),
+            ..LacConfig::default()
+        });
+        let now = Instant::now();
+        let mut lg = LoadGen {
+            sock,
+            tunnels: Vec::new(),
+            sessions: Vec::new(),
+            timers: Timers::default(),
+            impair_out: Impairment::new(opts.loss, opts.reorder, opts.seed),
+            impair_in: Impairment::new(opts.loss, opts.reorder, opts.seed ^ 0x5eed),
+            rng: StdRng::seed_from_u64(opts.seed),
+            lac_cfg,
+            ppp_cfg: Vec::new(),
+            next_session: 0,
+            in_setup: 0,
+            phase: Phase::Setup,
+            phase_deadline: now + opts.timeout,
+            started: now,
+            last_up: None,
+            by_address: HashMap::new(),
+            summary: Summary { sessions: opts.sessions, ..Summary::default() },
+            buf: vec![0u8; 65536],
+            opts,
+        };
+        for i in 0..lg.opts.sessions {
+            let user = lg.opts.user_pattern.replace("%d", &(lg.opts.first_index + i).to_string());
+            lg.ppp_cfg.push(Arc::new(ClientConfig {
+                username: user,
+                password: lg.opts.password.clone().into_bytes(),
+                allowed_auth: Some(lg.opts.auth),
+                request_dns: true,
+                ..ClientConfig::default()
+            }));
+            lg.sessions.push(Sess {
+                state: SessionState::Waiting,
+                address: None,
+                peer_address: None,
+                dns: [None; 2],
+                up_at: None,
+                replies: 0,
+            });
+        }
+        Ok(lg)
+    }
+
+    pub fn run(mut self) -> Summary {
+        let now = Instant::now();
+        for t in 0..self.opts.tunnels.max(1) {
+            let mut ch = [0u8; 16];
+            self.rng.fill_bytes(&mut ch);
+            let lac = LacTunnel::new(self.lac_cfg.clone(), (t + 1) as u16, ch, now);
+            self.tunnels.push(Tun { lac, up: false, closed: false, calls: HashMap::new() });
+            self.flush_tunnel(now, t);
+        }
+        while self.phase != Phase::Done {
+            self.wait();
+            let now = Instant::now();
+            self.receive(now);
+            for k in self.timers.expired(now) {
+                match k {
+                    Key::Tunnel(t) => {
+                        self.tunnels[t].lac.handle_timeout(now);
+                        self.flush_tunnel(now, t);
+                    }
+                    Key::Link(s) => {
+                        if let SessionState::Ppp { link, .. } = &mut self.sessions[s].state {
+                            link.handle_timeout(now);
+                        }
+                        self.flush_link(now, s);
+                    }
+                }
+            }
+            let mut out = Vec::new();
+            self.impair_out.flush(now, &mut out);
+            for d in out {
+                let _ = self.sock.send(&d);
+            }
+            self.advance(now);
+        }
+        self.summary.control_dropped = self.impair_in.dropped + self.impair_out.dropped;
+        self.summary.control_reordered = self.impair_in.reordered + self.impair_out.reordered;
+        self.summary.tunnels_up = self.tunnels.iter().filter(|t| t.up).count();
+        self.summary
+    }
+
+    fn wait(&self) {
+        let now = Instant::now();
+        let mut at = self.phase_deadline.min(now + Duration::from_millis(100));
+        for t in [self.timers.next(), self.impair_out.next_flush(), self.impair_in.next_flush()].into_iter().flatten() {
+            at = at.min(t);
+        }
+        let ms = at.saturating_duration_since(now).as_millis().min(100) as libc::c_int;
+        let mut pfd = libc::pollfd { fd: self.sock.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        // SAFETY: one valid pollfd.
+        unsafe { libc::poll(&mut pfd, 1, ms) };
+    }
+
+    fn receive(&mut self, now: Instant) {
+        let mut held = Vec::new();
+        self.impair_in.flush(now, &mut held);
+        for d in held {
+            self.dispatch(now, &d);
+        }
+        loop {
+            let n = match self.sock.recv(&mut self.buf) {
+                Ok(n) => n,
+                Err(_) => break,
+            };
+            let d = self.buf[..n].to_vec();
+            if self.impair_in.is_active() && is_control(&d) {
+                let mut pass = Vec::new();
+                self.impair_in.pass(now, d, &mut pass);
+                for d in pass {
+                    self.dispatch(now, &d);
+                }
+            } else {
+                self.dispatch(now, &d);
+            }
+        }
+    }
+
+    fn dispatch(&mut self, now: Instant, d: &[u8]) {
+        let Ok(h) = Header::parse(d) else { return };
+        let t = usize::from(h.tunnel_id).wrapping_sub(1);
+        if t >= self.tunnels.len() {
+            return;
+        }
+        if h.is_control {
+            self.tunnels[t].lac.handle_datagram(now, d);
+            self.flush_tunnel(now, t);
+            return;
+        }
+        let Some(&s) = self.tunnels[t].calls.get(&h.session_id) else { return };
+        let ppp = d.get(h.payload_offset..).unwrap_or(&[]);
+        let body = strip_ppp(ppp);
+        if let Some((0x0021, ip)) = body {
+            if let Some((dst, ident, _seq)) = icmp::parse_echo_reply(ip) {
+                if usize::from(ident) == s % 65536 && self.sessions[s].address == Some(dst) {
+                    self.sessions[s].replies += 1;
+                    self.summary.pings_received += 1;
+                }
+            }
+            return;
+        }
+        if let SessionState::Ppp { link, .. } = &mut self.sessions[s].state {
+            link.handle_frame(now, ppp);
+        }
+        self.flush_link(now, s);
+    }
+
+    fn send_control(&mut self, now: Instant, d: Vec<u8>) {
+        if self.impair_out.is_active() {
+            let mut out = Vec::new();
+            self.impair_out.pass(now, d, &mut out);
+            for d in out {
+                let _ = self.sock.send(&d);
+            }
+        } else {
+            let _ = self.sock.send(&d);
+        }
+    }
+
+    fn flush_tunnel(&mut self, now: Instant, t: usize) {
+        while let Some(d) = self.tunnels[t].lac.poll_transmit(now) {
+            self.send_control(now, d);
+        }
+        while let Some(ev) = self.tunnels[t].lac.poll_event() {
+            match ev {
+                LacEvent::Established => {
+                    self.tunnels[t].up = true;
+                    if self.opts.verbose {
+                        eprintln!("tunnel {} up", t + 1);
+                    }
+                }
+                LacEvent::CallUp { local_sid, peer_sid } => {
+                    let Some(&s) = self.tunnels[t].calls.get(&local_sid) else { continue };
+                    let mut link = Box::new(ClientLink::new(self.ppp_cfg[s].clone(), self.rng.next_u32(), now));
+                    link.open(now);
+                    self.sessions[s].state = SessionState::Ppp { tunnel: t, local_sid, peer_sid, link };
+                    self.flush_link(now, s);
+                }
+                LacEvent::CallDisconnected { local_sid, info } => {
+                    if let Some(s) = self.tunnels[t].calls.remove(&local_sid) {
+                        self.timers.set(Key::Link(s), None);
+                        let st = &mut self.sessions[s].state;
+                        if matches!(st, SessionState::Calling { .. } | SessionState::Ppp { .. }) {
+                            if self.sessions[s].up_at.is_none() {
+                                self.in_setup = self.in_setup.saturating_sub(1);
+                                *st = SessionState::Failed(format!("CDN from LNS: {info:?}"));
+                            } else {
+                                *st = SessionState::Done;
+                            }
+                        }
+                    }
+                }
+                LacEvent::Closed { reason } => {
+                    self.tunnels[t].closed = true;
+                    if self.phase == Phase::Setup || self.phase == Phase::Traffic {
+                        self.summary.failures.push(format!("tunnel {} closed: {reason:?}", t + 1));
+                    }
+                    let calls: Vec<usize> = self.tunnels[t].calls.drain().map(|(_, s)| s).collect();
+                    for s in calls {
+                        self.timers.set(Key::Link(s), None);
+                        if self.sessions[s].up_at.is_none() {
+                            self.in_setup = self.in_setup.saturating_sub(1);
+                        }
+                        self.sessions[s].state = SessionState::Failed(format!("tunnel closed: {reason:?}"));
+                    }
+                }
+            }
+        }
+        while let Some(d) = self.tunnels[t].lac.poll_transmit(now) {
+            self.send_control(now, d);
+        }
+        let at = self.tunnels[t].lac.poll_timeout();
+        self.timers.set(Key::Tunnel(t), at);
+    }
+
+    fn flush_link(&mut self, now: Instant, s: usize) {
+        let (tunnel, peer_sid) = match &self.sessions[s].state {
+            SessionState::Ppp { tunnel, peer_sid, .. } => (*tunnel, *peer_sid),
+            _ => return,
+        };
+        let peer_tid = self.tunnels[tunnel].lac.peer_id();
+        let mut frames = Vec::new();
+        let mut events = Vec::new();
+        if let SessionState::Ppp { link, .. } = &mut self.sessions[s].state {
+            while let Some(f) = link.poll_transmit() {
+                frames.push(f);
+            }
+            while let Some(e) = link.poll_event() {
+                events.push(e);
+            }
+            let at = link.poll_timeout();
+            self.timers.set(Key::Link(s), at);
+        }
+        for f in frames {
+            let mut d = vec![0u8; DATA_HEADER_LEN];
+            write_data_header(&mut d, peer_tid, peer_sid);
+            d.extend_from_slice(&f);
+            self.send_control(now, d);
+        }
+        for e in events {
+            match e {
+                ClientEvent::Up { local_address, peer_address, dns } => {
+                    let sess = &mut self.sessions[s];
+                    if sess.up_at.is_none() {
+                        sess.up_at = Some(now);
+                        self.in_setup = self.in_setup.saturating_sub(1);
+                        self.summary.sessions_up += 1;
+                        self.last_up = Some(now);
+                    }
+                    sess.address = Some(local_address);
+                    sess.peer_address = Some(peer_address);
+                    sess.dns = dns;
+                    if self.opts.verbose {
+                        eprintln!("SESSION {} ip={local_address} peer={peer_address} dns={dns:?}", self.ppp_cfg[s].username);
+                    }
+                }
+                ClientEvent::AuthFailed { message } => {
+                    self.summary.auth_failed += 1;
+                    self.summary.failures.push(format!("{}: auth failed: {message}", self.ppp_cfg[s].username));
+                }
+                ClientEvent::Closed { reason } => {
+                    if self.sessions[s].up_at.is_none() && self.phase == Phase::Setup {
+                        self.in_setup = self.in_setup.saturating_sub(1);
+                        self.sessions[s].state = SessionState::Failed(format!("PPP closed: {reason:?}"));
+                    }
+                }
+            }
+        }
+    }
+
+    fn place_calls(&mut self, now: Instant) {
+        while self.in_setup < self.opts.concurrency.max(1) && self.next_session < self.sessions.len() {
+            let s = self.next_session;
+            let t = s % self.tunnels.len();
+            if !self.tunnels[t].up {
+                // Sessions are assigned round robin; wait for this tunnel.
+                if self.tunnels[t].closed {
+                    self.sessions[s].state = SessionState::Failed("tunnel never came up".into());
+                    self.next_session += 1;
+                    continue;
+                }
+                break;
+            }
+            let call = OutgoingCall { serial: s as u32, calling_number: format!("loadgen-{s}"), called_number: "l2tpns".into() };
+            match self.tunnels[t].lac.place_call(now, call) {
+                Some(local_sid) => {
+                    self.tunnels[t].calls.insert(local_sid, s);
+                    self.sessions[s].state = SessionState::Calling { tunnel: t, local_sid };
+                    self.in_setup += 1;
+                }
+                None => {
+                    self.sessions[s].state = SessionState::Failed("no free session id".into());
+                }
+            }
+            self.next_session += 1;
+            self.flush_tunnel(now, t);
+        }
+    }
+
+    fn setup_finished(&self) -> bool {
+        self.next_session >= self.sessions.len() && self.in_setup == 0
+    }
+
+    fn advance(&mut self, now: Instant) {
+        match self.phase {
+            Phase::Setup => {
+                self.place_calls(now);
+                let all_tunnels_dead = self.tunnels.iter().all(|t| t.closed);
+                if self.setup_finished() || all_tunnels_dead || now >= self.phase_deadline {
+                    self.summary.setup_secs =
+                        self.last_up.map_or(0.0, |t| t.duration_since(self.started).as_secs_f64());
+                    self.check_sessions();
+                    self.start_traffic(now);
+                }
+            }
+            Phase::Traffic => {
+                let done = self.sessions.iter().filter(|s| s.up_at.is_some()).all(|s| s.replies >= self.opts.pings);
+                if done || now >= self.phase_deadline {
+                    self.summary.sessions_ping_ok =
+                        self.sessions.iter().filter(|s| s.up_at.is_some() && s.replies >= self.opts.pings.max(1)).count();
+                    if self.opts.pings == 0 {
+                        self.summary.sessions_ping_ok = self.summary.sessions_up;
+                    }
+                    self.hangup(now);
+                }
+            }
+            Phase::Hangup => {
+                let calls_left: usize = self.tunnels.iter().map(|t| t.calls.len()).sum();
+                if calls_left == 0 || now >= self.phase_deadline {
+                    for t in 0..self.tunnels.len() {
+                        if !self.tunnels[t].closed {
+                            self.tunnels[t].lac.close(now, Default::default());
+                            self.flush_tunnel(now, t);
+                        }
+                    }
+                    self.phase = Phase::Closing;
+                    self.phase_deadline = now + Duration::from_secs(15);
+                }
+            }
+            Phase::Closing => {
+                let all_closed = self.tunnels.iter().all(|t| t.closed);
+                if all_closed || now >= self.phase_deadline {
+                    self.summary.teardown_clean = all_closed;
+                    if !all_closed {
+                        self.summary.failures.push("tunnels did not close in 15 s".into());
+                    }
+                    self.phase = Phase::Done;
+                }
+            }
+            Phase::Done => {}
+        }
+    }
+
+    fn check_sessions(&mut self) {
+        let mut seen = HashSet::new();
+        for (i, s) in self.sessions.iter().enumerate() {
+            if let Some(a) = s.address {
+                if seen.insert(a) {
+                    self.by_address.insert(a, i);
+                } else {
+                    self.summary.failures.push(format!("{} got duplicate address {a}", self.ppp_cfg[i].username));
+                }
+            }
+            let dns: Vec<Ipv4Addr> = s.dns.iter().flatten().copied().collect();
+            if s.up_at.is_some() && dns == self.opts.expect_dns {
+                self.summary.dns_ok += 1;
+            } else if s.up_at.is_some() {
+                self.summary.failures.push(format!("{}: DNS {dns:?}, expected {:?}", self.ppp_cfg[i].username, self.opts.expect_dns));
+            }
+            if let SessionState::Failed(r) = &s.state {
+                self.summary.failures.push(format!("{}: {r}", self.ppp_cfg[i].username));
+            } else if s.up_at.is_none() {
+                self.summary.failures.push(format!("{}: not up", self.ppp_cfg[i].username));
+            }
+        }
+        self.summary.unique_addresses = seen.len();
+    }
+
+    fn start_traffic(&mut self, now: Instant) {
+        self.phase = Phase::Traffic;
+        self.phase_deadline = now + Duration::from_secs(5);
+        for round in 0..self.opts.pings {
+            for s in 0..self.sessions.len() {
+                let sess = &self.sessions[s];
+                let (Some(src), SessionState::Ppp { tunnel, peer_sid, .. }) = (sess.address, &sess.state) else {
+                    continue;
+                };
+                let Some(dst) = self.opts.ping_target.or(sess.peer_address) else { continue };
+                let packet = icmp::echo_request(src, dst, (s % 65536) as u16, round as u16, self.opts.ping_size);
+                let mut d = vec![0u8; DATA_HEADER_LEN];
+                write_data_header(&mut d, self.tunnels[*tunnel].lac.peer_id(), *peer_sid);
+                d.extend_from_slice(&[0xff, 0x03, 0x00, 0x21]);
+                d.extend_from_slice(&packet);
+                // Data is never impaired: only control traffic is.
+                if self.sock.send(&d).is_ok() {
+                    self.summary.pings_sent += 1;
+                }
+            }
+        }
+    }
+
+    fn hangup(&mut self, now: Instant) {
+        self.phase = Phase::Hangup;
+        self.phase_deadline = now + Duration::from_secs(15);
+        for s in 0..self.sessions.len() {
+            if let SessionState::Ppp { tunnel, local_sid, .. } | SessionState::Calling { tunnel, local_sid } =
+                self.sessions[s].state
+            {
+                self.tunnels[tunnel].lac.hangup(now, local_sid, Default::default());
+                self.tunnels[tunnel].calls.remove(&local_sid);
+                self.sessions[s].state = SessionState::Done;
+                self.timers.set(Key::Link(s), None);
+                self.flush_tunnel(now, tunnel);
+            }
+        }
+    }
+}
+
+/// Is this a packet the impairment applies to: L2TP control, or a PPP
+/// frame that is not IPv4 data.
+fn is_control(d: &[u8]) -> bool {
+    match Header::parse(d) {
+        Ok(h) if h.is_control => true,
+        Ok(h) => !matches!(strip_ppp(d.get(h.payload_offset..).unwrap_or(&[])), Some((0x0021, _))),
+        Err(_) => false,
+    }
+}
+
+/// (protocol, payload) of a PPP frame with optional FF 03 and PFC.
+fn strip_ppp(f: &[u8]) -> Option<(u16, &[u8])> {
+    let f = f.strip_prefix(&[0xff, 0x03]).unwrap_or(f);
+    let first = *f.first()?;
+    if first & 1 == 1 {
+        Some((u16::from(first), &f[1..]))
+    } else {
+        let second = *f.get(1)?;
+        Some((u16::from_be_bytes([first, second]), &f[2..]))
+    }
+}
+
+/// A random seed when none is given.
+pub fn random_seed() -> u64 {
+    rand::thread_rng().gen()
+}

@@ -1,0 +1,95 @@
+#!/bin/bash
+# Real PPP clients against our LNS: xl2tpd + pppd on a real Linux kernel in a
+# small QEMU VM (../shared/peer), 20 PAP then 20 CHAP sessions (then 2 with
+# tunnel authentication and Random Vector AVPs), each pinging through its
+# session. The daemon runs in its own network namespace; the VM's tap lives
+# there too. A capture of the tap is decoded by tshark and must hold no
+# malformed packet.
+#
+#   contrib/test-real-client.sh            # uses target/debug/l2tpns (built if missing)
+#   L2TPNS_BIN=/path/to/l2tpns contrib/test-real-client.sh
+#   SESSIONS=20 contrib/test-real-client.sh
+#
+# Exit 0 only when every run passed.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+PEER=${PEER_DIR:-$ROOT/../shared/peer}
+SESSIONS=${SESSIONS:-20}
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+BIN=${L2TPNS_BIN:-$TARGET/debug/l2tpns}
+cd "$ROOT"
+export PEER_VM_DIR=${PEER_VM_DIR:-$ROOT/target/peer-vm}
+[ -x "$PEER/lac-vm.sh" ] || { echo "FAIL: no peer harness at $PEER" >&2; exit 1; }
+if [ ! -x "$BIN" ]; then (cd "$ROOT" && cargo build --bin l2tpns); fi
+command -v qemu-system-x86_64 >/dev/null || { echo "FAIL: qemu-system-x86_64 missing (apt-get install qemu-system-x86)" >&2; exit 1; }
+
+NS=pa-l2t$$
+RUN=$(mktemp -d /tmp/l2tpns-real.XXXXXX)
+LNS_PID=""; CAP_PID=""
+cleanup() {
+  [ -n "$CAP_PID" ] && kill "$CAP_PID" 2>/dev/null || true
+  if [ -n "$LNS_PID" ] && kill -0 "$LNS_PID" 2>/dev/null; then
+    kill -QUIT "$LNS_PID" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$LNS_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$LNS_PID" 2>/dev/null || true
+  fi
+  ip netns del "$NS" 2>/dev/null || true
+}
+trap cleanup EXIT
+
+total=$((SESSIONS * 2 + 2))
+{
+  echo "# real-client test"
+  echo "set debug 3"
+  echo "set tundevicename \"patun0\""
+  echo "set iftun_address 10.200.0.1"
+  echo "set primary_dns 10.200.0.53"
+  echo "set secondary_dns 10.200.0.54"
+  echo "set radius_authtypes \"chap,pap\""
+  echo "set l2tp_secret \"tunnel-s3cret\""
+  echo "set ppp_secrets_file \"ppp-secrets\""
+} > "$RUN/startup-config"
+echo "10.201.0.0/24" > "$RUN/ip_pool"
+for i in $(seq 1 "$total"); do echo "user$i * \"pa-pass\" *"; done > "$RUN/ppp-secrets"
+
+ip netns add "$NS"
+ip netns exec "$NS" ip link set lo up
+ip netns exec "$NS" "$BIN" -c "$RUN/startup-config" > "$RUN/lns.log" 2>&1 &
+LNS_PID=$!
+for _ in $(seq 1 100); do grep -q "listening for L2TP" "$RUN/lns.log" && break; kill -0 $LNS_PID || break; sleep 0.1; done
+grep -q "listening for L2TP" "$RUN/lns.log" || { echo "FAIL: l2tpns did not start"; cat "$RUN/lns.log"; exit 1; }
+
+rc=0
+run_vm() {
+  local name=$1; shift
+  echo "== $name"
+  if ! "$PEER/lac-vm.sh" --netns "$NS" --lns 10.254.254.1 --timeout 240 "$@" | tee "$RUN/$name.out"; then
+    echo "FAIL: $name"; rc=1
+  fi
+  grep -q "result=PASS" "$RUN/$name.out" || rc=1
+}
+# The tap appears when the first VM starts; capture on every interface of the namespace.
+if command -v tshark >/dev/null; then
+  ip netns exec "$NS" tshark -q -i any -f "udp port 1701" -w "$RUN/real.pcap" > "$RUN/tshark.log" 2>&1 &
+  CAP_PID=$!
+  sleep 1
+fi
+run_vm pap --sessions "$SESSIONS" --auth pap --first-index 1
+run_vm chap --sessions "$SESSIONS" --auth chap --first-index $((SESSIONS + 1))
+run_vm tunnel-auth --sessions 2 --auth chap --first-index $((SESSIONS * 2 + 1)) --tunnel-secret tunnel-s3cret --hide-avps
+if [ -n "$CAP_PID" ]; then
+  sleep 1; kill -INT "$CAP_PID" 2>/dev/null || true; wait "$CAP_PID" 2>/dev/null || true; CAP_PID=""
+  frames=$(tshark -r "$RUN/real.pcap" 2>/dev/null | wc -l)
+  bad=$(tshark -r "$RUN/real.pcap" -Y '_ws.malformed || _ws.expert.severity >= "error"' 2>/dev/null | wc -l)
+  ppp=$(tshark -r "$RUN/real.pcap" -Y 'ppp' 2>/dev/null | wc -l)
+  echo "CAPTURE frames=$frames ppp=$ppp malformed_or_error=$bad"
+  if [ "$bad" != 0 ] || [ "$ppp" = 0 ]; then
+    tshark -r "$RUN/real.pcap" -Y '_ws.malformed || _ws.expert.severity >= "error"' 2>/dev/null | head -20
+    rc=1
+  fi
+fi
+ip netns exec "$NS" true
+kill -USR1 "$LNS_PID"; sleep 0.5
+grep " status " "$RUN/lns.log" | tail -1
+if [ $rc = 0 ]; then echo "REAL-CLIENT PASS"; else echo "REAL-CLIENT FAIL (log: $RUN/lns.log)"; tail -50 "$RUN/lns.log"; fi
+exit $rc

@@ -1,0 +1,47 @@
+//! A coarse shared clock: the control loop stores "milliseconds since start"
+//! in an atomic and the data-plane workers stamp packets with it, so the hot
+//! path never calls into the kernel for the time.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+pub struct Clock {
+    start: Instant,
+    tick: AtomicU64,
+}
+
+impl Clock {
+    pub fn new(start: Instant) -> Clock {
+        Clock { start, tick: AtomicU64::new(1) }
+    }
+
+    /// Advance to `now` (control loop, every wake-up).
+    pub fn update(&self, now: Instant) {
+        let ms = now.saturating_duration_since(self.start).as_millis() as u64;
+        // Ticks start at 1: 0 in a counter means "never".
+        self.tick.store(ms + 1, Ordering::Relaxed);
+    }
+
+    /// The current tick (data plane).
+    pub fn tick(&self) -> u64 {
+        self.tick.load(Ordering::Relaxed)
+    }
+
+    pub fn instant_of(&self, tick: u64) -> Instant {
+        self.start + Duration::from_millis(tick.saturating_sub(1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_map_back_to_instants() {
+        let t0 = Instant::now();
+        let c = Clock::new(t0);
+        c.update(t0 + Duration::from_millis(1500));
+        assert_eq!(c.tick(), 1501);
+        assert_eq!(c.instant_of(c.tick()), t0 + Duration::from_millis(1500));
+    }
+}

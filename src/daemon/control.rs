@@ -1,0 +1,617 @@
+//! The control plane: the one owner of tunnels, sessions, the address pool and
+//! authentication. It drives the sans-IO L2TP and PPP state machines with the
+//! datagrams the data plane hands over, executes what they ask (send, arm a
+//! timer, authenticate, allocate an address) and publishes session state to
+//! the data-plane workers as `TableUpdate`s.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::{RngCore, SeedableRng};
+use tracing::{debug, info, warn};
+
+use crate::auth::{AuthDecision, AuthRequest, Authenticator};
+use crate::dataplane::session_table::{SessionCounters, SessionEntry, SessionKey, TableUpdate};
+use crate::l2tp::tunnel::{sccrq_assigned_tunnel_id, Tunnel, TunnelConfig, TunnelEvent};
+use crate::l2tp::wire::{write_data_header, Header, DATA_HEADER_LEN};
+use crate::pool::AddressPool;
+use crate::ppp::server::{NetworkGrant, ServerConfig, ServerEvent, ServerLink};
+
+use super::clock::Clock;
+use super::id_pool::IdPool;
+use super::stats::ControlStats;
+use super::teardown::{cdn_for, Cause};
+use super::timers::Timers;
+use super::tun::Tun;
+
+/// Settings the control plane needs, derived once from the startup-config.
+pub struct Settings {
+    pub tunnel: Arc<TunnelConfig>,
+    pub ppp: Arc<ServerConfig>,
+    pub dns: [Option<Ipv4Addr>; 2],
+    pub allow_duplicate_users: bool,
+    pub guest_accounts: Vec<String>,
+    pub anti_spoof: bool,
+    pub max_tunnels: u16,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum TimerKey {
+    Tunnel(u16),
+    Session(u16, u16),
+}
+
+struct TunnelEntry {
+    tunnel: Tunnel,
+    peer: SocketAddr,
+}
+
+struct Session {
+    link: ServerLink,
+    peer_session: u16,
+    username: Option<String>,
+    address: Option<Ipv4Addr>,
+    /// Address from outside the pool (secrets file): has its own /32 route.
+    static_route: bool,
+    counters: Arc<SessionCounters>,
+    in_dataplane: bool,
+    opened: Instant,
+}
+
+pub struct ControlPlane {
+    settings: Settings,
+    udp: UdpSocket,
+    tun: Tun,
+    workers: Vec<crossbeam_channel::Sender<TableUpdate>>,
+    tunnels: HashMap<u16, TunnelEntry>,
+    tunnel_ids: IdPool,
+    by_peer: HashMap<(SocketAddr, u16), u16>,
+    sessions: HashMap<SessionKey, Session>,
+    by_user: HashMap<String, Vec<SessionKey>>,
+    by_address: HashMap<Ipv4Addr, SessionKey>,
+    pool: AddressPool,
+    auth: Box<dyn Authenticator>,
+    timers: Timers<TimerKey>,
+    rng: rand::rngs::StdRng,
+    clock: Arc<Clock>,
+    pub stats: ControlStats,
+    shutting_down: bool,
+    out: Vec<u8>,
+}
+
+fn key(tunnel: u16, session: u16) -> SessionKey {
+    SessionKey { tunnel, session }
+}
+
+impl ControlPlane {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        settings: Settings,
+        udp: UdpSocket,
+        tun: Tun,
+        workers: Vec<crossbeam_channel::Sender<TableUpdate>>,
+        pool: AddressPool,
+        auth: Box<dyn Authenticator>,
+        clock: Arc<Clock>,
+    ) -> ControlPlane {
+        let max = settings.max_tunnels;
+        ControlPlane {
+            settings,
+            udp,
+            tun,
+            workers,
+            tunnels: HashMap::new(),
+            tunnel_ids: IdPool::new(max),
+            by_peer: HashMap::new(),
+            sessions: HashMap::new(),
+            by_user: HashMap::new(),
+            by_address: HashMap::new(),
+            pool,
+            auth,
+            timers: Timers::default(),
+            rng: rand::rngs::StdRng::from_entropy(),
+            clock,
+            stats: ControlStats::default(),
+            shutting_down: false,
+            out: Vec::with_capacity(2048),
+        }
+    }
+
+    pub fn tunnel_count(&self) -> usize {
+        self.tunnels.len()
+    }
+
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    pub fn auth_mut(&mut self) -> &mut dyn Authenticator {
+        self.auth.as_mut()
+    }
+
+    // ---- input from the data plane ------------------------------------
+
+    /// A datagram the data plane did not forward itself: an L2TP control
+    /// message, or a PPP frame that is not IPv4 data of an up session.
+    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
+        let header = match Header::parse(bytes) {
+            Ok(h) => h,
+            Err(e) => {
+                self.stats.malformed += 1;
+                debug!(%from, "malformed L2TP header: {e}");
+                return;
+            }
+        };
+        if header.is_control {
+            self.handle_control(now, from, header.tunnel_id, bytes);
+        } else {
+            let payload = bytes.get(header.payload_offset..).unwrap_or(&[]);
+            self.handle_ppp(now, from, key(header.tunnel_id, header.session_id), payload);
+        }
+    }
+
+    fn handle_control(&mut self, now: Instant, from: SocketAddr, tid: u16, bytes: &[u8]) {
+        if tid == 0 {
+            self.handle_new_tunnel(now, from, bytes);
+            return;
+        }
+        let Some(entry) = self.tunnels.get_mut(&tid) else {
+            self.stats.unknown_tunnel += 1;
+            debug!(%from, tid, "control message for unknown tunnel");
+            return;
+        };
+        if entry.peer.ip() != from.ip() {
+            self.stats.wrong_source += 1;
+            debug!(%from, tid, peer = %entry.peer, "control message from the wrong address");
+            return;
+        }
+        // NAT may move the LAC's port; follow it like l2tpns does.
+        entry.peer = from;
+        entry.tunnel.handle_datagram(now, bytes);
+        self.flush_tunnel(now, tid);
+    }
+
+    fn handle_new_tunnel(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
+        let Some(peer_tid) = sccrq_assigned_tunnel_id(bytes) else {
+            self.stats.malformed += 1;
+            debug!(%from, "tunnel id 0 but not an SCCRQ with Assigned Tunnel ID");
+            return;
+        };
+        if let Some(&tid) = self.by_peer.get(&(from, peer_tid)) {
+            // A retransmitted SCCRQ: the tunnel it created answers it.
+            if let Some(entry) = self.tunnels.get_mut(&tid) {
+                entry.tunnel.handle_datagram(now, bytes);
+                self.flush_tunnel(now, tid);
+            }
+            return;
+        }
+        if self.shutting_down {
+            debug!(%from, "refusing a new tunnel: shutting down");
+            return;
+        }
+        let Some(tid) = self.tunnel_ids.allocate() else {
+            self.stats.tunnel_limit += 1;
+            warn!(%from, "refusing a new tunnel: no free tunnel id");
+            return;
+        };
+        let mut challenge = [0u8; 16];
+        self.rng.fill_bytes(&mut challenge);
+        match Tunnel::from_sccrq(self.settings.tunnel.clone(), tid, bytes, challenge, now) {
+            Ok(tunnel) => {
+                info!(tid, %from, peer_tid, host = tunnel.peer_hostname(), "new tunnel");
+                self.by_peer.insert((from, peer_tid), tid);
+                self.tunnels.insert(tid, TunnelEntry { tunnel, peer: from });
+                self.flush_tunnel(now, tid);
+            }
+            Err(e) => {
+                self.tunnel_ids.release(tid);
+                self.stats.tunnel_refused += 1;
+                info!(%from, "SCCRQ refused: {e:?}");
+                if let Some(reply) = e.reply() {
+                    let _ = self.udp.send_to(reply, from);
+                }
+            }
+        }
+    }
+
+    fn handle_ppp(&mut self, now: Instant, from: SocketAddr, k: SessionKey, ppp: &[u8]) {
+        let Some(peer) = self.tunnels.get(&k.tunnel).map(|t| t.peer) else {
+            self.stats.unknown_session += 1;
+            return;
+        };
+        if peer.ip() != from.ip() {
+            self.stats.wrong_source += 1;
+            return;
+        }
+        let Some(s) = self.sessions.get_mut(&k) else {
+            self.stats.unknown_session += 1;
+            debug!(tid = k.tunnel, sid = k.session, "PPP frame for unknown session");
+            return;
+        };
+        s.link.handle_frame(now, ppp);
+        self.flush_session(now, k);
+    }
+
+    // ---- timers and clock ------------------------------------------------
+
+    pub fn handle_timeouts(&mut self, now: Instant) {
+        for t in self.timers.expired(now) {
+            match t {
+                TimerKey::Tunnel(tid) => {
+                    if let Some(e) = self.tunnels.get_mut(&tid) {
+                        e.tunnel.handle_timeout(now);
+                        self.flush_tunnel(now, tid);
+                    }
+                }
+                TimerKey::Session(tid, sid) => {
+                    let k = key(tid, sid);
+                    if let Some(s) = self.sessions.get_mut(&k) {
+                        let last = s.counters.last_rx_tick.load(std::sync::atomic::Ordering::Relaxed);
+                        if last != 0 {
+                            s.link.note_peer_activity(self.clock.instant_of(last));
+                        }
+                        s.link.handle_timeout(now);
+                        self.flush_session(now, k);
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- driving the state machines ------------------------------------
+
+    fn flush_tunnel(&mut self, now: Instant, tid: u16) {
+        let mut events = Vec::new();
+        if let Some(e) = self.tunnels.get_mut(&tid) {
+            while let Some(d) = e.tunnel.poll_transmit(now) {
+                if let Err(err) = self.udp.send_to(&d, e.peer) {
+                    self.stats.send_errors += 1;
+                    debug!(tid, "send: {err}");
+                }
+            }
+            while let Some(ev) = e.tunnel.poll_event() {
+                events.push(ev);
+            }
+        }
+        for ev in events {
+            self.tunnel_event(now, tid, ev);
+        }
+        // Events may have queued more (CDNs); send them and re-arm.
+        if let Some(e) = self.tunnels.get_mut(&tid) {
+            while let Some(d) = e.tunnel.poll_transmit(now) {
+                if self.udp.send_to(&d, e.peer).is_err() {
+                    self.stats.send_errors += 1;
+                }
+            }
+            if e.tunnel.is_closed() {
+                self.free_tunnel(tid);
+            } else {
+                let at = e.tunnel.poll_timeout();
+                self.timers.set(TimerKey::Tunnel(tid), at);
+            }
+        }
+    }
+
+    fn tunnel_event(&mut self, now: Instant, tid: u16, ev: TunnelEvent) {
+        match ev {
+            TunnelEvent::Established => {
+                info!(tid, "tunnel established");
+            }
+            TunnelEvent::IncomingCall { local_sid, peer_sid, call } => {
+                debug!(tid, sid = local_sid, ?call, "incoming call");
+                let mut challenge = [0u8; 16];
+                self.rng.fill_bytes(&mut challenge);
+                let magic = self.rng.next_u32();
+                let link = ServerLink::new(self.settings.ppp.clone(), magic, challenge, now);
+                self.sessions.insert(
+                    key(tid, local_sid),
+                    Session {
+                        link,
+                        peer_session: peer_sid,
+                        username: None,
+                        address: None,
+                        static_route: false,
+                        counters: Arc::new(SessionCounters::default()),
+                        in_dataplane: false,
+                        opened: now,
+                    },
+                );
+            }
+            TunnelEvent::CallConnected { local_sid, connect } => {
+                let k = key(tid, local_sid);
+                debug!(tid, sid = local_sid, ?connect, "call connected, starting LCP");
+                if let Some(s) = self.sessions.get_mut(&k) {
+                    s.link.open(now);
+                    self.flush_session(now, k);
+                }
+            }
+            TunnelEvent::CallDisconnected { local_sid, info } => {
+                info!(tid, sid = local_sid, ?info, "LAC disconnected the call");
+                self.end_session(now, key(tid, local_sid), Cause::LacDisconnect, false);
+            }
+            TunnelEvent::Closed { reason } => {
+                info!(tid, ?reason, "tunnel closed");
+                let keys: Vec<SessionKey> =
+                    self.sessions.keys().filter(|k| k.tunnel == tid).copied().collect();
+                for k in keys {
+                    self.end_session(now, k, Cause::TunnelClosed, false);
+                }
+            }
+        }
+    }
+
+    fn free_tunnel(&mut self, tid: u16) {
+        if let Some(e) = self.tunnels.remove(&tid) {
+            self.by_peer.remove(&(e.peer, e.tunnel.peer_id()));
+            // The peer's port may have moved since the SCCRQ; drop any stale key.
+            self.by_peer.retain(|_, v| *v != tid);
+            self.timers.set(TimerKey::Tunnel(tid), None);
+            self.tunnel_ids.release(tid);
+            debug!(tid, "tunnel freed");
+        }
+    }
+
+    fn flush_session(&mut self, now: Instant, k: SessionKey) {
+        let Some(peer) = self.tunnels.get(&k.tunnel).map(|t| t.peer) else {
+            return;
+        };
+        let mut events = Vec::new();
+        if let Some(s) = self.sessions.get_mut(&k) {
+            while let Some(frame) = s.link.poll_transmit() {
+                self.out.clear();
+                self.out.resize(DATA_HEADER_LEN, 0);
+                write_data_header(&mut self.out, self.tunnel_peer_id(k.tunnel), s.peer_session);
+                self.out.extend_from_slice(&frame);
+                if self.udp.send_to(&self.out, peer).is_err() {
+                    self.stats.send_errors += 1;
+                }
+            }
+            while let Some(ev) = s.link.poll_event() {
+                events.push(ev);
+            }
+        }
+        for ev in events {
+            self.session_event(now, k, ev);
+        }
+        if let Some(s) = self.sessions.get(&k) {
+            let at = s.link.poll_timeout();
+            self.timers.set(TimerKey::Session(k.tunnel, k.session), at);
+        }
+    }
+
+    fn tunnel_peer_id(&self, tid: u16) -> u16 {
+        self.tunnels.get(&tid).map(|t| t.tunnel.peer_id()).unwrap_or(0)
+    }
+
+    fn session_event(&mut self, now: Instant, k: SessionKey, ev: ServerEvent) {
+        match ev {
+            ServerEvent::AuthRequest { username, credentials } => {
+                self.authenticate(now, k, username, &credentials);
+            }
+            ServerEvent::NetworkUp { peer_address } => self.network_up(now, k, peer_address),
+            ServerEvent::NetworkDown => {
+                if let Some(s) = self.sessions.get_mut(&k) {
+                    if s.in_dataplane {
+                        s.in_dataplane = false;
+                        publish(&self.workers, TableUpdate::Remove(k));
+                    }
+                }
+            }
+            ServerEvent::Closed { reason } => {
+                debug!(tid = k.tunnel, sid = k.session, ?reason, "PPP closed");
+                self.end_session(now, k, Cause::Ppp(reason), true);
+            }
+        }
+        // Answers to the events (auth result, IPCP) are in the link's queue.
+        if let Some(s) = self.sessions.get_mut(&k) {
+            let peer = self.tunnels.get(&k.tunnel).map(|t| (t.peer, t.tunnel.peer_id()));
+            if let Some((peer, peer_tid)) = peer {
+                while let Some(frame) = s.link.poll_transmit() {
+                    self.out.clear();
+                    self.out.resize(DATA_HEADER_LEN, 0);
+                    write_data_header(&mut self.out, peer_tid, s.peer_session);
+                    self.out.extend_from_slice(&frame);
+                    if self.udp.send_to(&self.out, peer).is_err() {
+                        self.stats.send_errors += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    fn authenticate(
+        &mut self,
+        now: Instant,
+        k: SessionKey,
+        username: String,
+        credentials: &crate::ppp::server::Credentials,
+    ) {
+        let decision = self.auth.authenticate(&AuthRequest { username: &username, credentials });
+        let (address, message) = match decision {
+            AuthDecision::Accept { address, message } => (address, message),
+            AuthDecision::Reject { message } => {
+                self.stats.auth_rejected += 1;
+                info!(tid = k.tunnel, sid = k.session, user = %username, "authentication failed");
+                if let Some(s) = self.sessions.get_mut(&k) {
+                    s.link.auth_reject(now, &message);
+                }
+                return;
+            }
+        };
+        if !self.settings.allow_duplicate_users
+            && !self.settings.guest_accounts.iter().any(|g| g == &username)
+        {
+            let older: Vec<SessionKey> = self.by_user.get(&username).cloned().unwrap_or_default();
+            for old in older.into_iter().filter(|o| *o != k) {
+                info!(user = %username, tid = old.tunnel, sid = old.session, "duplicate login: dropping the older session");
+                self.end_session(now, old, Cause::DuplicateLogin, true);
+            }
+        }
+        let Some(assigned) = self.assign_address(k, &username, address) else {
+            self.stats.no_address += 1;
+            warn!(user = %username, "no address available; refusing the login");
+            if let Some(s) = self.sessions.get_mut(&k) {
+                s.link.auth_reject(now, "No address available");
+            }
+            return;
+        };
+        self.stats.auth_accepted += 1;
+        info!(tid = k.tunnel, sid = k.session, user = %username, ip = %assigned, "authenticated");
+        self.by_user.entry(username.clone()).or_default().push(k);
+        if let Some(s) = self.sessions.get_mut(&k) {
+            s.username = Some(username);
+            s.link.auth_accept(
+                now,
+                &message,
+                NetworkGrant { peer_address: assigned, dns: self.settings.dns },
+            );
+        }
+    }
+
+    /// Pool address, or the back end's own; None when nothing is free or the
+    /// requested address is taken.
+    fn assign_address(&mut self, k: SessionKey, user: &str, wanted: Option<Ipv4Addr>) -> Option<Ipv4Addr> {
+        let (addr, static_route) = match wanted {
+            Some(a) if self.pool.contains(a) => {
+                if !self.pool.reserve(a, user) {
+                    return None;
+                }
+                (a, false)
+            }
+            Some(a) => {
+                if self.by_address.contains_key(&a) {
+                    return None;
+                }
+                if let Err(e) = self.tun.add_route(a, 32) {
+                    warn!(ip = %a, "route for a static address: {e}");
+                }
+                (a, true)
+            }
+            None => (self.pool.allocate(user)?, false),
+        };
+        self.by_address.insert(addr, k);
+        if let Some(s) = self.sessions.get_mut(&k) {
+            s.address = Some(addr);
+            s.static_route = static_route;
+        }
+        Some(addr)
+    }
+
+    fn network_up(&mut self, _now: Instant, k: SessionKey, address: Ipv4Addr) {
+        let Some(peer) = self.tunnels.get(&k.tunnel).map(|t| (t.peer, t.tunnel.peer_id())) else {
+            return;
+        };
+        let Some(s) = self.sessions.get_mut(&k) else { return };
+        info!(tid = k.tunnel, sid = k.session, ip = %address, user = s.username.as_deref().unwrap_or(""), "session up");
+        s.in_dataplane = true;
+        let entry = SessionEntry {
+            key: k,
+            peer: peer.0,
+            peer_tunnel: peer.1,
+            peer_session: s.peer_session,
+            address,
+            routes: Vec::new(),
+            mru: s.link.peer_mru(),
+            anti_spoof: self.settings.anti_spoof,
+            counters: s.counters.clone(),
+        };
+        publish(&self.workers, TableUpdate::Upsert(entry));
+        self.stats.sessions_up += 1;
+    }
+
+    /// Take a session down: data plane first (so no packet is forwarded to
+    /// a freed address), then the address, then the L2TP call.
+    fn end_session(&mut self, now: Instant, k: SessionKey, cause: Cause, send_cdn: bool) {
+        let Some(s) = self.sessions.remove(&k) else { return };
+        self.timers.set(TimerKey::Session(k.tunnel, k.session), None);
+        if s.in_dataplane {
+            publish(&self.workers, TableUpdate::Remove(k));
+        }
+        if let Some(a) = s.address {
+            self.by_address.remove(&a);
+            if s.static_route {
+                if let Err(e) = self.tun.del_route(a, 32) {
+                    debug!(ip = %a, "removing route: {e}");
+                }
+            } else {
+                self.pool.release(a);
+            }
+        }
+        if let Some(u) = &s.username {
+            if let Some(v) = self.by_user.get_mut(u) {
+                v.retain(|x| *x != k);
+                if v.is_empty() {
+                    self.by_user.remove(u);
+                }
+            }
+        }
+        let c = &s.counters;
+        use std::sync::atomic::Ordering::Relaxed;
+        info!(
+            tid = k.tunnel, sid = k.session, user = s.username.as_deref().unwrap_or(""),
+            ?cause, secs = now.saturating_duration_since(s.opened).as_secs(),
+            rx_bytes = c.rx_bytes.load(Relaxed), tx_bytes = c.tx_bytes.load(Relaxed),
+            "session closed"
+        );
+        self.stats.sessions_closed += 1;
+        if send_cdn {
+            if let Some(e) = self.tunnels.get_mut(&k.tunnel) {
+                e.tunnel.disconnect_session(now, k.session, cdn_for(&cause));
+            }
+            self.flush_tunnel(now, k.tunnel);
+        }
+    }
+
+    // ---- administrative actions -----------------------------------------
+
+    /// Clean shutdown (SIGQUIT): StopCCN to every tunnel, refuse new ones.
+    pub fn shutdown(&mut self, now: Instant) {
+        self.shutting_down = true;
+        let tids: Vec<u16> = self.tunnels.keys().copied().collect();
+        for tid in tids {
+            let keys: Vec<SessionKey> =
+                self.sessions.keys().filter(|k| k.tunnel == tid).copied().collect();
+            for k in keys {
+                self.end_session(now, k, Cause::AdminShutdown, false);
+            }
+            if let Some(e) = self.tunnels.get_mut(&tid) {
+                e.tunnel.close(now, super::teardown::stopccn_shutdown());
+            }
+            self.flush_tunnel(now, tid);
+        }
+    }
+
+    /// Sessions and tunnels still alive (shutdown waits for 0 tunnels).
+    pub fn is_idle(&self) -> bool {
+        self.tunnels.is_empty()
+    }
+
+    pub fn free_addresses(&self) -> usize {
+        self.pool.free_count()
+    }
+
+    /// The deadline to wake up by even when nothing is pending: the clock
+    /// the workers read must tick.
+    pub fn wake_deadline(&self, now: Instant) -> Instant {
+        let tick = now + Duration::from_millis(500);
+        self.timers.next().map_or(tick, |t| t.min(tick))
+    }
+}
+
+fn publish(workers: &[crossbeam_channel::Sender<TableUpdate>], u: TableUpdate) {
+    match workers.split_last() {
+        None => {}
+        Some((last, rest)) => {
+            for w in rest {
+                let _ = w.send(u.clone());
+            }
+            let _ = last.send(u);
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! Control-plane counters: every refused or dropped input is counted here
+//! (and logged at debug level where it happens).
+
+#[derive(Debug, Default, Clone)]
+pub struct ControlStats {
+    pub malformed: u64,
+    pub unknown_tunnel: u64,
+    pub unknown_session: u64,
+    pub wrong_source: u64,
+    pub tunnel_limit: u64,
+    pub tunnel_refused: u64,
+    pub send_errors: u64,
+    pub auth_accepted: u64,
+    pub auth_rejected: u64,
+    pub no_address: u64,
+    pub sessions_up: u64,
+    pub sessions_closed: u64,
+    pub control_queue_full: u64,
+}

@@ -1,0 +1,181 @@
+//! The one TUN device all user traffic goes through, opened and configured
+//! with a few ioctls (see Docs/ARCHITECTURE.md, "Why no TUN crate").
+//!
+//! Address, MTU, link state and routes are set through the classic
+//! SIOCSIF*/SIOCADDRT ioctls on an AF_INET datagram socket: no netlink crate,
+//! no `ip` subprocess, and the same calls work on every Linux kernel.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::net::Ipv4Addr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+
+const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
+const IFF_TUN: libc::c_short = 0x0001;
+const IFF_NO_PI: libc::c_short = 0x1000;
+
+/// An open TUN device. Reads return one IP packet; writes take one.
+pub struct Tun {
+    file: File,
+    name: String,
+}
+
+#[repr(C)]
+struct IfReqFlags {
+    name: [libc::c_char; libc::IFNAMSIZ],
+    flags: libc::c_short,
+    _pad: [u8; 22],
+}
+
+#[repr(C)]
+struct IfReqAddr {
+    name: [libc::c_char; libc::IFNAMSIZ],
+    addr: libc::sockaddr_in,
+    _pad: [u8; 8],
+}
+
+#[repr(C)]
+struct IfReqInt {
+    name: [libc::c_char; libc::IFNAMSIZ],
+    value: libc::c_int,
+    _pad: [u8; 20],
+}
+
+fn ifname(name: &str) -> io::Result<[libc::c_char; libc::IFNAMSIZ]> {
+    let bytes = name.as_bytes();
+    if bytes.is_empty() || bytes.len() >= libc::IFNAMSIZ || bytes.contains(&0) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("bad interface name {name:?}"),
+        ));
+    }
+    let mut out = [0 as libc::c_char; libc::IFNAMSIZ];
+    for (o, b) in out.iter_mut().zip(bytes) {
+        *o = *b as libc::c_char;
+    }
+    Ok(out)
+}
+
+fn sockaddr(addr: Ipv4Addr) -> libc::sockaddr_in {
+    // SAFETY: sockaddr_in is plain old data; all-zero is a valid value.
+    let mut sa: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    sa.sin_family = libc::AF_INET as libc::sa_family_t;
+    sa.sin_addr.s_addr = u32::from(addr).to_be();
+    sa
+}
+
+/// A throwaway AF_INET socket to carry interface ioctls.
+fn ioctl_socket() -> io::Result<OwnedFd> {
+    // SAFETY: plain socket(2) call; the fd is owned right away.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd is a fresh, valid descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn ioctl<T>(fd: libc::c_int, request: libc::c_ulong, arg: &mut T, what: &str) -> io::Result<()> {
+    // SAFETY: `arg` points to a properly laid out struct for `request`.
+    let rc = unsafe { libc::ioctl(fd, request as _, arg as *mut T) };
+    if rc < 0 {
+        let e = io::Error::last_os_error();
+        return Err(io::Error::new(e.kind(), format!("{what}: {e}")));
+    }
+    Ok(())
+}
+
+impl Tun {
+    /// Create (or attach to) the TUN device `name`, without packet info
+    /// headers, so reads and writes are bare IP packets.
+    pub fn open(name: &str) -> io::Result<Tun> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_CLOEXEC)
+            .open("/dev/net/tun")
+            .map_err(|e| io::Error::new(e.kind(), format!("open /dev/net/tun: {e}")))?;
+        let mut req = IfReqFlags {
+            name: ifname(name)?,
+            flags: IFF_TUN | IFF_NO_PI,
+            _pad: [0; 22],
+        };
+        ioctl(file.as_raw_fd(), TUNSETIFF, &mut req, "TUNSETIFF")?;
+        Ok(Tun {
+            file,
+            name: name.to_string(),
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Give the interface its address (a /32: the pool is reached by routes),
+    /// its MTU, and bring it up.
+    pub fn configure(&self, address: Ipv4Addr, mtu: u32) -> io::Result<()> {
+        let sock = ioctl_socket()?;
+        let fd = sock.as_raw_fd();
+        let name = ifname(&self.name)?;
+        let mut a = IfReqAddr { name, addr: sockaddr(address), _pad: [0; 8] };
+        ioctl(fd, libc::SIOCSIFADDR, &mut a, "SIOCSIFADDR")?;
+        let mut m = IfReqAddr { name, addr: sockaddr(Ipv4Addr::BROADCAST), _pad: [0; 8] };
+        ioctl(fd, libc::SIOCSIFNETMASK, &mut m, "SIOCSIFNETMASK")?;
+        let mut mtu_req = IfReqInt { name, value: mtu as libc::c_int, _pad: [0; 20] };
+        ioctl(fd, libc::SIOCSIFMTU, &mut mtu_req, "SIOCSIFMTU")?;
+        let mut f = IfReqFlags { name, flags: 0, _pad: [0; 22] };
+        ioctl(fd, libc::SIOCGIFFLAGS, &mut f, "SIOCGIFFLAGS")?;
+        f.flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+        ioctl(fd, libc::SIOCSIFFLAGS, &mut f, "SIOCSIFFLAGS")?;
+        Ok(())
+    }
+
+    /// Route `net/prefix` into this interface. An existing identical route is fine.
+    pub fn add_route(&self, net: Ipv4Addr, prefix: u8) -> io::Result<()> {
+        self.route(libc::SIOCADDRT, net, prefix)
+            .or_else(|e| if e.raw_os_error() == Some(libc::EEXIST) { Ok(()) } else { Err(e) })
+    }
+
+    /// Remove a route added with `add_route`; a missing route is fine.
+    pub fn del_route(&self, net: Ipv4Addr, prefix: u8) -> io::Result<()> {
+        self.route(libc::SIOCDELRT, net, prefix)
+            .or_else(|e| if e.raw_os_error() == Some(libc::ESRCH) { Ok(()) } else { Err(e) })
+    }
+
+    fn route(&self, request: libc::c_ulong, net: Ipv4Addr, prefix: u8) -> io::Result<()> {
+        let sock = ioctl_socket()?;
+        let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(prefix.min(32))) };
+        let net = Ipv4Addr::from(u32::from(net) & mask);
+        // SAFETY: rtentry is plain old data; all-zero is valid.
+        let mut rt: libc::rtentry = unsafe { std::mem::zeroed() };
+        let dst = sockaddr(net);
+        let msk = sockaddr(Ipv4Addr::from(mask));
+        // SAFETY: sockaddr_in and sockaddr have compatible layouts (16 bytes).
+        unsafe {
+            rt.rt_dst = std::mem::transmute::<libc::sockaddr_in, libc::sockaddr>(dst);
+            rt.rt_genmask = std::mem::transmute::<libc::sockaddr_in, libc::sockaddr>(msk);
+        }
+        rt.rt_flags = libc::RTF_UP;
+        if prefix == 32 {
+            rt.rt_flags |= libc::RTF_HOST;
+        }
+        let mut name: Vec<libc::c_char> = ifname(&self.name)?.to_vec();
+        rt.rt_dev = name.as_mut_ptr();
+        let what = if request == libc::SIOCADDRT { "SIOCADDRT" } else { "SIOCDELRT" };
+        ioctl(sock.as_raw_fd(), request, &mut rt, what)
+    }
+
+    /// A second handle on the same queue, for the other direction's thread.
+    pub fn try_clone(&self) -> io::Result<Tun> {
+        Ok(Tun { file: self.file.try_clone()?, name: self.name.clone() })
+    }
+
+    pub fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.file.read(buf)
+    }
+
+    pub fn send(&mut self, packet: &[u8]) -> io::Result<usize> {
+        self.file.write(packet)
+    }
+}

@@ -1,0 +1,28 @@
+//! Real PPP clients: xl2tpd + pppd on a real Linux kernel (QEMU VM from
+//! ../shared/peer) bring up 20 PAP and 20 CHAP sessions against the daemon
+//! and ping through each (contrib/test-real-client.sh does the work).
+
+mod common;
+
+#[test]
+fn xl2tpd_and_pppd_in_a_vm_bring_up_pap_and_chap_sessions() {
+    if common::skip_privileged() {
+        return;
+    }
+    let root = env!("CARGO_MANIFEST_DIR");
+    let peer = std::path::Path::new(root).join("../shared/peer/lac-vm.sh");
+    assert!(peer.exists(), "the real-client harness {} is missing", peer.display());
+    let out = std::process::Command::new("bash")
+        .arg(format!("{root}/contrib/test-real-client.sh"))
+        .env("L2TPNS_BIN", common::DAEMON)
+        .output()
+        .expect("run contrib/test-real-client.sh");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    assert!(
+        out.status.success() && stdout.contains("REAL-CLIENT PASS"),
+        "real-client test failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("SUMMARY sessions=20 up=20"), "{stdout}");
+}

@@ -1,0 +1,147 @@
+//! End to end: the real daemon in its own network namespace with a TUN
+//! device, driven by the real load generator. Sessions come up with CHAP and
+//! PAP, get their own pool address and the DNS servers, pass traffic both
+//! ways (ICMP echo to the LNS's own address, answered by the kernel through
+//! the TUN), and after teardown every session, tunnel and address is free.
+
+mod common;
+
+use common::*;
+
+fn free_after_teardown(lns: &mut Lns, free_before: &str) {
+    // The LAC's StopCCN has been acked when the loadgen exits; the daemon
+    // frees the tunnel on its next pass, so allow it a moment.
+    let t0 = std::time::Instant::now();
+    loop {
+        let st = lns.status();
+        if status_field(&st, "tunnels") == "0" || t0.elapsed().as_secs() > 5 {
+            assert_eq!(status_field(&st, "tunnels"), "0", "{st}");
+            assert_eq!(status_field(&st, "sessions"), "0", "{st}");
+            assert_eq!(status_field(&st, "free_addresses"), free_before, "{st}");
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+fn many_sessions(auth: &str) {
+    if skip_privileged() {
+        return;
+    }
+    let mut lns = Lns::start(&LnsSetup { users: 1000, ..LnsSetup::default() });
+    let free_before = status_field(&lns.status(), "free_addresses");
+    assert!(free_before.parse::<usize>().unwrap_or(0) >= 1000, "pool too small: {free_before}");
+    let r = lns.loadgen(&[
+        "--tunnels", "10", "--sessions", "1000", "--auth", auth, "--password", "secret-pw", "--pings", "2",
+        "--timeout", "120",
+    ]);
+    r.assert_pass();
+    assert_eq!(r.field("up"), "1000");
+    assert_eq!(r.field("unique_ip"), "1000");
+    assert_eq!(r.field("dns_ok"), "1000");
+    assert_eq!(r.field("pings_received"), "2000");
+    assert_eq!(r.field("lost"), "0");
+    free_after_teardown(&mut lns, &free_before);
+}
+
+#[test]
+fn thousand_sessions_over_ten_tunnels_with_chap() {
+    many_sessions("chap");
+}
+
+#[test]
+fn thousand_sessions_over_ten_tunnels_with_pap() {
+    many_sessions("pap");
+}
+
+#[test]
+fn hundred_sessions_with_twenty_percent_control_loss_and_reordering() {
+    if skip_privileged() {
+        return;
+    }
+    let mut lns = Lns::start(&LnsSetup::default());
+    let free_before = status_field(&lns.status(), "free_addresses");
+    let r = lns.loadgen(&[
+        "--tunnels", "4", "--sessions", "100", "--auth", "chap", "--password", "secret-pw", "--loss", "20",
+        "--reorder", "20", "--seed", "42", "--timeout", "180",
+    ]);
+    r.assert_pass();
+    assert_eq!(r.field("up"), "100");
+    assert!(r.field("ctl_dropped").parse::<u64>().unwrap_or(0) > 0, "{}", r.stdout);
+    free_after_teardown(&mut lns, &free_before);
+}
+
+#[test]
+fn wrong_password_is_refused_and_nothing_leaks() {
+    if skip_privileged() {
+        return;
+    }
+    let mut lns = Lns::start(&LnsSetup::default());
+    let free_before = status_field(&lns.status(), "free_addresses");
+    for auth in ["chap", "pap"] {
+        let r = lns.loadgen(&["--sessions", "3", "--auth", auth, "--password", "wrong", "--pings", "0"]);
+        assert!(!r.success, "{}", r.stdout);
+        assert_eq!(r.field("up"), "0", "{}", r.stdout);
+        assert_eq!(r.field("auth_failed"), "3", "{}", r.stdout);
+    }
+    free_after_teardown(&mut lns, &free_before);
+    assert!(lns.log_text().contains("authentication failed"));
+}
+
+#[test]
+fn tunnel_authentication_and_hidden_avps() {
+    if skip_privileged() {
+        return;
+    }
+    let mut lns = Lns::start(&LnsSetup {
+        extra_config: "set l2tp_secret \"tunnel-s3cret\"\nset l2tp_require_auth yes\n".into(),
+        ..LnsSetup::default()
+    });
+    // The LAC challenges us, we challenge it, and it hides Assigned Session ID.
+    let r = lns.loadgen(&[
+        "--tunnels", "2", "--sessions", "10", "--password", "secret-pw", "--tunnel-secret", "tunnel-s3cret",
+        "--hide-avps",
+    ]);
+    r.assert_pass();
+    // A LAC with the wrong secret gets no tunnel.
+    let r = lns.loadgen(&["--sessions", "1", "--password", "secret-pw", "--tunnel-secret", "wrong", "--timeout", "10"]);
+    assert!(!r.success);
+    assert_eq!(r.field("tunnels_up"), "0", "{}", r.stdout);
+    // Nor does one that does not authenticate at all, since we require it.
+    let r = lns.loadgen(&["--sessions", "1", "--password", "secret-pw", "--timeout", "10"]);
+    assert!(!r.success);
+    assert_eq!(r.field("up"), "0", "{}", r.stdout);
+    let free_before = status_field(&lns.status(), "free_addresses");
+    free_after_teardown(&mut lns, &free_before);
+}
+
+#[test]
+fn secrets_file_address_is_given_to_its_user() {
+    if skip_privileged() {
+        return;
+    }
+    let lns = Lns::start(&LnsSetup {
+        users: 0,
+        extra_secrets: "fixed * \"fixed-pw\" 10.77.0.9\n".into(),
+        ..LnsSetup::default()
+    });
+    let r = lns.loadgen(&["--user-pattern", "fixed", "--password", "fixed-pw", "--verbose"]);
+    r.assert_pass();
+    assert!(r.stderr.contains("ip=10.77.0.9"), "{}", r.stderr);
+}
+
+#[test]
+fn duplicate_login_drops_the_older_session() {
+    if skip_privileged() {
+        return;
+    }
+    let lns = Lns::start(&LnsSetup {
+        extra_secrets: "dup * \"dup-pw\" *\n".into(),
+        ..LnsSetup::default()
+    });
+    let r = lns.loadgen(&["--user-pattern", "dup", "--sessions", "2", "--concurrency", "1", "--password", "dup-pw"]);
+    // Both logged in, but only the newer one is still there to answer pings.
+    assert_eq!(r.field("up"), "2", "{}", r.stdout);
+    assert_eq!(r.field("ping_ok_sessions"), "1", "{}", r.stdout);
+    assert!(lns.log_text().contains("duplicate login"));
+}
