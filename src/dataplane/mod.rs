@@ -9,6 +9,7 @@
 //! - [`downstream`]: TUN -> LAC (route lookup, MRU, ICMP frag-needed or
 //!   fragmentation, L2TP encapsulation).
 
+pub mod downstream;
 pub mod drop_reason;
 pub mod fragment;
 pub mod fx_hash;
@@ -18,9 +19,9 @@ pub mod l2tp_data;
 pub mod ppp_data;
 pub mod session_table;
 pub mod tcp_mss;
-
 pub mod upstream;
 
+pub use downstream::{downstream, DownOutput, DownVerdict};
 pub use drop_reason::{DropCounters, DropReason};
 pub use session_table::{SessionCounters, SessionEntry, SessionKey, SessionTable, TableUpdate};
 pub use tcp_mss::clamp_tcp_mss;
