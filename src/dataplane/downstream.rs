@@ -419,4 +419,50 @@ mod tests {
         d[2..6].copy_from_slice(&[0, 7, 0, 9]); // our ids instead of the peer's
         assert_eq!(upstream(&t, &d, 1), UpVerdict::ToTun(&ip[..]));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn prop_downstream_fragments_reassemble(len in 0usize..4000, mru in 20u16..1600, opt_words in 0usize..=10) {
+            let t = table(mru);
+            let opts: Vec<u8> = std::iter::repeat([0x01u8; 4]).take(opt_words).flatten().collect();
+            let ip = packet([8, 8, 8, 8], [10, 0, 0, 1], len, &opts, false);
+            let (v, dgrams, _) = run(&t, &ip);
+            let hl = 20 + opts.len();
+            match v {
+                DownVerdict::ToPeer { count, .. } => {
+                    proptest::prop_assert_eq!(count, dgrams.len());
+                    let frags: Vec<Vec<u8>> = dgrams.iter().map(|d| d[ENCAP_LEN..].to_vec()).collect();
+                    for f in &frags {
+                        proptest::prop_assert!(f.len() <= usize::from(mru));
+                    }
+                    if count == 1 {
+                        proptest::prop_assert_eq!(&frags[0], &ip);
+                    } else {
+                        same_datagram(&ip, &reassemble(&frags), false, 0);
+                    }
+                    let c = counters(&t, 9);
+                    proptest::prop_assert_eq!(c.tx_packets, count as u64);
+                    proptest::prop_assert_eq!(c.tx_bytes, frags.iter().map(|f| f.len() as u64).sum::<u64>());
+                }
+                DownVerdict::Drop(DropReason::FragmentationFailed) => {
+                    proptest::prop_assert!(usize::from(mru) < hl + 8 && ip.len() > usize::from(mru));
+                }
+                other => proptest::prop_assert!(false, "{:?}", other),
+            }
+        }
+
+        #[test]
+        fn prop_arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+            let t = table(68);
+            let _ = run(&t, &bytes);
+            let _ = upstream(&t, &bytes, 1);
+            let mut up = bytes.clone();
+            let _ = crate::dataplane::upstream::upstream_clamp_mss(&t, &mut up, 1);
+            let mut as_v4 = bytes.clone();
+            if let Some(b) = as_v4.first_mut() {
+                *b = 0x45;
+            }
+            let _ = run(&t, &as_v4);
+        }
+    }
 }
