@@ -47,7 +47,8 @@ fn rest_header(header: &[u8], out: &mut [u8; 60]) -> usize {
 /// Split `packet` into fragments of at most `mtu` bytes. `emit(header, data)`
 /// is called once per fragment in order, with a complete header (length,
 /// flags, offset, checksum set); the fragment is `header` followed by `data`.
-/// Nothing is emitted on error. Returns the number of fragments.
+/// Nothing is emitted on error. Returns the number of fragments. DF is
+/// written clear: call this only for packets that may be fragmented.
 pub fn fragment(
     packet: &Ipv4Packet<'_>,
     mtu: usize,
