@@ -1,1 +1,28 @@
-//! Per-packet work between UDP (L2TP data) and the TUN device.
+//! Per-packet work between UDP (L2TP data, RFC 2661 §3.1) and the TUN device.
+//!
+//! Sans-IO and allocation-free per packet: each function takes bytes and the
+//! worker's [`SessionTable`] and returns a verdict (boringtun-style) that the
+//! worker loop executes: write to the TUN, hand to the control plane, send to
+//! a peer, or drop with a [`DropReason`] that indexes the drop counters.
+//!
+//! - [`upstream`]: LAC -> TUN (L2TP data header, PPP, IPv4 sanity, anti-spoof).
+//! - [`downstream`]: TUN -> LAC (route lookup, MRU, ICMP frag-needed or
+//!   fragmentation, L2TP encapsulation).
+
+pub mod downstream;
+pub mod drop_reason;
+pub mod fragment;
+pub mod fx_hash;
+pub mod icmp;
+pub mod ipv4;
+pub mod l2tp_data;
+pub mod ppp_data;
+pub mod session_table;
+pub mod tcp_mss;
+pub mod upstream;
+
+pub use downstream::{downstream, DownOutput, DownVerdict};
+pub use drop_reason::{DropCounters, DropReason};
+pub use session_table::{SessionCounters, SessionEntry, SessionKey, SessionTable, TableUpdate};
+pub use tcp_mss::clamp_tcp_mss;
+pub use upstream::{upstream, upstream_clamp_mss, UpVerdict};

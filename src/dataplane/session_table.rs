@@ -1,0 +1,449 @@
+//! The worker's view of IPCP-up sessions: O(1) lookup by our (tunnel, session)
+//! ids for upstream and by IPv4 destination for downstream, with
+//! longest-prefix match over Framed-Routes. One table per worker, updated
+//! between packets from `TableUpdate`s sent by the control plane; counters
+//! are shared atomics so the control plane reads them without a lock.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use ipnetwork::Ipv4Network;
+
+use super::fx_hash::FxHashMap;
+
+/// Our local ids, as they appear in upstream L2TP data headers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SessionKey {
+    pub tunnel: u16,
+    pub session: u16,
+}
+
+/// Per-session counters, written by a worker and read by the control plane
+/// (Relaxed: statistics and idle detection, no ordering with other data).
+#[derive(Debug, Default)]
+pub struct SessionCounters {
+    /// Upstream IPv4 packets written to the TUN.
+    pub rx_packets: AtomicU64,
+    /// Upstream IPv4 bytes (IP total length) written to the TUN.
+    pub rx_bytes: AtomicU64,
+    /// Downstream datagrams sent to the peer (one per fragment).
+    pub tx_packets: AtomicU64,
+    /// Downstream IPv4 bytes sent to the peer (sum of fragment IP lengths).
+    pub tx_bytes: AtomicU64,
+    /// Coarse time of the last upstream IPv4 packet (the worker's tick).
+    pub last_rx_tick: AtomicU64,
+    /// Upstream packets dropped because the source address was spoofed.
+    pub spoof_drops: AtomicU64,
+    /// Downstream packets over the MRU with DF set (dropped, maybe answered by ICMP).
+    pub too_big_drops: AtomicU64,
+    /// Downstream packets over the MRU that were fragmented.
+    pub fragmented: AtomicU64,
+}
+
+/// A plain copy of [`SessionCounters`] for display and accounting.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CounterSnapshot {
+    pub rx_packets: u64,
+    pub rx_bytes: u64,
+    pub tx_packets: u64,
+    pub tx_bytes: u64,
+    pub last_rx_tick: u64,
+    pub spoof_drops: u64,
+    pub too_big_drops: u64,
+    pub fragmented: u64,
+}
+
+impl SessionCounters {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn snapshot(&self) -> CounterSnapshot {
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        CounterSnapshot {
+            rx_packets: l(&self.rx_packets),
+            rx_bytes: l(&self.rx_bytes),
+            tx_packets: l(&self.tx_packets),
+            tx_bytes: l(&self.tx_bytes),
+            last_rx_tick: l(&self.last_rx_tick),
+            spoof_drops: l(&self.spoof_drops),
+            too_big_drops: l(&self.too_big_drops),
+            fragmented: l(&self.fragmented),
+        }
+    }
+}
+
+/// One IPCP-up session as the data plane needs it.
+#[derive(Clone, Debug)]
+pub struct SessionEntry {
+    pub key: SessionKey,
+    /// The LAC's UDP address for this tunnel.
+    pub peer: SocketAddr,
+    /// The peer's ids, written in downstream headers.
+    pub peer_tunnel: u16,
+    pub peer_session: u16,
+    /// The address assigned by IPCP.
+    pub address: Ipv4Addr,
+    /// Framed-Route: extra networks routed to the session.
+    pub routes: Vec<Ipv4Network>,
+    /// The peer's MRU: the largest IPv4 packet we may send it.
+    pub mru: u16,
+    /// Check upstream source addresses (l2tpns: unless `disable_no_spoof`).
+    pub anti_spoof: bool,
+    pub counters: Arc<SessionCounters>,
+}
+
+impl SessionEntry {
+    /// May this session send from `src`?
+    #[inline]
+    pub fn owns_source(&self, src: Ipv4Addr) -> bool {
+        src == self.address || self.routes.iter().any(|r| r.contains(src))
+    }
+}
+
+/// A change published by the control plane, applied by each worker between packets.
+#[derive(Clone, Debug)]
+pub enum TableUpdate {
+    /// Insert or replace the session with this key.
+    Upsert(SessionEntry),
+    Remove(SessionKey),
+}
+
+/// Slot index into `SessionTable::slots`.
+type Slot = u32;
+
+/// Address and route indexes, kept apart from the slots so both can be borrowed at once.
+struct DestinationIndex {
+    by_addr: FxHashMap<u32, Slot>,
+    /// `routes[len]`: masked network -> slot, for prefix length `len`.
+    routes: [FxHashMap<u32, Slot>; 33],
+    /// Bit `len` set when `routes[len]` is non-empty, so lookups probe only present lengths.
+    route_lens: u64,
+}
+
+impl Default for DestinationIndex {
+    fn default() -> Self {
+        Self {
+            by_addr: FxHashMap::default(),
+            routes: std::array::from_fn(|_| FxHashMap::default()),
+            route_lens: 0,
+        }
+    }
+}
+
+#[inline]
+fn mask(len: u8) -> u32 {
+    match len {
+        0 => 0,
+        l => u32::MAX << (32 - u32::from(l.min(32))),
+    }
+}
+
+impl DestinationIndex {
+    /// Index `e`; the last writer wins if two sessions claim the same destination.
+    fn insert(&mut self, e: &SessionEntry, slot: Slot) {
+        if !e.address.is_unspecified() {
+            self.by_addr.insert(u32::from(e.address), slot);
+        }
+        for r in &e.routes {
+            let len = r.prefix().min(32);
+            let net = u32::from(r.ip()) & mask(len);
+            self.routes[usize::from(len)].insert(net, slot);
+            self.route_lens |= 1 << len;
+        }
+    }
+
+    /// Remove `e`'s entries, but only those still pointing at `slot`.
+    fn remove(&mut self, e: &SessionEntry, slot: Slot) {
+        let a = u32::from(e.address);
+        if self.by_addr.get(&a) == Some(&slot) {
+            self.by_addr.remove(&a);
+        }
+        for r in &e.routes {
+            let len = r.prefix().min(32);
+            let net = u32::from(r.ip()) & mask(len);
+            let map = &mut self.routes[usize::from(len)];
+            if map.get(&net) == Some(&slot) {
+                map.remove(&net);
+            }
+            if map.is_empty() {
+                self.route_lens &= !(1 << len);
+            }
+        }
+    }
+
+    #[inline]
+    fn lookup(&self, dst: u32) -> Option<Slot> {
+        if let Some(&s) = self.by_addr.get(&dst) {
+            return Some(s);
+        }
+        let mut lens = self.route_lens;
+        while lens != 0 {
+            let len = 63 - lens.leading_zeros(); // longest present length first
+            lens &= !(1u64 << len);
+            let len = len as u8;
+            if let Some(&s) = self.routes[usize::from(len)].get(&(dst & mask(len))) {
+                return Some(s);
+            }
+        }
+        None
+    }
+}
+
+/// See the module comment.
+#[derive(Default)]
+pub struct SessionTable {
+    slots: Vec<Option<SessionEntry>>,
+    free: Vec<Slot>,
+    by_key: FxHashMap<SessionKey, Slot>,
+    dest: DestinationIndex,
+}
+
+impl SessionTable {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn apply(&mut self, u: TableUpdate) {
+        match u {
+            TableUpdate::Upsert(e) => self.upsert(e),
+            TableUpdate::Remove(k) => self.remove(k),
+        }
+    }
+
+    fn upsert(&mut self, e: SessionEntry) {
+        let slot = match self.by_key.get(&e.key) {
+            Some(&slot) => {
+                if let Some(old) = self.slots.get(slot as usize).and_then(Option::as_ref) {
+                    self.dest.remove(old, slot);
+                }
+                slot
+            }
+            None => {
+                let slot = match self.free.pop() {
+                    Some(s) => s,
+                    None => {
+                        self.slots.push(None);
+                        (self.slots.len() - 1) as Slot
+                    }
+                };
+                self.by_key.insert(e.key, slot);
+                slot
+            }
+        };
+        self.dest.insert(&e, slot);
+        if let Some(s) = self.slots.get_mut(slot as usize) {
+            *s = Some(e);
+        }
+    }
+
+    fn remove(&mut self, k: SessionKey) {
+        let Some(slot) = self.by_key.remove(&k) else {
+            return;
+        };
+        if let Some(old) = self.slots.get_mut(slot as usize).and_then(Option::take) {
+            self.dest.remove(&old, slot);
+        }
+        self.free.push(slot);
+    }
+
+    #[inline]
+    fn slot(&self, s: Slot) -> Option<&SessionEntry> {
+        self.slots.get(s as usize).and_then(Option::as_ref)
+    }
+
+    /// Upstream lookup by our (tunnel, session) ids.
+    #[inline]
+    pub fn by_key(&self, k: SessionKey) -> Option<&SessionEntry> {
+        self.by_key.get(&k).and_then(|&s| self.slot(s))
+    }
+
+    /// Downstream lookup: the session address first, then the longest matching route.
+    #[inline]
+    pub fn by_destination(&self, dst: Ipv4Addr) -> Option<&SessionEntry> {
+        self.dest.lookup(u32::from(dst)).and_then(|s| self.slot(s))
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_key.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_key.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &SessionEntry> {
+        self.slots.iter().filter_map(Option::as_ref)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn entry(tunnel: u16, session: u16, addr: [u8; 4], routes: &[&str]) -> SessionEntry {
+        SessionEntry {
+            key: SessionKey { tunnel, session },
+            peer: "192.0.2.1:1701".parse().unwrap(),
+            peer_tunnel: tunnel + 1000,
+            peer_session: session + 1000,
+            address: Ipv4Addr::from(addr),
+            routes: routes.iter().map(|r| r.parse().unwrap()).collect(),
+            mru: 1500,
+            anti_spoof: true,
+            counters: Arc::new(SessionCounters::new()),
+        }
+    }
+
+    fn key(t: u16, s: u16) -> SessionKey {
+        SessionKey {
+            tunnel: t,
+            session: s,
+        }
+    }
+
+    fn dst_key(t: &SessionTable, a: &str) -> Option<SessionKey> {
+        t.by_destination(a.parse().unwrap()).map(|e| e.key)
+    }
+
+    #[test]
+    fn insert_lookup_remove() {
+        let mut t = SessionTable::new();
+        assert!(t.is_empty());
+        t.apply(TableUpdate::Upsert(entry(1, 2, [10, 0, 0, 1], &[])));
+        t.apply(TableUpdate::Upsert(entry(1, 3, [10, 0, 0, 2], &[])));
+        assert_eq!(t.len(), 2);
+        assert_eq!(
+            t.by_key(key(1, 2)).unwrap().address,
+            Ipv4Addr::new(10, 0, 0, 1)
+        );
+        assert_eq!(dst_key(&t, "10.0.0.2"), Some(key(1, 3)));
+        assert_eq!(dst_key(&t, "10.0.0.3"), None);
+        assert!(t.by_key(key(2, 2)).is_none());
+        t.apply(TableUpdate::Remove(key(1, 2)));
+        assert_eq!(t.len(), 1);
+        assert!(t.by_key(key(1, 2)).is_none());
+        assert_eq!(dst_key(&t, "10.0.0.1"), None);
+        t.apply(TableUpdate::Remove(key(1, 2))); // idempotent
+        assert_eq!(t.len(), 1);
+        // slot reuse
+        t.apply(TableUpdate::Upsert(entry(5, 5, [10, 0, 0, 5], &[])));
+        assert_eq!(t.slots.len(), 2);
+        assert_eq!(dst_key(&t, "10.0.0.5"), Some(key(5, 5)));
+        assert_eq!(t.iter().count(), 2);
+    }
+
+    #[test]
+    fn upsert_replaces_address_and_routes() {
+        let mut t = SessionTable::new();
+        t.apply(TableUpdate::Upsert(entry(
+            1,
+            1,
+            [10, 0, 0, 1],
+            &["192.168.0.0/24"],
+        )));
+        t.apply(TableUpdate::Upsert(entry(
+            1,
+            1,
+            [10, 0, 0, 9],
+            &["172.16.0.0/16"],
+        )));
+        assert_eq!(t.len(), 1);
+        assert_eq!(dst_key(&t, "10.0.0.1"), None);
+        assert_eq!(dst_key(&t, "192.168.0.7"), None);
+        assert_eq!(dst_key(&t, "10.0.0.9"), Some(key(1, 1)));
+        assert_eq!(dst_key(&t, "172.16.200.1"), Some(key(1, 1)));
+        assert_eq!(t.dest.route_lens, 1 << 16);
+    }
+
+    #[test]
+    fn longest_prefix_wins() {
+        let mut t = SessionTable::new();
+        t.apply(TableUpdate::Upsert(entry(
+            1,
+            1,
+            [10, 0, 0, 1],
+            &["192.168.0.0/16"],
+        )));
+        t.apply(TableUpdate::Upsert(entry(
+            1,
+            2,
+            [10, 0, 0, 2],
+            &["192.168.1.0/24"],
+        )));
+        t.apply(TableUpdate::Upsert(entry(
+            1,
+            3,
+            [10, 0, 0, 3],
+            &["192.168.1.128/25", "0.0.0.0/0"],
+        )));
+        t.apply(TableUpdate::Upsert(entry(
+            1,
+            4,
+            [10, 0, 0, 4],
+            &["192.168.1.200/32"],
+        )));
+        assert_eq!(dst_key(&t, "192.168.2.1"), Some(key(1, 1)));
+        assert_eq!(dst_key(&t, "192.168.1.1"), Some(key(1, 2)));
+        assert_eq!(dst_key(&t, "192.168.1.129"), Some(key(1, 3)));
+        assert_eq!(dst_key(&t, "192.168.1.200"), Some(key(1, 4)));
+        assert_eq!(dst_key(&t, "8.8.8.8"), Some(key(1, 3))); // default route
+        t.apply(TableUpdate::Remove(key(1, 3)));
+        assert_eq!(dst_key(&t, "192.168.1.129"), Some(key(1, 2)));
+        assert_eq!(dst_key(&t, "8.8.8.8"), None);
+        assert_eq!(t.dest.route_lens, (1 << 16) | (1 << 24) | (1 << 32));
+    }
+
+    #[test]
+    fn route_with_host_bits_is_masked() {
+        let mut t = SessionTable::new();
+        t.apply(TableUpdate::Upsert(entry(
+            1,
+            1,
+            [10, 0, 0, 1],
+            &["192.168.5.77/24"],
+        )));
+        assert_eq!(dst_key(&t, "192.168.5.1"), Some(key(1, 1)));
+        t.apply(TableUpdate::Remove(key(1, 1)));
+        assert_eq!(t.dest.route_lens, 0);
+    }
+
+    #[test]
+    fn duplicate_address_last_writer_wins_and_survives_stale_remove() {
+        let mut t = SessionTable::new();
+        t.apply(TableUpdate::Upsert(entry(
+            1,
+            1,
+            [10, 0, 0, 1],
+            &["10.9.0.0/16"],
+        )));
+        t.apply(TableUpdate::Upsert(entry(
+            2,
+            1,
+            [10, 0, 0, 1],
+            &["10.9.0.0/16"],
+        )));
+        assert_eq!(dst_key(&t, "10.0.0.1"), Some(key(2, 1)));
+        t.apply(TableUpdate::Remove(key(1, 1)));
+        assert_eq!(dst_key(&t, "10.0.0.1"), Some(key(2, 1)));
+        assert_eq!(dst_key(&t, "10.9.3.3"), Some(key(2, 1)));
+    }
+
+    #[test]
+    fn unspecified_address_is_not_indexed() {
+        let mut t = SessionTable::new();
+        t.apply(TableUpdate::Upsert(entry(1, 1, [0, 0, 0, 0], &[])));
+        assert_eq!(dst_key(&t, "0.0.0.0"), None);
+        assert!(t.by_key(key(1, 1)).is_some());
+    }
+
+    #[test]
+    fn owns_source() {
+        let e = entry(1, 1, [10, 0, 0, 1], &["192.168.0.0/24"]);
+        assert!(e.owns_source(Ipv4Addr::new(10, 0, 0, 1)));
+        assert!(e.owns_source(Ipv4Addr::new(192, 168, 0, 200)));
+        assert!(!e.owns_source(Ipv4Addr::new(192, 168, 1, 1)));
+        assert!(!e.owns_source(Ipv4Addr::new(10, 0, 0, 2)));
+    }
+}
