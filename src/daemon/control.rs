@@ -317,7 +317,7 @@ impl ControlPlane {
                         username: None,
                         address: None,
                         static_route: false,
-                        counters: Arc::new(SessionCounters::default()),
+                        counters: Arc::new(SessionCounters::new()),
                         in_dataplane: false,
                         opened: now,
                     },

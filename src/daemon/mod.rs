@@ -110,7 +110,7 @@ pub fn run(opts: Options) -> Result<(), String> {
     info!(%bind, "listening for L2TP");
 
     let clock = Arc::new(Clock::new(Instant::now()));
-    let drops = Arc::new(DropCounters::default());
+    let drops = Arc::new(DropCounters::new());
     let wstats = Arc::new(WorkerStats::default());
     let (ctl_tx, ctl_rx) = tokio::sync::mpsc::channel::<ControlInput>(65536);
     let (up_tx, up_rx) = crossbeam_channel::unbounded();
@@ -227,8 +227,7 @@ fn report_status(cp: &ControlPlane, drops: &DropCounters, w: &WorkerStats) {
         up_packets = w.up_packets.load(Relaxed),
         down_packets = w.down_packets.load(Relaxed),
         to_control = w.to_control.load(Relaxed),
-        control_queue_full = w.control_queue_full.load(Relaxed),
-        drops = ?drops.snapshot_nonzero(),
+        drops = ?drops.named().filter(|(_, n)| *n > 0).collect::<Vec<_>>(),
         control = ?cp.stats,
         "status"
     );

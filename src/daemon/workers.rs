@@ -14,7 +14,8 @@ use tracing::{debug, error};
 use crate::dataplane::downstream::{downstream, DownOutput, DownVerdict};
 use crate::dataplane::drop_reason::DropCounters;
 use crate::dataplane::session_table::{SessionTable, TableUpdate};
-use crate::dataplane::upstream::{upstream, UpVerdict};
+use crate::dataplane::drop_reason::DropReason;
+use crate::dataplane::upstream::{upstream_clamp_mss, UpVerdict};
 
 use super::clock::Clock;
 use super::tun::Tun;
@@ -26,7 +27,6 @@ pub struct WorkerStats {
     pub up_packets: AtomicU64,
     pub down_packets: AtomicU64,
     pub to_control: AtomicU64,
-    pub control_queue_full: AtomicU64,
     pub tun_write_errors: AtomicU64,
     pub udp_send_errors: AtomicU64,
 }
@@ -63,8 +63,8 @@ pub fn run_upstream(
             }
         };
         apply_updates(&mut table, &updates);
-        let datagram = &buf[..n];
-        match upstream(&table, datagram, shared.clock.tick()) {
+        // The data plane clamps TCP MSS in place, so it gets the buffer mutably.
+        match upstream_clamp_mss(&table, &mut buf[..n], shared.clock.tick()) {
             UpVerdict::ToTun(packet) => {
                 shared.stats.up_packets.fetch_add(1, Relaxed);
                 if tun.send(packet).is_err() {
@@ -73,9 +73,9 @@ pub fn run_upstream(
             }
             UpVerdict::ToControl => {
                 shared.stats.to_control.fetch_add(1, Relaxed);
-                let msg = ControlInput::Datagram { from, bytes: datagram.to_vec() };
+                let msg = ControlInput::Datagram { from, bytes: buf[..n].to_vec() };
                 if to_control.try_send(msg).is_err() {
-                    shared.stats.control_queue_full.fetch_add(1, Relaxed);
+                    shared.drops.count(DropReason::ControlQueueFull);
                     debug!(%from, "control queue full: datagram dropped");
                 }
             }
@@ -97,7 +97,7 @@ pub fn run_downstream(
 ) {
     let mut table = SessionTable::new();
     let mut buf = vec![0u8; 65536];
-    let mut out = DownOutput::default();
+    let mut out = DownOutput::new();
     loop {
         let n = match tun.recv(&mut buf) {
             Ok(n) => n,
@@ -118,6 +118,7 @@ pub fn run_downstream(
                 }
             }
             DownVerdict::IcmpToTun => {
+                shared.drops.count(DropReason::TooBigDf);
                 if tun.send(out.icmp()).is_err() {
                     shared.stats.tun_write_errors.fetch_add(1, Relaxed);
                 }

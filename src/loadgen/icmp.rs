@@ -3,7 +3,7 @@
 
 use std::net::Ipv4Addr;
 
-use crate::dataplane::ipv4::internet_checksum;
+use crate::dataplane::ipv4::checksum;
 
 /// An IPv4 ICMP Echo Request from `src` to `dst` with `payload_len` bytes of
 /// payload (at least 8: it carries the session index and a sequence number).
@@ -18,7 +18,7 @@ pub fn echo_request(src: Ipv4Addr, dst: Ipv4Addr, ident: u16, seq: u16, payload_
     p[9] = 1; // ICMP
     p[12..16].copy_from_slice(&src.octets());
     p[16..20].copy_from_slice(&dst.octets());
-    let c = internet_checksum(&p[..20]);
+    let c = checksum(&p[..20]);
     p[10..12].copy_from_slice(&c.to_be_bytes());
     let icmp = &mut p[20..];
     icmp[0] = 8; // Echo Request
@@ -27,7 +27,7 @@ pub fn echo_request(src: Ipv4Addr, dst: Ipv4Addr, ident: u16, seq: u16, payload_
     for (i, b) in icmp[8..].iter_mut().enumerate() {
         *b = (i as u8) ^ (ident as u8);
     }
-    let c = internet_checksum(icmp);
+    let c = checksum(icmp);
     icmp[2..4].copy_from_slice(&c.to_be_bytes());
     p
 }
@@ -43,11 +43,11 @@ pub fn parse_echo_reply(p: &[u8]) -> Option<(Ipv4Addr, u16, u16)> {
     if ihl < 20 || total > p.len() || total < ihl + 8 || p[9] != 1 {
         return None;
     }
-    if internet_checksum(&p[..ihl]) != 0 {
+    if checksum(&p[..ihl]) != 0 {
         return None;
     }
     let icmp = &p[ihl..total];
-    if icmp[0] != 0 || internet_checksum(icmp) != 0 {
+    if icmp[0] != 0 || checksum(icmp) != 0 {
         return None;
     }
     let dst = Ipv4Addr::new(p[16], p[17], p[18], p[19]);
@@ -69,18 +69,18 @@ mod tests {
         let src = Ipv4Addr::new(10, 0, 0, 2);
         let dst = Ipv4Addr::new(10, 0, 0, 1);
         let mut p = echo_request(src, dst, 7, 3, 56);
-        assert_eq!(internet_checksum(&p[..20]), 0);
+        assert_eq!(checksum(&p[..20]), 0);
         // What the kernel does: swap addresses, type 0, fix checksums.
         p.copy_within(12..16, 16);
         p[12..16].copy_from_slice(&dst.octets());
         p[10] = 0;
         p[11] = 0;
-        let c = internet_checksum(&p[..20]);
+        let c = checksum(&p[..20]);
         p[10..12].copy_from_slice(&c.to_be_bytes());
         p[20] = 0;
         p[22] = 0;
         p[23] = 0;
-        let c = internet_checksum(&p[20..]);
+        let c = checksum(&p[20..]);
         p[22..24].copy_from_slice(&c.to_be_bytes());
         assert_eq!(parse_echo_reply(&p), Some((src, 7, 3)));
         p[40] ^= 1;
