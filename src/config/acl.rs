@@ -172,12 +172,16 @@ fn parse_std_source(args: &[String]) -> Result<AclAddr, String> {
             addr: ip(a)?,
             wildcard: ip(w)?,
         }),
-        _ => Err("standard access-list rules take only a source: any | host A | A [WILDCARD]".into()),
+        _ => {
+            Err("standard access-list rules take only a source: any | host A | A [WILDCARD]".into())
+        }
     }
 }
 
 fn parse_extended(rule: &mut AclRule, args: &[String]) -> Result<(), String> {
-    let proto = args.first().ok_or("specify rule details: PROTO SOURCE [PORTS] DEST [PORTS] [FLAGS]")?;
+    let proto = args
+        .first()
+        .ok_or("specify rule details: PROTO SOURCE [PORTS] DEST [PORTS] [FLAGS]")?;
     rule.proto = if kw(proto, "ip") {
         Protocol::Ip
     } else if kw(proto, "tcp") {
@@ -189,7 +193,11 @@ fn parse_extended(rule: &mut AclRule, args: &[String]) -> Result<(), String> {
     };
     let mut i = 1;
     for side in 0..2 {
-        let addr = parse_addr(args, &mut i, if side == 0 { "source" } else { "destination" })?;
+        let addr = parse_addr(
+            args,
+            &mut i,
+            if side == 0 { "source" } else { "destination" },
+        )?;
         let ports = if rule.proto == Protocol::Ip {
             PortMatch::Any
         } else {
@@ -357,7 +365,10 @@ impl AclRule {
             Protocol::Tcp => " tcp",
             Protocol::Udp => " udp",
         });
-        s.push_str(&format!(" {}{} {}{}", self.src, self.src_ports, self.dst, self.dst_ports));
+        s.push_str(&format!(
+            " {}{} {}{}",
+            self.src, self.src_ports, self.dst, self.dst_ports
+        ));
         match self.tcp {
             TcpMatch::None => {}
             TcpMatch::Established => s.push_str(" established"),
@@ -427,7 +438,10 @@ mod tests {
         let r = ext("ip 10.0.0.0 0.255.255.255 any fragments").unwrap();
         assert!(r.fragments);
         let r = ext("udp any neq 53 any lt 1024").unwrap();
-        assert_eq!((r.src_ports, r.dst_ports), (PortMatch::Neq(53), PortMatch::Lt(1024)));
+        assert_eq!(
+            (r.src_ports, r.dst_ports),
+            (PortMatch::Neq(53), PortMatch::Lt(1024))
+        );
     }
 
     #[test]

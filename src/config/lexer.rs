@@ -86,7 +86,10 @@ mod tests {
 
     #[test]
     fn quotes() {
-        assert_eq!(words(r#"set l2tp_secret "a b c""#), ["set", "l2tp_secret", "a b c"]);
+        assert_eq!(
+            words(r#"set l2tp_secret "a b c""#),
+            ["set", "l2tp_secret", "a b c"]
+        );
         assert_eq!(words("set x 'it is'"), ["set", "x", "it is"]);
         assert_eq!(words(r#"set x """#), ["set", "x", ""]);
         assert_eq!(words(r#"set x "it's""#), ["set", "x", "it's"]);
@@ -100,7 +103,10 @@ mod tests {
         assert_eq!(words("set debug 3 # trailing"), ["set", "debug", "3"]);
         assert_eq!(words("set debug 3# glued"), ["set", "debug", "3"]);
         assert_eq!(words("set debug 3 ! trailing"), ["set", "debug", "3"]);
-        assert_eq!(words("set radius_secret ab!cd"), ["set", "radius_secret", "ab!cd"]);
+        assert_eq!(
+            words("set radius_secret ab!cd"),
+            ["set", "radius_secret", "ab!cd"]
+        );
     }
 
     #[test]

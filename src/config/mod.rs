@@ -16,11 +16,13 @@ pub mod startup;
 pub mod users;
 pub mod vars;
 
-pub use acl::{AclAddr, AclKind, AclRule, Action, PortMatch, Protocol, TcpFlagOp, TcpFlags, TcpMatch};
+pub use acl::{
+    AclAddr, AclKind, AclRule, Action, PortMatch, Protocol, TcpFlagOp, TcpFlags, TcpMatch,
+};
 
-
-pub use startup::{AuthType, Config, ConfigWarning, Located, LogTarget, NeighbourCmd, Statement, IMPLEMENTED};
-
+pub use startup::{
+    AuthType, Config, ConfigWarning, Located, LogTarget, NeighbourCmd, Statement, IMPLEMENTED,
+};
 
 /// A configuration file that cannot be used: where, and why.
 /// Displays as `FILE:LINE: reason` so editors and operators can jump to it.
