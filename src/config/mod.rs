@@ -20,6 +20,7 @@ pub use acl::{
     AclAddr, AclKind, AclRule, Action, PortMatch, Protocol, TcpFlagOp, TcpFlags, TcpMatch,
 };
 
+pub use ip_pool::{load_ip_pool, parse_ip_pool, IpPoolSpec};
 pub use startup::{
     AuthType, Config, ConfigWarning, Located, LogTarget, NeighbourCmd, Statement, IMPLEMENTED,
 };
