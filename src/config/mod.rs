@@ -21,6 +21,7 @@ pub use acl::{
 };
 
 pub use ip_pool::{load_ip_pool, parse_ip_pool, IpPoolSpec};
+pub use secrets::{load_secrets, parse_secrets, AddressRule, SecretEntry, Secrets};
 pub use startup::{
     AuthType, Config, ConfigWarning, Located, LogTarget, NeighbourCmd, Statement, IMPLEMENTED,
 };
