@@ -36,7 +36,10 @@ pub struct IpPoolSpec {
 }
 
 /// Reads and parses an ip_pool file.
-pub fn load_ip_pool(path: &Path, bind_address: Option<Ipv4Addr>) -> Result<IpPoolSpec, ConfigError> {
+pub fn load_ip_pool(
+    path: &Path,
+    bind_address: Option<Ipv4Addr>,
+) -> Result<IpPoolSpec, ConfigError> {
     let text = super::read_file(path)?;
     parse_ip_pool(&text, path, bind_address)
 }
@@ -112,10 +115,14 @@ pub fn parse_ip_pool(
             ));
         }
         if !is_range && added == 0 && first_dup.is_none() {
-            warn(format!("{range}: addresses ending in .0 or .255 are never handed out (as in l2tpns)"));
+            warn(format!(
+                "{range}: addresses ending in .0 or .255 are never handed out (as in l2tpns)"
+            ));
         }
         if full {
-            warn(format!("pool is full ({MAX_POOL_ADDRESSES} addresses); the rest of the file is ignored"));
+            warn(format!(
+                "pool is full ({MAX_POOL_ADDRESSES} addresses); the rest of the file is ignored"
+            ));
             break;
         }
     }
@@ -131,7 +138,9 @@ fn parse_range(s: &str) -> Result<(Ipv4Network, bool), String> {
                 .parse()
                 .ok()
                 .filter(|n| (1..=32).contains(n))
-                .ok_or_else(|| format!("invalid pool range \"{s}\": prefix length must be 1..32"))?;
+                .ok_or_else(|| {
+                    format!("invalid pool range \"{s}\": prefix length must be 1..32")
+                })?;
             (a.trim(), len, true)
         }
         None => (s, 32, false),
@@ -141,7 +150,8 @@ fn parse_range(s: &str) -> Result<(Ipv4Network, bool), String> {
         .map_err(|_| format!("invalid pool address \"{addr}\""))?;
     let net = Ipv4Network::new(ip, len).map_err(|e| format!("invalid pool range \"{s}\": {e}"))?;
     // Host bits are dropped, as l2tpns masks the start address.
-    let net = Ipv4Network::new(net.network(), len).map_err(|e| format!("invalid pool range \"{s}\": {e}"))?;
+    let net = Ipv4Network::new(net.network(), len)
+        .map_err(|e| format!("invalid pool range \"{s}\": {e}"))?;
     Ok((net, is_range))
 }
 
@@ -177,14 +187,26 @@ mod tests {
     #[test]
     fn small_ranges_and_host_bits() {
         let p = parse("10.0.0.5/30\n", None).unwrap();
-        assert_eq!(p.addresses, vec![ip("10.0.0.4"), ip("10.0.0.5"), ip("10.0.0.6"), ip("10.0.0.7")]);
+        assert_eq!(
+            p.addresses,
+            vec![
+                ip("10.0.0.4"),
+                ip("10.0.0.5"),
+                ip("10.0.0.6"),
+                ip("10.0.0.7")
+            ]
+        );
         let p = parse("10.0.0.1/32\n", None).unwrap();
         assert_eq!(p.addresses, vec![ip("10.0.0.1")]);
     }
 
     #[test]
     fn single_addresses_comments_and_blank_lines() {
-        let p = parse("# pool\n\n10.0.0.1\n  10.0.0.2  # trailing\r\n10.0.0.255\n", None).unwrap();
+        let p = parse(
+            "# pool\n\n10.0.0.1\n  10.0.0.2  # trailing\r\n10.0.0.255\n",
+            None,
+        )
+        .unwrap();
         assert_eq!(p.addresses, vec![ip("10.0.0.1"), ip("10.0.0.2")]);
         assert!(p.networks.is_empty());
         assert_eq!(p.warnings.len(), 1, "10.0.0.255 is never used");
@@ -207,8 +229,16 @@ mod tests {
         assert_eq!(p.addresses.len(), 254);
         assert_eq!(p.warnings.len(), 2);
         assert_eq!(p.warnings[0].line, 2);
-        assert!(p.warnings[0].message.contains("line 1"), "{}", p.warnings[0].message);
-        assert!(p.warnings[1].message.contains("127 address"), "{}", p.warnings[1].message);
+        assert!(
+            p.warnings[0].message.contains("line 1"),
+            "{}",
+            p.warnings[0].message
+        );
+        assert!(
+            p.warnings[1].message.contains("127 address"),
+            "{}",
+            p.warnings[1].message
+        );
     }
 
     #[test]
@@ -224,7 +254,9 @@ mod tests {
         ] {
             let e = parse(text, None).unwrap_err();
             assert_eq!(e.line, line, "{text:?}");
-            assert!(e.to_string().starts_with(&format!("/etc/l2tpns/ip_pool:{line}: ")));
+            assert!(e
+                .to_string()
+                .starts_with(&format!("/etc/l2tpns/ip_pool:{line}: ")));
         }
     }
 
@@ -232,6 +264,9 @@ mod tests {
     fn huge_ranges_are_capped() {
         let p = parse("10.0.0.0/8\n", None).unwrap();
         assert_eq!(p.addresses.len(), MAX_POOL_ADDRESSES);
-        assert!(p.warnings.iter().any(|w| w.message.contains("pool is full")));
+        assert!(p
+            .warnings
+            .iter()
+            .any(|w| w.message.contains("pool is full")));
     }
 }

@@ -25,6 +25,7 @@ pub use secrets::{load_secrets, parse_secrets, AddressRule, SecretEntry, Secrets
 pub use startup::{
     AuthType, Config, ConfigWarning, Located, LogTarget, NeighbourCmd, Statement, IMPLEMENTED,
 };
+pub use users::{load_users, md5_crypt, parse_users, CliUser, CliUsers, PasswordHash};
 
 /// A configuration file that cannot be used: where, and why.
 /// Displays as `FILE:LINE: reason` so editors and operators can jump to it.

@@ -115,11 +115,13 @@ pub fn parse_secrets(text: &str, path: &Path) -> Result<Secrets, ConfigError> {
         let client = String::from_utf8_lossy(client).into_owned();
         let server = String::from_utf8_lossy(server).into_owned();
         if secret.first() == Some(&b'@') {
-            warn(format!("secret for \"{client}\" read from a file (@path) is not supported; entry skipped"));
+            warn(format!(
+                "secret for \"{client}\" read from a file (@path) is not supported; entry skipped"
+            ));
             continue;
         }
-        let addresses = parse_addresses(addrs, &mut warn)
-            .map_err(|e| ConfigError::new(path, line, e))?;
+        let addresses =
+            parse_addresses(addrs, &mut warn).map_err(|e| ConfigError::new(path, line, e))?;
         out.entries.push(SecretEntry {
             client,
             server,
@@ -131,7 +133,10 @@ pub fn parse_secrets(text: &str, path: &Path) -> Result<Secrets, ConfigError> {
     Ok(out)
 }
 
-fn parse_addresses(words: &[Vec<u8>], warn: &mut impl FnMut(String)) -> Result<AddressRule, String> {
+fn parse_addresses(
+    words: &[Vec<u8>],
+    warn: &mut impl FnMut(String),
+) -> Result<AddressRule, String> {
     let mut rule: Option<AddressRule> = None;
     for w in words {
         let s = String::from_utf8_lossy(w);
@@ -140,7 +145,9 @@ fn parse_addresses(words: &[Vec<u8>], warn: &mut impl FnMut(String)) -> Result<A
             break;
         }
         if s.starts_with('!') {
-            warn(format!("address exclusion \"{s}\" is not supported; ignored"));
+            warn(format!(
+                "address exclusion \"{s}\" is not supported; ignored"
+            ));
             continue;
         }
         let this = match s.as_ref() {
@@ -149,7 +156,9 @@ fn parse_addresses(words: &[Vec<u8>], warn: &mut impl FnMut(String)) -> Result<A
             _ => match s.parse::<Ipv4Addr>() {
                 Ok(a) => AddressRule::Fixed(a),
                 Err(_) if s.contains('/') || s.chars().any(|c| c.is_ascii_alphabetic()) => {
-                    warn(format!("address \"{s}\" (subnet or host name) is not supported; ignored"));
+                    warn(format!(
+                        "address \"{s}\" (subnet or host name) is not supported; ignored"
+                    ));
                     continue;
                 }
                 Err(_) => return Err(format!("invalid address \"{s}\"")),
@@ -198,7 +207,8 @@ fn split_words(line: &str) -> Result<Vec<Vec<u8>>, String> {
             }
             if c == b'\\' {
                 i += 1;
-                let (byte, used) = escape(&b[i..]).ok_or("backslash at end of line (line joining is not supported)")?;
+                let (byte, used) = escape(&b[i..])
+                    .ok_or("backslash at end of line (line joining is not supported)")?;
                 word.push(byte);
                 i += used;
                 continue;
@@ -269,7 +279,10 @@ mod tests {
         assert_eq!(s.len(), 4);
         assert_eq!(s.entries[0].addresses, AddressRule::Any);
         assert_eq!(s.entries[1].secret, b"bob pw");
-        assert_eq!(s.entries[1].addresses, AddressRule::Fixed("10.9.0.5".parse().unwrap()));
+        assert_eq!(
+            s.entries[1].addresses,
+            AddressRule::Fixed("10.9.0.5".parse().unwrap())
+        );
         assert_eq!(s.entries[2].addresses, AddressRule::Refuse);
         assert_eq!(s.entries[3].addresses, AddressRule::Any);
         assert_eq!(s.entries[1].line, 4);
@@ -297,9 +310,14 @@ mod tests {
 
     #[test]
     fn unsupported_things_are_skipped_with_warnings() {
-        let s = parse("u * @/etc/secret\nv * pw !10.0.0.1 10.0.0.2 10.0.0.3 10.1.0.0/16 -- mtu 1400\n").unwrap();
+        let s =
+            parse("u * @/etc/secret\nv * pw !10.0.0.1 10.0.0.2 10.0.0.3 10.1.0.0/16 -- mtu 1400\n")
+                .unwrap();
         assert_eq!(s.len(), 1);
-        assert_eq!(s.entries[0].addresses, AddressRule::Fixed("10.0.0.2".parse().unwrap()));
+        assert_eq!(
+            s.entries[0].addresses,
+            AddressRule::Fixed("10.0.0.2".parse().unwrap())
+        );
         assert_eq!(s.warnings.len(), 5);
     }
 
@@ -313,7 +331,9 @@ mod tests {
         ] {
             let e = parse(t).unwrap_err();
             assert_eq!(e.line, line, "{t:?}");
-            assert!(e.to_string().starts_with(&format!("/etc/l2tpns/ppp-secrets:{line}: ")));
+            assert!(e
+                .to_string()
+                .starts_with(&format!("/etc/l2tpns/ppp-secrets:{line}: ")));
         }
     }
 }
