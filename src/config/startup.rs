@@ -720,7 +720,9 @@ impl Config {
             .filter_map(|v| {
                 let value = self.get(v.name)?;
                 Some(if v.ty == vars::VarType::String {
-                    format!("set {} \"{}\"", v.name, value)
+                    // Single quotes when the value holds a double quote.
+                    let q = if value.contains('"') { '\'' } else { '"' };
+                    format!("set {} {q}{}{q}", v.name, value)
                 } else {
                     format!("set {} {}", v.name, value)
                 })
