@@ -260,7 +260,7 @@ fn parse_ports(args: &[String], i: &mut usize) -> Result<PortMatch, String> {
     };
     let op: fn(u16) -> PortMatch = if kw(w, "eq") {
         PortMatch::Eq
-    } else if kw(w, "neq") && w.len() >= 1 {
+    } else if kw(w, "neq") {
         PortMatch::Neq
     } else if kw(w, "gt") {
         PortMatch::Gt

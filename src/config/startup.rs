@@ -783,12 +783,11 @@ impl Config {
     /// Cross-variable rules applied after the whole file (l2tpns `update_config`).
     fn finish(&mut self, path: &Path) -> Result<(), String> {
         let (min, max) = (self.radius_bind_min, self.radius_bind_max);
-        if min != 0 || max != 0 {
-            if min == 0 || max == 0 || max < min || max - min < 63 {
-                return Err(format!(
-                    "radius_bind_min {min} / radius_bind_max {max}: the range must be at least 64 ports wide (or leave both unset)"
-                ));
-            }
+        let set = min != 0 || max != 0;
+        if set && (min == 0 || max == 0 || max < min || max - min < 63) {
+            return Err(format!(
+                "radius_bind_min {min} / radius_bind_max {max}: the range must be at least 64 ports wide (or leave both unset)"
+            ));
         }
         let floor = self
             .cluster_hb_interval
