@@ -47,7 +47,7 @@ impl Authenticator for SecretsFileAuth {
             return reject();
         }
         let address: Option<Ipv4Addr> = match &entry.addresses {
-            AddressRule::Deny => return reject(),
+            AddressRule::Refuse => return reject(),
             AddressRule::Any => None,
             AddressRule::Fixed(a) => Some(*a),
         };

@@ -49,7 +49,14 @@ pub struct Options {
 
 /// Load and check everything that can fail before touching the system, so a
 /// bad file stops the daemon with one clear message.
-pub fn load(opts: &Options) -> Result<(Config, AddressPool, SecretsFileAuth), String> {
+pub struct Loaded {
+    pub cfg: Config,
+    pub pool: AddressPool,
+    pub pool_routes: Vec<ipnetwork::Ipv4Network>,
+    pub auth: SecretsFileAuth,
+}
+
+pub fn load(opts: &Options) -> Result<Loaded, String> {
     let mut cfg = Config::load(&opts.config).map_err(|e| e.to_string())?;
     if opts.extra_verbosity > 0 {
         cfg.debug = (u32::from(cfg.debug) + opts.extra_verbosity).min(5) as u8;
@@ -57,13 +64,13 @@ pub fn load(opts: &Options) -> Result<(Config, AddressPool, SecretsFileAuth), St
     if let Some(h) = &opts.hostname {
         cfg.hostname = h.clone();
     }
-    let pool = settings::load_pool(&cfg, &opts.config)?;
-    let auth = SecretsFileAuth::load(settings::secrets_path(&cfg, &opts.config), settings::hostname(&cfg))?;
-    Ok((cfg, pool, auth))
+    let (pool, pool_routes) = settings::load_pool(&cfg)?;
+    let auth = SecretsFileAuth::load(settings::secrets_path(&cfg), settings::hostname(&cfg))?;
+    Ok(Loaded { cfg, pool, pool_routes, auth })
 }
 
 pub fn run(opts: Options) -> Result<(), String> {
-    let (cfg, pool, auth) = load(&opts)?;
+    let Loaded { cfg, pool, pool_routes, auth } = load(&opts)?;
     let log_target = cfg.log_target();
     logging::init(
         u32::from(cfg.debug),
@@ -100,8 +107,9 @@ pub fn run(opts: Options) -> Result<(), String> {
     let mtu = settings::mru(&cfg);
     let tun = Tun::open(&cfg.tundevicename).map_err(|e| format!("TUN {}: {e}", cfg.tundevicename))?;
     tun.configure(tun_addr, u32::from(mtu)).map_err(|e| format!("TUN {}: {e}", tun.name()))?;
-    for (net, prefix) in pool.routes() {
-        tun.add_route(net, prefix).map_err(|e| format!("route {net}/{prefix} via {}: {e}", tun.name()))?;
+    for net in &pool_routes {
+        tun.add_route(net.network(), net.prefix())
+            .map_err(|e| format!("route {net} via {}: {e}", tun.name()))?;
     }
     info!(dev = tun.name(), address = %tun_addr, mtu, "TUN device up");
 

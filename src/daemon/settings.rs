@@ -2,7 +2,9 @@
 //! and PPP parameters, the TUN address, the pool, file paths.
 
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+
+use ipnetwork::Ipv4Network;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -48,16 +50,18 @@ pub fn tun_address(cfg: &Config) -> Ipv4Addr {
     cfg.iftun_address.or(cfg.bind_address).unwrap_or(Ipv4Addr::new(1, 1, 1, 1))
 }
 
-pub fn secrets_path(cfg: &Config, _config_path: &Path) -> PathBuf {
+pub fn secrets_path(cfg: &Config) -> PathBuf {
     cfg.ppp_secrets_file.clone()
 }
 
-pub fn load_pool(cfg: &Config, _config_path: &Path) -> Result<AddressPool, String> {
+/// The pool, and the networks to route into the TUN device for it.
+pub fn load_pool(cfg: &Config) -> Result<(AddressPool, Vec<Ipv4Network>), String> {
     let spec = crate::config::ip_pool::load_ip_pool(&cfg.ip_pool_file, cfg.bind_address).map_err(|e| e.to_string())?;
     for w in &spec.warnings {
         tracing::warn!("{}:{}: {}", w.file.display(), w.line, w.message);
     }
-    Ok(AddressPool::from_spec(&spec))
+    let routes = spec.networks.iter().map(|(_, n)| *n).collect();
+    Ok((AddressPool::from_spec(&spec), routes))
 }
 
 fn auth_order(cfg: &Config) -> Vec<AuthProto> {
