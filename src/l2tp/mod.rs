@@ -1,2 +1,9 @@
 //! L2TPv2 (RFC 2661), sans-IO: wire codec, AVPs, reliable control channel,
 //! LNS and LAC tunnel state machines.
+
+pub mod avp;
+pub mod challenge;
+pub mod hidden;
+pub mod message;
+pub mod result_code;
+pub mod wire;
