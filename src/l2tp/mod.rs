@@ -3,6 +3,7 @@
 
 pub mod avp;
 pub mod challenge;
+pub mod control_channel;
 pub mod hidden;
 pub mod message;
 pub mod result_code;
