@@ -7,4 +7,6 @@ pub mod control_channel;
 pub mod hidden;
 pub mod message;
 pub mod result_code;
+pub mod session_ids;
+pub mod tunnel;
 pub mod wire;
