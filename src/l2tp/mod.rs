@@ -5,6 +5,7 @@ pub mod avp;
 pub mod challenge;
 pub mod control_channel;
 pub mod hidden;
+pub mod lac;
 pub mod message;
 pub mod result_code;
 pub mod session_ids;
