@@ -1,0 +1,93 @@
+//! Per-tunnel session id allocation (RFC 2661 §3.1: non-zero, 16-bit, chosen
+//! by the receiver of the call). A rotating cursor over the id space gives
+//! the longest possible time before an id is reused, without keeping a
+//! 64K-entry free list per tunnel; ids in use are never handed out.
+
+use std::collections::HashMap;
+
+/// The sessions of one tunnel, keyed by our (local) session id.
+#[derive(Debug, Clone)]
+pub struct SessionTable<S> {
+    map: HashMap<u16, S>,
+    cursor: u16,
+}
+
+impl<S> Default for SessionTable<S> {
+    fn default() -> Self {
+        SessionTable {
+            map: HashMap::new(),
+            cursor: 1,
+        }
+    }
+}
+
+impl<S> SessionTable<S> {
+    /// Insert `s` under a fresh non-zero id; None when all 65535 are in use.
+    pub fn insert(&mut self, s: S) -> Option<u16> {
+        if self.map.len() >= usize::from(u16::MAX) {
+            return None;
+        }
+        loop {
+            let id = self.cursor;
+            self.cursor = self.cursor.wrapping_add(1).max(1);
+            if id != 0 && !self.map.contains_key(&id) {
+                self.map.insert(id, s);
+                return Some(id);
+            }
+        }
+    }
+    pub fn get(&self, id: u16) -> Option<&S> {
+        self.map.get(&id)
+    }
+    pub fn get_mut(&mut self, id: u16) -> Option<&mut S> {
+        self.map.get_mut(&id)
+    }
+    pub fn remove(&mut self, id: u16) -> Option<S> {
+        self.map.remove(&id)
+    }
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+    pub fn clear(&mut self) {
+        self.map.clear()
+    }
+    /// First id whose session matches `pred`.
+    pub fn find(&self, mut pred: impl FnMut(&S) -> bool) -> Option<u16> {
+        self.map.iter().find(|(_, s)| pred(s)).map(|(id, _)| *id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_non_zero_not_reused_while_in_use() {
+        let mut t = SessionTable::default();
+        let a = t.insert(()).unwrap();
+        let b = t.insert(()).unwrap();
+        assert_eq!((a, b), (1, 2));
+        t.remove(a);
+        // Freed id is not reused immediately.
+        assert_eq!(t.insert(()), Some(3));
+        t.cursor = u16::MAX;
+        assert_eq!(t.insert(()), Some(u16::MAX));
+        // Wraps, skips 0 and ids in use (2, 3), reuses 1.
+        assert_eq!(t.insert(()), Some(1));
+        assert_eq!(t.insert(()), Some(4));
+    }
+
+    #[test]
+    fn full() {
+        let mut t = SessionTable::default();
+        for _ in 0..u16::MAX {
+            assert!(t.insert(()).is_some());
+        }
+        assert_eq!(t.insert(()), None);
+        t.remove(777);
+        assert_eq!(t.insert(()), Some(777));
+    }
+}
