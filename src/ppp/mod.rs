@@ -2,4 +2,5 @@
 //! IPCP (+RFC 1877 DNS); server side (LNS) and client side (loadgen).
 
 pub mod fsm;
+pub mod lcp;
 pub mod wire;
