@@ -79,6 +79,10 @@ pub enum Verdict {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Unacceptable;
 
+/// A retransmitting sender used up its Max-Configure tries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GaveUp;
+
 /// Protocol-specific option handling (LCP, IPCP).
 pub trait Negotiator {
     /// Append our Configure-Request options.
