@@ -3,6 +3,7 @@
 
 pub mod chap;
 pub mod fsm;
+pub mod ipcp;
 pub mod lcp;
 pub mod pap;
 pub mod wire;
