@@ -148,6 +148,11 @@ impl ChapServer {
         self.state == ServerState::Pending
     }
 
+    /// Challenge sent, no Response yet.
+    pub fn is_challenging(&self) -> bool {
+        self.state == ServerState::Challenging
+    }
+
     /// Send the (first) Challenge.
     pub fn start(&mut self, now: Instant) -> Vec<u8> {
         self.state = ServerState::Challenging;
