@@ -336,8 +336,12 @@ impl ClientLink {
         match o {
             FsmOutput::Packet(p) => self.tx_frame(emit_frame(protocol::LCP, &p)),
             FsmOutput::NegotiationFailed => {
-                self.close_reason
-                    .get_or_insert(CloseReason::NegotiationFailed);
+                let reason = if self.lcp.neg.loopback_suspected() {
+                    CloseReason::LoopbackDetected
+                } else {
+                    CloseReason::NegotiationFailed
+                };
+                self.close_reason.get_or_insert(reason);
             }
             FsmOutput::Layer(LayerEvent::Up) => self.lcp_up(now),
             FsmOutput::Layer(LayerEvent::Down) => {

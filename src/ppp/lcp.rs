@@ -220,6 +220,13 @@ impl LcpNegotiator {
         self.loopbacks >= LOOPBACK_LIMIT
     }
 
+    /// Our Magic-Number came back at least once. A looped-back server
+    /// Rejects its own Auth-Protocol before the limit is reached, so a
+    /// failed negotiation with this set is reported as a loopback.
+    pub fn loopback_suspected(&self) -> bool {
+        self.loopbacks > 0
+    }
+
     fn requested_auth(&self) -> Option<AuthProto> {
         match &self.policy {
             AuthPolicy::Require(order) => order.get(self.auth_index).copied(),

@@ -17,3 +17,6 @@ pub use ipcp::NetworkGrant;
 pub use lcp::AuthProto;
 pub use link::{CloseReason, LinkStats, Phase};
 pub use server::{Credentials, ServerConfig, ServerEvent, ServerLink};
+
+#[cfg(test)]
+mod link_tests;

@@ -547,8 +547,12 @@ impl ServerLink {
         match o {
             FsmOutput::Packet(p) => self.tx_frame(framed(protocol::LCP, &p)),
             FsmOutput::NegotiationFailed => {
-                self.close_reason
-                    .get_or_insert(CloseReason::NegotiationFailed);
+                let reason = if self.lcp.neg.loopback_suspected() {
+                    CloseReason::LoopbackDetected
+                } else {
+                    CloseReason::NegotiationFailed
+                };
+                self.close_reason.get_or_insert(reason);
             }
             FsmOutput::Layer(LayerEvent::Up) => self.lcp_up(now),
             FsmOutput::Layer(LayerEvent::Down) => self.lcp_down(now),
