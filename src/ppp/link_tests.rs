@@ -362,28 +362,7 @@ fn pap_retransmission_while_pending_asks_once() {
 
 #[test]
 fn pap_never_sent_times_out() {
-    let mut p = Pair::new(
-        server_cfg(vec![AuthProto::Pap]),
-        client_cfg(None, true),
-        Policy::Hold,
-    );
-    p.server.open(p.now);
-    p.client.open(p.now);
-    // Let LCP open, then silence the client's PAP (drop everything after).
-    for _ in 0..20 {
-        if p.server.phase() == Phase::Authenticate {
-            break;
-        }
-        while let Some(f) = p.server.poll_transmit() {
-            p.client.handle_frame(p.now, &f);
-        }
-        while let Some(f) = p.client.poll_transmit() {
-            if Frame::parse(&f).unwrap().protocol() != protocol::PAP {
-                p.server.handle_frame(p.now, &f);
-            }
-        }
-    }
-    assert_eq!(p.server.phase(), Phase::Authenticate);
+    let mut p = to_authenticate(vec![AuthProto::Pap], protocol::PAP);
     p.deliver_to_server = false;
     p.run_for(Duration::from_secs(29));
     assert_eq!(p.server_closed(), None);
@@ -394,25 +373,7 @@ fn pap_never_sent_times_out() {
 
 #[test]
 fn chap_challenge_retransmitted_then_gives_up() {
-    let mut p = Pair::new(
-        server_cfg(vec![AuthProto::Chap]),
-        client_cfg(None, true),
-        Policy::Hold,
-    );
-    p.server.open(p.now);
-    p.client.open(p.now);
-    for _ in 0..20 {
-        while let Some(f) = p.server.poll_transmit() {
-            p.server_sent.push(f.clone());
-            p.client.handle_frame(p.now, &f);
-        }
-        while let Some(f) = p.client.poll_transmit() {
-            if Frame::parse(&f).unwrap().protocol() != protocol::CHAP {
-                p.server.handle_frame(p.now, &f);
-            }
-        }
-    }
-    assert_eq!(p.server.phase(), Phase::Authenticate);
+    let mut p = to_authenticate(vec![AuthProto::Chap], protocol::CHAP);
     p.deliver_to_server = false;
     p.run_for(Duration::from_secs(40));
     assert_eq!(
@@ -827,4 +788,79 @@ fn fuzz_seed_conversation_replays_to_network_up() {
         }
         assert!(s.is_network_up());
     }
+}
+
+/// Bring LCP up with the client's authentication frames held back.
+fn to_authenticate(order: Vec<AuthProto>, hold: u16) -> Pair {
+    let mut p = Pair::new(server_cfg(order), client_cfg(None, true), Policy::Hold);
+    p.server.open(p.now);
+    p.client.open(p.now);
+    for _ in 0..20 {
+        while let Some(f) = p.server.poll_transmit() {
+            p.server_sent.push(f.clone());
+            p.client.handle_frame(p.now, &f);
+        }
+        while let Some(f) = p.client.poll_transmit() {
+            if Frame::parse(&f).unwrap().protocol() != hold {
+                p.server.handle_frame(p.now, &f);
+            }
+        }
+    }
+    assert_eq!(p.server.phase(), Phase::Authenticate);
+    p
+}
+
+#[test]
+fn pap_after_chap_negotiated_is_accepted() {
+    let mut p = to_authenticate(vec![AuthProto::Chap, AuthProto::Pap], protocol::CHAP);
+    let req = super::pap::PapRequest {
+        peer_id: b"alice",
+        password: SECRET.as_bytes(),
+    }
+    .emit(1);
+    p.server
+        .handle_frame(p.now, &super::wire::emit_frame(protocol::PAP, &req));
+    assert!(matches!(
+        p.server.poll_event(),
+        Some(ServerEvent::AuthRequest {
+            credentials: Credentials::Pap { .. },
+            ..
+        })
+    ));
+    // Not when CHAP is the only protocol allowed.
+    let mut p = to_authenticate(vec![AuthProto::Chap], protocol::CHAP);
+    p.server
+        .handle_frame(p.now, &super::wire::emit_frame(protocol::PAP, &req));
+    assert_eq!(p.server.poll_event(), None);
+}
+
+#[test]
+fn early_ipcp_request_is_answered_after_auth() {
+    let mut p = to_authenticate(vec![AuthProto::Pap], protocol::PAP);
+    let mut opts = Vec::new();
+    super::ipcp::IpcpOption::IpAddress(Ipv4Addr::UNSPECIFIED).emit(&mut opts);
+    let ipcp = emit_control_frame(protocol::IPCP, code::CONFIGURE_REQUEST, 9, &opts);
+    p.server.handle_frame(p.now, &ipcp);
+    assert_eq!(p.server.poll_transmit(), None);
+    let req = super::pap::PapRequest {
+        peer_id: b"alice",
+        password: SECRET.as_bytes(),
+    }
+    .emit(1);
+    p.server
+        .handle_frame(p.now, &super::wire::emit_frame(protocol::PAP, &req));
+    assert!(p.server.poll_event().is_some());
+    let grant = NetworkGrant {
+        peer_address: PEER,
+        dns: [None, None],
+    };
+    p.server.auth_accept(p.now, "ok", grant);
+    let sent: Vec<Vec<u8>> = std::iter::from_fn(|| p.server.poll_transmit()).collect();
+    let mut nak = Vec::new();
+    super::ipcp::IpcpOption::IpAddress(PEER).emit(&mut nak);
+    assert_eq!(sent.len(), 3, "PAP Ack, IPCP Configure-Request, IPCP Nak");
+    assert_eq!(
+        sent[2],
+        emit_control_frame(protocol::IPCP, code::CONFIGURE_NAK, 9, &nak)
+    );
 }
