@@ -362,28 +362,7 @@ fn pap_retransmission_while_pending_asks_once() {
 
 #[test]
 fn pap_never_sent_times_out() {
-    let mut p = Pair::new(
-        server_cfg(vec![AuthProto::Pap]),
-        client_cfg(None, true),
-        Policy::Hold,
-    );
-    p.server.open(p.now);
-    p.client.open(p.now);
-    // Let LCP open, then silence the client's PAP (drop everything after).
-    for _ in 0..20 {
-        if p.server.phase() == Phase::Authenticate {
-            break;
-        }
-        while let Some(f) = p.server.poll_transmit() {
-            p.client.handle_frame(p.now, &f);
-        }
-        while let Some(f) = p.client.poll_transmit() {
-            if Frame::parse(&f).unwrap().protocol() != protocol::PAP {
-                p.server.handle_frame(p.now, &f);
-            }
-        }
-    }
-    assert_eq!(p.server.phase(), Phase::Authenticate);
+    let mut p = to_authenticate(vec![AuthProto::Pap], protocol::PAP);
     p.deliver_to_server = false;
     p.run_for(Duration::from_secs(29));
     assert_eq!(p.server_closed(), None);
@@ -394,25 +373,7 @@ fn pap_never_sent_times_out() {
 
 #[test]
 fn chap_challenge_retransmitted_then_gives_up() {
-    let mut p = Pair::new(
-        server_cfg(vec![AuthProto::Chap]),
-        client_cfg(None, true),
-        Policy::Hold,
-    );
-    p.server.open(p.now);
-    p.client.open(p.now);
-    for _ in 0..20 {
-        while let Some(f) = p.server.poll_transmit() {
-            p.server_sent.push(f.clone());
-            p.client.handle_frame(p.now, &f);
-        }
-        while let Some(f) = p.client.poll_transmit() {
-            if Frame::parse(&f).unwrap().protocol() != protocol::CHAP {
-                p.server.handle_frame(p.now, &f);
-            }
-        }
-    }
-    assert_eq!(p.server.phase(), Phase::Authenticate);
+    let mut p = to_authenticate(vec![AuthProto::Chap], protocol::CHAP);
     p.deliver_to_server = false;
     p.run_for(Duration::from_secs(40));
     assert_eq!(
@@ -678,4 +639,228 @@ fn acfc_pfc_forms_are_accepted() {
     p.server.handle_frame(p.now, &full[2..]);
     assert!(p.server.poll_transmit().is_some());
     assert_eq!(p.server.stats().echo_requests_received, 1);
+}
+
+/// Client frames of a full conversation with the server configuration the
+/// fuzz target uses (magic 0x5e5e0001, challenge [7; 16]).
+fn fuzz_conversation(chap: bool) -> Vec<Vec<u8>> {
+    let t0 = Instant::now();
+    let order = if chap {
+        vec![AuthProto::Chap, AuthProto::Pap]
+    } else {
+        vec![AuthProto::Pap]
+    };
+    let mut s = ServerLink::new(Arc::new(server_cfg(order)), 0x5e5e_0001, [7; 16], t0);
+    let mut c = ClientLink::new(client_cfg(None, true), 0xc1c1_0002, t0);
+    s.open(t0);
+    c.open(t0);
+    let mut sent = Vec::new();
+    for _ in 0..20 {
+        while let Some(f) = s.poll_transmit() {
+            c.handle_frame(t0, &f);
+        }
+        while let Some(f) = c.poll_transmit() {
+            s.handle_frame(t0, &f);
+            sent.push(f);
+        }
+        while let Some(e) = s.poll_event() {
+            if let ServerEvent::AuthRequest { .. } = e {
+                let grant = NetworkGrant {
+                    peer_address: Ipv4Addr::new(10, 1, 1, 1),
+                    dns: [Some(Ipv4Addr::new(192, 0, 2, 1)), None],
+                };
+                s.auth_accept(t0, "ok", grant);
+            }
+        }
+    }
+    assert!(s.is_network_up());
+    sent
+}
+
+/// `cargo test --lib ppp::link_tests::write_fuzz_seeds -- --ignored`
+/// regenerates fuzz/seeds/ppp_frame/.
+#[test]
+#[ignore]
+fn write_fuzz_seeds() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/seeds/ppp_frame");
+    std::fs::create_dir_all(dir).unwrap();
+    for (chap, selector, name) in [
+        (true, 0u8, "chap_conversation"),
+        (false, 1, "pap_conversation"),
+    ] {
+        let frames = fuzz_conversation(chap);
+        let mut seed = vec![selector];
+        for (i, f) in frames.iter().enumerate() {
+            if i > 0 {
+                seed.push(0x7E);
+            }
+            seed.extend_from_slice(f);
+        }
+        std::fs::write(format!("{dir}/{name}"), &seed).unwrap();
+        // Single frames too, by protocol.
+        for f in &frames {
+            let fr = Frame::parse(f).unwrap();
+            let code = ControlPacket::parse(fr.payload()).unwrap().code();
+            let proto = match fr.protocol() {
+                protocol::LCP => "lcp",
+                protocol::PAP => "pap",
+                protocol::CHAP => "chap",
+                protocol::IPCP => "ipcp",
+                _ => "other",
+            };
+            let mut single = vec![selector];
+            single.extend_from_slice(f);
+            std::fs::write(format!("{dir}/{proto}_code{code}"), single).unwrap();
+        }
+    }
+    let rejected = [vec![4u8], fuzz_conversation(false)[1].clone()].concat();
+    std::fs::write(format!("{dir}/pap_rejected"), rejected).unwrap();
+}
+
+#[test]
+fn fuzz_conversation_is_deterministic() {
+    assert_eq!(fuzz_conversation(true), fuzz_conversation(true));
+    assert_eq!(fuzz_conversation(false), fuzz_conversation(false));
+}
+
+mod random_input {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Arbitrary frames into an opened server and client: no panic.
+        #[test]
+        fn links_survive_garbage(frames in proptest::collection::vec(
+            proptest::collection::vec(any::<u8>(), 0..40), 0..12)) {
+            let t0 = Instant::now();
+            let mut s = ServerLink::new(Arc::new(server_cfg(vec![AuthProto::Chap, AuthProto::Pap])), 1, [7; 16], t0);
+            let mut c = ClientLink::new(client_cfg(None, true), 2, t0);
+            s.open(t0);
+            c.open(t0);
+            for (i, f) in frames.iter().enumerate() {
+                let now = t0 + Duration::from_millis(500 * i as u64);
+                // Bias towards PPP control protocols.
+                let mut framed = vec![0xff, 0x03];
+                framed.extend_from_slice(&[[0xc0, 0x21], [0xc0, 0x23], [0xc2, 0x23], [0x80, 0x21]][i % 4]);
+                framed.extend_from_slice(f);
+                for input in [&framed[..], &f[..]] {
+                    s.handle_frame(now, input);
+                    c.handle_frame(now, input);
+                }
+                while let Some(e) = s.poll_event() {
+                    if let ServerEvent::AuthRequest { .. } = e {
+                        s.auth_accept(now, "ok", NetworkGrant { peer_address: PEER, dns: [None, None] });
+                    }
+                }
+                s.handle_timeout(now);
+                c.handle_timeout(now);
+                while s.poll_transmit().is_some() {}
+                while c.poll_transmit().is_some() {}
+            }
+        }
+    }
+}
+
+#[test]
+fn fuzz_seed_conversation_replays_to_network_up() {
+    for chap in [true, false] {
+        let t0 = Instant::now();
+        let order = if chap {
+            vec![AuthProto::Chap, AuthProto::Pap]
+        } else {
+            vec![AuthProto::Pap]
+        };
+        let mut s = ServerLink::new(Arc::new(server_cfg(order)), 0x5e5e_0001, [7; 16], t0);
+        s.open(t0);
+        for (i, f) in fuzz_conversation(chap).iter().enumerate() {
+            let now = t0 + Duration::from_millis(100 * i as u64);
+            s.handle_frame(now, f);
+            while let Some(e) = s.poll_event() {
+                if let ServerEvent::AuthRequest { .. } = e {
+                    let grant = NetworkGrant {
+                        peer_address: Ipv4Addr::new(10, 1, 1, 1),
+                        dns: [Some(Ipv4Addr::new(192, 0, 2, 1)), None],
+                    };
+                    s.auth_accept(now, "ok", grant);
+                }
+            }
+            s.handle_timeout(now);
+        }
+        assert!(s.is_network_up());
+    }
+}
+
+/// Bring LCP up with the client's authentication frames held back.
+fn to_authenticate(order: Vec<AuthProto>, hold: u16) -> Pair {
+    let mut p = Pair::new(server_cfg(order), client_cfg(None, true), Policy::Hold);
+    p.server.open(p.now);
+    p.client.open(p.now);
+    for _ in 0..20 {
+        while let Some(f) = p.server.poll_transmit() {
+            p.server_sent.push(f.clone());
+            p.client.handle_frame(p.now, &f);
+        }
+        while let Some(f) = p.client.poll_transmit() {
+            if Frame::parse(&f).unwrap().protocol() != hold {
+                p.server.handle_frame(p.now, &f);
+            }
+        }
+    }
+    assert_eq!(p.server.phase(), Phase::Authenticate);
+    p
+}
+
+#[test]
+fn pap_after_chap_negotiated_is_accepted() {
+    let mut p = to_authenticate(vec![AuthProto::Chap, AuthProto::Pap], protocol::CHAP);
+    let req = super::pap::PapRequest {
+        peer_id: b"alice",
+        password: SECRET.as_bytes(),
+    }
+    .emit(1);
+    p.server
+        .handle_frame(p.now, &super::wire::emit_frame(protocol::PAP, &req));
+    assert!(matches!(
+        p.server.poll_event(),
+        Some(ServerEvent::AuthRequest {
+            credentials: Credentials::Pap { .. },
+            ..
+        })
+    ));
+    // Not when CHAP is the only protocol allowed.
+    let mut p = to_authenticate(vec![AuthProto::Chap], protocol::CHAP);
+    p.server
+        .handle_frame(p.now, &super::wire::emit_frame(protocol::PAP, &req));
+    assert_eq!(p.server.poll_event(), None);
+}
+
+#[test]
+fn early_ipcp_request_is_answered_after_auth() {
+    let mut p = to_authenticate(vec![AuthProto::Pap], protocol::PAP);
+    let mut opts = Vec::new();
+    super::ipcp::IpcpOption::IpAddress(Ipv4Addr::UNSPECIFIED).emit(&mut opts);
+    let ipcp = emit_control_frame(protocol::IPCP, code::CONFIGURE_REQUEST, 9, &opts);
+    p.server.handle_frame(p.now, &ipcp);
+    assert_eq!(p.server.poll_transmit(), None);
+    let req = super::pap::PapRequest {
+        peer_id: b"alice",
+        password: SECRET.as_bytes(),
+    }
+    .emit(1);
+    p.server
+        .handle_frame(p.now, &super::wire::emit_frame(protocol::PAP, &req));
+    assert!(p.server.poll_event().is_some());
+    let grant = NetworkGrant {
+        peer_address: PEER,
+        dns: [None, None],
+    };
+    p.server.auth_accept(p.now, "ok", grant);
+    let sent: Vec<Vec<u8>> = std::iter::from_fn(|| p.server.poll_transmit()).collect();
+    let mut nak = Vec::new();
+    super::ipcp::IpcpOption::IpAddress(PEER).emit(&mut nak);
+    assert_eq!(sent.len(), 3, "PAP Ack, IPCP Configure-Request, IPCP Nak");
+    assert_eq!(
+        sent[2],
+        emit_control_frame(protocol::IPCP, code::CONFIGURE_NAK, 9, &nak)
+    );
 }
