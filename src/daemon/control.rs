@@ -148,11 +148,11 @@ impl ControlPlane {
                 return;
             }
         };
-        if header.is_control {
-            self.handle_control(now, from, header.tunnel_id, bytes);
+        if header.is_control() {
+            self.handle_control(now, from, header.tunnel_id(), bytes);
         } else {
-            let payload = bytes.get(header.payload_offset..).unwrap_or(&[]);
-            self.handle_ppp(now, from, key(header.tunnel_id, header.session_id), payload);
+            let payload = bytes.get(header.payload_offset()..).unwrap_or(&[]);
+            self.handle_ppp(now, from, key(header.tunnel_id(), header.session_id()), payload);
         }
     }
 
@@ -212,10 +212,7 @@ impl ControlPlane {
             Err(e) => {
                 self.tunnel_ids.release(tid);
                 self.stats.tunnel_refused += 1;
-                info!(%from, "SCCRQ refused: {e:?}");
-                if let Some(reply) = e.reply() {
-                    let _ = self.udp.send_to(reply, from);
-                }
+                info!(%from, "SCCRQ refused: {e}");
             }
         }
     }
@@ -357,27 +354,21 @@ impl ControlPlane {
         }
     }
 
+    /// Drive a session: send what its PPP link queued, act on its events
+    /// (which may queue more), and re-arm its timer.
     fn flush_session(&mut self, now: Instant, k: SessionKey) {
-        let Some(peer) = self.tunnels.get(&k.tunnel).map(|t| t.peer) else {
-            return;
-        };
-        let mut events = Vec::new();
-        if let Some(s) = self.sessions.get_mut(&k) {
-            while let Some(frame) = s.link.poll_transmit() {
-                self.out.clear();
-                self.out.resize(DATA_HEADER_LEN, 0);
-                write_data_header(&mut self.out, self.tunnel_peer_id(k.tunnel), s.peer_session);
-                self.out.extend_from_slice(&frame);
-                if self.udp.send_to(&self.out, peer).is_err() {
-                    self.stats.send_errors += 1;
-                }
+        loop {
+            self.send_session_frames(k);
+            let events: Vec<ServerEvent> = match self.sessions.get_mut(&k) {
+                Some(s) => std::iter::from_fn(|| s.link.poll_event()).collect(),
+                None => return,
+            };
+            if events.is_empty() {
+                break;
             }
-            while let Some(ev) = s.link.poll_event() {
-                events.push(ev);
+            for ev in events {
+                self.session_event(now, k, ev);
             }
-        }
-        for ev in events {
-            self.session_event(now, k, ev);
         }
         if let Some(s) = self.sessions.get(&k) {
             let at = s.link.poll_timeout();
@@ -385,8 +376,21 @@ impl ControlPlane {
         }
     }
 
-    fn tunnel_peer_id(&self, tid: u16) -> u16 {
-        self.tunnels.get(&tid).map(|t| t.tunnel.peer_id()).unwrap_or(0)
+    /// PPP frames go to the LAC inside L2TP data messages.
+    fn send_session_frames(&mut self, k: SessionKey) {
+        let Some((peer, peer_tid)) = self.tunnels.get(&k.tunnel).map(|t| (t.peer, t.tunnel.peer_id())) else {
+            return;
+        };
+        let Some(s) = self.sessions.get_mut(&k) else { return };
+        while let Some(frame) = s.link.poll_transmit() {
+            self.out.clear();
+            self.out.resize(DATA_HEADER_LEN, 0);
+            write_data_header(&mut self.out, peer_tid, s.peer_session);
+            self.out.extend_from_slice(&frame);
+            if self.udp.send_to(&self.out, peer).is_err() {
+                self.stats.send_errors += 1;
+            }
+        }
     }
 
     fn session_event(&mut self, now: Instant, k: SessionKey, ev: ServerEvent) {
@@ -406,21 +410,6 @@ impl ControlPlane {
             ServerEvent::Closed { reason } => {
                 debug!(tid = k.tunnel, sid = k.session, ?reason, "PPP closed");
                 self.end_session(now, k, Cause::Ppp(reason), true);
-            }
-        }
-        // Answers to the events (auth result, IPCP) are in the link's queue.
-        if let Some(s) = self.sessions.get_mut(&k) {
-            let peer = self.tunnels.get(&k.tunnel).map(|t| (t.peer, t.tunnel.peer_id()));
-            if let Some((peer, peer_tid)) = peer {
-                while let Some(frame) = s.link.poll_transmit() {
-                    self.out.clear();
-                    self.out.resize(DATA_HEADER_LEN, 0);
-                    write_data_header(&mut self.out, peer_tid, s.peer_session);
-                    self.out.extend_from_slice(&frame);
-                    if self.udp.send_to(&self.out, peer).is_err() {
-                        self.stats.send_errors += 1;
-                    }
-                }
             }
         }
     }

@@ -19,6 +19,7 @@ use rand::{rngs::StdRng, Rng, RngCore, SeedableRng};
 
 use crate::daemon::timers::Timers;
 use crate::l2tp::lac::{LacConfig, LacEvent, LacTunnel, OutgoingCall};
+use crate::l2tp::result_code::{CdnCode, CdnResult, StopCcnCode, StopCcnResult};
 use crate::l2tp::wire::{write_data_header, Header, DATA_HEADER_LEN};
 use crate::ppp::client::{ClientConfig, ClientEvent, ClientLink};
 use crate::ppp::server::AuthProto;
@@ -152,7 +153,7 @@ pub struct LoadGen {
     impair_in: Impairment,
     rng: StdRng,
     lac_cfg: Arc<LacConfig>,
-    ppp_cfg: Vec<Arc<ClientConfig>>,
+    ppp_cfg: Vec<ClientConfig>,
     next_session: usize,
     in_setup: usize,
     phase: Phase,
@@ -201,13 +202,16 @@ impl LoadGen {
         };
         for i in 0..lg.opts.sessions {
             let user = lg.opts.user_pattern.replace("%d", &(lg.opts.first_index + i).to_string());
-            lg.ppp_cfg.push(Arc::new(ClientConfig {
+            lg.ppp_cfg.push(ClientConfig {
                 username: user,
-                password: lg.opts.password.clone().into_bytes(),
+                password: lg.opts.password.clone(),
                 allowed_auth: Some(lg.opts.auth),
+                mru: 1500,
+                restart_time: Duration::from_secs(3),
+                max_configure: 10,
+                max_failure: 5,
                 request_dns: true,
-                ..ClientConfig::default()
-            }));
+            });
             lg.sessions.push(Sess {
                 state: SessionState::Waiting,
                 address: None,
@@ -298,17 +302,17 @@ impl LoadGen {
 
     fn dispatch(&mut self, now: Instant, d: &[u8]) {
         let Ok(h) = Header::parse(d) else { return };
-        let t = usize::from(h.tunnel_id).wrapping_sub(1);
+        let t = usize::from(h.tunnel_id()).wrapping_sub(1);
         if t >= self.tunnels.len() {
             return;
         }
-        if h.is_control {
+        if h.is_control() {
             self.tunnels[t].lac.handle_datagram(now, d);
             self.flush_tunnel(now, t);
             return;
         }
-        let Some(&s) = self.tunnels[t].calls.get(&h.session_id) else { return };
-        let ppp = d.get(h.payload_offset..).unwrap_or(&[]);
+        let Some(&s) = self.tunnels[t].calls.get(&h.session_id()) else { return };
+        let ppp = d.get(h.payload_offset()..).unwrap_or(&[]);
         let body = strip_ppp(ppp);
         if let Some((0x0021, ip)) = body {
             if let Some((dst, ident, _seq)) = icmp::parse_echo_reply(ip) {
@@ -359,13 +363,13 @@ impl LoadGen {
                 LacEvent::CallDisconnected { local_sid, info } => {
                     if let Some(s) = self.tunnels[t].calls.remove(&local_sid) {
                         self.timers.set(Key::Link(s), None);
-                        let st = &mut self.sessions[s].state;
-                        if matches!(st, SessionState::Calling { .. } | SessionState::Ppp { .. }) {
-                            if self.sessions[s].up_at.is_none() {
+                        let sess = &mut self.sessions[s];
+                        if matches!(sess.state, SessionState::Calling { .. } | SessionState::Ppp { .. }) {
+                            if sess.up_at.is_none() {
                                 self.in_setup = self.in_setup.saturating_sub(1);
-                                *st = SessionState::Failed(format!("CDN from LNS: {info:?}"));
+                                sess.state = SessionState::Failed(format!("CDN from LNS: {info:?}"));
                             } else {
-                                *st = SessionState::Done;
+                                sess.state = SessionState::Done;
                             }
                         }
                     }
@@ -461,7 +465,12 @@ impl LoadGen {
                 }
                 break;
             }
-            let call = OutgoingCall { serial: s as u32, calling_number: format!("loadgen-{s}"), called_number: "l2tpns".into() };
+            let call = OutgoingCall {
+                call_serial_number: s as u32,
+                calling_number: Some(format!("loadgen-{s}")),
+                called_number: Some("l2tpns".into()),
+                ..OutgoingCall::default()
+            };
             match self.tunnels[t].lac.place_call(now, call) {
                 Some(local_sid) => {
                     self.tunnels[t].calls.insert(local_sid, s);
@@ -509,7 +518,7 @@ impl LoadGen {
                 if calls_left == 0 || now >= self.phase_deadline {
                     for t in 0..self.tunnels.len() {
                         if !self.tunnels[t].closed {
-                            self.tunnels[t].lac.close(now, Default::default());
+                            self.tunnels[t].lac.close(now, StopCcnResult::new(StopCcnCode::ClearConnection));
                             self.flush_tunnel(now, t);
                         }
                     }
@@ -586,7 +595,7 @@ impl LoadGen {
             if let SessionState::Ppp { tunnel, local_sid, .. } | SessionState::Calling { tunnel, local_sid } =
                 self.sessions[s].state
             {
-                self.tunnels[tunnel].lac.hangup(now, local_sid, Default::default());
+                self.tunnels[tunnel].lac.hangup(now, local_sid, CdnResult::new(CdnCode::Administrative));
                 self.tunnels[tunnel].calls.remove(&local_sid);
                 self.sessions[s].state = SessionState::Done;
                 self.timers.set(Key::Link(s), None);
@@ -600,8 +609,8 @@ impl LoadGen {
 /// frame that is not IPv4 data.
 fn is_control(d: &[u8]) -> bool {
     match Header::parse(d) {
-        Ok(h) if h.is_control => true,
-        Ok(h) => !matches!(strip_ppp(d.get(h.payload_offset..).unwrap_or(&[])), Some((0x0021, _))),
+        Ok(h) if h.is_control() => true,
+        Ok(h) => !matches!(strip_ppp(d.get(h.payload_offset()..).unwrap_or(&[])), Some((0x0021, _))),
         Err(_) => false,
     }
 }
