@@ -119,8 +119,15 @@ impl ControlPlane {
         }
     }
 
+    /// Tunnels that are open (not closing or lingering after StopCCN).
     pub fn tunnel_count(&self) -> usize {
-        self.tunnels.len()
+        self.tunnels.values().filter(|t| !t.tunnel.is_closing()).count()
+    }
+
+    /// Tunnels closing: waiting for a StopCCN ack, or lingering one
+    /// retransmission cycle after the peer's StopCCN (RFC 2661 §5.7).
+    pub fn closing_tunnel_count(&self) -> usize {
+        self.tunnels.len() - self.tunnel_count()
     }
 
     pub fn session_count(&self) -> usize {

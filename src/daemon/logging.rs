@@ -29,7 +29,11 @@ pub enum Target<'a> {
 }
 
 pub fn init(debug: u32, target: Target<'_>) -> Result<(), String> {
-    let builder = tracing_subscriber::fmt().with_max_level(level_for(debug)).with_target(false);
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt()
+        .with_max_level(level_for(debug))
+        .with_target(false)
+        .with_ansi(io::stdout().is_terminal());
     match target {
         Target::Stdout => builder.with_writer(io::stdout).init(),
         Target::File(path) => {

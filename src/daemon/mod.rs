@@ -230,6 +230,7 @@ fn report_status(cp: &ControlPlane, drops: &DropCounters, w: &WorkerStats) {
     use std::sync::atomic::Ordering::Relaxed;
     info!(
         tunnels = cp.tunnel_count(),
+        tunnels_closing = cp.closing_tunnel_count(),
         sessions = cp.session_count(),
         free_addresses = cp.free_addresses(),
         up_packets = w.up_packets.load(Relaxed),

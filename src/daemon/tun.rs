@@ -14,6 +14,7 @@ use std::os::unix::fs::OpenOptionsExt;
 const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
 const IFF_TUN: libc::c_short = 0x0001;
 const IFF_NO_PI: libc::c_short = 0x1000;
+const TX_QUEUE_LEN: libc::c_int = 10_000;
 
 /// An open TUN device. Reads return one IP packet; writes take one.
 pub struct Tun {
@@ -124,6 +125,10 @@ impl Tun {
         ioctl(fd, libc::SIOCSIFNETMASK, &mut m, "SIOCSIFNETMASK")?;
         let mut mtu_req = IfReqInt { name, value: mtu as libc::c_int, _pad: [0; 20] };
         ioctl(fd, libc::SIOCSIFMTU, &mut mtu_req, "SIOCSIFMTU")?;
+        // Downstream bursts (the kernel answering many sessions at once)
+        // must not overflow the default 500-packet queue.
+        let mut q = IfReqInt { name, value: TX_QUEUE_LEN, _pad: [0; 20] };
+        ioctl(fd, libc::SIOCSIFTXQLEN, &mut q, "SIOCSIFTXQLEN")?;
         let mut f = IfReqFlags { name, flags: 0, _pad: [0; 22] };
         ioctl(fd, libc::SIOCGIFFLAGS, &mut f, "SIOCGIFFLAGS")?;
         f.flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;

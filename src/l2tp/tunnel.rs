@@ -374,6 +374,10 @@ impl Tunnel {
     pub fn is_closed(&self) -> bool {
         self.state == State::Closed
     }
+    /// StopCCN sent or received: no new calls, only the close handshake.
+    pub fn is_closing(&self) -> bool {
+        self.closing_or_closed()
+    }
     pub fn session_peer_id(&self, local_sid: u16) -> Option<u16> {
         self.sessions.get(local_sid).map(|s| s.peer_sid)
     }

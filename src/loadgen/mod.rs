@@ -104,6 +104,9 @@ impl Summary {
     }
 }
 
+/// Echo requests sent back to back before the loadgen pauses to read replies.
+const PING_BURST: usize = 64;
+
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 enum Key {
     Tunnel(usize),
@@ -167,7 +170,7 @@ pub struct LoadGen {
 
 impl LoadGen {
     pub fn new(opts: Options) -> std::io::Result<LoadGen> {
-        let sock = UdpSocket::bind(opts.bind)?;
+        let sock = udp_socket(opts.bind)?;
         sock.connect(opts.server)?;
         sock.set_nonblocking(true)?;
         let secret = opts.tunnel_secret.clone().map(String::into_bytes);
@@ -568,6 +571,7 @@ impl LoadGen {
     fn start_traffic(&mut self, now: Instant) {
         self.phase = Phase::Traffic;
         self.phase_deadline = now + Duration::from_secs(5);
+        let mut sent_in_burst = 0;
         for round in 0..self.opts.pings {
             for s in 0..self.sessions.len() {
                 let sess = &self.sessions[s];
@@ -583,6 +587,14 @@ impl LoadGen {
                 // Data is never impaired: only control traffic is.
                 if self.sock.send(&d).is_ok() {
                     self.summary.pings_sent += 1;
+                }
+                sent_in_burst += 1;
+                if sent_in_burst == PING_BURST {
+                    // Pace: a burst, then drain replies, so no queue on the
+                    // way (ours, the LNS's, the kernel's) overflows.
+                    sent_in_burst = 0;
+                    std::thread::sleep(Duration::from_millis(2));
+                    self.receive(Instant::now());
                 }
             }
         }
@@ -603,6 +615,17 @@ impl LoadGen {
             }
         }
     }
+}
+
+/// A UDP socket with buffers large enough for a thousand sessions' replies
+/// arriving at once.
+fn udp_socket(bind: SocketAddr) -> std::io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::for_address(bind), Type::DGRAM, Some(Protocol::UDP))?;
+    let _ = s.set_recv_buffer_size(16 << 20);
+    let _ = s.set_send_buffer_size(16 << 20);
+    s.bind(&bind.into())?;
+    Ok(s.into())
 }
 
 /// Is this a packet the impairment applies to: L2TP control, or a PPP
