@@ -363,25 +363,28 @@ impl LacTunnel {
                 });
             }
             M::Icrp => self.on_icrp(sid, m),
-            M::Cdn => {
-                if self.calls.remove(sid).is_some() {
-                    let r = m.result_code.unwrap_or_default();
-                    let info = CdnInfo {
-                        by_peer: true,
-                        result: r.result,
-                        error: r.error,
-                        message: r.message.map(|b| String::from_utf8_lossy(&b).into_owned()),
-                        q931_cause: m.q931_cause,
-                        ppp_disconnect_cause: m.ppp_disconnect_cause,
-                    };
-                    self.events.push_back(LacEvent::CallDisconnected {
-                        local_sid: sid,
-                        info,
-                    });
-                }
-            }
+            M::Cdn => self.on_cdn(sid, m),
             _ => {}
         }
+    }
+
+    fn on_cdn(&mut self, sid: u16, m: ControlMessage) {
+        if self.calls.remove(sid).is_none() {
+            return;
+        }
+        let r = m.result_code.unwrap_or_default();
+        let info = CdnInfo {
+            by_peer: true,
+            result: r.result,
+            error: r.error,
+            message: r.message.map(|b| String::from_utf8_lossy(&b).into_owned()),
+            q931_cause: m.q931_cause,
+            ppp_disconnect_cause: m.ppp_disconnect_cause,
+        };
+        self.events.push_back(LacEvent::CallDisconnected {
+            local_sid: sid,
+            info,
+        });
     }
 
     fn on_sccrp(&mut self, m: ControlMessage) {
@@ -571,7 +574,7 @@ mod tests {
             }
         }
 
-        fn to_lns(&mut self, d: Vec<u8>) {
+        fn deliver_to_lns(&mut self, d: Vec<u8>) {
             match &mut self.lns {
                 Some(t) => t.handle_datagram(self.now, &d),
                 None => {
@@ -589,7 +592,7 @@ mod tests {
                 moved = true;
                 self.log.push(d.clone());
                 for d in self.shim.pass(0, d) {
-                    self.to_lns(d);
+                    self.deliver_to_lns(d);
                 }
             }
             if let Some(t) = &mut self.lns {
@@ -610,7 +613,7 @@ mod tests {
                 return true;
             }
             if let Some(d) = self.shim.flush(0) {
-                self.to_lns(d);
+                self.deliver_to_lns(d);
                 return true;
             }
             if let Some(d) = self.shim.flush(1) {
