@@ -363,25 +363,28 @@ impl LacTunnel {
                 });
             }
             M::Icrp => self.on_icrp(sid, m),
-            M::Cdn => {
-                if self.calls.remove(sid).is_some() {
-                    let r = m.result_code.unwrap_or_default();
-                    let info = CdnInfo {
-                        by_peer: true,
-                        result: r.result,
-                        error: r.error,
-                        message: r.message.map(|b| String::from_utf8_lossy(&b).into_owned()),
-                        q931_cause: m.q931_cause,
-                        ppp_disconnect_cause: m.ppp_disconnect_cause,
-                    };
-                    self.events.push_back(LacEvent::CallDisconnected {
-                        local_sid: sid,
-                        info,
-                    });
-                }
-            }
+            M::Cdn => self.on_cdn(sid, m),
             _ => {}
         }
+    }
+
+    fn on_cdn(&mut self, sid: u16, m: ControlMessage) {
+        if self.calls.remove(sid).is_none() {
+            return;
+        }
+        let r = m.result_code.unwrap_or_default();
+        let info = CdnInfo {
+            by_peer: true,
+            result: r.result,
+            error: r.error,
+            message: r.message.map(|b| String::from_utf8_lossy(&b).into_owned()),
+            q931_cause: m.q931_cause,
+            ppp_disconnect_cause: m.ppp_disconnect_cause,
+        };
+        self.events.push_back(LacEvent::CallDisconnected {
+            local_sid: sid,
+            info,
+        });
     }
 
     fn on_sccrp(&mut self, m: ControlMessage) {
@@ -552,6 +555,8 @@ mod tests {
         shim: Shim,
         lns_events: Vec<TunnelEvent>,
         lac_events: Vec<LacEvent>,
+        /// Every datagram either side sent.
+        log: Vec<Vec<u8>>,
     }
 
     impl Net {
@@ -565,10 +570,11 @@ mod tests {
                 shim,
                 lns_events: vec![],
                 lac_events: vec![],
+                log: vec![],
             }
         }
 
-        fn to_lns(&mut self, d: Vec<u8>) {
+        fn deliver_to_lns(&mut self, d: Vec<u8>) {
             match &mut self.lns {
                 Some(t) => t.handle_datagram(self.now, &d),
                 None => {
@@ -584,8 +590,9 @@ mod tests {
             let mut moved = false;
             while let Some(d) = self.lac.poll_transmit(self.now) {
                 moved = true;
+                self.log.push(d.clone());
                 for d in self.shim.pass(0, d) {
-                    self.to_lns(d);
+                    self.deliver_to_lns(d);
                 }
             }
             if let Some(t) = &mut self.lns {
@@ -595,6 +602,7 @@ mod tests {
                 }
                 for d in out {
                     moved = true;
+                    self.log.push(d.clone());
                     for d in self.shim.pass(1, d) {
                         self.lac.handle_datagram(self.now, &d);
                     }
@@ -605,7 +613,7 @@ mod tests {
                 return true;
             }
             if let Some(d) = self.shim.flush(0) {
-                self.to_lns(d);
+                self.deliver_to_lns(d);
                 return true;
             }
             if let Some(d) = self.shim.flush(1) {
@@ -895,5 +903,32 @@ mod tests {
         );
         // HELLO at 60 s, then 1+2+4+8+8+8 s of retransmission.
         assert_eq!(now - n.now, Duration::from_secs(60 + 31));
+    }
+
+    /// Regenerate the fuzz corpus seeds:
+    /// `cargo test --lib l2tp::lac::tests::write_fuzz_seeds -- --ignored`
+    #[test]
+    #[ignore]
+    fn write_fuzz_seeds() {
+        use crate::l2tp::message::ControlMessage;
+        use crate::l2tp::wire::Header;
+        let (l, c) = secret_cfgs(false);
+        let n = full_exchange(l, c, Shim::default());
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/seeds/l2tp_message");
+        std::fs::create_dir_all(dir).unwrap();
+        let mut seen = std::collections::HashSet::new();
+        let mut log = n.log.clone();
+        let mut hello = Vec::new();
+        crate::l2tp::avp::push_message_type(&mut hello, 6);
+        log.push(crate::l2tp::wire::build_control(5, 0, 7, 7, &hello));
+        for d in log {
+            let h = Header::parse(&d).unwrap();
+            let m = ControlMessage::parse(h.payload(&d), Some(b"s3cret")).unwrap();
+            let name = format!("{:?}", m.message_type).to_lowercase();
+            if seen.insert(name.clone()) {
+                std::fs::write(format!("{dir}/{name}.bin"), &d).unwrap();
+            }
+        }
+        assert!(seen.len() >= 8, "{seen:?}");
     }
 }
