@@ -323,7 +323,7 @@ impl Config {
             pppoe_service_name: String::new(),
             pppoe_ac_name: "l2tpns-pppoe".into(),
             pppoe_only_equal_svc_name: false,
-            ppp_secrets_file: PathBuf::from(DEFAULT_CONFIG_DIR).join("ppp-secrets"),
+            ppp_secrets_file: dir.join("ppp-secrets"),
             l2tp_require_auth: false,
             ip_pool_file: dir.join("ip_pool"),
             users_file: dir.join("users"),
