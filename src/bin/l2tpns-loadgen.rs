@@ -66,6 +66,12 @@ struct Args {
     expect_dns: Vec<String>,
     #[arg(long)]
     seed: Option<u64>,
+    /// Keep the sessions up this many seconds after the pings, answering echo requests.
+    #[arg(long, default_value_t = 0)]
+    hold: u64,
+    /// MRU the emulated clients announce.
+    #[arg(long, default_value_t = 1500)]
+    mru: u16,
     #[arg(short, long)]
     verbose: bool,
 }
@@ -106,6 +112,8 @@ fn main() {
         expect_dns,
         seed: a.seed.unwrap_or_else(l2tpns::loadgen::random_seed),
         verbose: a.verbose,
+        hold: Duration::from_secs(a.hold),
+        mru: a.mru,
     };
     let lg = match LoadGen::new(opts) {
         Ok(lg) => lg,

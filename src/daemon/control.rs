@@ -238,8 +238,37 @@ impl ControlPlane {
             debug!(tid = k.tunnel, sid = k.session, "PPP frame for unknown session");
             return;
         };
+        if s.link.is_network_up() {
+            if let Some(ip) = ipv4_payload(ppp) {
+                // Overtook the data plane's table update (see dataplane::upstream).
+                self.forward_early_ipv4(k, ip);
+                return;
+            }
+        }
         s.link.handle_frame(now, ppp);
         self.flush_session(now, k);
+    }
+
+    /// An upstream IPv4 packet the data plane did not know the session of,
+    /// for a session whose network is up: check and forward it as the data
+    /// plane would have.
+    fn forward_early_ipv4(&mut self, k: SessionKey, ip: &[u8]) {
+        let Some(s) = self.sessions.get(&k) else { return };
+        let Ok(p) = crate::dataplane::ipv4::Ipv4Packet::new_checked(ip) else {
+            self.stats.malformed += 1;
+            return;
+        };
+        if self.settings.anti_spoof && Some(p.src()) != s.address {
+            self.stats.spoofed += 1;
+            return;
+        }
+        use std::sync::atomic::Ordering::Relaxed;
+        s.counters.rx_packets.fetch_add(1, Relaxed);
+        s.counters.rx_bytes.fetch_add(p.total_len() as u64, Relaxed);
+        self.stats.early_ipv4 += 1;
+        if self.tun.send(p.as_bytes()).is_err() {
+            self.stats.send_errors += 1;
+        }
     }
 
     // ---- timers and clock ------------------------------------------------
@@ -609,5 +638,13 @@ fn publish(workers: &[crossbeam_channel::Sender<TableUpdate>], u: TableUpdate) {
             }
             let _ = last.send(u);
         }
+    }
+}
+
+/// The IPv4 packet of a PPP frame (optional FF 03, 1- or 2-byte protocol).
+fn ipv4_payload(frame: &[u8]) -> Option<&[u8]> {
+    match crate::dataplane::ppp_data::parse(frame) {
+        Ok((crate::dataplane::ppp_data::PROTO_IPV4, at)) => frame.get(at..),
+        _ => None,
     }
 }

@@ -107,6 +107,9 @@ pub fn run(opts: Options) -> Result<(), String> {
     let mtu = settings::mru(&cfg);
     let tun = Tun::open(&cfg.tundevicename).map_err(|e| format!("TUN {}: {e}", cfg.tundevicename))?;
     tun.configure(tun_addr, u32::from(mtu)).map_err(|e| format!("TUN {}: {e}", tun.name()))?;
+    if let Err(e) = tun.accept_local() {
+        warn!("{}: cannot set accept_local ({e}): ICMP fragmentation-needed for small-MRU sessions will be dropped by the kernel", tun.name());
+    }
     for net in &pool_routes {
         tun.add_route(net.network(), net.prefix())
             .map_err(|e| format!("route {net} via {}: {e}", tun.name()))?;

@@ -15,5 +15,7 @@ pub struct ControlStats {
     pub no_address: u64,
     pub sessions_up: u64,
     pub sessions_closed: u64,
-    pub control_queue_full: u64,
+    /// Upstream IPv4 that reached us before the data plane knew the session.
+    pub early_ipv4: u64,
+    pub spoofed: u64,
 }

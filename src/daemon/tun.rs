@@ -136,6 +136,13 @@ impl Tun {
         Ok(())
     }
 
+    /// Let the kernel take packets from this interface whose source is one
+    /// of its own addresses: the ICMP fragmentation-needed we send for a
+    /// subscriber whose MRU is below the TUN MTU comes from the TUN address.
+    pub fn accept_local(&self) -> io::Result<()> {
+        std::fs::write(format!("/proc/sys/net/ipv4/conf/{}/accept_local", self.name), "1")
+    }
+
     /// Route `net/prefix` into this interface. An existing identical route is fine.
     pub fn add_route(&self, net: Ipv4Addr, prefix: u8) -> io::Result<()> {
         self.route(libc::SIOCADDRT, net, prefix)

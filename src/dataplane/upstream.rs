@@ -87,8 +87,12 @@ fn classify(table: &SessionTable, datagram: &[u8], tick: u64) -> Classified {
         Ok(_) => return Classified::ToControl,
         Err(_) => return Classified::Drop(DropReason::BadPpp),
     };
+    // Not in this worker's table: the session may have just finished IPCP
+    // with the update still on its way (the client's first packet can
+    // overtake it), so the control plane decides; it drops and counts
+    // packets of sessions that are really unknown.
     let Some(entry) = table.by_key(key) else {
-        return Classified::Drop(DropReason::UnknownSession);
+        return Classified::ToControl;
     };
     let start = payload.start + info;
     let ip = frame.get(info..).unwrap_or_default();
@@ -262,10 +266,9 @@ mod tests {
         let t = table();
         let ip = packet(SESSION_ADDR, [8, 8, 8, 8], 10, &[], false);
         let d = dgram(&[0x00, 0x02, 0x00, 0x07, 0x00, 0x63], &FF03_IPV4, &ip);
-        assert_eq!(
-            upstream(&t, &d, 1),
-            UpVerdict::Drop(DropReason::UnknownSession)
-        );
+        // IPv4 of a session not in the table goes to the control plane,
+        // which forwards it if IPCP just came up and drops it otherwise.
+        assert_eq!(upstream(&t, &d, 1), UpVerdict::ToControl);
         // LCP Configure-Request for a session still negotiating: the control plane's.
         let lcp = dgram(
             &[0x00, 0x02, 0x00, 0x07, 0x00, 0x63],

@@ -60,6 +60,32 @@ pub fn parse_echo_reply(p: &[u8]) -> Option<(Ipv4Addr, u16, u16)> {
     Some((dst, ident, seq))
 }
 
+/// The Echo Reply to an Echo Request addressed to `me` (what a host's
+/// kernel would send), or None when `p` is not one.
+pub fn answer_echo_request(p: &[u8], me: Ipv4Addr) -> Option<Vec<u8>> {
+    if p.len() < 28 || p[0] != 0x45 || p[9] != 1 || p[20] != 8 {
+        return None;
+    }
+    let total = usize::from(u16::from_be_bytes([p[2], p[3]]));
+    if total > p.len() || total < 28 || Ipv4Addr::new(p[16], p[17], p[18], p[19]) != me {
+        return None;
+    }
+    let mut r = p[..total].to_vec();
+    r.copy_within(12..16, 16);
+    r[12..16].copy_from_slice(&me.octets());
+    r[8] = 64;
+    r[10] = 0;
+    r[11] = 0;
+    let c = checksum(&r[..20]);
+    r[10..12].copy_from_slice(&c.to_be_bytes());
+    r[20] = 0;
+    r[22] = 0;
+    r[23] = 0;
+    let c = checksum(&r[20..]);
+    r[22..24].copy_from_slice(&c.to_be_bytes());
+    Some(r)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,6 +109,10 @@ mod tests {
         let c = checksum(&p[20..]);
         p[22..24].copy_from_slice(&c.to_be_bytes());
         assert_eq!(parse_echo_reply(&p), Some((src, 7, 3)));
+        let req = echo_request(dst, src, 9, 1, 100);
+        let rep = answer_echo_request(&req, src).expect("reply");
+        assert_eq!(parse_echo_reply(&rep), Some((dst, 9, 1)));
+        assert_eq!(answer_echo_request(&req, dst), None);
         p[40] ^= 1;
         assert_eq!(parse_echo_reply(&p), None);
         assert_eq!(parse_echo_reply(&p[..10]), None);

@@ -8,6 +8,7 @@
 
 pub mod icmp;
 pub mod impair;
+pub mod reassembly;
 
 use std::collections::{HashMap, HashSet};
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
@@ -25,6 +26,7 @@ use crate::ppp::client::{ClientConfig, ClientEvent, ClientLink};
 use crate::ppp::server::AuthProto;
 
 use self::impair::Impairment;
+use self::reassembly::Reassembly;
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -51,6 +53,11 @@ pub struct Options {
     pub expect_dns: Vec<Ipv4Addr>,
     pub seed: u64,
     pub verbose: bool,
+    /// Keep the sessions up this long after the pings, answering echo
+    /// requests (lets a test ping subscribers from the LNS side).
+    pub hold: Duration,
+    /// The MRU the emulated clients announce.
+    pub mru: u16,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -68,6 +75,8 @@ pub struct Summary {
     pub teardown_clean: bool,
     pub control_dropped: u64,
     pub control_reordered: u64,
+    pub echo_answered: u64,
+    pub reassembled: u64,
     pub failures: Vec<String>,
 }
 
@@ -83,7 +92,7 @@ impl Summary {
     pub fn line(&self) -> String {
         format!(
             "SUMMARY tunnels_up={} sessions={} up={} auth_failed={} unique_ip={} dns_ok={} setup_s={:.3} rate_per_s={:.0} \
-             pings_sent={} pings_received={} lost={} ping_ok_sessions={} teardown={} ctl_dropped={} ctl_reordered={} result={}",
+             pings_sent={} pings_received={} lost={} ping_ok_sessions={} echo_answered={} reassembled={} teardown={} ctl_dropped={} ctl_reordered={} result={}",
             self.tunnels_up,
             self.sessions,
             self.sessions_up,
@@ -96,6 +105,8 @@ impl Summary {
             self.pings_received,
             self.pings_sent.saturating_sub(self.pings_received),
             self.sessions_ping_ok,
+            self.echo_answered,
+            self.reassembled,
             if self.teardown_clean { "clean" } else { "incomplete" },
             self.control_dropped,
             self.control_reordered,
@@ -141,6 +152,7 @@ struct Tun {
 enum Phase {
     Setup,
     Traffic,
+    Hold,
     Hangup,
     Closing,
     Done,
@@ -166,6 +178,7 @@ pub struct LoadGen {
     by_address: HashMap<Ipv4Addr, usize>,
     summary: Summary,
     buf: Vec<u8>,
+    reassembly: Reassembly,
 }
 
 impl LoadGen {
@@ -201,6 +214,7 @@ impl LoadGen {
             by_address: HashMap::new(),
             summary: Summary { sessions: opts.sessions, ..Summary::default() },
             buf: vec![0u8; 65536],
+            reassembly: Reassembly::default(),
             opts,
         };
         for i in 0..lg.opts.sessions {
@@ -209,7 +223,7 @@ impl LoadGen {
                 username: user,
                 password: lg.opts.password.clone(),
                 allowed_auth: Some(lg.opts.auth),
-                mru: 1500,
+                mru: lg.opts.mru,
                 restart_time: Duration::from_secs(3),
                 max_configure: 10,
                 max_failure: 5,
@@ -263,6 +277,7 @@ impl LoadGen {
         }
         self.summary.control_dropped = self.impair_in.dropped + self.impair_out.dropped;
         self.summary.control_reordered = self.impair_in.reordered + self.impair_out.reordered;
+        self.summary.reassembled = self.reassembly.reassembled;
         self.summary.tunnels_up = self.tunnels.iter().filter(|t| t.up).count();
         self.summary
     }
@@ -318,18 +333,37 @@ impl LoadGen {
         let ppp = d.get(h.payload_offset()..).unwrap_or(&[]);
         let body = strip_ppp(ppp);
         if let Some((0x0021, ip)) = body {
-            if let Some((dst, ident, _seq)) = icmp::parse_echo_reply(ip) {
-                if usize::from(ident) == s % 65536 && self.sessions[s].address == Some(dst) {
-                    self.sessions[s].replies += 1;
-                    self.summary.pings_received += 1;
-                }
-            }
+            self.ipv4_in(s, h.tunnel_id(), ip);
             return;
         }
         if let SessionState::Ppp { link, .. } = &mut self.sessions[s].state {
             link.handle_frame(now, ppp);
         }
         self.flush_link(now, s);
+    }
+
+    /// An IPv4 packet arrived for session `s`: count our echo replies,
+    /// answer echo requests like a host would.
+    fn ipv4_in(&mut self, s: usize, tunnel_id: u16, ip: &[u8]) {
+        let Some(whole) = self.reassembly.push(ip) else { return };
+        let Some(me) = self.sessions[s].address else { return };
+        if let Some((dst, ident, _seq)) = icmp::parse_echo_reply(&whole) {
+            if usize::from(ident) == s % 65536 && dst == me {
+                self.sessions[s].replies += 1;
+                self.summary.pings_received += 1;
+            }
+        } else if let Some(reply) = icmp::answer_echo_request(&whole, me) {
+            let t = usize::from(tunnel_id).wrapping_sub(1);
+            if let (Some(tun), SessionState::Ppp { peer_sid, .. }) = (self.tunnels.get(t), &self.sessions[s].state) {
+                let mut d = vec![0u8; DATA_HEADER_LEN];
+                write_data_header(&mut d, tun.lac.peer_id(), *peer_sid);
+                d.extend_from_slice(&[0xff, 0x03, 0x00, 0x21]);
+                d.extend_from_slice(&reply);
+                if self.sock.send(&d).is_ok() {
+                    self.summary.echo_answered += 1;
+                }
+            }
+        }
     }
 
     fn send_control(&mut self, now: Instant, d: Vec<u8>) {
@@ -513,6 +547,17 @@ impl LoadGen {
                     if self.opts.pings == 0 {
                         self.summary.sessions_ping_ok = self.summary.sessions_up;
                     }
+                    if self.opts.hold.is_zero() {
+                        self.hangup(now);
+                    } else {
+                        eprintln!("HOLDING {} s", self.opts.hold.as_secs());
+                        self.phase = Phase::Hold;
+                        self.phase_deadline = now + self.opts.hold;
+                    }
+                }
+            }
+            Phase::Hold => {
+                if now >= self.phase_deadline {
                     self.hangup(now);
                 }
             }

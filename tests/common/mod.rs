@@ -192,6 +192,28 @@ impl Lns {
         unsafe { libc::kill(self.pid() as libc::pid_t, sig) };
     }
 
+    /// Start the load generator in the background (it must run with
+    /// --hold); returns once its sessions are up and it is holding them.
+    pub fn loadgen_holding(&self, args: &[&str]) -> Child {
+        use std::io::BufRead;
+        let mut c = self.ns.command(LOADGEN);
+        c.args(["--server", "127.0.0.1:1701", "--expect-dns", &format!("{DNS1},{DNS2}")]);
+        c.args(args);
+        let mut child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start loadgen");
+        let stderr = child.stderr.take().expect("stderr");
+        let mut lines = std::io::BufReader::new(stderr).lines();
+        loop {
+            match lines.next() {
+                Some(Ok(l)) if l.starts_with("HOLDING") => break,
+                Some(Ok(_)) => {}
+                _ => panic!("loadgen ended before holding its sessions"),
+            }
+        }
+        // Keep draining stderr so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        child
+    }
+
     /// Run the load generator in the namespace against this daemon.
     pub fn loadgen(&self, args: &[&str]) -> LoadgenResult {
         let mut c = self.ns.command(LOADGEN);
