@@ -118,6 +118,11 @@ pub struct Fsm<N> {
     /// Identifier and options of our outstanding Configure-Request.
     req_id: u8,
     req_options: Vec<u8>,
+    /// The peer Acked `req_id`: a further Ack with it is a duplicate.
+    req_acked: bool,
+    /// Identifier and options of the peer request we last Acked: the same
+    /// request again in Opened is a retransmission that crossed our Ack.
+    peer_req: Option<(u8, Vec<u8>)>,
     out: VecDeque<FsmOutput>,
 }
 
@@ -133,6 +138,8 @@ impl<N: Negotiator> Fsm<N> {
             next_id: 1,
             req_id: 0,
             req_options: Vec::new(),
+            req_acked: false,
+            peer_req: None,
             out: VecDeque::new(),
         }
     }
@@ -238,11 +245,12 @@ impl<N: Negotiator> Fsm<N> {
             // TO+
             match self.state {
                 State::Closing | State::Stopping => self.str(now),
-                State::ReqSent | State::AckRcvd => {
+                State::ReqSent | State::AckSent => self.scr_again(now),
+                State::AckRcvd => {
+                    // The peer answered this request: a new Identifier (§5.1).
                     self.scr(now);
                     self.state = State::ReqSent;
                 }
-                State::AckSent => self.scr(now),
                 _ => {}
             }
         } else {
@@ -328,6 +336,11 @@ impl<N: Negotiator> Fsm<N> {
                 self.sta(id);
                 return;
             }
+            State::Opened if self.is_peer_retransmission(id, packet.data()) => {
+                // Our Ack crossed this copy: Ack again, no renegotiation.
+                self.send(code::CONFIGURE_ACK, id, packet.data());
+                return;
+            }
             _ => {}
         }
         if self.state == State::Opened {
@@ -391,14 +404,31 @@ impl<N: Negotiator> Fsm<N> {
                 opt.emit(&mut ack);
             }
             self.send(code::CONFIGURE_ACK, id, &ack);
+            self.peer_req = Some((id, ack));
             true
         }
+    }
+
+    /// The peer request we already Acked, sent again with the same
+    /// Identifier (§5.1: a retransmission MAY keep it; a new request MUST not).
+    fn is_peer_retransmission(&self, id: u8, data: &[u8]) -> bool {
+        self.peer_req
+            .as_ref()
+            .is_some_and(|(i, d)| *i == id && d.as_slice() == data)
     }
 
     fn rca(&mut self, now: Instant, packet: &ControlPacket<'_>) {
         // An Ack must echo our outstanding request exactly (§5.2).
         if packet.identifier() != self.req_id || packet.data() != self.req_options.as_slice() {
             return;
+        }
+        // A second Ack of a request already Acked (one per retransmission,
+        // or duplicated on the way) carries no news: discard it.
+        if self.req_acked && matches!(self.state, State::AckRcvd | State::Opened) {
+            return;
+        }
+        if matches!(self.state, State::ReqSent | State::AckSent) {
+            self.req_acked = true;
         }
         if matches!(self.state, State::ReqSent | State::AckSent) {
             let opts = self.req_options.clone();
@@ -531,6 +561,7 @@ impl<N: Negotiator> Fsm<N> {
     fn irc_configure(&mut self) {
         self.restart_counter = self.cfg.max_configure;
         self.nak_loops = 0;
+        self.peer_req = None;
         self.neg.reset();
     }
 
@@ -538,14 +569,31 @@ impl<N: Negotiator> Fsm<N> {
         self.restart_counter = self.cfg.max_terminate;
     }
 
+    /// A new Configure-Request: new Identifier.
     fn scr(&mut self, now: Instant) {
         self.restart_counter = self.restart_counter.saturating_sub(1);
         self.timer = Some(now + self.cfg.restart_time);
         let mut options = Vec::new();
         self.neg.build_request(&mut options);
         self.req_id = self.alloc_id();
+        self.req_acked = false;
         self.send(code::CONFIGURE_REQUEST, self.req_id, &options);
         self.req_options = options;
+    }
+
+    /// Timeout retransmission of an unanswered request: same Identifier
+    /// (§5.1), so an Ack of any copy opens the layer, and the peer can tell
+    /// the copy from a new request.
+    fn scr_again(&mut self, now: Instant) {
+        let mut options = Vec::new();
+        self.neg.build_request(&mut options);
+        if options != self.req_options || self.req_acked {
+            self.scr(now);
+            return;
+        }
+        self.restart_counter = self.restart_counter.saturating_sub(1);
+        self.timer = Some(now + self.cfg.restart_time);
+        self.send(code::CONFIGURE_REQUEST, self.req_id, &options);
     }
 
     fn str(&mut self, now: Instant) {
