@@ -123,6 +123,10 @@ pub struct Fsm<N> {
     /// Identifier and options of the peer request we last Acked: the same
     /// request again in Opened is a retransmission that crossed our Ack.
     peer_req: Option<(u8, Vec<u8>)>,
+    /// Identifier and options of the peer request we last Naked: the same
+    /// request again means our Nak was lost, not that the peer ignores it,
+    /// so it does not count toward Max-Failure.
+    naked_req: Option<(u8, Vec<u8>)>,
     out: VecDeque<FsmOutput>,
 }
 
@@ -140,6 +144,7 @@ impl<N: Negotiator> Fsm<N> {
             req_options: Vec::new(),
             req_acked: false,
             peer_req: None,
+            naked_req: None,
             out: VecDeque::new(),
         }
     }
@@ -154,6 +159,15 @@ impl<N: Negotiator> Fsm<N> {
 
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.timer
+    }
+
+    /// The peer cannot have seen our requests so far (it was still
+    /// authenticating): give the current negotiation its full
+    /// Max-Configure again instead of counting those as failures.
+    pub fn renew_configure_count(&mut self) {
+        if matches!(self.state, State::ReqSent | State::AckRcvd | State::AckSent) {
+            self.restart_counter = self.cfg.max_configure;
+        }
     }
 
     /// Allocate an identifier for a packet outside the automaton (Echo...).
@@ -356,7 +370,7 @@ impl<N: Negotiator> Fsm<N> {
             self.scr(now);
             self.state = State::ReqSent;
         }
-        let good = self.answer_request(id, &options);
+        let good = self.answer_request(id, packet.data(), &options);
         self.state = match (self.state, good) {
             (State::ReqSent, true) | (State::AckSent, true) => State::AckSent,
             (State::AckRcvd, true) => {
@@ -372,7 +386,7 @@ impl<N: Negotiator> Fsm<N> {
     }
 
     /// Send Ack, Nak or Reject for the peer's request; true for Ack (RCR+).
-    fn answer_request(&mut self, id: u8, options: &[ConfigOption<'_>]) -> bool {
+    fn answer_request(&mut self, id: u8, data: &[u8], options: &[ConfigOption<'_>]) -> bool {
         let mut rejects = Vec::new();
         let mut naks = Vec::new();
         for opt in options {
@@ -393,7 +407,14 @@ impl<N: Negotiator> Fsm<N> {
             self.send(code::CONFIGURE_REJECT, id, &rejects);
             false
         } else if !naks.is_empty() {
-            self.nak_loops = self.nak_loops.saturating_add(1);
+            let again = self
+                .naked_req
+                .as_ref()
+                .is_some_and(|(i, d)| *i == id && d.as_slice() == data);
+            if !again {
+                self.nak_loops = self.nak_loops.saturating_add(1);
+                self.naked_req = Some((id, data.to_vec()));
+            }
             self.send(code::CONFIGURE_NAK, id, &naks);
             false
         } else {
@@ -562,6 +583,7 @@ impl<N: Negotiator> Fsm<N> {
         self.restart_counter = self.cfg.max_configure;
         self.nak_loops = 0;
         self.peer_req = None;
+        self.naked_req = None;
         self.neg.reset();
     }
 
