@@ -362,7 +362,15 @@ impl ClientLink {
                 self.ipcp.close(now);
             }
             FsmOutput::Layer(LayerEvent::Started) => {}
-            FsmOutput::Layer(LayerEvent::Finished) => self.finish(),
+            FsmOutput::Layer(LayerEvent::Finished) => {
+                let reason = if self.lcp.configure_timed_out() {
+                    CloseReason::ConfigureTimeout
+                } else {
+                    CloseReason::NegotiationFailed
+                };
+                self.close_reason.get_or_insert(reason);
+                self.finish();
+            }
         }
     }
 
@@ -413,7 +421,12 @@ impl ClientLink {
             FsmOutput::Layer(LayerEvent::Started) => {}
             FsmOutput::Layer(LayerEvent::Finished) => {
                 if self.phase == Phase::Network {
-                    self.close_with(now, CloseReason::NegotiationFailed);
+                    let reason = if self.ipcp.configure_timed_out() {
+                        CloseReason::ConfigureTimeout
+                    } else {
+                        CloseReason::NegotiationFailed
+                    };
+                    self.close_with(now, reason);
                 }
             }
         }

@@ -127,6 +127,8 @@ pub struct Fsm<N> {
     /// request again means our Nak was lost, not that the peer ignores it,
     /// so it does not count toward Max-Failure.
     naked_req: Option<(u8, Vec<u8>)>,
+    /// The last This-Layer-Finished came from Max-Configure running out.
+    configure_timed_out: bool,
     out: VecDeque<FsmOutput>,
 }
 
@@ -145,6 +147,7 @@ impl<N: Negotiator> Fsm<N> {
             req_acked: false,
             peer_req: None,
             naked_req: None,
+            configure_timed_out: false,
             out: VecDeque::new(),
         }
     }
@@ -275,12 +278,18 @@ impl<N: Negotiator> Fsm<N> {
                     self.set(State::Closed);
                 }
                 State::Stopping | State::ReqSent | State::AckRcvd | State::AckSent => {
+                    self.configure_timed_out = self.state != State::Stopping;
                     self.tlf();
                     self.set(State::Stopped);
                 }
                 _ => {}
             }
         }
+    }
+
+    /// The layer finished because Max-Configure requests went unacked.
+    pub fn configure_timed_out(&self) -> bool {
+        self.configure_timed_out
     }
 
     // ---- received packets ----

@@ -587,6 +587,7 @@ impl ServerLink {
             FsmOutput::Layer(LayerEvent::Started) => {}
             FsmOutput::Layer(LayerEvent::Finished) => {
                 self.phase = Phase::Dead;
+                self.note_lcp_finish();
                 self.finish();
             }
         }
@@ -631,7 +632,12 @@ impl ServerLink {
             // IPCP gave up: without a network layer the link is useless.
             FsmOutput::Layer(LayerEvent::Finished) => {
                 if self.phase == Phase::Network {
-                    self.close(now, CloseReason::NegotiationFailed);
+                    let reason = if self.ipcp.configure_timed_out() {
+                        CloseReason::ConfigureTimeout
+                    } else {
+                        CloseReason::NegotiationFailed
+                    };
+                    self.close(now, reason);
                 }
             }
         }
@@ -676,6 +682,17 @@ impl ServerLink {
         self.auth_success = None;
         self.ipcp.down();
         self.ipcp.close(now);
+    }
+
+    /// Every way LCP finishes without a reason already noted is a
+    /// negotiation failure of some kind; say which.
+    fn note_lcp_finish(&mut self) {
+        let reason = if self.lcp.configure_timed_out() {
+            CloseReason::ConfigureTimeout
+        } else {
+            CloseReason::NegotiationFailed
+        };
+        self.close_reason.get_or_insert(reason);
     }
 
     fn finish(&mut self) {
