@@ -1013,4 +1013,74 @@ mod tests {
         assert_eq!(f.state(), State::ReqSent);
         assert_eq!(codes(&drain(&mut f)), vec![code::CONFIGURE_REQUEST]);
     }
+
+    #[test]
+    fn retransmitted_request_keeps_identifier_and_duplicates_do_not_renegotiate() {
+        let t0 = Instant::now();
+        let mut f = fsm();
+        let id = started(&mut f, t0);
+        // TO+ in Req-Sent: the same request, same Identifier (§5.1).
+        f.handle_timeout(t0 + Duration::from_secs(3));
+        let out = drain(&mut f);
+        assert_eq!(
+            out,
+            vec![FsmOutput::Packet(pkt(
+                code::CONFIGURE_REQUEST,
+                id,
+                &[1, 3, 1]
+            ))]
+        );
+        // The Ack of the first copy opens; the Ack of the second is a duplicate.
+        feed(&mut f, t0, &pkt(code::CONFIGURE_ACK, id, &[1, 3, 1]));
+        feed(&mut f, t0, &pkt(code::CONFIGURE_REQUEST, 50, &[1, 3, 7]));
+        assert_eq!(f.state(), State::Opened);
+        drain(&mut f);
+        feed(&mut f, t0, &pkt(code::CONFIGURE_ACK, id, &[1, 3, 1]));
+        assert_eq!(f.state(), State::Opened);
+        assert!(drain(&mut f).is_empty());
+        // The peer's copy of the request we Acked (our Ack crossed it): Ack again.
+        feed(&mut f, t0, &pkt(code::CONFIGURE_REQUEST, 50, &[1, 3, 7]));
+        assert_eq!(f.state(), State::Opened);
+        assert_eq!(
+            drain(&mut f),
+            vec![FsmOutput::Packet(pkt(code::CONFIGURE_ACK, 50, &[1, 3, 7]))]
+        );
+        // A new request (new Identifier) still renegotiates (RFC 1661 RCR in Opened).
+        feed(&mut f, t0, &pkt(code::CONFIGURE_REQUEST, 51, &[1, 3, 7]));
+        assert_eq!(f.state(), State::AckSent);
+        assert_eq!(layers(&drain(&mut f)), vec![LayerEvent::Down]);
+    }
+
+    #[test]
+    fn lost_naks_do_not_count_toward_max_failure() {
+        let t0 = Instant::now();
+        let mut f = fsm();
+        started(&mut f, t0);
+        drain(&mut f);
+        // The same unacceptable request 20 times (our Naks lost): still Naked.
+        for _ in 0..20 {
+            feed(&mut f, t0, &pkt(code::CONFIGURE_REQUEST, 60, &[1, 3, 2]));
+            assert_eq!(codes(&drain(&mut f)), vec![code::CONFIGURE_NAK]);
+        }
+        // A peer that ignores our Nak (new Identifier each time) is Rejected
+        // once Max-Failure (5) Naks went unheeded.
+        let mut last = Vec::new();
+        for id in 61..70 {
+            feed(&mut f, t0, &pkt(code::CONFIGURE_REQUEST, id, &[1, 3, 2]));
+            last = codes(&drain(&mut f));
+        }
+        assert_eq!(last, vec![code::CONFIGURE_REJECT]);
+    }
+
+    #[test]
+    fn max_configure_timeout_is_reported() {
+        let t0 = Instant::now();
+        let mut f = fsm();
+        started(&mut f, t0);
+        for n in 1..=10 {
+            f.handle_timeout(t0 + Duration::from_secs(3 * n));
+        }
+        assert_eq!(f.state(), State::Stopped);
+        assert!(f.configure_timed_out());
+    }
 }
