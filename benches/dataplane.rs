@@ -4,7 +4,9 @@
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use l2tpns::dataplane::downstream::{downstream, DownOutput, DownVerdict};
-use l2tpns::dataplane::session_table::{SessionCounters, SessionEntry, SessionKey, SessionTable, TableUpdate};
+use l2tpns::dataplane::session_table::{
+    SessionCounters, SessionEntry, SessionKey, SessionTable, TableUpdate,
+};
 use l2tpns::dataplane::upstream::{upstream, UpVerdict};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -17,7 +19,10 @@ fn table(n: u32) -> SessionTable {
     let mut t = SessionTable::new();
     for i in 1..=n {
         t.apply(TableUpdate::Upsert(SessionEntry {
-            key: SessionKey { tunnel: (i / 60000 + 1) as u16, session: (i % 60000 + 1) as u16 },
+            key: SessionKey {
+                tunnel: (i / 60000 + 1) as u16,
+                session: (i % 60000 + 1) as u16,
+            },
             peer: SocketAddr::from(([127, 0, 0, 1], 1701)),
             peer_tunnel: 7,
             peer_session: (i % 65535) as u16,
@@ -48,7 +53,10 @@ fn bench(c: &mut Criterion) {
     for n in [1_000u32, 100_000] {
         let t = table(n);
         let i = n / 2;
-        let key = SessionKey { tunnel: (i / 60000 + 1) as u16, session: (i % 60000 + 1) as u16 };
+        let key = SessionKey {
+            tunnel: (i / 60000 + 1) as u16,
+            session: (i % 60000 + 1) as u16,
+        };
         for size in [64usize, 1400] {
             let mut datagram = vec![0x00, 0x02];
             datagram.extend_from_slice(&key.tunnel.to_be_bytes());
@@ -69,9 +77,11 @@ fn bench(c: &mut Criterion) {
             let mut g = c.benchmark_group(format!("downstream/{n}_sessions"));
             g.throughput(Throughput::Elements(1));
             g.bench_with_input(BenchmarkId::from_parameter(size), &packet, |b, p| {
-                b.iter(|| match downstream(&t, black_box(p), Ipv4Addr::new(10, 255, 0, 1), &mut out) {
-                    DownVerdict::ToPeer { count, .. } => count,
-                    _ => panic!("not forwarded"),
+                b.iter(|| {
+                    match downstream(&t, black_box(p), Ipv4Addr::new(10, 255, 0, 1), &mut out) {
+                        DownVerdict::ToPeer { count, .. } => count,
+                        _ => panic!("not forwarded"),
+                    }
                 })
             });
             g.finish();

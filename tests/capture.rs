@@ -17,7 +17,10 @@ fn tshark_count(pcap: &std::path::Path, filter: &str) -> usize {
     let err = String::from_utf8_lossy(&out.stderr);
     // A capture stopped by SIGINT may end inside a record: tshark then says
     // "cut short in the middle of a packet" and exits 2, having read the rest.
-    assert!(out.status.success() || err.contains("cut short"), "tshark -Y {filter}: {err}");
+    assert!(
+        out.status.success() || err.contains("cut short"),
+        "tshark -Y {filter}: {err}"
+    );
     String::from_utf8_lossy(&out.stdout).lines().count()
 }
 
@@ -42,11 +45,31 @@ fn tshark_finds_no_malformed_packet_in_a_loadgen_run() {
         .expect("start tshark (apt-get install tshark)");
     // tshark needs a moment before it captures.
     std::thread::sleep(Duration::from_secs(2));
-    let r = lns.loadgen(&["--tunnels", "2", "--sessions", "20", "--auth", "pap", "--password", "secret-pw", "--pings", "3"]);
+    let r = lns.loadgen(&[
+        "--tunnels",
+        "2",
+        "--sessions",
+        "20",
+        "--auth",
+        "pap",
+        "--password",
+        "secret-pw",
+        "--pings",
+        "3",
+    ]);
     r.assert_pass();
     let r = lns.loadgen(&[
-        "--sessions", "5", "--auth", "chap", "--password", "secret-pw", "--tunnel-secret", "tunnel-s3cret",
-        "--hide-avps", "--ping-size", "1400",
+        "--sessions",
+        "5",
+        "--auth",
+        "chap",
+        "--password",
+        "secret-pw",
+        "--tunnel-secret",
+        "tunnel-s3cret",
+        "--hide-avps",
+        "--ping-size",
+        "1400",
     ]);
     r.assert_pass();
     std::thread::sleep(Duration::from_secs(1));
@@ -59,6 +82,9 @@ fn tshark_finds_no_malformed_packet_in_a_loadgen_run() {
     let icmp = tshark_count(&pcap, "icmp");
     let bad = tshark_count(&pcap, "_ws.malformed || _ws.expert.severity >= \"error\"");
     println!("CAPTURE l2tp={l2tp} ppp={ppp} lcp={lcp} icmp={icmp} malformed_or_error={bad}");
-    assert!(l2tp > 100 && ppp > 100 && lcp > 50 && icmp >= 130, "capture too small: l2tp={l2tp} ppp={ppp} lcp={lcp} icmp={icmp}");
+    assert!(
+        l2tp > 100 && ppp > 100 && lcp > 50 && icmp >= 130,
+        "capture too small: l2tp={l2tp} ppp={ppp} lcp={lcp} icmp={icmp}"
+    );
     assert_eq!(bad, 0, "malformed or error packets in the capture");
 }

@@ -11,7 +11,11 @@ fn xl2tpd_and_pppd_in_a_vm_bring_up_pap_and_chap_sessions() {
     }
     let root = env!("CARGO_MANIFEST_DIR");
     let peer = std::path::Path::new(root).join("../shared/peer/lac-vm.sh");
-    assert!(peer.exists(), "the real-client harness {} is missing", peer.display());
+    assert!(
+        peer.exists(),
+        "the real-client harness {} is missing",
+        peer.display()
+    );
     let out = std::process::Command::new("bash")
         .arg(format!("{root}/contrib/test-real-client.sh"))
         .env("L2TPNS_BIN", common::DAEMON)

@@ -28,12 +28,28 @@ fn many_sessions(auth: &str) {
     if skip_privileged() {
         return;
     }
-    let mut lns = Lns::start(&LnsSetup { users: 1000, ..LnsSetup::default() });
+    let mut lns = Lns::start(&LnsSetup {
+        users: 1000,
+        ..LnsSetup::default()
+    });
     let free_before = status_field(&lns.status(), "free_addresses");
-    assert!(free_before.parse::<usize>().unwrap_or(0) >= 1000, "pool too small: {free_before}");
+    assert!(
+        free_before.parse::<usize>().unwrap_or(0) >= 1000,
+        "pool too small: {free_before}"
+    );
     let r = lns.loadgen(&[
-        "--tunnels", "10", "--sessions", "1000", "--auth", auth, "--password", "secret-pw", "--pings", "2",
-        "--timeout", "120",
+        "--tunnels",
+        "10",
+        "--sessions",
+        "1000",
+        "--auth",
+        auth,
+        "--password",
+        "secret-pw",
+        "--pings",
+        "2",
+        "--timeout",
+        "120",
     ]);
     r.assert_pass();
     assert_eq!(r.field("up"), "1000");
@@ -62,12 +78,30 @@ fn hundred_sessions_with_twenty_percent_control_loss_and_reordering() {
     let mut lns = Lns::start(&LnsSetup::default());
     let free_before = status_field(&lns.status(), "free_addresses");
     let r = lns.loadgen(&[
-        "--tunnels", "4", "--sessions", "100", "--auth", "chap", "--password", "secret-pw", "--loss", "20",
-        "--reorder", "20", "--seed", "42", "--timeout", "180",
+        "--tunnels",
+        "4",
+        "--sessions",
+        "100",
+        "--auth",
+        "chap",
+        "--password",
+        "secret-pw",
+        "--loss",
+        "20",
+        "--reorder",
+        "20",
+        "--seed",
+        "42",
+        "--timeout",
+        "180",
     ]);
     r.assert_pass();
     assert_eq!(r.field("up"), "100");
-    assert!(r.field("ctl_dropped").parse::<u64>().unwrap_or(0) > 0, "{}", r.stdout);
+    assert!(
+        r.field("ctl_dropped").parse::<u64>().unwrap_or(0) > 0,
+        "{}",
+        r.stdout
+    );
     free_after_teardown(&mut lns, &free_before);
 }
 
@@ -79,7 +113,16 @@ fn wrong_password_is_refused_and_nothing_leaks() {
     let mut lns = Lns::start(&LnsSetup::default());
     let free_before = status_field(&lns.status(), "free_addresses");
     for auth in ["chap", "pap"] {
-        let r = lns.loadgen(&["--sessions", "3", "--auth", auth, "--password", "wrong", "--pings", "0"]);
+        let r = lns.loadgen(&[
+            "--sessions",
+            "3",
+            "--auth",
+            auth,
+            "--password",
+            "wrong",
+            "--pings",
+            "0",
+        ]);
         assert!(!r.success, "{}", r.stdout);
         assert_eq!(r.field("up"), "0", "{}", r.stdout);
         assert_eq!(r.field("auth_failed"), "3", "{}", r.stdout);
@@ -99,16 +142,39 @@ fn tunnel_authentication_and_hidden_avps() {
     });
     // The LAC challenges us, we challenge it, and it hides Assigned Session ID.
     let r = lns.loadgen(&[
-        "--tunnels", "2", "--sessions", "10", "--password", "secret-pw", "--tunnel-secret", "tunnel-s3cret",
+        "--tunnels",
+        "2",
+        "--sessions",
+        "10",
+        "--password",
+        "secret-pw",
+        "--tunnel-secret",
+        "tunnel-s3cret",
         "--hide-avps",
     ]);
     r.assert_pass();
     // A LAC with the wrong secret gets no tunnel.
-    let r = lns.loadgen(&["--sessions", "1", "--password", "secret-pw", "--tunnel-secret", "wrong", "--timeout", "10"]);
+    let r = lns.loadgen(&[
+        "--sessions",
+        "1",
+        "--password",
+        "secret-pw",
+        "--tunnel-secret",
+        "wrong",
+        "--timeout",
+        "10",
+    ]);
     assert!(!r.success);
     assert_eq!(r.field("tunnels_up"), "0", "{}", r.stdout);
     // Nor does one that does not authenticate at all, since we require it.
-    let r = lns.loadgen(&["--sessions", "1", "--password", "secret-pw", "--timeout", "10"]);
+    let r = lns.loadgen(&[
+        "--sessions",
+        "1",
+        "--password",
+        "secret-pw",
+        "--timeout",
+        "10",
+    ]);
     assert!(!r.success);
     assert_eq!(r.field("up"), "0", "{}", r.stdout);
     let free_before = status_field(&lns.status(), "free_addresses");
@@ -125,7 +191,13 @@ fn secrets_file_address_is_given_to_its_user() {
         extra_secrets: "fixed * \"fixed-pw\" 10.77.0.9\n".into(),
         ..LnsSetup::default()
     });
-    let r = lns.loadgen(&["--user-pattern", "fixed", "--password", "fixed-pw", "--verbose"]);
+    let r = lns.loadgen(&[
+        "--user-pattern",
+        "fixed",
+        "--password",
+        "fixed-pw",
+        "--verbose",
+    ]);
     r.assert_pass();
     assert!(r.stderr.contains("ip=10.77.0.9"), "{}", r.stderr);
 }
@@ -139,7 +211,16 @@ fn duplicate_login_drops_the_older_session() {
         extra_secrets: "dup * \"dup-pw\" *\n".into(),
         ..LnsSetup::default()
     });
-    let r = lns.loadgen(&["--user-pattern", "dup", "--sessions", "2", "--concurrency", "1", "--password", "dup-pw"]);
+    let r = lns.loadgen(&[
+        "--user-pattern",
+        "dup",
+        "--sessions",
+        "2",
+        "--concurrency",
+        "1",
+        "--password",
+        "dup-pw",
+    ]);
     // Both logged in, but only the newer one is still there to answer pings.
     assert_eq!(r.field("up"), "2", "{}", r.stdout);
     assert_eq!(r.field("ping_ok_sessions"), "1", "{}", r.stdout);

@@ -7,7 +7,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 static N: AtomicU32 = AtomicU32::new(0);
 
 fn start_with(config: &str, extra: &[(&str, &str)]) -> (i32, String) {
-    let dir = std::env::temp_dir().join(format!("l2tpns-startup-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
+    let dir = std::env::temp_dir().join(format!(
+        "l2tpns-startup-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("startup-config"), config).unwrap();
@@ -22,7 +26,10 @@ fn start_with(config: &str, extra: &[(&str, &str)]) -> (i32, String) {
         .output()
         .expect("run l2tpns");
     let _ = std::fs::remove_dir_all(&dir);
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -42,21 +49,30 @@ fn bad_value_stops_the_daemon() {
 
 #[test]
 fn bad_ip_pool_line_stops_the_daemon() {
-    let (code, err) = start_with("set debug 1\n", &[("ip_pool", "10.0.0.0/24\nnot-an-address\n")]);
+    let (code, err) = start_with(
+        "set debug 1\n",
+        &[("ip_pool", "10.0.0.0/24\nnot-an-address\n")],
+    );
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("ip_pool:2:"), "{err}");
 }
 
 #[test]
 fn bad_secrets_file_stops_the_daemon() {
-    let (code, err) = start_with("set debug 1\n", &[("ppp-secrets", "user * \"unterminated\n")]);
+    let (code, err) = start_with(
+        "set debug 1\n",
+        &[("ppp-secrets", "user * \"unterminated\n")],
+    );
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("ppp-secrets:1:"), "{err}");
 }
 
 #[test]
 fn missing_config_file_is_a_clear_error() {
-    let out = Command::new(env!("CARGO_BIN_EXE_l2tpns")).args(["-c", "/nonexistent/startup-config"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_l2tpns"))
+        .args(["-c", "/nonexistent/startup-config"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/startup-config"));
 }

@@ -17,8 +17,13 @@ pub struct AuthRequest<'a> {
 /// address column, later Framed-IP-Address); None = take one from ip_pool.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthDecision {
-    Accept { address: Option<Ipv4Addr>, message: String },
-    Reject { message: String },
+    Accept {
+        address: Option<Ipv4Addr>,
+        message: String,
+    },
+    Reject {
+        message: String,
+    },
 }
 
 pub trait Authenticator: Send {

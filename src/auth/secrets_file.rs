@@ -20,11 +20,19 @@ pub struct SecretsFileAuth {
 impl SecretsFileAuth {
     pub fn load(path: PathBuf, server_name: String) -> Result<SecretsFileAuth, String> {
         let secrets = load_secrets(&path).map_err(|e| e.to_string())?;
-        Ok(SecretsFileAuth { path, secrets, server_name })
+        Ok(SecretsFileAuth {
+            path,
+            secrets,
+            server_name,
+        })
     }
 
     pub fn describe(&self) -> String {
-        format!("secrets file {} ({} entries)", self.path.display(), self.secrets.len())
+        format!(
+            "secrets file {} ({} entries)",
+            self.path.display(),
+            self.secrets.len()
+        )
     }
 }
 
@@ -35,13 +43,19 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 
 impl Authenticator for SecretsFileAuth {
     fn authenticate(&mut self, req: &AuthRequest<'_>) -> AuthDecision {
-        let reject = || AuthDecision::Reject { message: "Authentication failed".into() };
+        let reject = || AuthDecision::Reject {
+            message: "Authentication failed".into(),
+        };
         let Some(entry) = self.secrets.lookup(req.username, &self.server_name) else {
             return reject();
         };
         let ok = match req.credentials {
             Credentials::Pap { password } => same(password, &entry.secret),
-            Credentials::Chap { id, challenge, response } => chap_md5_verify(*id, &entry.secret, challenge, response),
+            Credentials::Chap {
+                id,
+                challenge,
+                response,
+            } => chap_md5_verify(*id, &entry.secret, challenge, response),
         };
         if !ok {
             return reject();
@@ -51,7 +65,10 @@ impl Authenticator for SecretsFileAuth {
             AddressRule::Any => None,
             AddressRule::Fixed(a) => Some(*a),
         };
-        AuthDecision::Accept { address, message: "Welcome".into() }
+        AuthDecision::Accept {
+            address,
+            message: "Welcome".into(),
+        }
     }
 
     fn reload(&mut self) -> Result<(), String> {

@@ -14,7 +14,11 @@ enum Auth {
 }
 
 #[derive(Parser, Debug)]
-#[command(name = "l2tpns-loadgen", version, about = "LAC + PPP client emulator and load generator for an LNS")]
+#[command(
+    name = "l2tpns-loadgen",
+    version,
+    about = "LAC + PPP client emulator and load generator for an LNS"
+)]
 struct Args {
     /// LNS address.
     #[arg(long, default_value = "127.0.0.1:1701")]

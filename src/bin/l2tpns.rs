@@ -5,7 +5,12 @@ use clap::Parser;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "l2tpns", version, about = "L2TP Network Server", disable_help_flag = true)]
+#[command(
+    name = "l2tpns",
+    version,
+    about = "L2TP Network Server",
+    disable_help_flag = true
+)]
 struct Args {
     /// Detach from the terminal and run in the background.
     #[arg(short = 'd')]

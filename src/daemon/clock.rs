@@ -12,7 +12,10 @@ pub struct Clock {
 
 impl Clock {
     pub fn new(start: Instant) -> Clock {
-        Clock { start, tick: AtomicU64::new(1) }
+        Clock {
+            start,
+            tick: AtomicU64::new(1),
+        }
     }
 
     /// Advance to `now` (control loop, every wake-up).

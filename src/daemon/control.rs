@@ -121,7 +121,10 @@ impl ControlPlane {
 
     /// Tunnels that are open (not closing or lingering after StopCCN).
     pub fn tunnel_count(&self) -> usize {
-        self.tunnels.values().filter(|t| !t.tunnel.is_closing()).count()
+        self.tunnels
+            .values()
+            .filter(|t| !t.tunnel.is_closing())
+            .count()
     }
 
     /// Tunnels closing: waiting for a StopCCN ack, or lingering one
@@ -159,7 +162,12 @@ impl ControlPlane {
             self.handle_control(now, from, header.tunnel_id(), bytes);
         } else {
             let payload = bytes.get(header.payload_offset()..).unwrap_or(&[]);
-            self.handle_ppp(now, from, key(header.tunnel_id(), header.session_id()), payload);
+            self.handle_ppp(
+                now,
+                from,
+                key(header.tunnel_id(), header.session_id()),
+                payload,
+            );
         }
     }
 
@@ -235,7 +243,11 @@ impl ControlPlane {
         }
         let Some(s) = self.sessions.get_mut(&k) else {
             self.stats.unknown_session += 1;
-            debug!(tid = k.tunnel, sid = k.session, "PPP frame for unknown session");
+            debug!(
+                tid = k.tunnel,
+                sid = k.session,
+                "PPP frame for unknown session"
+            );
             return;
         };
         if s.link.is_network_up() {
@@ -253,7 +265,9 @@ impl ControlPlane {
     /// for a session whose network is up: check and forward it as the data
     /// plane would have.
     fn forward_early_ipv4(&mut self, k: SessionKey, ip: &[u8]) {
-        let Some(s) = self.sessions.get(&k) else { return };
+        let Some(s) = self.sessions.get(&k) else {
+            return;
+        };
         let Ok(p) = crate::dataplane::ipv4::Ipv4Packet::new_checked(ip) else {
             self.stats.malformed += 1;
             return;
@@ -285,7 +299,10 @@ impl ControlPlane {
                 TimerKey::Session(tid, sid) => {
                     let k = key(tid, sid);
                     if let Some(s) = self.sessions.get_mut(&k) {
-                        let last = s.counters.last_rx_tick.load(std::sync::atomic::Ordering::Relaxed);
+                        let last = s
+                            .counters
+                            .last_rx_tick
+                            .load(std::sync::atomic::Ordering::Relaxed);
                         if last != 0 {
                             s.link.note_peer_activity(self.clock.instant_of(last));
                         }
@@ -336,7 +353,11 @@ impl ControlPlane {
             TunnelEvent::Established => {
                 info!(tid, "tunnel established");
             }
-            TunnelEvent::IncomingCall { local_sid, peer_sid, call } => {
+            TunnelEvent::IncomingCall {
+                local_sid,
+                peer_sid,
+                call,
+            } => {
                 debug!(tid, sid = local_sid, ?call, "incoming call");
                 let mut challenge = [0u8; 16];
                 self.rng.fill_bytes(&mut challenge);
@@ -358,7 +379,12 @@ impl ControlPlane {
             }
             TunnelEvent::CallConnected { local_sid, connect } => {
                 let k = key(tid, local_sid);
-                debug!(tid, sid = local_sid, ?connect, "call connected, starting LCP");
+                debug!(
+                    tid,
+                    sid = local_sid,
+                    ?connect,
+                    "call connected, starting LCP"
+                );
                 if let Some(s) = self.sessions.get_mut(&k) {
                     s.link.open(now);
                     self.flush_session(now, k);
@@ -370,8 +396,12 @@ impl ControlPlane {
             }
             TunnelEvent::Closed { reason } => {
                 info!(tid, ?reason, "tunnel closed");
-                let keys: Vec<SessionKey> =
-                    self.sessions.keys().filter(|k| k.tunnel == tid).copied().collect();
+                let keys: Vec<SessionKey> = self
+                    .sessions
+                    .keys()
+                    .filter(|k| k.tunnel == tid)
+                    .copied()
+                    .collect();
                 for k in keys {
                     self.end_session(now, k, Cause::TunnelClosed, false);
                 }
@@ -414,10 +444,16 @@ impl ControlPlane {
 
     /// PPP frames go to the LAC inside L2TP data messages.
     fn send_session_frames(&mut self, k: SessionKey) {
-        let Some((peer, peer_tid)) = self.tunnels.get(&k.tunnel).map(|t| (t.peer, t.tunnel.peer_id())) else {
+        let Some((peer, peer_tid)) = self
+            .tunnels
+            .get(&k.tunnel)
+            .map(|t| (t.peer, t.tunnel.peer_id()))
+        else {
             return;
         };
-        let Some(s) = self.sessions.get_mut(&k) else { return };
+        let Some(s) = self.sessions.get_mut(&k) else {
+            return;
+        };
         while let Some(frame) = s.link.poll_transmit() {
             self.out.clear();
             self.out.resize(DATA_HEADER_LEN, 0);
@@ -431,7 +467,10 @@ impl ControlPlane {
 
     fn session_event(&mut self, now: Instant, k: SessionKey, ev: ServerEvent) {
         match ev {
-            ServerEvent::AuthRequest { username, credentials } => {
+            ServerEvent::AuthRequest {
+                username,
+                credentials,
+            } => {
                 self.authenticate(now, k, username, &credentials);
             }
             ServerEvent::NetworkUp { peer_address } => self.network_up(now, k, peer_address),
@@ -457,7 +496,10 @@ impl ControlPlane {
         username: String,
         credentials: &crate::ppp::server::Credentials,
     ) {
-        let decision = self.auth.authenticate(&AuthRequest { username: &username, credentials });
+        let decision = self.auth.authenticate(&AuthRequest {
+            username: &username,
+            credentials,
+        });
         let (address, message) = match decision {
             AuthDecision::Accept { address, message } => (address, message),
             AuthDecision::Reject { message } => {
@@ -494,14 +536,22 @@ impl ControlPlane {
             s.link.auth_accept(
                 now,
                 &message,
-                NetworkGrant { peer_address: assigned, dns: self.settings.dns },
+                NetworkGrant {
+                    peer_address: assigned,
+                    dns: self.settings.dns,
+                },
             );
         }
     }
 
     /// Pool address, or the back end's own; None when nothing is free or the
     /// requested address is taken.
-    fn assign_address(&mut self, k: SessionKey, user: &str, wanted: Option<Ipv4Addr>) -> Option<Ipv4Addr> {
+    fn assign_address(
+        &mut self,
+        k: SessionKey,
+        user: &str,
+        wanted: Option<Ipv4Addr>,
+    ) -> Option<Ipv4Addr> {
         let (addr, static_route) = match wanted {
             Some(a) if self.pool.contains(a) => {
                 if !self.pool.reserve(a, user) {
@@ -529,10 +579,16 @@ impl ControlPlane {
     }
 
     fn network_up(&mut self, _now: Instant, k: SessionKey, address: Ipv4Addr) {
-        let Some(peer) = self.tunnels.get(&k.tunnel).map(|t| (t.peer, t.tunnel.peer_id())) else {
+        let Some(peer) = self
+            .tunnels
+            .get(&k.tunnel)
+            .map(|t| (t.peer, t.tunnel.peer_id()))
+        else {
             return;
         };
-        let Some(s) = self.sessions.get_mut(&k) else { return };
+        let Some(s) = self.sessions.get_mut(&k) else {
+            return;
+        };
         info!(tid = k.tunnel, sid = k.session, ip = %address, user = s.username.as_deref().unwrap_or(""), "session up");
         s.in_dataplane = true;
         let entry = SessionEntry {
@@ -553,8 +609,11 @@ impl ControlPlane {
     /// Take a session down: data plane first (so no packet is forwarded to
     /// a freed address), then the address, then the L2TP call.
     fn end_session(&mut self, now: Instant, k: SessionKey, cause: Cause, send_cdn: bool) {
-        let Some(s) = self.sessions.remove(&k) else { return };
-        self.timers.set(TimerKey::Session(k.tunnel, k.session), None);
+        let Some(s) = self.sessions.remove(&k) else {
+            return;
+        };
+        self.timers
+            .set(TimerKey::Session(k.tunnel, k.session), None);
         if s.in_dataplane {
             publish(&self.workers, TableUpdate::Remove(k));
         }
@@ -579,9 +638,13 @@ impl ControlPlane {
         let c = &s.counters;
         use std::sync::atomic::Ordering::Relaxed;
         info!(
-            tid = k.tunnel, sid = k.session, user = s.username.as_deref().unwrap_or(""),
-            ?cause, secs = now.saturating_duration_since(s.opened).as_secs(),
-            rx_bytes = c.rx_bytes.load(Relaxed), tx_bytes = c.tx_bytes.load(Relaxed),
+            tid = k.tunnel,
+            sid = k.session,
+            user = s.username.as_deref().unwrap_or(""),
+            ?cause,
+            secs = now.saturating_duration_since(s.opened).as_secs(),
+            rx_bytes = c.rx_bytes.load(Relaxed),
+            tx_bytes = c.tx_bytes.load(Relaxed),
             "session closed"
         );
         self.stats.sessions_closed += 1;
@@ -600,8 +663,12 @@ impl ControlPlane {
         self.shutting_down = true;
         let tids: Vec<u16> = self.tunnels.keys().copied().collect();
         for tid in tids {
-            let keys: Vec<SessionKey> =
-                self.sessions.keys().filter(|k| k.tunnel == tid).copied().collect();
+            let keys: Vec<SessionKey> = self
+                .sessions
+                .keys()
+                .filter(|k| k.tunnel == tid)
+                .copied()
+                .collect();
             for k in keys {
                 self.end_session(now, k, Cause::AdminShutdown, false);
             }

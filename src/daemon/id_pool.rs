@@ -12,7 +12,10 @@ pub struct IdPool {
 impl IdPool {
     /// Ids 1..=max.
     pub fn new(max: u16) -> IdPool {
-        IdPool { free: (1..=max).collect(), in_use: vec![false; usize::from(max) + 1] }
+        IdPool {
+            free: (1..=max).collect(),
+            in_use: vec![false; usize::from(max) + 1],
+        }
     }
 
     pub fn allocate(&mut self) -> Option<u16> {
@@ -42,7 +45,10 @@ mod tests {
     #[test]
     fn allocates_all_then_none_and_reuses_oldest() {
         let mut p = IdPool::new(3);
-        assert_eq!((p.allocate(), p.allocate(), p.allocate()), (Some(1), Some(2), Some(3)));
+        assert_eq!(
+            (p.allocate(), p.allocate(), p.allocate()),
+            (Some(1), Some(2), Some(3))
+        );
         assert_eq!(p.allocate(), None);
         p.release(2);
         p.release(2); // double release is ignored

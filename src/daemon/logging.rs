@@ -42,7 +42,10 @@ pub fn init(debug: u32, target: Target<'_>) -> Result<(), String> {
                 .append(true)
                 .open(path)
                 .map_err(|e| format!("log_file {}: {e}", path.display()))?;
-            builder.with_ansi(false).with_writer(Mutex::new(file)).init();
+            builder
+                .with_ansi(false)
+                .with_writer(Mutex::new(file))
+                .init();
         }
         Target::Syslog(facility) => {
             open_syslog(facility);
@@ -85,7 +88,13 @@ fn facility_code(name: &str) -> libc::c_int {
 fn open_syslog(facility: &str) {
     static IDENT: &[u8] = b"l2tpns\0";
     // SAFETY: IDENT is a static NUL-terminated string, as openlog requires.
-    unsafe { libc::openlog(IDENT.as_ptr() as *const libc::c_char, libc::LOG_PID, facility_code(facility)) };
+    unsafe {
+        libc::openlog(
+            IDENT.as_ptr() as *const libc::c_char,
+            libc::LOG_PID,
+            facility_code(facility),
+        )
+    };
 }
 
 /// Collects one formatted event and hands it to syslog(3) on drop.

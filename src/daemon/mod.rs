@@ -66,11 +66,21 @@ pub fn load(opts: &Options) -> Result<Loaded, String> {
     }
     let (pool, pool_routes) = settings::load_pool(&cfg)?;
     let auth = SecretsFileAuth::load(settings::secrets_path(&cfg), settings::hostname(&cfg))?;
-    Ok(Loaded { cfg, pool, pool_routes, auth })
+    Ok(Loaded {
+        cfg,
+        pool,
+        pool_routes,
+        auth,
+    })
 }
 
 pub fn run(opts: Options) -> Result<(), String> {
-    let Loaded { cfg, pool, pool_routes, auth } = load(&opts)?;
+    let Loaded {
+        cfg,
+        pool,
+        pool_routes,
+        auth,
+    } = load(&opts)?;
     let log_target = cfg.log_target();
     logging::init(
         u32::from(cfg.debug),
@@ -100,13 +110,16 @@ pub fn run(opts: Options) -> Result<(), String> {
     }
     if !cfg.pid_file.is_empty() {
         let p = &cfg.pid_file;
-        std::fs::write(p, format!("{}\n", std::process::id())).map_err(|e| format!("pid_file {p}: {e}"))?;
+        std::fs::write(p, format!("{}\n", std::process::id()))
+            .map_err(|e| format!("pid_file {p}: {e}"))?;
     }
 
     let tun_addr = settings::tun_address(&cfg);
     let mtu = settings::mru(&cfg);
-    let tun = Tun::open(&cfg.tundevicename).map_err(|e| format!("TUN {}: {e}", cfg.tundevicename))?;
-    tun.configure(tun_addr, u32::from(mtu)).map_err(|e| format!("TUN {}: {e}", tun.name()))?;
+    let tun =
+        Tun::open(&cfg.tundevicename).map_err(|e| format!("TUN {}: {e}", cfg.tundevicename))?;
+    tun.configure(tun_addr, u32::from(mtu))
+        .map_err(|e| format!("TUN {}: {e}", tun.name()))?;
     if let Err(e) = tun.accept_local() {
         warn!("{}: cannot set accept_local ({e}): ICMP fragmentation-needed for small-MRU sessions will be dropped by the kernel", tun.name());
     }
@@ -126,16 +139,28 @@ pub fn run(opts: Options) -> Result<(), String> {
     let (ctl_tx, ctl_rx) = tokio::sync::mpsc::channel::<ControlInput>(65536);
     let (up_tx, up_rx) = crossbeam_channel::unbounded();
     let (down_tx, down_rx) = crossbeam_channel::unbounded();
-    let shared = || Shared { clock: clock.clone(), drops: drops.clone(), stats: wstats.clone() };
+    let shared = || Shared {
+        clock: clock.clone(),
+        drops: drops.clone(),
+        stats: wstats.clone(),
+    };
     {
-        let (udp, tun, sh) = (udp.try_clone().map_err(|e| e.to_string())?, tun.try_clone().map_err(|e| e.to_string())?, shared());
+        let (udp, tun, sh) = (
+            udp.try_clone().map_err(|e| e.to_string())?,
+            tun.try_clone().map_err(|e| e.to_string())?,
+            shared(),
+        );
         std::thread::Builder::new()
             .name("upstream".into())
             .spawn(move || workers::run_upstream(udp, tun, up_rx, ctl_tx, sh))
             .map_err(|e| e.to_string())?;
     }
     {
-        let (udp, tun, sh) = (udp.try_clone().map_err(|e| e.to_string())?, tun.try_clone().map_err(|e| e.to_string())?, shared());
+        let (udp, tun, sh) = (
+            udp.try_clone().map_err(|e| e.to_string())?,
+            tun.try_clone().map_err(|e| e.to_string())?,
+            shared(),
+        );
         std::thread::Builder::new()
             .name("downstream".into())
             .spawn(move || workers::run_downstream(udp, tun, down_rx, tun_addr, sh))
@@ -143,7 +168,15 @@ pub fn run(opts: Options) -> Result<(), String> {
     }
 
     let settings = settings::control_settings(&cfg, tun_addr);
-    let cp = ControlPlane::new(settings, udp, tun, vec![up_tx, down_tx], pool, Box::new(auth), clock.clone());
+    let cp = ControlPlane::new(
+        settings,
+        udp,
+        tun,
+        vec![up_tx, down_tx],
+        pool,
+        Box::new(auth),
+        clock.clone(),
+    );
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -175,8 +208,12 @@ async fn control_loop(
 ) -> Result<(), String> {
     use tokio::signal::unix::{signal, SignalKind};
     let sig = |k| signal(k).map_err(|e| format!("signal handler: {e}"));
-    let (mut quit, mut term, mut int, mut hup) =
-        (sig(SignalKind::quit())?, sig(SignalKind::terminate())?, sig(SignalKind::interrupt())?, sig(SignalKind::hangup())?);
+    let (mut quit, mut term, mut int, mut hup) = (
+        sig(SignalKind::quit())?,
+        sig(SignalKind::terminate())?,
+        sig(SignalKind::interrupt())?,
+        sig(SignalKind::hangup())?,
+    );
     let mut usr1 = sig(SignalKind::user_defined1())?;
     let mut shutdown_by: Option<Instant> = None;
     let mut last_report = Instant::now();

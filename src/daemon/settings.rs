@@ -47,7 +47,9 @@ pub fn hostname(cfg: &Config) -> String {
 
 /// The TUN address: iftun_address, else bind_address, else l2tpns's 1.1.1.1.
 pub fn tun_address(cfg: &Config) -> Ipv4Addr {
-    cfg.iftun_address.or(cfg.bind_address).unwrap_or(Ipv4Addr::new(1, 1, 1, 1))
+    cfg.iftun_address
+        .or(cfg.bind_address)
+        .unwrap_or(Ipv4Addr::new(1, 1, 1, 1))
 }
 
 pub fn secrets_path(cfg: &Config) -> PathBuf {
@@ -56,7 +58,8 @@ pub fn secrets_path(cfg: &Config) -> PathBuf {
 
 /// The pool, and the networks to route into the TUN device for it.
 pub fn load_pool(cfg: &Config) -> Result<(AddressPool, Vec<Ipv4Network>), String> {
-    let spec = crate::config::ip_pool::load_ip_pool(&cfg.ip_pool_file, cfg.bind_address).map_err(|e| e.to_string())?;
+    let spec = crate::config::ip_pool::load_ip_pool(&cfg.ip_pool_file, cfg.bind_address)
+        .map_err(|e| e.to_string())?;
     for w in &spec.warnings {
         tracing::warn!("{}:{}: {}", w.file.display(), w.line, w.message);
     }

@@ -26,9 +26,15 @@ pub fn cdn_for(cause: &Cause) -> CdnResult {
         Cause::Ppp(CloseReason::AuthFailed) => {
             CdnResult::new(CdnCode::Administrative).with_message("Authentication failed")
         }
-        Cause::Ppp(r) => CdnResult::new(CdnCode::Administrative).with_message(format!("PPP closed: {r:?}")),
-        Cause::DuplicateLogin => CdnResult::new(CdnCode::Administrative).with_message("Duplicate login"),
-        Cause::AdminShutdown => CdnResult::new(CdnCode::Administrative).with_message("LNS shutting down"),
+        Cause::Ppp(r) => {
+            CdnResult::new(CdnCode::Administrative).with_message(format!("PPP closed: {r:?}"))
+        }
+        Cause::DuplicateLogin => {
+            CdnResult::new(CdnCode::Administrative).with_message("Duplicate login")
+        }
+        Cause::AdminShutdown => {
+            CdnResult::new(CdnCode::Administrative).with_message("LNS shutting down")
+        }
         Cause::LacDisconnect | Cause::TunnelClosed => CdnResult::new(CdnCode::Administrative),
     }
 }

@@ -15,7 +15,10 @@ pub struct Timers<K: Copy + Ord + Hash> {
 
 impl<K: Copy + Ord + Hash> Default for Timers<K> {
     fn default() -> Self {
-        Timers { by_time: BTreeSet::new(), by_key: HashMap::new() }
+        Timers {
+            by_time: BTreeSet::new(),
+            by_key: HashMap::new(),
+        }
     }
 }
 

@@ -119,17 +119,37 @@ impl Tun {
         let sock = ioctl_socket()?;
         let fd = sock.as_raw_fd();
         let name = ifname(&self.name)?;
-        let mut a = IfReqAddr { name, addr: sockaddr(address), _pad: [0; 8] };
+        let mut a = IfReqAddr {
+            name,
+            addr: sockaddr(address),
+            _pad: [0; 8],
+        };
         ioctl(fd, libc::SIOCSIFADDR, &mut a, "SIOCSIFADDR")?;
-        let mut m = IfReqAddr { name, addr: sockaddr(Ipv4Addr::BROADCAST), _pad: [0; 8] };
+        let mut m = IfReqAddr {
+            name,
+            addr: sockaddr(Ipv4Addr::BROADCAST),
+            _pad: [0; 8],
+        };
         ioctl(fd, libc::SIOCSIFNETMASK, &mut m, "SIOCSIFNETMASK")?;
-        let mut mtu_req = IfReqInt { name, value: mtu as libc::c_int, _pad: [0; 20] };
+        let mut mtu_req = IfReqInt {
+            name,
+            value: mtu as libc::c_int,
+            _pad: [0; 20],
+        };
         ioctl(fd, libc::SIOCSIFMTU, &mut mtu_req, "SIOCSIFMTU")?;
         // Downstream bursts (the kernel answering many sessions at once)
         // must not overflow the default 500-packet queue.
-        let mut q = IfReqInt { name, value: TX_QUEUE_LEN, _pad: [0; 20] };
+        let mut q = IfReqInt {
+            name,
+            value: TX_QUEUE_LEN,
+            _pad: [0; 20],
+        };
         ioctl(fd, libc::SIOCSIFTXQLEN, &mut q, "SIOCSIFTXQLEN")?;
-        let mut f = IfReqFlags { name, flags: 0, _pad: [0; 22] };
+        let mut f = IfReqFlags {
+            name,
+            flags: 0,
+            _pad: [0; 22],
+        };
         ioctl(fd, libc::SIOCGIFFLAGS, &mut f, "SIOCGIFFLAGS")?;
         f.flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
         ioctl(fd, libc::SIOCSIFFLAGS, &mut f, "SIOCSIFFLAGS")?;
@@ -140,24 +160,41 @@ impl Tun {
     /// of its own addresses: the ICMP fragmentation-needed we send for a
     /// subscriber whose MRU is below the TUN MTU comes from the TUN address.
     pub fn accept_local(&self) -> io::Result<()> {
-        std::fs::write(format!("/proc/sys/net/ipv4/conf/{}/accept_local", self.name), "1")
+        std::fs::write(
+            format!("/proc/sys/net/ipv4/conf/{}/accept_local", self.name),
+            "1",
+        )
     }
 
     /// Route `net/prefix` into this interface. An existing identical route is fine.
     pub fn add_route(&self, net: Ipv4Addr, prefix: u8) -> io::Result<()> {
-        self.route(libc::SIOCADDRT, net, prefix)
-            .or_else(|e| if e.raw_os_error() == Some(libc::EEXIST) { Ok(()) } else { Err(e) })
+        self.route(libc::SIOCADDRT, net, prefix).or_else(|e| {
+            if e.raw_os_error() == Some(libc::EEXIST) {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        })
     }
 
     /// Remove a route added with `add_route`; a missing route is fine.
     pub fn del_route(&self, net: Ipv4Addr, prefix: u8) -> io::Result<()> {
-        self.route(libc::SIOCDELRT, net, prefix)
-            .or_else(|e| if e.raw_os_error() == Some(libc::ESRCH) { Ok(()) } else { Err(e) })
+        self.route(libc::SIOCDELRT, net, prefix).or_else(|e| {
+            if e.raw_os_error() == Some(libc::ESRCH) {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        })
     }
 
     fn route(&self, request: libc::c_ulong, net: Ipv4Addr, prefix: u8) -> io::Result<()> {
         let sock = ioctl_socket()?;
-        let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(prefix.min(32))) };
+        let mask = if prefix == 0 {
+            0
+        } else {
+            u32::MAX << (32 - u32::from(prefix.min(32)))
+        };
         let net = Ipv4Addr::from(u32::from(net) & mask);
         // SAFETY: rtentry is plain old data; all-zero is valid.
         let mut rt: libc::rtentry = unsafe { std::mem::zeroed() };
@@ -174,13 +211,20 @@ impl Tun {
         }
         let mut name: Vec<libc::c_char> = ifname(&self.name)?.to_vec();
         rt.rt_dev = name.as_mut_ptr();
-        let what = if request == libc::SIOCADDRT { "SIOCADDRT" } else { "SIOCDELRT" };
+        let what = if request == libc::SIOCADDRT {
+            "SIOCADDRT"
+        } else {
+            "SIOCDELRT"
+        };
         ioctl(sock.as_raw_fd(), request, &mut rt, what)
     }
 
     /// A second handle on the same queue, for the other direction's thread.
     pub fn try_clone(&self) -> io::Result<Tun> {
-        Ok(Tun { file: self.file.try_clone()?, name: self.name.clone() })
+        Ok(Tun {
+            file: self.file.try_clone()?,
+            name: self.name.clone(),
+        })
     }
 
     pub fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {

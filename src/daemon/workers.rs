@@ -13,8 +13,8 @@ use tracing::{debug, error};
 
 use crate::dataplane::downstream::{downstream, DownOutput, DownVerdict};
 use crate::dataplane::drop_reason::DropCounters;
-use crate::dataplane::session_table::{SessionTable, TableUpdate};
 use crate::dataplane::drop_reason::DropReason;
+use crate::dataplane::session_table::{SessionTable, TableUpdate};
 use crate::dataplane::upstream::{upstream_clamp_mss, UpVerdict};
 
 use super::clock::Clock;
@@ -73,7 +73,10 @@ pub fn run_upstream(
             }
             UpVerdict::ToControl => {
                 shared.stats.to_control.fetch_add(1, Relaxed);
-                let msg = ControlInput::Datagram { from, bytes: buf[..n].to_vec() };
+                let msg = ControlInput::Datagram {
+                    from,
+                    bytes: buf[..n].to_vec(),
+                };
                 if to_control.try_send(msg).is_err() {
                     shared.drops.count(DropReason::ControlQueueFull);
                     debug!(%from, "control queue full: datagram dropped");

@@ -7,7 +7,13 @@ use crate::dataplane::ipv4::checksum;
 
 /// An IPv4 ICMP Echo Request from `src` to `dst` with `payload_len` bytes of
 /// payload (at least 8: it carries the session index and a sequence number).
-pub fn echo_request(src: Ipv4Addr, dst: Ipv4Addr, ident: u16, seq: u16, payload_len: usize) -> Vec<u8> {
+pub fn echo_request(
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    ident: u16,
+    seq: u16,
+    payload_len: usize,
+) -> Vec<u8> {
     let payload_len = payload_len.max(8);
     let total = 20 + 8 + payload_len;
     let mut p = vec![0u8; total];
@@ -54,7 +60,11 @@ pub fn parse_echo_reply(p: &[u8]) -> Option<(Ipv4Addr, u16, u16)> {
     let ident = u16::from_be_bytes([icmp[4], icmp[5]]);
     let seq = u16::from_be_bytes([icmp[6], icmp[7]]);
     // The payload must come back intact.
-    if icmp[8..].iter().enumerate().any(|(i, b)| *b != (i as u8) ^ (ident as u8)) {
+    if icmp[8..]
+        .iter()
+        .enumerate()
+        .any(|(i, b)| *b != (i as u8) ^ (ident as u8))
+    {
         return None;
     }
     Some((dst, ident, seq))

@@ -126,8 +126,16 @@ enum Key {
 
 enum SessionState {
     Waiting,
-    Calling { tunnel: usize, local_sid: u16 },
-    Ppp { tunnel: usize, local_sid: u16, peer_sid: u16, link: Box<ClientLink> },
+    Calling {
+        tunnel: usize,
+        local_sid: u16,
+    },
+    Ppp {
+        tunnel: usize,
+        local_sid: u16,
+        peer_sid: u16,
+        link: Box<ClientLink>,
+    },
     Failed(String),
     Done,
 }
@@ -212,13 +220,19 @@ impl LoadGen {
             started: now,
             last_up: None,
             by_address: HashMap::new(),
-            summary: Summary { sessions: opts.sessions, ..Summary::default() },
+            summary: Summary {
+                sessions: opts.sessions,
+                ..Summary::default()
+            },
             buf: vec![0u8; 65536],
             reassembly: Reassembly::default(),
             opts,
         };
         for i in 0..lg.opts.sessions {
-            let user = lg.opts.user_pattern.replace("%d", &(lg.opts.first_index + i).to_string());
+            let user = lg
+                .opts
+                .user_pattern
+                .replace("%d", &(lg.opts.first_index + i).to_string());
             lg.ppp_cfg.push(ClientConfig {
                 username: user,
                 password: lg.opts.password.clone(),
@@ -247,7 +261,12 @@ impl LoadGen {
             let mut ch = [0u8; 16];
             self.rng.fill_bytes(&mut ch);
             let lac = LacTunnel::new(self.lac_cfg.clone(), (t + 1) as u16, ch, now);
-            self.tunnels.push(Tun { lac, up: false, closed: false, calls: HashMap::new() });
+            self.tunnels.push(Tun {
+                lac,
+                up: false,
+                closed: false,
+                calls: HashMap::new(),
+            });
             self.flush_tunnel(now, t);
         }
         while self.phase != Phase::Done {
@@ -285,11 +304,22 @@ impl LoadGen {
     fn wait(&self) {
         let now = Instant::now();
         let mut at = self.phase_deadline.min(now + Duration::from_millis(100));
-        for t in [self.timers.next(), self.impair_out.next_flush(), self.impair_in.next_flush()].into_iter().flatten() {
+        for t in [
+            self.timers.next(),
+            self.impair_out.next_flush(),
+            self.impair_in.next_flush(),
+        ]
+        .into_iter()
+        .flatten()
+        {
             at = at.min(t);
         }
         let ms = at.saturating_duration_since(now).as_millis().min(100) as libc::c_int;
-        let mut pfd = libc::pollfd { fd: self.sock.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        let mut pfd = libc::pollfd {
+            fd: self.sock.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
         // SAFETY: one valid pollfd.
         unsafe { libc::poll(&mut pfd, 1, ms) };
     }
@@ -329,7 +359,9 @@ impl LoadGen {
             self.flush_tunnel(now, t);
             return;
         }
-        let Some(&s) = self.tunnels[t].calls.get(&h.session_id()) else { return };
+        let Some(&s) = self.tunnels[t].calls.get(&h.session_id()) else {
+            return;
+        };
         let ppp = d.get(h.payload_offset()..).unwrap_or(&[]);
         let body = strip_ppp(ppp);
         if let Some((0x0021, ip)) = body {
@@ -345,8 +377,12 @@ impl LoadGen {
     /// An IPv4 packet arrived for session `s`: count our echo replies,
     /// answer echo requests like a host would.
     fn ipv4_in(&mut self, s: usize, tunnel_id: u16, ip: &[u8]) {
-        let Some(whole) = self.reassembly.push(ip) else { return };
-        let Some(me) = self.sessions[s].address else { return };
+        let Some(whole) = self.reassembly.push(ip) else {
+            return;
+        };
+        let Some(me) = self.sessions[s].address else {
+            return;
+        };
         if let Some((dst, ident, _seq)) = icmp::parse_echo_reply(&whole) {
             if usize::from(ident) == s % 65536 && dst == me {
                 self.sessions[s].replies += 1;
@@ -354,7 +390,9 @@ impl LoadGen {
             }
         } else if let Some(reply) = icmp::answer_echo_request(&whole, me) {
             let t = usize::from(tunnel_id).wrapping_sub(1);
-            if let (Some(tun), SessionState::Ppp { peer_sid, .. }) = (self.tunnels.get(t), &self.sessions[s].state) {
+            if let (Some(tun), SessionState::Ppp { peer_sid, .. }) =
+                (self.tunnels.get(t), &self.sessions[s].state)
+            {
                 let mut d = vec![0u8; DATA_HEADER_LEN];
                 write_data_header(&mut d, tun.lac.peer_id(), *peer_sid);
                 d.extend_from_slice(&[0xff, 0x03, 0x00, 0x21]);
@@ -390,21 +428,39 @@ impl LoadGen {
                         eprintln!("tunnel {} up", t + 1);
                     }
                 }
-                LacEvent::CallUp { local_sid, peer_sid } => {
-                    let Some(&s) = self.tunnels[t].calls.get(&local_sid) else { continue };
-                    let mut link = Box::new(ClientLink::new(self.ppp_cfg[s].clone(), self.rng.next_u32(), now));
+                LacEvent::CallUp {
+                    local_sid,
+                    peer_sid,
+                } => {
+                    let Some(&s) = self.tunnels[t].calls.get(&local_sid) else {
+                        continue;
+                    };
+                    let mut link = Box::new(ClientLink::new(
+                        self.ppp_cfg[s].clone(),
+                        self.rng.next_u32(),
+                        now,
+                    ));
                     link.open(now);
-                    self.sessions[s].state = SessionState::Ppp { tunnel: t, local_sid, peer_sid, link };
+                    self.sessions[s].state = SessionState::Ppp {
+                        tunnel: t,
+                        local_sid,
+                        peer_sid,
+                        link,
+                    };
                     self.flush_link(now, s);
                 }
                 LacEvent::CallDisconnected { local_sid, info } => {
                     if let Some(s) = self.tunnels[t].calls.remove(&local_sid) {
                         self.timers.set(Key::Link(s), None);
                         let sess = &mut self.sessions[s];
-                        if matches!(sess.state, SessionState::Calling { .. } | SessionState::Ppp { .. }) {
+                        if matches!(
+                            sess.state,
+                            SessionState::Calling { .. } | SessionState::Ppp { .. }
+                        ) {
                             if sess.up_at.is_none() {
                                 self.in_setup = self.in_setup.saturating_sub(1);
-                                sess.state = SessionState::Failed(format!("CDN from LNS: {info:?}"));
+                                sess.state =
+                                    SessionState::Failed(format!("CDN from LNS: {info:?}"));
                             } else {
                                 sess.state = SessionState::Done;
                             }
@@ -414,7 +470,9 @@ impl LoadGen {
                 LacEvent::Closed { reason } => {
                     self.tunnels[t].closed = true;
                     if self.phase == Phase::Setup || self.phase == Phase::Traffic {
-                        self.summary.failures.push(format!("tunnel {} closed: {reason:?}", t + 1));
+                        self.summary
+                            .failures
+                            .push(format!("tunnel {} closed: {reason:?}", t + 1));
                     }
                     let calls: Vec<usize> = self.tunnels[t].calls.drain().map(|(_, s)| s).collect();
                     for s in calls {
@@ -422,7 +480,8 @@ impl LoadGen {
                         if self.sessions[s].up_at.is_none() {
                             self.in_setup = self.in_setup.saturating_sub(1);
                         }
-                        self.sessions[s].state = SessionState::Failed(format!("tunnel closed: {reason:?}"));
+                        self.sessions[s].state =
+                            SessionState::Failed(format!("tunnel closed: {reason:?}"));
                     }
                 }
             }
@@ -436,7 +495,9 @@ impl LoadGen {
 
     fn flush_link(&mut self, now: Instant, s: usize) {
         let (tunnel, peer_sid) = match &self.sessions[s].state {
-            SessionState::Ppp { tunnel, peer_sid, .. } => (*tunnel, *peer_sid),
+            SessionState::Ppp {
+                tunnel, peer_sid, ..
+            } => (*tunnel, *peer_sid),
             _ => return,
         };
         let peer_tid = self.tunnels[tunnel].lac.peer_id();
@@ -460,7 +521,11 @@ impl LoadGen {
         }
         for e in events {
             match e {
-                ClientEvent::Up { local_address, peer_address, dns } => {
+                ClientEvent::Up {
+                    local_address,
+                    peer_address,
+                    dns,
+                } => {
                     let sess = &mut self.sessions[s];
                     if sess.up_at.is_none() {
                         sess.up_at = Some(now);
@@ -472,17 +537,24 @@ impl LoadGen {
                     sess.peer_address = Some(peer_address);
                     sess.dns = dns;
                     if self.opts.verbose {
-                        eprintln!("SESSION {} ip={local_address} peer={peer_address} dns={dns:?}", self.ppp_cfg[s].username);
+                        eprintln!(
+                            "SESSION {} ip={local_address} peer={peer_address} dns={dns:?}",
+                            self.ppp_cfg[s].username
+                        );
                     }
                 }
                 ClientEvent::AuthFailed { message } => {
                     self.summary.auth_failed += 1;
-                    self.summary.failures.push(format!("{}: auth failed: {message}", self.ppp_cfg[s].username));
+                    self.summary.failures.push(format!(
+                        "{}: auth failed: {message}",
+                        self.ppp_cfg[s].username
+                    ));
                 }
                 ClientEvent::Closed { reason } => {
                     if self.sessions[s].up_at.is_none() && self.phase == Phase::Setup {
                         self.in_setup = self.in_setup.saturating_sub(1);
-                        self.sessions[s].state = SessionState::Failed(format!("PPP closed: {reason:?}"));
+                        self.sessions[s].state =
+                            SessionState::Failed(format!("PPP closed: {reason:?}"));
                     }
                 }
             }
@@ -490,7 +562,9 @@ impl LoadGen {
     }
 
     fn place_calls(&mut self, now: Instant) {
-        while self.in_setup < self.opts.concurrency.max(1) && self.next_session < self.sessions.len() {
+        while self.in_setup < self.opts.concurrency.max(1)
+            && self.next_session < self.sessions.len()
+        {
             let s = self.next_session;
             let t = s % self.tunnels.len();
             if !self.tunnels[t].up {
@@ -511,7 +585,10 @@ impl LoadGen {
             match self.tunnels[t].lac.place_call(now, call) {
                 Some(local_sid) => {
                     self.tunnels[t].calls.insert(local_sid, s);
-                    self.sessions[s].state = SessionState::Calling { tunnel: t, local_sid };
+                    self.sessions[s].state = SessionState::Calling {
+                        tunnel: t,
+                        local_sid,
+                    };
                     self.in_setup += 1;
                 }
                 None => {
@@ -533,17 +610,25 @@ impl LoadGen {
                 self.place_calls(now);
                 let all_tunnels_dead = self.tunnels.iter().all(|t| t.closed);
                 if self.setup_finished() || all_tunnels_dead || now >= self.phase_deadline {
-                    self.summary.setup_secs =
-                        self.last_up.map_or(0.0, |t| t.duration_since(self.started).as_secs_f64());
+                    self.summary.setup_secs = self
+                        .last_up
+                        .map_or(0.0, |t| t.duration_since(self.started).as_secs_f64());
                     self.check_sessions();
                     self.start_traffic(now);
                 }
             }
             Phase::Traffic => {
-                let done = self.sessions.iter().filter(|s| s.up_at.is_some()).all(|s| s.replies >= self.opts.pings);
+                let done = self
+                    .sessions
+                    .iter()
+                    .filter(|s| s.up_at.is_some())
+                    .all(|s| s.replies >= self.opts.pings);
                 if done || now >= self.phase_deadline {
-                    self.summary.sessions_ping_ok =
-                        self.sessions.iter().filter(|s| s.up_at.is_some() && s.replies >= self.opts.pings.max(1)).count();
+                    self.summary.sessions_ping_ok = self
+                        .sessions
+                        .iter()
+                        .filter(|s| s.up_at.is_some() && s.replies >= self.opts.pings.max(1))
+                        .count();
                     if self.opts.pings == 0 {
                         self.summary.sessions_ping_ok = self.summary.sessions_up;
                     }
@@ -566,7 +651,9 @@ impl LoadGen {
                 if calls_left == 0 || now >= self.phase_deadline {
                     for t in 0..self.tunnels.len() {
                         if !self.tunnels[t].closed {
-                            self.tunnels[t].lac.close(now, StopCcnResult::new(StopCcnCode::ClearConnection));
+                            self.tunnels[t]
+                                .lac
+                                .close(now, StopCcnResult::new(StopCcnCode::ClearConnection));
                             self.flush_tunnel(now, t);
                         }
                     }
@@ -579,7 +666,9 @@ impl LoadGen {
                 if all_closed || now >= self.phase_deadline {
                     self.summary.teardown_clean = all_closed;
                     if !all_closed {
-                        self.summary.failures.push("tunnels did not close in 15 s".into());
+                        self.summary
+                            .failures
+                            .push("tunnels did not close in 15 s".into());
                     }
                     self.phase = Phase::Done;
                 }
@@ -595,19 +684,29 @@ impl LoadGen {
                 if seen.insert(a) {
                     self.by_address.insert(a, i);
                 } else {
-                    self.summary.failures.push(format!("{} got duplicate address {a}", self.ppp_cfg[i].username));
+                    self.summary.failures.push(format!(
+                        "{} got duplicate address {a}",
+                        self.ppp_cfg[i].username
+                    ));
                 }
             }
             let dns: Vec<Ipv4Addr> = s.dns.iter().flatten().copied().collect();
             if s.up_at.is_some() && dns == self.opts.expect_dns {
                 self.summary.dns_ok += 1;
             } else if s.up_at.is_some() {
-                self.summary.failures.push(format!("{}: DNS {dns:?}, expected {:?}", self.ppp_cfg[i].username, self.opts.expect_dns));
+                self.summary.failures.push(format!(
+                    "{}: DNS {dns:?}, expected {:?}",
+                    self.ppp_cfg[i].username, self.opts.expect_dns
+                ));
             }
             if let SessionState::Failed(r) = &s.state {
-                self.summary.failures.push(format!("{}: {r}", self.ppp_cfg[i].username));
+                self.summary
+                    .failures
+                    .push(format!("{}: {r}", self.ppp_cfg[i].username));
             } else if s.up_at.is_none() {
-                self.summary.failures.push(format!("{}: not up", self.ppp_cfg[i].username));
+                self.summary
+                    .failures
+                    .push(format!("{}: not up", self.ppp_cfg[i].username));
             }
         }
         self.summary.unique_addresses = seen.len();
@@ -620,11 +719,25 @@ impl LoadGen {
         for round in 0..self.opts.pings {
             for s in 0..self.sessions.len() {
                 let sess = &self.sessions[s];
-                let (Some(src), SessionState::Ppp { tunnel, peer_sid, .. }) = (sess.address, &sess.state) else {
+                let (
+                    Some(src),
+                    SessionState::Ppp {
+                        tunnel, peer_sid, ..
+                    },
+                ) = (sess.address, &sess.state)
+                else {
                     continue;
                 };
-                let Some(dst) = self.opts.ping_target.or(sess.peer_address) else { continue };
-                let packet = icmp::echo_request(src, dst, (s % 65536) as u16, round as u16, self.opts.ping_size);
+                let Some(dst) = self.opts.ping_target.or(sess.peer_address) else {
+                    continue;
+                };
+                let packet = icmp::echo_request(
+                    src,
+                    dst,
+                    (s % 65536) as u16,
+                    round as u16,
+                    self.opts.ping_size,
+                );
                 let mut d = vec![0u8; DATA_HEADER_LEN];
                 write_data_header(&mut d, self.tunnels[*tunnel].lac.peer_id(), *peer_sid);
                 d.extend_from_slice(&[0xff, 0x03, 0x00, 0x21]);
@@ -649,10 +762,16 @@ impl LoadGen {
         self.phase = Phase::Hangup;
         self.phase_deadline = now + Duration::from_secs(15);
         for s in 0..self.sessions.len() {
-            if let SessionState::Ppp { tunnel, local_sid, .. } | SessionState::Calling { tunnel, local_sid } =
-                self.sessions[s].state
+            if let SessionState::Ppp {
+                tunnel, local_sid, ..
+            }
+            | SessionState::Calling { tunnel, local_sid } = self.sessions[s].state
             {
-                self.tunnels[tunnel].lac.hangup(now, local_sid, CdnResult::new(CdnCode::Administrative));
+                self.tunnels[tunnel].lac.hangup(
+                    now,
+                    local_sid,
+                    CdnResult::new(CdnCode::Administrative),
+                );
                 self.tunnels[tunnel].calls.remove(&local_sid);
                 self.sessions[s].state = SessionState::Done;
                 self.timers.set(Key::Link(s), None);
@@ -678,7 +797,10 @@ fn udp_socket(bind: SocketAddr) -> std::io::Result<UdpSocket> {
 fn is_control(d: &[u8]) -> bool {
     match Header::parse(d) {
         Ok(h) if h.is_control() => true,
-        Ok(h) => !matches!(strip_ppp(d.get(h.payload_offset()..).unwrap_or(&[])), Some((0x0021, _))),
+        Ok(h) => !matches!(
+            strip_ppp(d.get(h.payload_offset()..).unwrap_or(&[])),
+            Some((0x0021, _))
+        ),
         Err(_) => false,
     }
 }

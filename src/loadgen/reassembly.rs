@@ -125,7 +125,13 @@ mod tests {
 
     #[test]
     fn fragments_in_any_order_give_back_the_packet() {
-        let p = echo_request(Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2), 1, 1, 1000);
+        let p = echo_request(
+            Ipv4Addr::new(10, 0, 0, 1),
+            Ipv4Addr::new(10, 0, 0, 2),
+            1,
+            1,
+            1000,
+        );
         let mut f = fragments(&p, 296);
         assert_eq!(f.len(), 4);
         f.swap(0, 3);

@@ -230,34 +230,74 @@ pub enum ChapClientResult {
     Failure(Vec<u8>),
 }
 
-/// Peer side: answer every Challenge; the authenticator drives retries.
+/// Peer side: answer every Challenge, and repeat the last Response on the
+/// restart timer until a Success or Failure arrives: a lost Success is
+/// otherwise never recovered, because the authenticator stops
+/// re-challenging once it has a Response (RFC 1994 §4.2 has it answer
+/// repeated Responses with the same Success or Failure).
 #[derive(Debug, Clone)]
 pub struct ChapClient {
     name: Vec<u8>,
     secret: Vec<u8>,
     last_id: Option<u8>,
     done: bool,
+    response: Option<Vec<u8>>,
+    restart_time: Duration,
+    max_tries: u32,
+    tries_left: u32,
+    timer: Option<Instant>,
 }
 
 impl ChapClient {
-    pub fn new(name: &[u8], secret: &[u8]) -> ChapClient {
+    pub fn new(name: &[u8], secret: &[u8], restart_time: Duration, max_tries: u32) -> ChapClient {
         ChapClient {
             name: name.to_vec(),
             secret: secret.to_vec(),
             last_id: None,
             done: false,
+            response: None,
+            restart_time,
+            max_tries,
+            tries_left: 0,
+            timer: None,
         }
     }
 
     /// The Response to a Challenge.
-    pub fn handle_challenge(&mut self, id: u8, challenge: &ChapValue<'_>) -> Vec<u8> {
+    pub fn handle_challenge(&mut self, now: Instant, id: u8, challenge: &ChapValue<'_>) -> Vec<u8> {
         self.last_id = Some(id);
         let hash = chap_md5_response(id, &self.secret, challenge.value);
-        ChapValue {
+        let resp = ChapValue {
             value: &hash,
             name: &self.name,
         }
-        .emit(code::RESPONSE, id)
+        .emit(code::RESPONSE, id);
+        if !self.done {
+            self.tries_left = self.max_tries.saturating_sub(1);
+            self.timer = Some(now + self.restart_time);
+            self.response = Some(resp.clone());
+        }
+        resp
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timer
+    }
+
+    /// Repeat the Response when due; `Err(GaveUp)` once the tries are used up.
+    pub fn handle_timeout(&mut self, now: Instant) -> Result<Option<Vec<u8>>, GaveUp> {
+        match (self.timer, &self.response) {
+            (Some(t), Some(resp)) if t <= now && !self.done => {
+                if self.tries_left == 0 {
+                    self.timer = None;
+                    return Err(GaveUp);
+                }
+                self.tries_left -= 1;
+                self.timer = Some(now + self.restart_time);
+                Ok(Some(resp.clone()))
+            }
+            _ => Ok(None),
+        }
     }
 
     pub fn handle_result(&mut self, code: u8, id: u8, message: &[u8]) -> Option<ChapClientResult> {
@@ -270,6 +310,7 @@ impl ChapClient {
             _ => return None,
         };
         self.done = true;
+        self.timer = None;
         Some(result)
     }
 }
@@ -330,14 +371,20 @@ mod tests {
         let rt = Duration::from_secs(3);
         let challenge = [7u8; 16];
         let mut s = ChapServer::new(challenge, b"lns", rt, 2);
-        let mut c = ChapClient::new(b"user", b"pw");
+        let mut c = ChapClient::new(b"user", b"pw", rt, 2);
         let ch = s.start(t0);
         // One retransmission, then give up.
         assert!(s.handle_timeout(t0 + rt).unwrap().is_some());
         assert_eq!(s.handle_timeout(t0 + rt * 2), Err(GaveUp));
 
         let ch = ControlPacket::parse(&ch).unwrap();
-        let resp = c.handle_challenge(ch.identifier(), &ChapValue::parse(ch.data()).unwrap());
+        let resp = c.handle_challenge(t0, ch.identifier(), &ChapValue::parse(ch.data()).unwrap());
+        // The Response is repeated until a result arrives, then given up.
+        assert_eq!(c.poll_timeout(), Some(t0 + rt));
+        assert_eq!(c.handle_timeout(t0 + rt), Ok(Some(resp.clone())));
+        assert_eq!(c.handle_timeout(t0 + rt * 2), Err(GaveUp));
+        let mut c = ChapClient::new(b"user", b"pw", rt, 2);
+        let resp = c.handle_challenge(t0, ch.identifier(), &ChapValue::parse(ch.data()).unwrap());
         let resp = ControlPacket::parse(&resp).unwrap();
         let rv = ChapValue::parse(resp.data()).unwrap();
         let mut s = ChapServer::new(challenge, b"lns", rt, 2);
@@ -372,5 +419,7 @@ mod tests {
             c.handle_result(ok.code(), ok.identifier(), ok.data()),
             Some(ChapClientResult::Success)
         );
+        assert_eq!(c.poll_timeout(), None);
+        assert_eq!(c.handle_timeout(t0 + rt * 5), Ok(None));
     }
 }

@@ -129,15 +129,16 @@ impl ClientLink {
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let pap = match &self.auth {
+        let auth = match &self.auth {
             Auth::Pap(p) => p.poll_timeout(),
-            _ => None,
+            Auth::Chap(c) => c.poll_timeout(),
+            Auth::None => None,
         };
         [
             self.lcp.poll_timeout(),
             self.ipcp.poll_timeout(),
             self.auth_deadline,
-            pap,
+            auth,
         ]
         .into_iter()
         .flatten()
@@ -180,12 +181,17 @@ impl ClientLink {
             self.auth_deadline = None;
             self.close_with(now, CloseReason::AuthTimeout);
         }
-        if let Auth::Pap(p) = &mut self.auth {
-            match p.handle_timeout(now) {
-                Ok(Some(pkt)) => self.tx_frame(emit_frame(protocol::PAP, &pkt)),
-                Ok(None) => {}
-                Err(GaveUp) => self.close_with(now, CloseReason::AuthTimeout),
-            }
+        let resend = match &mut self.auth {
+            Auth::Pap(p) => p.handle_timeout(now).map(|o| o.map(|p| (protocol::PAP, p))),
+            Auth::Chap(c) => c
+                .handle_timeout(now)
+                .map(|o| o.map(|p| (protocol::CHAP, p))),
+            Auth::None => Ok(None),
+        };
+        match resend {
+            Ok(Some((proto, pkt))) => self.tx_frame(emit_frame(proto, &pkt)),
+            Ok(None) => {}
+            Err(GaveUp) => self.close_with(now, CloseReason::AuthTimeout),
         }
         self.pump(now);
     }
@@ -279,7 +285,7 @@ impl ClientLink {
                 return;
             };
             self.auth_deadline = None;
-            let resp = client.handle_challenge(p.identifier(), &ch);
+            let resp = client.handle_challenge(now, p.identifier(), &ch);
             self.tx_frame(emit_frame(protocol::CHAP, &resp));
             return;
         }
@@ -356,7 +362,15 @@ impl ClientLink {
                 self.ipcp.close(now);
             }
             FsmOutput::Layer(LayerEvent::Started) => {}
-            FsmOutput::Layer(LayerEvent::Finished) => self.finish(),
+            FsmOutput::Layer(LayerEvent::Finished) => {
+                let reason = if self.lcp.configure_timed_out() {
+                    CloseReason::ConfigureTimeout
+                } else {
+                    CloseReason::NegotiationFailed
+                };
+                self.close_reason.get_or_insert(reason);
+                self.finish();
+            }
         }
     }
 
@@ -374,7 +388,12 @@ impl ClientLink {
                 self.auth = Auth::Pap(c);
             }
             Some(AuthProto::Chap) => {
-                self.auth = Auth::Chap(ChapClient::new(user, pass));
+                self.auth = Auth::Chap(ChapClient::new(
+                    user,
+                    pass,
+                    self.cfg.restart_time,
+                    self.cfg.max_configure,
+                ));
                 let wait = self.cfg.restart_time * self.cfg.max_configure.max(1);
                 self.auth_deadline = Some(now + wait);
             }
@@ -402,7 +421,12 @@ impl ClientLink {
             FsmOutput::Layer(LayerEvent::Started) => {}
             FsmOutput::Layer(LayerEvent::Finished) => {
                 if self.phase == Phase::Network {
-                    self.close_with(now, CloseReason::NegotiationFailed);
+                    let reason = if self.ipcp.configure_timed_out() {
+                        CloseReason::ConfigureTimeout
+                    } else {
+                        CloseReason::NegotiationFailed
+                    };
+                    self.close_with(now, reason);
                 }
             }
         }

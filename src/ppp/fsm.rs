@@ -118,6 +118,17 @@ pub struct Fsm<N> {
     /// Identifier and options of our outstanding Configure-Request.
     req_id: u8,
     req_options: Vec<u8>,
+    /// The peer Acked `req_id`: a further Ack with it is a duplicate.
+    req_acked: bool,
+    /// Identifier and options of the peer request we last Acked: the same
+    /// request again in Opened is a retransmission that crossed our Ack.
+    peer_req: Option<(u8, Vec<u8>)>,
+    /// Identifier and options of the peer request we last Naked: the same
+    /// request again means our Nak was lost, not that the peer ignores it,
+    /// so it does not count toward Max-Failure.
+    naked_req: Option<(u8, Vec<u8>)>,
+    /// The last This-Layer-Finished came from Max-Configure running out.
+    configure_timed_out: bool,
     out: VecDeque<FsmOutput>,
 }
 
@@ -133,6 +144,10 @@ impl<N: Negotiator> Fsm<N> {
             next_id: 1,
             req_id: 0,
             req_options: Vec::new(),
+            req_acked: false,
+            peer_req: None,
+            naked_req: None,
+            configure_timed_out: false,
             out: VecDeque::new(),
         }
     }
@@ -147,6 +162,15 @@ impl<N: Negotiator> Fsm<N> {
 
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.timer
+    }
+
+    /// The peer cannot have seen our requests so far (it was still
+    /// authenticating): give the current negotiation its full
+    /// Max-Configure again instead of counting those as failures.
+    pub fn renew_configure_count(&mut self) {
+        if matches!(self.state, State::ReqSent | State::AckRcvd | State::AckSent) {
+            self.restart_counter = self.cfg.max_configure;
+        }
     }
 
     /// Allocate an identifier for a packet outside the automaton (Echo...).
@@ -238,11 +262,12 @@ impl<N: Negotiator> Fsm<N> {
             // TO+
             match self.state {
                 State::Closing | State::Stopping => self.str(now),
-                State::ReqSent | State::AckRcvd => {
+                State::ReqSent | State::AckSent => self.scr_again(now),
+                State::AckRcvd => {
+                    // The peer answered this request: a new Identifier (§5.1).
                     self.scr(now);
                     self.state = State::ReqSent;
                 }
-                State::AckSent => self.scr(now),
                 _ => {}
             }
         } else {
@@ -253,12 +278,18 @@ impl<N: Negotiator> Fsm<N> {
                     self.set(State::Closed);
                 }
                 State::Stopping | State::ReqSent | State::AckRcvd | State::AckSent => {
+                    self.configure_timed_out = self.state != State::Stopping;
                     self.tlf();
                     self.set(State::Stopped);
                 }
                 _ => {}
             }
         }
+    }
+
+    /// The layer finished because Max-Configure requests went unacked.
+    pub fn configure_timed_out(&self) -> bool {
+        self.configure_timed_out
     }
 
     // ---- received packets ----
@@ -328,6 +359,11 @@ impl<N: Negotiator> Fsm<N> {
                 self.sta(id);
                 return;
             }
+            State::Opened if self.is_peer_retransmission(id, packet.data()) => {
+                // Our Ack crossed this copy: Ack again, no renegotiation.
+                self.send(code::CONFIGURE_ACK, id, packet.data());
+                return;
+            }
             _ => {}
         }
         if self.state == State::Opened {
@@ -343,7 +379,7 @@ impl<N: Negotiator> Fsm<N> {
             self.scr(now);
             self.state = State::ReqSent;
         }
-        let good = self.answer_request(id, &options);
+        let good = self.answer_request(id, packet.data(), &options);
         self.state = match (self.state, good) {
             (State::ReqSent, true) | (State::AckSent, true) => State::AckSent,
             (State::AckRcvd, true) => {
@@ -359,7 +395,7 @@ impl<N: Negotiator> Fsm<N> {
     }
 
     /// Send Ack, Nak or Reject for the peer's request; true for Ack (RCR+).
-    fn answer_request(&mut self, id: u8, options: &[ConfigOption<'_>]) -> bool {
+    fn answer_request(&mut self, id: u8, data: &[u8], options: &[ConfigOption<'_>]) -> bool {
         let mut rejects = Vec::new();
         let mut naks = Vec::new();
         for opt in options {
@@ -380,7 +416,14 @@ impl<N: Negotiator> Fsm<N> {
             self.send(code::CONFIGURE_REJECT, id, &rejects);
             false
         } else if !naks.is_empty() {
-            self.nak_loops = self.nak_loops.saturating_add(1);
+            let again = self
+                .naked_req
+                .as_ref()
+                .is_some_and(|(i, d)| *i == id && d.as_slice() == data);
+            if !again {
+                self.nak_loops = self.nak_loops.saturating_add(1);
+                self.naked_req = Some((id, data.to_vec()));
+            }
             self.send(code::CONFIGURE_NAK, id, &naks);
             false
         } else {
@@ -391,14 +434,31 @@ impl<N: Negotiator> Fsm<N> {
                 opt.emit(&mut ack);
             }
             self.send(code::CONFIGURE_ACK, id, &ack);
+            self.peer_req = Some((id, ack));
             true
         }
+    }
+
+    /// The peer request we already Acked, sent again with the same
+    /// Identifier (§5.1: a retransmission MAY keep it; a new request MUST not).
+    fn is_peer_retransmission(&self, id: u8, data: &[u8]) -> bool {
+        self.peer_req
+            .as_ref()
+            .is_some_and(|(i, d)| *i == id && d.as_slice() == data)
     }
 
     fn rca(&mut self, now: Instant, packet: &ControlPacket<'_>) {
         // An Ack must echo our outstanding request exactly (§5.2).
         if packet.identifier() != self.req_id || packet.data() != self.req_options.as_slice() {
             return;
+        }
+        // A second Ack of a request already Acked (one per retransmission,
+        // or duplicated on the way) carries no news: discard it.
+        if self.req_acked && matches!(self.state, State::AckRcvd | State::Opened) {
+            return;
+        }
+        if matches!(self.state, State::ReqSent | State::AckSent) {
+            self.req_acked = true;
         }
         if matches!(self.state, State::ReqSent | State::AckSent) {
             let opts = self.req_options.clone();
@@ -531,6 +591,8 @@ impl<N: Negotiator> Fsm<N> {
     fn irc_configure(&mut self) {
         self.restart_counter = self.cfg.max_configure;
         self.nak_loops = 0;
+        self.peer_req = None;
+        self.naked_req = None;
         self.neg.reset();
     }
 
@@ -538,14 +600,31 @@ impl<N: Negotiator> Fsm<N> {
         self.restart_counter = self.cfg.max_terminate;
     }
 
+    /// A new Configure-Request: new Identifier.
     fn scr(&mut self, now: Instant) {
         self.restart_counter = self.restart_counter.saturating_sub(1);
         self.timer = Some(now + self.cfg.restart_time);
         let mut options = Vec::new();
         self.neg.build_request(&mut options);
         self.req_id = self.alloc_id();
+        self.req_acked = false;
         self.send(code::CONFIGURE_REQUEST, self.req_id, &options);
         self.req_options = options;
+    }
+
+    /// Timeout retransmission of an unanswered request: same Identifier
+    /// (§5.1), so an Ack of any copy opens the layer, and the peer can tell
+    /// the copy from a new request.
+    fn scr_again(&mut self, now: Instant) {
+        let mut options = Vec::new();
+        self.neg.build_request(&mut options);
+        if options != self.req_options || self.req_acked {
+            self.scr(now);
+            return;
+        }
+        self.restart_counter = self.restart_counter.saturating_sub(1);
+        self.timer = Some(now + self.cfg.restart_time);
+        self.send(code::CONFIGURE_REQUEST, self.req_id, &options);
     }
 
     fn str(&mut self, now: Instant) {
@@ -933,5 +1012,75 @@ mod tests {
         f.handle_timeout(t);
         assert_eq!(f.state(), State::ReqSent);
         assert_eq!(codes(&drain(&mut f)), vec![code::CONFIGURE_REQUEST]);
+    }
+
+    #[test]
+    fn retransmitted_request_keeps_identifier_and_duplicates_do_not_renegotiate() {
+        let t0 = Instant::now();
+        let mut f = fsm();
+        let id = started(&mut f, t0);
+        // TO+ in Req-Sent: the same request, same Identifier (§5.1).
+        f.handle_timeout(t0 + Duration::from_secs(3));
+        let out = drain(&mut f);
+        assert_eq!(
+            out,
+            vec![FsmOutput::Packet(pkt(
+                code::CONFIGURE_REQUEST,
+                id,
+                &[1, 3, 1]
+            ))]
+        );
+        // The Ack of the first copy opens; the Ack of the second is a duplicate.
+        feed(&mut f, t0, &pkt(code::CONFIGURE_ACK, id, &[1, 3, 1]));
+        feed(&mut f, t0, &pkt(code::CONFIGURE_REQUEST, 50, &[1, 3, 7]));
+        assert_eq!(f.state(), State::Opened);
+        drain(&mut f);
+        feed(&mut f, t0, &pkt(code::CONFIGURE_ACK, id, &[1, 3, 1]));
+        assert_eq!(f.state(), State::Opened);
+        assert!(drain(&mut f).is_empty());
+        // The peer's copy of the request we Acked (our Ack crossed it): Ack again.
+        feed(&mut f, t0, &pkt(code::CONFIGURE_REQUEST, 50, &[1, 3, 7]));
+        assert_eq!(f.state(), State::Opened);
+        assert_eq!(
+            drain(&mut f),
+            vec![FsmOutput::Packet(pkt(code::CONFIGURE_ACK, 50, &[1, 3, 7]))]
+        );
+        // A new request (new Identifier) still renegotiates (RFC 1661 RCR in Opened).
+        feed(&mut f, t0, &pkt(code::CONFIGURE_REQUEST, 51, &[1, 3, 7]));
+        assert_eq!(f.state(), State::AckSent);
+        assert_eq!(layers(&drain(&mut f)), vec![LayerEvent::Down]);
+    }
+
+    #[test]
+    fn lost_naks_do_not_count_toward_max_failure() {
+        let t0 = Instant::now();
+        let mut f = fsm();
+        started(&mut f, t0);
+        drain(&mut f);
+        // The same unacceptable request 20 times (our Naks lost): still Naked.
+        for _ in 0..20 {
+            feed(&mut f, t0, &pkt(code::CONFIGURE_REQUEST, 60, &[1, 3, 2]));
+            assert_eq!(codes(&drain(&mut f)), vec![code::CONFIGURE_NAK]);
+        }
+        // A peer that ignores our Nak (new Identifier each time) is Rejected
+        // once Max-Failure (5) Naks went unheeded.
+        let mut last = Vec::new();
+        for id in 61..70 {
+            feed(&mut f, t0, &pkt(code::CONFIGURE_REQUEST, id, &[1, 3, 2]));
+            last = codes(&drain(&mut f));
+        }
+        assert_eq!(last, vec![code::CONFIGURE_REJECT]);
+    }
+
+    #[test]
+    fn max_configure_timeout_is_reported() {
+        let t0 = Instant::now();
+        let mut f = fsm();
+        started(&mut f, t0);
+        for n in 1..=10 {
+            f.handle_timeout(t0 + Duration::from_secs(3 * n));
+        }
+        assert_eq!(f.state(), State::Stopped);
+        assert!(f.configure_timed_out());
     }
 }

@@ -20,9 +20,12 @@ pub enum CloseReason {
     AuthFailed,
     /// No authentication exchange completed in time (Max-Configure tries).
     AuthTimeout,
-    /// LCP or IPCP gave up: Max-Configure, an unacceptable Nak/Reject,
-    /// a catastrophic Code/Protocol-Reject.
+    /// LCP or IPCP could not agree: an unacceptable Nak/Reject, a
+    /// catastrophic Code/Protocol-Reject.
     NegotiationFailed,
+    /// LCP or IPCP sent Max-Configure requests without getting one Acked
+    /// (RFC 1661 §4.6 TO-): the peer is silent or the path too lossy.
+    ConfigureTimeout,
     /// Nothing received from the peer for the idle timeout.
     EchoTimeout,
     /// Our own Magic-Number came back (RFC 1661 §6.4).

@@ -590,7 +590,7 @@ fn lcp_gives_up_after_max_configure() {
     p.exchange();
     p.run_for(Duration::from_secs(60));
     assert_eq!(p.sent_with(protocol::LCP, code::CONFIGURE_REQUEST), 10);
-    assert_eq!(p.server_closed(), Some(CloseReason::NegotiationFailed));
+    assert_eq!(p.server_closed(), Some(CloseReason::ConfigureTimeout));
     assert_eq!(p.server.lcp_state(), State::Stopped);
 }
 

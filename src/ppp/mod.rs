@@ -20,3 +20,5 @@ pub use server::{Credentials, ServerConfig, ServerEvent, ServerLink};
 
 #[cfg(test)]
 mod link_tests;
+#[cfg(test)]
+mod lossy_tests;

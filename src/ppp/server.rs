@@ -97,6 +97,12 @@ pub struct ServerLink {
     /// An IPCP Configure-Request that arrived during authentication,
     /// replayed once the network phase starts (saves the peer a restart).
     early_ipcp: Option<Vec<u8>>,
+    /// Our PAP Ack / CHAP Success, repeated with each IPCP request until
+    /// the peer sends IPCP: if it was lost, a peer that does not repeat
+    /// its Response would discard our IPCP forever.
+    auth_success: Option<Vec<u8>>,
+    /// IPCP requests sent while `auth_success` is held.
+    ipcp_unheard_requests: u32,
     last_rx: Instant,
     last_echo: Option<Instant>,
     lcp_opened_at: Instant,
@@ -135,6 +141,8 @@ impl ServerLink {
             auth: Auth::None,
             auth_deadline: None,
             early_ipcp: None,
+            auth_success: None,
+            ipcp_unheard_requests: 0,
             last_rx: now,
             last_echo: None,
             lcp_opened_at: now,
@@ -234,7 +242,9 @@ impl ServerLink {
         let Some(reply) = self.decide(true, message) else {
             return;
         };
-        self.tx_frame(reply);
+        self.tx_frame(reply.clone());
+        self.auth_success = Some(reply);
+        self.ipcp_unheard_requests = 0;
         self.ipcp.neg.set_grant(grant);
         self.phase = Phase::Network;
         self.ipcp.open(now);
@@ -391,7 +401,10 @@ impl ServerLink {
                 });
             }
             PapServerAction::Wait => {}
-            PapServerAction::Reply(r) => self.tx_frame(framed(protocol::PAP, &r)),
+            PapServerAction::Reply(r) => {
+                self.tx_frame(framed(protocol::PAP, &r));
+                self.peer_missed_auth_result();
+            }
         }
     }
 
@@ -430,7 +443,10 @@ impl ServerLink {
                 },
             }),
             ChapServerAction::Ignore => {}
-            ChapServerAction::Reply(r) => self.tx_frame(framed(protocol::CHAP, &r)),
+            ChapServerAction::Reply(r) => {
+                self.tx_frame(framed(protocol::CHAP, &r));
+                self.peer_missed_auth_result();
+            }
         }
     }
 
@@ -439,7 +455,10 @@ impl ServerLink {
             return;
         };
         match self.phase {
-            Phase::Network => self.ipcp.handle_packet(now, &p),
+            Phase::Network => {
+                self.auth_success = None;
+                self.ipcp.handle_packet(now, &p)
+            }
             Phase::Authenticate if p.code() == code::CONFIGURE_REQUEST => {
                 self.early_ipcp = Some(p.to_bytes())
             }
@@ -459,6 +478,15 @@ impl ServerLink {
         let id = self.lcp.alloc_id();
         self.lcp.send(code::PROTOCOL_REJECT, id, &data);
         self.stats.protocol_rejects_sent += 1;
+    }
+
+    /// The peer repeated its PAP request / CHAP Response after our
+    /// decision: it had not seen the result, so it was still
+    /// authenticating and discarded our IPCP requests. Those do not count.
+    fn peer_missed_auth_result(&mut self) {
+        if self.phase == Phase::Network && self.auth_success.is_some() {
+            self.ipcp.renew_configure_count();
+        }
     }
 
     fn control_packet<'a>(&mut self, payload: &'a [u8]) -> Option<ControlPacket<'a>> {
@@ -559,6 +587,7 @@ impl ServerLink {
             FsmOutput::Layer(LayerEvent::Started) => {}
             FsmOutput::Layer(LayerEvent::Finished) => {
                 self.phase = Phase::Dead;
+                self.note_lcp_finish();
                 self.finish();
             }
         }
@@ -566,7 +595,19 @@ impl ServerLink {
 
     fn ipcp_output(&mut self, now: Instant, o: FsmOutput) {
         match o {
-            FsmOutput::Packet(p) => self.tx_frame(framed(protocol::IPCP, &p)),
+            FsmOutput::Packet(p) => {
+                // A retransmitted Configure-Request before the peer spoke IPCP.
+                let request = p.first() == Some(&code::CONFIGURE_REQUEST);
+                if let Some(ok) = self.auth_success.as_ref().filter(|_| request) {
+                    // The first request goes right after the result itself.
+                    if self.ipcp_unheard_requests > 0 {
+                        let ok = ok.clone();
+                        self.tx_frame(ok);
+                    }
+                    self.ipcp_unheard_requests = self.ipcp_unheard_requests.saturating_add(1);
+                }
+                self.tx_frame(framed(protocol::IPCP, &p))
+            }
             FsmOutput::NegotiationFailed => {
                 self.close_reason
                     .get_or_insert(CloseReason::NegotiationFailed);
@@ -591,7 +632,12 @@ impl ServerLink {
             // IPCP gave up: without a network layer the link is useless.
             FsmOutput::Layer(LayerEvent::Finished) => {
                 if self.phase == Phase::Network {
-                    self.close(now, CloseReason::NegotiationFailed);
+                    let reason = if self.ipcp.configure_timed_out() {
+                        CloseReason::ConfigureTimeout
+                    } else {
+                        CloseReason::NegotiationFailed
+                    };
+                    self.close(now, reason);
                 }
             }
         }
@@ -633,8 +679,20 @@ impl ServerLink {
         self.auth = Auth::None;
         self.auth_deadline = None;
         self.early_ipcp = None;
+        self.auth_success = None;
         self.ipcp.down();
         self.ipcp.close(now);
+    }
+
+    /// Every way LCP finishes without a reason already noted is a
+    /// negotiation failure of some kind; say which.
+    fn note_lcp_finish(&mut self) {
+        let reason = if self.lcp.configure_timed_out() {
+            CloseReason::ConfigureTimeout
+        } else {
+            CloseReason::NegotiationFailed
+        };
+        self.close_reason.get_or_insert(reason);
     }
 
     fn finish(&mut self) {

@@ -41,7 +41,11 @@ pub struct Netns {
 
 impl Netns {
     pub fn new() -> Netns {
-        let name = format!("l2t{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst));
+        let name = format!(
+            "l2t{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        );
         run_ok(Command::new("ip").args(["netns", "add", &name]));
         let ns = Netns { name };
         ns.exec_ok(&["ip", "link", "set", "lo", "up"]);
@@ -63,7 +67,9 @@ impl Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
     }
 }
 
@@ -142,7 +148,12 @@ impl Lns {
             .stderr(logf)
             .spawn()
             .expect("start l2tpns");
-        let mut lns = Lns { ns, dir, child: Some(child), log };
+        let mut lns = Lns {
+            ns,
+            dir,
+            child: Some(child),
+            log,
+        };
         lns.wait_for_log("listening for L2TP", Duration::from_secs(20));
         lns
     }
@@ -163,12 +174,18 @@ impl Lns {
             }
             if let Some(c) = self.child.as_mut() {
                 if let Ok(Some(st)) = c.try_wait() {
-                    panic!("l2tpns exited ({st}) before {needle:?}:\n{}", self.log_text());
+                    panic!(
+                        "l2tpns exited ({st}) before {needle:?}:\n{}",
+                        self.log_text()
+                    );
                 }
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("no {needle:?} in the log after {limit:?}:\n{}", self.log_text());
+        panic!(
+            "no {needle:?} in the log after {limit:?}:\n{}",
+            self.log_text()
+        );
     }
 
     /// Ask for a status line (SIGUSR1) and return it.
@@ -182,7 +199,10 @@ impl Lns {
             if lines.len() > before {
                 return lines[lines.len() - 1].to_string();
             }
-            assert!(t0.elapsed() < Duration::from_secs(10), "no status line:\n{text}");
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "no status line:\n{text}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -197,9 +217,18 @@ impl Lns {
     pub fn loadgen_holding(&self, args: &[&str]) -> Child {
         use std::io::BufRead;
         let mut c = self.ns.command(LOADGEN);
-        c.args(["--server", "127.0.0.1:1701", "--expect-dns", &format!("{DNS1},{DNS2}")]);
+        c.args([
+            "--server",
+            "127.0.0.1:1701",
+            "--expect-dns",
+            &format!("{DNS1},{DNS2}"),
+        ]);
         c.args(args);
-        let mut child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start loadgen");
+        let mut child = c
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start loadgen");
         let stderr = child.stderr.take().expect("stderr");
         let mut lines = std::io::BufReader::new(stderr).lines();
         loop {
@@ -217,9 +246,18 @@ impl Lns {
     /// Run the load generator in the namespace against this daemon.
     pub fn loadgen(&self, args: &[&str]) -> LoadgenResult {
         let mut c = self.ns.command(LOADGEN);
-        c.args(["--server", "127.0.0.1:1701", "--expect-dns", &format!("{DNS1},{DNS2}")]);
+        c.args([
+            "--server",
+            "127.0.0.1:1701",
+            "--expect-dns",
+            &format!("{DNS1},{DNS2}"),
+        ]);
         c.args(args);
-        let out = c.stdout(Stdio::piped()).stderr(Stdio::piped()).output().expect("run loadgen");
+        let out = c
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output()
+            .expect("run loadgen");
         LoadgenResult {
             success: out.status.success(),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -266,14 +304,22 @@ pub struct LoadgenResult {
 impl LoadgenResult {
     /// A field of the SUMMARY line.
     pub fn field(&self, name: &str) -> String {
-        let line = self.stdout.lines().find(|l| l.starts_with("SUMMARY")).unwrap_or("");
+        let line = self
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("SUMMARY"))
+            .unwrap_or("");
         line.split_whitespace()
             .find_map(|kv| kv.strip_prefix(&format!("{name}=")).map(str::to_string))
             .unwrap_or_default()
     }
 
     pub fn assert_pass(&self) {
-        assert!(self.success, "loadgen failed:\n{}\n{}", self.stdout, self.stderr);
+        assert!(
+            self.success,
+            "loadgen failed:\n{}\n{}",
+            self.stdout, self.stderr
+        );
     }
 }
 
