@@ -117,6 +117,12 @@ impl Summary {
 
 /// Echo requests sent back to back before the loadgen pauses to read replies.
 const PING_BURST: usize = 64;
+/// How long the traffic phase waits for replies, resending unanswered
+/// requests every PING_RETRY.
+const TRAFFIC_TIME: Duration = Duration::from_secs(8);
+const PING_RETRY: Duration = Duration::from_secs(1);
+/// Closing waits one full StopCCN retransmission cycle (1+2+4+8+8+8 s) and a margin.
+const CLOSE_TIME: Duration = Duration::from_secs(40);
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 enum Key {
@@ -147,6 +153,7 @@ struct Sess {
     dns: [Option<Ipv4Addr>; 2],
     up_at: Option<Instant>,
     replies: u32,
+    echo_seq: u16,
 }
 
 struct Tun {
@@ -181,6 +188,7 @@ pub struct LoadGen {
     in_setup: usize,
     phase: Phase,
     phase_deadline: Instant,
+    next_ping_retry: Instant,
     started: Instant,
     last_up: Option<Instant>,
     by_address: HashMap<Ipv4Addr, usize>,
@@ -217,6 +225,7 @@ impl LoadGen {
             in_setup: 0,
             phase: Phase::Setup,
             phase_deadline: now + opts.timeout,
+            next_ping_retry: now,
             started: now,
             last_up: None,
             by_address: HashMap::new(),
@@ -250,6 +259,7 @@ impl LoadGen {
                 dns: [None; 2],
                 up_at: None,
                 replies: 0,
+                echo_seq: 0,
             });
         }
         Ok(lg)
@@ -618,6 +628,10 @@ impl LoadGen {
                 }
             }
             Phase::Traffic => {
+                if now >= self.next_ping_retry {
+                    self.next_ping_retry = now + PING_RETRY;
+                    self.send_echoes();
+                }
                 let done = self
                     .sessions
                     .iter()
@@ -658,7 +672,7 @@ impl LoadGen {
                         }
                     }
                     self.phase = Phase::Closing;
-                    self.phase_deadline = now + Duration::from_secs(15);
+                    self.phase_deadline = now + CLOSE_TIME;
                 }
             }
             Phase::Closing => {
@@ -666,9 +680,9 @@ impl LoadGen {
                 if all_closed || now >= self.phase_deadline {
                     self.summary.teardown_clean = all_closed;
                     if !all_closed {
-                        self.summary
-                            .failures
-                            .push("tunnels did not close in 15 s".into());
+                        self.summary.failures.push(
+                            format!("tunnels did not close in {} s", CLOSE_TIME.as_secs()).into(),
+                        );
                     }
                     self.phase = Phase::Done;
                 }
@@ -714,32 +728,41 @@ impl LoadGen {
 
     fn start_traffic(&mut self, now: Instant) {
         self.phase = Phase::Traffic;
-        self.phase_deadline = now + Duration::from_secs(5);
+        self.phase_deadline = now + TRAFFIC_TIME;
+        self.next_ping_retry = now + PING_RETRY;
+        self.send_echoes();
+    }
+
+    /// Echo requests through every up session that still lacks replies
+    /// (all of them the first time). Like ping(8), a request without a reply
+    /// is sent again a second later: a client can reach IPCP Opened before
+    /// the LNS does when its Configure-Ack is lost, and what it sends in
+    /// between is rightly discarded.
+    fn send_echoes(&mut self) {
         let mut sent_in_burst = 0;
-        for round in 0..self.opts.pings {
-            for s in 0..self.sessions.len() {
-                let sess = &self.sessions[s];
-                let (
-                    Some(src),
-                    SessionState::Ppp {
-                        tunnel, peer_sid, ..
-                    },
-                ) = (sess.address, &sess.state)
-                else {
-                    continue;
-                };
-                let Some(dst) = self.opts.ping_target.or(sess.peer_address) else {
-                    continue;
-                };
-                let packet = icmp::echo_request(
-                    src,
-                    dst,
-                    (s % 65536) as u16,
-                    round as u16,
-                    self.opts.ping_size,
-                );
+        for s in 0..self.sessions.len() {
+            let sess = &self.sessions[s];
+            let missing = self.opts.pings.saturating_sub(sess.replies);
+            let (
+                Some(src),
+                SessionState::Ppp {
+                    tunnel, peer_sid, ..
+                },
+            ) = (sess.address, &sess.state)
+            else {
+                continue;
+            };
+            let Some(dst) = self.opts.ping_target.or(sess.peer_address) else {
+                continue;
+            };
+            let (peer_tid, peer_sid) = (self.tunnels[*tunnel].lac.peer_id(), *peer_sid);
+            for _ in 0..missing {
+                let seq = self.sessions[s].echo_seq;
+                self.sessions[s].echo_seq = seq.wrapping_add(1);
+                let packet =
+                    icmp::echo_request(src, dst, (s % 65536) as u16, seq, self.opts.ping_size);
                 let mut d = vec![0u8; DATA_HEADER_LEN];
-                write_data_header(&mut d, self.tunnels[*tunnel].lac.peer_id(), *peer_sid);
+                write_data_header(&mut d, peer_tid, peer_sid);
                 d.extend_from_slice(&[0xff, 0x03, 0x00, 0x21]);
                 d.extend_from_slice(&packet);
                 // Data is never impaired: only control traffic is.
