@@ -48,6 +48,8 @@ pub const IMPLEMENTED: &[&str] = &[
     "ip_pool_file",
     "users_file",
     "l2tp_receive_window",
+    "max_tunnels",
+    "max_sessions",
 ];
 
 /// Authentication protocol offered to clients (`radius_authtypes`).
@@ -224,6 +226,10 @@ pub struct Config {
     pub ip_pool_file: PathBuf,
     pub users_file: PathBuf,
     pub l2tp_receive_window: u16,
+    /// Open tunnels at most (1..65535; L2TPv2 tunnel ids are 16-bit).
+    pub max_tunnels: u32,
+    /// Sessions at most over all tunnels; 0 = no limit.
+    pub max_sessions: u32,
 
     /// Directory of the startup-config; relative file names are resolved here.
     pub config_dir: PathBuf,
@@ -328,6 +334,8 @@ impl Config {
             ip_pool_file: dir.join("ip_pool"),
             users_file: dir.join("users"),
             l2tp_receive_window: 16,
+            max_tunnels: 65535,
+            max_sessions: 0,
             config_dir: dir.to_path_buf(),
             statements: Vec::new(),
             warnings: Vec::new(),
@@ -603,6 +611,8 @@ impl Config {
             "ip_pool_file" => self.ip_pool_file = self.resolve(v)?,
             "users_file" => self.users_file = self.resolve(v)?,
             "l2tp_receive_window" => self.l2tp_receive_window = parse_ranged(v, 1, 65535)? as u16,
+            "max_tunnels" => self.max_tunnels = parse_ranged(v, 1, 65535)? as u32,
+            "max_sessions" => self.max_sessions = parse_ranged(v, 0, u64::from(u32::MAX))? as u32,
             _ => return Err("variable has no storage (internal error)".into()),
         }
         Ok(None)
@@ -709,6 +719,8 @@ impl Config {
             "ip_pool_file" => p(&self.ip_pool_file),
             "users_file" => p(&self.users_file),
             "l2tp_receive_window" => self.l2tp_receive_window.to_string(),
+            "max_tunnels" => self.max_tunnels.to_string(),
+            "max_sessions" => self.max_sessions.to_string(),
             _ => return None,
         })
     }
@@ -1126,6 +1138,8 @@ mod tests {
         ("ip_pool_file", "/etc/l2tpns/ip_pool"),
         ("users_file", "/etc/l2tpns/users"),
         ("l2tp_receive_window", "16"),
+        ("max_tunnels", "65535"),
+        ("max_sessions", "0"),
     ];
 
     #[test]

@@ -124,6 +124,8 @@ pub const VARS: &[VarInfo] = &[
     ours("ip_pool_file", String),
     ours("users_file", String),
     ours("l2tp_receive_window", Int),
+    ours("max_tunnels", Int),
+    ours("max_sessions", Int),
 ];
 
 /// Looks a variable up by its exact name (l2tpns uses `strcmp`).

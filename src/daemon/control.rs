@@ -4,7 +4,7 @@
 //! timer, authenticate, allocate an address) and publishes session state to
 //! the data-plane workers as `TableUpdate`s.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,6 +35,8 @@ pub struct Settings {
     pub guest_accounts: Vec<String>,
     pub anti_spoof: bool,
     pub max_tunnels: u16,
+    /// 0 = no limit.
+    pub max_sessions: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -46,6 +48,9 @@ enum TimerKey {
 struct TunnelEntry {
     tunnel: Tunnel,
     peer: SocketAddr,
+    /// Our session ids on this tunnel, so closing a tunnel costs its own
+    /// sessions, not a scan of all of them.
+    sessions: HashSet<u16>,
 }
 
 struct Session {
@@ -221,7 +226,14 @@ impl ControlPlane {
             Ok(tunnel) => {
                 info!(tid, %from, peer_tid, host = tunnel.peer_hostname(), "new tunnel");
                 self.by_peer.insert((from, peer_tid), tid);
-                self.tunnels.insert(tid, TunnelEntry { tunnel, peer: from });
+                self.tunnels.insert(
+                    tid,
+                    TunnelEntry {
+                        tunnel,
+                        peer: from,
+                        sessions: HashSet::new(),
+                    },
+                );
                 self.flush_tunnel(now, tid);
             }
             Err(e) => {
@@ -359,10 +371,30 @@ impl ControlPlane {
                 call,
             } => {
                 debug!(tid, sid = local_sid, ?call, "incoming call");
+                let limit = self.settings.max_sessions as usize;
+                if self.shutting_down || (limit > 0 && self.sessions.len() >= limit) {
+                    self.stats.session_limit += 1;
+                    warn!(
+                        tid,
+                        sid = local_sid,
+                        "refusing a call: max_sessions {limit} reached or shutting down"
+                    );
+                    if let Some(e) = self.tunnels.get_mut(&tid) {
+                        e.tunnel.disconnect_session(
+                            now,
+                            local_sid,
+                            super::teardown::cdn_no_resources(),
+                        );
+                    }
+                    return;
+                }
                 let mut challenge = [0u8; 16];
                 self.rng.fill_bytes(&mut challenge);
                 let magic = self.rng.next_u32();
                 let link = ServerLink::new(self.settings.ppp.clone(), magic, challenge, now);
+                if let Some(e) = self.tunnels.get_mut(&tid) {
+                    e.sessions.insert(local_sid);
+                }
                 self.sessions.insert(
                     key(tid, local_sid),
                     Session {
@@ -396,16 +428,19 @@ impl ControlPlane {
             }
             TunnelEvent::Closed { reason } => {
                 info!(tid, ?reason, "tunnel closed");
-                let keys: Vec<SessionKey> = self
-                    .sessions
-                    .keys()
-                    .filter(|k| k.tunnel == tid)
-                    .copied()
-                    .collect();
-                for k in keys {
-                    self.end_session(now, k, Cause::TunnelClosed, false);
-                }
+                self.end_tunnel_sessions(now, tid, Cause::TunnelClosed);
             }
+        }
+    }
+
+    /// End every session of a tunnel without CDNs (the tunnel is going).
+    fn end_tunnel_sessions(&mut self, now: Instant, tid: u16, cause: Cause) {
+        let sids: Vec<u16> = match self.tunnels.get(&tid) {
+            Some(e) => e.sessions.iter().copied().collect(),
+            None => return,
+        };
+        for sid in sids {
+            self.end_session(now, key(tid, sid), cause.clone(), false);
         }
     }
 
@@ -612,6 +647,9 @@ impl ControlPlane {
         let Some(s) = self.sessions.remove(&k) else {
             return;
         };
+        if let Some(e) = self.tunnels.get_mut(&k.tunnel) {
+            e.sessions.remove(&k.session);
+        }
         self.timers
             .set(TimerKey::Session(k.tunnel, k.session), None);
         if s.in_dataplane {
@@ -663,15 +701,7 @@ impl ControlPlane {
         self.shutting_down = true;
         let tids: Vec<u16> = self.tunnels.keys().copied().collect();
         for tid in tids {
-            let keys: Vec<SessionKey> = self
-                .sessions
-                .keys()
-                .filter(|k| k.tunnel == tid)
-                .copied()
-                .collect();
-            for k in keys {
-                self.end_session(now, k, Cause::AdminShutdown, false);
-            }
+            self.end_tunnel_sessions(now, tid, Cause::AdminShutdown);
             if let Some(e) = self.tunnels.get_mut(&tid) {
                 e.tunnel.close(now, super::teardown::stopccn_shutdown());
             }

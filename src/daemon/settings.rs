@@ -115,6 +115,7 @@ pub fn control_settings(cfg: &Config, local_address: Ipv4Addr) -> Settings {
         allow_duplicate_users: cfg.allow_duplicate_users,
         guest_accounts: cfg.guest_account.clone(),
         anti_spoof: !cfg.disable_no_spoof,
-        max_tunnels: u16::MAX,
+        max_tunnels: cfg.max_tunnels.clamp(1, 65535) as u16,
+        max_sessions: cfg.max_sessions,
     }
 }

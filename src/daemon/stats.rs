@@ -8,6 +8,7 @@ pub struct ControlStats {
     pub unknown_session: u64,
     pub wrong_source: u64,
     pub tunnel_limit: u64,
+    pub session_limit: u64,
     pub tunnel_refused: u64,
     pub send_errors: u64,
     pub auth_accepted: u64,

@@ -1,7 +1,7 @@
 //! Why a session ended, and the L2TP result code that tells the LAC
 //! (RFC 2661 §4.4.2). Later the same cause feeds Acct-Terminate-Cause.
 
-use crate::l2tp::result_code::{CdnCode, CdnResult, StopCcnCode, StopCcnResult};
+use crate::l2tp::result_code::{CdnCode, CdnResult, ErrorCode, StopCcnCode, StopCcnResult};
 use crate::ppp::server::CloseReason;
 
 #[derive(Debug, Clone)]
@@ -41,4 +41,11 @@ pub fn cdn_for(cause: &Cause) -> CdnResult {
 
 pub fn stopccn_shutdown() -> StopCcnResult {
     StopCcnResult::new(StopCcnCode::ShuttingDown).with_message("LNS shutting down")
+}
+
+/// A call we cannot take now (max_sessions): RFC 2661 result 2, error 4.
+pub fn cdn_no_resources() -> CdnResult {
+    CdnResult::new(CdnCode::GeneralError)
+        .with_error(ErrorCode::InsufficientResources)
+        .with_message("Session limit reached")
 }
