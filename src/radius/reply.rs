@@ -70,8 +70,11 @@ pub fn parse_framed_route(s: &str) -> Option<Ipv4Network> {
     Ipv4Network::new(addr, len).ok()
 }
 
-/// Sub-attributes (type, value) of one Vendor-Specific value (RFC 2865 §5.26).
-pub fn vendor_subattributes(value: &[u8]) -> Option<(u32, Vec<(u8, &[u8])>)> {
+/// (type, value) of one vendor sub-attribute.
+pub type SubAttribute<'a> = (u8, &'a [u8]);
+
+/// Sub-attributes of one Vendor-Specific value (RFC 2865 §5.26).
+pub fn vendor_subattributes(value: &[u8]) -> Option<(u32, Vec<SubAttribute<'_>>)> {
     let vendor = u32::from_be_bytes(value.get(..4)?.try_into().ok()?);
     let mut out = Vec::new();
     let mut rest = value.get(4..)?;

@@ -143,10 +143,7 @@ pub fn encode_access_request(
     }
     nas_attributes(&mut b, cfg);
     b.u32(rfc2865::NAS_PORT_TYPE, req.nas_port);
-    b.u32(
-        rfc2865::NAS_PORT_TYPE_TYPE,
-        u32::from(rfc2865::NAS_PORT_TYPE_VIRTUAL),
-    );
+    b.u32(rfc2865::NAS_PORT_TYPE_TYPE, rfc2865::NAS_PORT_TYPE_VIRTUAL);
     b.u32(
         rfc2865::SERVICE_TYPE_TYPE,
         rfc2865::SERVICE_TYPE_FRAMED_USER,
@@ -174,10 +171,7 @@ pub fn encode_accounting_request(
     if let Some(port) = req.nas_port {
         b.u32(rfc2865::NAS_PORT_TYPE, port);
     }
-    b.u32(
-        rfc2865::NAS_PORT_TYPE_TYPE,
-        u32::from(rfc2865::NAS_PORT_TYPE_VIRTUAL),
-    );
+    b.u32(rfc2865::NAS_PORT_TYPE_TYPE, rfc2865::NAS_PORT_TYPE_VIRTUAL);
     if let Some(user) = &req.user_name {
         b.string(rfc2865::USER_NAME_TYPE, user);
     }
