@@ -61,6 +61,13 @@ struct Pending {
     deadline: Option<Instant>,
 }
 
+/// `now + d`, saturating instead of panicking on absurd configured durations.
+fn later(now: Instant, d: Duration) -> Instant {
+    now.checked_add(d)
+        .or_else(|| now.checked_add(Duration::from_secs(86_400 * 365)))
+        .unwrap_or(now)
+}
+
 pub struct RadiusClient {
     cfg: Arc<ClientConfig>,
     ids: IdPool,
@@ -208,7 +215,7 @@ impl RadiusClient {
         if let Some(old) = p.deadline.take() {
             self.timers.remove(&(old, key));
         }
-        let deadline = now + p.interval;
+        let deadline = later(now, p.interval);
         p.deadline = Some(deadline);
         self.timers.insert((deadline, key));
         self.transmits.push_back(Transmit {
@@ -238,7 +245,10 @@ impl RadiusClient {
         };
         let is_acct = matches!(p.req, RequestKind::Acct(_));
         if p.tries < self.cfg.retries.max(1) {
-            p.interval = (p.interval * 2).min(MAX_RETRANSMIT.max(self.cfg.timeout));
+            p.interval = p
+                .interval
+                .saturating_mul(2)
+                .min(MAX_RETRANSMIT.max(self.cfg.timeout));
             let server = p.server;
             if let Some(st) = self.stats.get_mut(server) {
                 st.retries += 1;
@@ -259,7 +269,7 @@ impl RadiusClient {
             st.timeouts += 1;
         }
         if let Some(d) = self.dead_until.get_mut(failed) {
-            *d = Some(now + self.cfg.dead_time);
+            *d = Some(later(now, self.cfg.dead_time));
             tracing::warn!(server = failed, "RADIUS server marked dead");
         }
         let Some(next) = self.pick_server(now, &tried) else {

@@ -26,7 +26,8 @@ pub struct IdPool {
 
 impl IdPool {
     pub fn new(sockets: usize) -> IdPool {
-        let sockets = sockets.max(1);
+        // 1..=4096 sockets (over a million identifiers) keeps the table sane.
+        let sockets = sockets.clamp(1, 4096);
         // Interleave sockets so consecutive requests spread over them.
         let free = (0..=255u8)
             .flat_map(|id| (0..sockets).map(move |socket| Slot { socket, id }))

@@ -1132,3 +1132,18 @@ fn full_accept_with(req: &[u8], secret: &[u8]) -> Vec<u8> {
     let body: Vec<(u8, Vec<u8>)> = attrs(&full).into_iter().filter(|a| a.0 != 80).collect();
     reply(req, 2, &body, true, secret)
 }
+
+#[test]
+fn absurd_durations_do_not_panic() {
+    let (mut c, t0) = client(ClientConfig {
+        timeout: Duration::MAX,
+        dead_time: Duration::MAX,
+        retries: 0,
+        sockets: 0,
+        ..cfg()
+    });
+    submit_auth(&mut c, t0);
+    let t = c.poll_timeout().unwrap();
+    c.handle_timeout(t);
+    assert_eq!(c.in_flight(), 1);
+}
