@@ -14,3 +14,4 @@ pub mod l2tp;
 pub mod loadgen;
 pub mod pool;
 pub mod ppp;
+pub mod radius;
