@@ -43,8 +43,19 @@ fn tshark_finds_no_malformed_packet_in_a_loadgen_run() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start tshark (apt-get install tshark)");
-    // tshark needs a moment before it captures.
-    std::thread::sleep(Duration::from_secs(2));
+    // Start the run only once tshark says it is capturing (its start-up can
+    // take seconds on a loaded machine).
+    let stderr = cap.stderr.take().expect("tshark stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("Capturing on") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(60)).expect("tshark did not start capturing within 60 s");
     let r = lns.loadgen(&[
         "--tunnels",
         "2",
