@@ -56,6 +56,8 @@ fn tshark_finds_no_malformed_packet_in_a_loadgen_run() {
         }
     });
     rx.recv_timeout(Duration::from_secs(60)).expect("tshark did not start capturing within 60 s");
+    // dumpcap announces itself a moment before packets are really taken.
+    std::thread::sleep(Duration::from_secs(2));
     let r = lns.loadgen(&[
         "--tunnels",
         "2",
