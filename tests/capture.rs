@@ -49,13 +49,17 @@ fn tshark_finds_no_malformed_packet_in_a_loadgen_run() {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         use std::io::BufRead;
-        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
             if line.contains("Capturing on") {
                 let _ = tx.send(());
             }
         }
     });
-    rx.recv_timeout(Duration::from_secs(60)).expect("tshark did not start capturing within 60 s");
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("tshark did not start capturing within 60 s");
     // dumpcap announces itself a moment before packets are really taken.
     std::thread::sleep(Duration::from_secs(2));
     let r = lns.loadgen(&[

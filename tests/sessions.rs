@@ -232,8 +232,20 @@ fn max_sessions_refuses_calls_beyond_the_limit() {
     if skip_privileged() {
         return;
     }
-    let lns = Lns::start(&LnsSetup { extra_config: "set max_sessions 5\n".into(), ..LnsSetup::default() });
-    let r = lns.loadgen(&["--sessions", "8", "--password", "secret-pw", "--concurrency", "8", "--pings", "0"]);
+    let lns = Lns::start(&LnsSetup {
+        extra_config: "set max_sessions 5\n".into(),
+        ..LnsSetup::default()
+    });
+    let r = lns.loadgen(&[
+        "--sessions",
+        "8",
+        "--password",
+        "secret-pw",
+        "--concurrency",
+        "8",
+        "--pings",
+        "0",
+    ]);
     assert_eq!(r.field("up"), "5", "{}", r.stdout);
     assert!(r.stdout.contains("Session limit reached"), "{}", r.stdout);
     assert!(lns.log_text().contains("max_sessions 5 reached"));

@@ -68,6 +68,7 @@ impl Authenticator for SecretsFileAuth {
         AuthDecision::Accept {
             address,
             message: "Welcome".into(),
+            attrs: Default::default(),
         }
     }
 

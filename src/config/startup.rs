@@ -50,6 +50,19 @@ pub const IMPLEMENTED: &[&str] = &[
     "l2tp_receive_window",
     "max_tunnels",
     "max_sessions",
+    "primary_radius",
+    "secondary_radius",
+    "primary_radius_port",
+    "secondary_radius_port",
+    "radius_secret",
+    "radius_accounting",
+    "radius_interim",
+    "radius_dae_port",
+    "radius_bind_min",
+    "radius_bind_max",
+    "kill_timedout_sessions",
+    "radius_require_message_authenticator",
+    "radius_dae_allow",
 ];
 
 /// Authentication protocol offered to clients (`radius_authtypes`).
@@ -230,6 +243,10 @@ pub struct Config {
     pub max_tunnels: u32,
     /// Sessions at most over all tunnels; 0 = no limit.
     pub max_sessions: u32,
+    /// Drop RADIUS replies and DAE requests without a valid Message-Authenticator.
+    pub radius_require_message_authenticator: bool,
+    /// Addresses allowed to send Disconnect/CoA besides the RADIUS servers.
+    pub radius_dae_allow: Vec<Ipv4Addr>,
 
     /// Directory of the startup-config; relative file names are resolved here.
     pub config_dir: PathBuf,
@@ -336,6 +353,8 @@ impl Config {
             l2tp_receive_window: 16,
             max_tunnels: 65535,
             max_sessions: 0,
+            radius_require_message_authenticator: true,
+            radius_dae_allow: Vec::new(),
             config_dir: dir.to_path_buf(),
             statements: Vec::new(),
             warnings: Vec::new(),
@@ -613,6 +632,10 @@ impl Config {
             "l2tp_receive_window" => self.l2tp_receive_window = parse_ranged(v, 1, 65535)? as u16,
             "max_tunnels" => self.max_tunnels = parse_ranged(v, 1, 65535)? as u32,
             "max_sessions" => self.max_sessions = parse_ranged(v, 0, u64::from(u32::MAX))? as u32,
+            "radius_require_message_authenticator" => {
+                self.radius_require_message_authenticator = parse_bool(v)?
+            }
+            "radius_dae_allow" => self.radius_dae_allow = parse_ip4_list(v, 64)?,
             _ => return Err("variable has no storage (internal error)".into()),
         }
         Ok(None)
@@ -721,6 +744,13 @@ impl Config {
             "l2tp_receive_window" => self.l2tp_receive_window.to_string(),
             "max_tunnels" => self.max_tunnels.to_string(),
             "max_sessions" => self.max_sessions.to_string(),
+            "radius_require_message_authenticator" => b(self.radius_require_message_authenticator),
+            "radius_dae_allow" => self
+                .radius_dae_allow
+                .iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
             _ => return None,
         })
     }
@@ -1140,6 +1170,8 @@ mod tests {
         ("l2tp_receive_window", "16"),
         ("max_tunnels", "65535"),
         ("max_sessions", "0"),
+        ("radius_require_message_authenticator", "yes"),
+        ("radius_dae_allow", ""),
     ];
 
     #[test]

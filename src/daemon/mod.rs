@@ -6,6 +6,7 @@ pub mod clock;
 pub mod control;
 pub mod id_pool;
 pub mod logging;
+pub mod radius_io;
 pub mod settings;
 pub mod stats;
 pub mod teardown;
@@ -35,7 +36,21 @@ pub const L2TP_PORT: u16 = 1701;
 
 /// What the workers hand the control plane.
 pub enum ControlInput {
-    Datagram { from: SocketAddr, bytes: Vec<u8> },
+    Datagram {
+        from: SocketAddr,
+        bytes: Vec<u8>,
+    },
+    /// A reply on RADIUS client socket `socket`.
+    Radius {
+        socket: usize,
+        from: SocketAddr,
+        bytes: Vec<u8>,
+    },
+    /// A Disconnect/CoA request on the DAE port.
+    Dae {
+        from: SocketAddr,
+        bytes: Vec<u8>,
+    },
 }
 
 /// Command-line options (the binary parses them with clap).
@@ -137,6 +152,7 @@ pub fn run(opts: Options) -> Result<(), String> {
     let drops = Arc::new(DropCounters::new());
     let wstats = Arc::new(WorkerStats::default());
     let (ctl_tx, ctl_rx) = tokio::sync::mpsc::channel::<ControlInput>(65536);
+    let radius_tx = ctl_tx.clone();
     let (up_tx, up_rx) = crossbeam_channel::unbounded();
     let (down_tx, down_rx) = crossbeam_channel::unbounded();
     let shared = || Shared {
@@ -168,20 +184,32 @@ pub fn run(opts: Options) -> Result<(), String> {
     }
 
     let settings = settings::control_settings(&cfg, tun_addr);
-    let cp = ControlPlane::new(
+    let nas_ip = cfg.bind_address.unwrap_or(tun_addr);
+    let (aaa, radius_rx) = match radius_io::setup(&cfg, nas_ip, &settings::hostname(&cfg))? {
+        Some((a, r)) => (Some(a), Some(r)),
+        None => (None, None),
+    };
+    let mut cp = ControlPlane::new(
         settings,
         udp,
         tun,
         vec![up_tx, down_tx],
         pool,
         Box::new(auth),
+        aaa,
         clock.clone(),
     );
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("runtime: {e}"))?;
-    let result = rt.block_on(control_loop(cp, ctl_rx, clock, drops, wstats));
+    let result = rt.block_on(async move {
+        if let Some(r) = radius_rx {
+            radius_io::spawn(r, radius_tx)?;
+        }
+        cp.start(Instant::now());
+        control_loop(cp, ctl_rx, clock, drops, wstats).await
+    });
     if !cfg.pid_file.is_empty() {
         let _ = std::fs::remove_file(&cfg.pid_file);
     }
@@ -278,6 +306,7 @@ fn report_status(cp: &ControlPlane, drops: &DropCounters, w: &WorkerStats) {
         to_control = w.to_control.load(Relaxed),
         drops = ?drops.named().filter(|(_, n)| *n > 0).collect::<Vec<_>>(),
         control = ?cp.stats,
+        radius = cp.radius_stats().unwrap_or_default(),
         "status"
     );
 }
@@ -287,12 +316,18 @@ fn start_shutdown(cp: &mut ControlPlane, by: &mut Option<Instant>) {
         let now = Instant::now();
         cp.shutdown(now);
         // StopCCN is retransmitted for a while; don't wait forever for acks.
-        *by = Some(now + Duration::from_secs(5));
+        *by = Some(now + Duration::from_secs(10));
     }
 }
 
 fn handle_input(cp: &mut ControlPlane, now: Instant, msg: ControlInput) {
     match msg {
         ControlInput::Datagram { from, bytes } => cp.handle_datagram(now, from, &bytes),
+        ControlInput::Radius {
+            socket,
+            from,
+            bytes,
+        } => cp.handle_radius_datagram(now, socket, from, &bytes),
+        ControlInput::Dae { from, bytes } => cp.handle_dae(now, from, &bytes),
     }
 }

@@ -19,4 +19,11 @@ pub struct ControlStats {
     /// Upstream IPv4 that reached us before the data plane knew the session.
     pub early_ipv4: u64,
     pub spoofed: u64,
+    pub dae_requests: u64,
+    pub dae_acks: u64,
+    pub dae_naks: u64,
+    /// DAE requests from an address that is not a RADIUS server nor in radius_dae_allow.
+    pub dae_refused_source: u64,
+    /// DAE requests with a bad authenticator, Message-Authenticator or format.
+    pub dae_bad: u64,
 }

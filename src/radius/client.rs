@@ -387,9 +387,13 @@ impl RadiusClient {
             self.count(server, |s| s.bad_authenticator += 1);
             return;
         }
+        // Blast-RADIUS (CVE-2024-3596) forges Access-* replies: those must be
+        // signed. An Accounting-Response carries no authorisation and many
+        // servers (FreeRADIUS 3.2 among them) never sign it: its
+        // Message-Authenticator is checked when present.
         match check_message_authenticator(pkt, &sent_auth, secret) {
             MaCheck::Valid => {}
-            MaCheck::Absent if !cfg.require_message_authenticator => {}
+            MaCheck::Absent if !cfg.require_message_authenticator || !is_auth => {}
             MaCheck::Absent | MaCheck::Invalid => {
                 self.count(server, |s| s.bad_message_authenticator += 1);
                 return;

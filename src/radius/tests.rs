@@ -822,6 +822,29 @@ fn accounting_retransmission_changes_delay_and_id() {
     assert_eq!(c.poll_event(), Some((id2, Outcome::AcctAck)));
 }
 
+#[test]
+fn unsigned_accounting_response_is_accepted_but_a_bad_signature_is_not() {
+    // FreeRADIUS 3.2 never signs Accounting-Response; Blast-RADIUS is about
+    // Access-* replies, which stay required-signed.
+    let (mut c, t0) = client(cfg());
+    let id = c.submit(
+        t0,
+        RequestKind::Acct(acct_request(AcctStatus::Start)),
+        [0; 16],
+    );
+    let t = c.poll_transmit().unwrap();
+    let mut bad = reply(&t.bytes, 5, &[], true, SECRET);
+    bad[25] ^= 1;
+    let req_auth: [u8; 16] = t.bytes[4..20].try_into().unwrap();
+    let ra = md5_of(&[&bad[..4], &req_auth, &bad[20..], SECRET]);
+    bad[4..20].copy_from_slice(&ra);
+    c.handle_datagram(t0, t.socket, t.to, &bad);
+    assert!(c.poll_event().is_none());
+    assert_eq!(c.stats()[0].bad_message_authenticator, 1);
+    c.handle_datagram(t0, t.socket, t.to, &reply(&t.bytes, 5, &[], false, SECRET));
+    assert_eq!(c.poll_event(), Some((id, Outcome::AcctAck)));
+}
+
 // ---------- DAE (RFC 5176) ----------
 
 /// A Disconnect/CoA-Request built by hand: MA over a zero authenticator,

@@ -19,6 +19,12 @@ use crate::l2tp::wire::{write_data_header, Header, DATA_HEADER_LEN};
 use crate::pool::AddressPool;
 use crate::ppp::server::{NetworkGrant, ServerConfig, ServerEvent, ServerLink};
 
+mod aaa;
+mod dae;
+mod session;
+
+pub use self::aaa::{Aaa, AaaSettings};
+use self::session::Session;
 use super::clock::Clock;
 use super::id_pool::IdPool;
 use super::stats::ControlStats;
@@ -42,7 +48,11 @@ pub struct Settings {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 enum TimerKey {
     Tunnel(u16),
+    /// The session's PPP link timers.
     Session(u16, u16),
+    /// Session-Timeout, Idle-Timeout, interim accounting.
+    Admin(u16, u16),
+    Radius,
 }
 
 struct TunnelEntry {
@@ -51,18 +61,6 @@ struct TunnelEntry {
     /// Our session ids on this tunnel, so closing a tunnel costs its own
     /// sessions, not a scan of all of them.
     sessions: HashSet<u16>,
-}
-
-struct Session {
-    link: ServerLink,
-    peer_session: u16,
-    username: Option<String>,
-    address: Option<Ipv4Addr>,
-    /// Address from outside the pool (secrets file): has its own /32 route.
-    static_route: bool,
-    counters: Arc<SessionCounters>,
-    in_dataplane: bool,
-    opened: Instant,
 }
 
 pub struct ControlPlane {
@@ -78,12 +76,17 @@ pub struct ControlPlane {
     by_address: HashMap<Ipv4Addr, SessionKey>,
     pool: AddressPool,
     auth: Box<dyn Authenticator>,
+    /// RADIUS authentication, accounting and DAE, when servers are configured.
+    aaa: Option<Aaa>,
     timers: Timers<TimerKey>,
     rng: rand::rngs::StdRng,
     clock: Arc<Clock>,
     pub stats: ControlStats,
     shutting_down: bool,
     out: Vec<u8>,
+    /// Acct-Session-Id = start time (unique across restarts) + a counter.
+    boot_secs: u32,
+    session_counter: u32,
 }
 
 fn key(tunnel: u16, session: u16) -> SessionKey {
@@ -99,6 +102,7 @@ impl ControlPlane {
         workers: Vec<crossbeam_channel::Sender<TableUpdate>>,
         pool: AddressPool,
         auth: Box<dyn Authenticator>,
+        aaa: Option<Aaa>,
         clock: Arc<Clock>,
     ) -> ControlPlane {
         let max = settings.max_tunnels;
@@ -115,12 +119,17 @@ impl ControlPlane {
             by_address: HashMap::new(),
             pool,
             auth,
+            aaa,
             timers: Timers::default(),
             rng: rand::rngs::StdRng::from_entropy(),
             clock,
             stats: ControlStats::default(),
             shutting_down: false,
             out: Vec::with_capacity(2048),
+            boot_secs: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as u32),
+            session_counter: 0,
         }
     }
 
@@ -308,6 +317,8 @@ impl ControlPlane {
                         self.flush_tunnel(now, tid);
                     }
                 }
+                TimerKey::Admin(tid, sid) => self.admin_tick(now, key(tid, sid)),
+                TimerKey::Radius => self.radius_timeout(now),
                 TimerKey::Session(tid, sid) => {
                     let k = key(tid, sid);
                     if let Some(s) = self.sessions.get_mut(&k) {
@@ -395,6 +406,7 @@ impl ControlPlane {
                 if let Some(e) = self.tunnels.get_mut(&tid) {
                     e.sessions.insert(local_sid);
                 }
+                self.session_counter = self.session_counter.wrapping_add(1);
                 self.sessions.insert(
                     key(tid, local_sid),
                     Session {
@@ -406,6 +418,21 @@ impl ControlPlane {
                         counters: Arc::new(SessionCounters::new()),
                         in_dataplane: false,
                         opened: now,
+                        acct_session_id: format!(
+                            "{:08X}{:08X}",
+                            self.boot_secs, self.session_counter
+                        ),
+                        nas_port: (u32::from(tid) << 16) | u32::from(local_sid),
+                        calling_station_id: call.calling_number.clone(),
+                        called_station_id: call.called_number.clone(),
+                        attrs: Default::default(),
+                        auth_pending: None,
+                        up_at: None,
+                        acct_started: false,
+                        next_interim: None,
+                        last_packets: 0,
+                        last_activity: now,
+                        end_cause: None,
                     },
                 );
             }
@@ -424,7 +451,11 @@ impl ControlPlane {
             }
             TunnelEvent::CallDisconnected { local_sid, info } => {
                 info!(tid, sid = local_sid, ?info, "LAC disconnected the call");
-                self.end_session(now, key(tid, local_sid), Cause::LacDisconnect, false);
+                let cause = Cause::LacDisconnect {
+                    result: info.result,
+                    ppp_cause: info.ppp_disconnect_cause.as_ref().map(|c| c.code),
+                };
+                self.end_session(now, key(tid, local_sid), cause, false);
             }
             TunnelEvent::Closed { reason } => {
                 info!(tid, ?reason, "tunnel closed");
@@ -531,27 +562,52 @@ impl ControlPlane {
         username: String,
         credentials: &crate::ppp::server::Credentials,
     ) {
+        if self.aaa.is_some() {
+            self.radius_authenticate(now, k, username, credentials);
+            return;
+        }
         let decision = self.auth.authenticate(&AuthRequest {
             username: &username,
             credentials,
         });
-        let (address, message) = match decision {
-            AuthDecision::Accept { address, message } => (address, message),
+        self.complete_auth(now, k, username, decision);
+    }
+
+    /// Act on an authentication answer (local, or RADIUS when it arrives).
+    fn complete_auth(
+        &mut self,
+        now: Instant,
+        k: SessionKey,
+        username: String,
+        decision: AuthDecision,
+    ) {
+        let (address, message, attrs) = match decision {
+            AuthDecision::Accept {
+                address,
+                message,
+                attrs,
+            } => (address, message, attrs),
             AuthDecision::Reject { message } => {
                 self.stats.auth_rejected += 1;
                 info!(tid = k.tunnel, sid = k.session, user = %username, "authentication failed");
                 if let Some(s) = self.sessions.get_mut(&k) {
                     s.link.auth_reject(now, &message);
                 }
+                self.flush_session(now, k);
                 return;
             }
         };
+        if !self.sessions.contains_key(&k) {
+            return;
+        }
         if !self.settings.allow_duplicate_users
             && !self.settings.guest_accounts.iter().any(|g| g == &username)
         {
             let older: Vec<SessionKey> = self.by_user.get(&username).cloned().unwrap_or_default();
             for old in older.into_iter().filter(|o| *o != k) {
                 info!(user = %username, tid = old.tunnel, sid = old.session, "duplicate login: dropping the older session");
+                // At once, like l2tpns: the old client is usually gone, and
+                // the new login may want its (sticky) address.
                 self.end_session(now, old, Cause::DuplicateLogin, true);
             }
         }
@@ -561,22 +617,30 @@ impl ControlPlane {
             if let Some(s) = self.sessions.get_mut(&k) {
                 s.link.auth_reject(now, "No address available");
             }
+            self.flush_session(now, k);
             return;
         };
         self.stats.auth_accepted += 1;
         info!(tid = k.tunnel, sid = k.session, user = %username, ip = %assigned, "authenticated");
         self.by_user.entry(username.clone()).or_default().push(k);
+        let dns = if attrs.dns.iter().any(Option::is_some) {
+            attrs.dns
+        } else {
+            self.settings.dns
+        };
         if let Some(s) = self.sessions.get_mut(&k) {
             s.username = Some(username);
+            s.attrs = attrs;
             s.link.auth_accept(
                 now,
                 &message,
                 NetworkGrant {
                     peer_address: assigned,
-                    dns: self.settings.dns,
+                    dns,
                 },
             );
         }
+        self.flush_session(now, k);
     }
 
     /// Pool address, or the back end's own; None when nothing is free or the
@@ -613,7 +677,7 @@ impl ControlPlane {
         Some(addr)
     }
 
-    fn network_up(&mut self, _now: Instant, k: SessionKey, address: Ipv4Addr) {
+    fn network_up(&mut self, now: Instant, k: SessionKey, address: Ipv4Addr) {
         let Some(peer) = self
             .tunnels
             .get(&k.tunnel)
@@ -626,19 +690,88 @@ impl ControlPlane {
         };
         info!(tid = k.tunnel, sid = k.session, ip = %address, user = s.username.as_deref().unwrap_or(""), "session up");
         s.in_dataplane = true;
+        s.up_at = Some(now);
+        s.last_activity = now;
+        for r in &s.attrs.routes {
+            if let Err(e) = self.tun.add_route(r.network(), r.prefix()) {
+                warn!(route = %r, "Framed-Route: {e}");
+            }
+        }
         let entry = SessionEntry {
             key: k,
             peer: peer.0,
             peer_tunnel: peer.1,
             peer_session: s.peer_session,
             address,
-            routes: Vec::new(),
+            routes: s.attrs.routes.clone(),
             mru: s.link.peer_mru(),
             anti_spoof: self.settings.anti_spoof,
             counters: s.counters.clone(),
         };
         publish(&self.workers, TableUpdate::Upsert(entry));
         self.stats.sessions_up += 1;
+        self.accounting_start(now, k);
+        self.arm_admin(k);
+    }
+
+    fn arm_admin(&mut self, k: SessionKey) {
+        let at = self.sessions.get(&k).and_then(Session::admin_deadline);
+        self.timers.set(TimerKey::Admin(k.tunnel, k.session), at);
+    }
+
+    /// Session-Timeout, Idle-Timeout and interim accounting.
+    fn admin_tick(&mut self, now: Instant, k: SessionKey) {
+        let Some(s) = self.sessions.get_mut(&k) else {
+            return;
+        };
+        let Some(up) = s.up_at else { return };
+        let packets = s.packets();
+        if packets != s.last_packets {
+            s.last_packets = packets;
+            s.last_activity = now;
+        }
+        if let Some(t) = s.attrs.session_timeout.filter(|t| *t > 0) {
+            if now >= up + Duration::from_secs(u64::from(t)) {
+                info!(
+                    tid = k.tunnel,
+                    sid = k.session,
+                    "Session-Timeout {t} s reached"
+                );
+                self.close_session(now, k, Cause::SessionTimeout);
+                return;
+            }
+        }
+        if let Some(t) = s.attrs.idle_timeout.filter(|t| *t > 0) {
+            if now >= s.last_activity + Duration::from_secs(u64::from(t)) {
+                info!(
+                    tid = k.tunnel,
+                    sid = k.session,
+                    "Idle-Timeout {t} s reached"
+                );
+                self.close_session(now, k, Cause::IdleTimeout);
+                return;
+            }
+        }
+        if s.next_interim.is_some_and(|n| now >= n) {
+            self.accounting_interim(now, k);
+        }
+        self.arm_admin(k);
+    }
+
+    /// Close a session on our initiative: PPP Terminate first (the client
+    /// is told), CDN when the link has finished. `cause` is what accounting
+    /// reports.
+    fn close_session(&mut self, now: Instant, k: SessionKey, cause: Cause) {
+        let Some(s) = self.sessions.get_mut(&k) else {
+            return;
+        };
+        if s.end_cause.is_some() {
+            return;
+        }
+        s.end_cause = Some(cause);
+        s.link
+            .close(now, crate::ppp::server::CloseReason::AdminClose);
+        self.flush_session(now, k);
     }
 
     /// Take a session down: data plane first (so no packet is forwarded to
@@ -650,11 +783,24 @@ impl ControlPlane {
         if let Some(e) = self.tunnels.get_mut(&k.tunnel) {
             e.sessions.remove(&k.session);
         }
+        let cause = s.end_cause.clone().unwrap_or(cause);
         self.timers
             .set(TimerKey::Session(k.tunnel, k.session), None);
+        self.timers.set(TimerKey::Admin(k.tunnel, k.session), None);
         if s.in_dataplane {
             publish(&self.workers, TableUpdate::Remove(k));
         }
+        if s.up_at.is_some() {
+            for r in &s.attrs.routes {
+                if let Err(e) = self.tun.del_route(r.network(), r.prefix()) {
+                    debug!(route = %r, "removing Framed-Route: {e}");
+                }
+            }
+        }
+        if let Some(id) = s.auth_pending {
+            self.forget_radius_request(id);
+        }
+        self.accounting_stop(now, &s, &cause);
         if let Some(a) = s.address {
             self.by_address.remove(&a);
             if s.static_route {
@@ -699,6 +845,12 @@ impl ControlPlane {
     /// Clean shutdown (SIGQUIT): StopCCN to every tunnel, refuse new ones.
     pub fn shutdown(&mut self, now: Instant) {
         self.shutting_down = true;
+        // Accounting-Off goes after every session's Stop (queued below).
+        let tids: Vec<u16> = self.tunnels.keys().copied().collect();
+        for tid in tids {
+            self.end_tunnel_sessions(now, tid, Cause::AdminShutdown);
+        }
+        self.accounting_onoff(now, crate::radius::AcctStatus::AccountingOff);
         let tids: Vec<u16> = self.tunnels.keys().copied().collect();
         for tid in tids {
             self.end_tunnel_sessions(now, tid, Cause::AdminShutdown);
@@ -709,9 +861,13 @@ impl ControlPlane {
         }
     }
 
-    /// Sessions and tunnels still alive (shutdown waits for 0 tunnels).
+    /// Nothing left to wait for: no tunnel, no accounting in flight.
     pub fn is_idle(&self) -> bool {
         self.tunnels.is_empty()
+            && self
+                .aaa
+                .as_ref()
+                .is_none_or(|a| a.accounting_in_flight() == 0)
     }
 
     pub fn free_addresses(&self) -> usize {
