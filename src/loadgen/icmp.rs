@@ -70,19 +70,21 @@ pub fn parse_echo_reply(p: &[u8]) -> Option<(Ipv4Addr, u16, u16)> {
     Some((dst, ident, seq))
 }
 
-/// The Echo Reply to an Echo Request addressed to `me` (what a host's
-/// kernel would send), or None when `p` is not one.
-pub fn answer_echo_request(p: &[u8], me: Ipv4Addr) -> Option<Vec<u8>> {
+/// The Echo Reply to an Echo Request, as the host it is addressed to would
+/// send it: the emulated client plays a CPE router, so addresses of its
+/// routed networks (Framed-Route) answer too. None when `p` is not one.
+pub fn answer_echo_request(p: &[u8]) -> Option<Vec<u8>> {
     if p.len() < 28 || p[0] != 0x45 || p[9] != 1 || p[20] != 8 {
         return None;
     }
     let total = usize::from(u16::from_be_bytes([p[2], p[3]]));
-    if total > p.len() || total < 28 || Ipv4Addr::new(p[16], p[17], p[18], p[19]) != me {
+    if total > p.len() || total < 28 {
         return None;
     }
     let mut r = p[..total].to_vec();
-    r.copy_within(12..16, 16);
-    r[12..16].copy_from_slice(&me.octets());
+    let (src, dst) = (r[12..16].to_vec(), r[16..20].to_vec());
+    r[12..16].copy_from_slice(&dst);
+    r[16..20].copy_from_slice(&src);
     r[8] = 64;
     r[10] = 0;
     r[11] = 0;
@@ -120,9 +122,9 @@ mod tests {
         p[22..24].copy_from_slice(&c.to_be_bytes());
         assert_eq!(parse_echo_reply(&p), Some((src, 7, 3)));
         let req = echo_request(dst, src, 9, 1, 100);
-        let rep = answer_echo_request(&req, src).expect("reply");
+        let rep = answer_echo_request(&req).expect("reply");
         assert_eq!(parse_echo_reply(&rep), Some((dst, 9, 1)));
-        assert_eq!(answer_echo_request(&req, dst), None);
+        assert_eq!(answer_echo_request(&rep), None);
         p[40] ^= 1;
         assert_eq!(parse_echo_reply(&p), None);
         assert_eq!(parse_echo_reply(&p[..10]), None);

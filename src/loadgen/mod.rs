@@ -398,7 +398,7 @@ impl LoadGen {
                 self.sessions[s].replies += 1;
                 self.summary.pings_received += 1;
             }
-        } else if let Some(reply) = icmp::answer_echo_request(&whole, me) {
+        } else if let Some(reply) = icmp::answer_echo_request(&whole) {
             let t = usize::from(tunnel_id).wrapping_sub(1);
             if let (Some(tun), SessionState::Ppp { peer_sid, .. }) =
                 (self.tunnels.get(t), &self.sessions[s].state)

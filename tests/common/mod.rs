@@ -7,6 +7,10 @@
 
 #![allow(dead_code)]
 
+pub mod radius;
+#[allow(unused_imports)]
+pub use radius::{FreeRadius, RadiusSetup, RADIUS_SECRET};
+
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -92,6 +96,9 @@ pub struct LnsSetup {
     pub extra_config: String,
     /// Extra lines for the secrets file.
     pub extra_secrets: String,
+    /// FreeRADIUS servers to start in the namespace before the daemon
+    /// (the test's extra_config points the daemon at them).
+    pub radius: Vec<RadiusSetup>,
 }
 
 impl Default for LnsSetup {
@@ -102,6 +109,7 @@ impl Default for LnsSetup {
             pool: "10.100.0.0/20\n".into(),
             extra_config: String::new(),
             extra_secrets: String::new(),
+            radius: Vec::new(),
         }
     }
 }
@@ -112,10 +120,11 @@ pub const DNS2: &str = "10.99.0.54";
 
 /// The daemon running in a namespace; stopped (SIGQUIT, then SIGKILL) on drop.
 pub struct Lns {
-    pub ns: Netns,
-    pub dir: PathBuf,
     child: Option<Child>,
     pub log: PathBuf,
+    pub radius: Vec<FreeRadius>,
+    pub dir: PathBuf,
+    pub ns: Netns,
 }
 
 impl Lns {
@@ -138,6 +147,11 @@ impl Lns {
             setup.extra_config
         );
         fs::write(dir.join("startup-config"), config).expect("config");
+        let radius: Vec<FreeRadius> = setup
+            .radius
+            .iter()
+            .map(|r| FreeRadius::start(&ns, &dir, r))
+            .collect();
         let log = dir.join("lns.log");
         let logf = fs::File::create(&log).expect("log");
         let child = ns
@@ -149,10 +163,11 @@ impl Lns {
             .spawn()
             .expect("start l2tpns");
         let mut lns = Lns {
-            ns,
-            dir,
             child: Some(child),
             log,
+            radius,
+            dir,
+            ns,
         };
         lns.wait_for_log("listening for L2TP", Duration::from_secs(20));
         lns
@@ -290,6 +305,17 @@ impl Drop for Lns {
         self.stop();
         if std::thread::panicking() {
             eprintln!("---- l2tpns log ----\n{}", self.log_text());
+            for r in &self.radius {
+                let text = r.log_text();
+                let tail: Vec<&str> = text.lines().rev().take(30).collect();
+                eprintln!(
+                    "---- freeradius log (tail) ----\n{}",
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                );
+            }
+        }
+        for r in &mut self.radius {
+            r.stop();
         }
         let _ = fs::remove_dir_all(&self.dir);
     }

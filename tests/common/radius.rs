@@ -24,7 +24,11 @@ pub struct RadiusSetup {
 
 impl Default for RadiusSetup {
     fn default() -> Self {
-        RadiusSetup { users: String::new(), auth_port: 1812, sign_replies: true }
+        RadiusSetup {
+            users: String::new(),
+            auth_port: 1812,
+            sign_replies: true,
+        }
     }
 }
 
@@ -35,7 +39,11 @@ pub struct FreeRadius {
 }
 
 fn must_exist(p: &Path) {
-    assert!(p.exists(), "{} is missing: apt-get install freeradius freeradius-utils", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing: apt-get install freeradius freeradius-utils",
+        p.display()
+    );
 }
 
 impl FreeRadius {
@@ -46,7 +54,12 @@ impl FreeRadius {
         let logdir = dir.join("radlog");
         let _ = fs::remove_dir_all(&raddb);
         fs::create_dir_all(logdir.join("radacct")).expect("radius log dir");
-        let st = std::process::Command::new("cp").arg("-a").arg(system).arg(&raddb).status().expect("cp");
+        let st = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(system)
+            .arg(&raddb)
+            .status()
+            .expect("cp");
         assert!(st.success(), "copy {}", system.display());
 
         let conf = fs::read_to_string(raddb.join("radiusd.conf")).expect("radiusd.conf");
@@ -74,15 +87,24 @@ impl FreeRadius {
         let mut s = fs::read_to_string(&site).expect("default site");
         if setup.auth_port != 1812 {
             // IPv4 auth, IPv4 acct, IPv6 auth, IPv6 acct, in file order.
-            for port in [setup.auth_port, setup.auth_port + 1, setup.auth_port, setup.auth_port + 1] {
+            for port in [
+                setup.auth_port,
+                setup.auth_port + 1,
+                setup.auth_port,
+                setup.auth_port + 1,
+            ] {
                 s = s.replacen("\tport = 0\n", &format!("\tport = {port}\n"), 1);
             }
         }
         if setup.sign_replies {
-            s = s.replacen("post-auth {\n", "post-auth {\n\tupdate reply {\n\t\tMessage-Authenticator := 0x00\n\t}\n", 1);
+            s = s.replacen(
+                "post-auth {\n",
+                "post-auth {\n\tupdate reply {\n\t\tMessage-Authenticator := 0x00\n\t}\n",
+                1,
+            );
             s = s.replacen(
                 "Post-Auth-Type REJECT {\n",
-                "Post-Auth-Type REJECT {\n\t\tupdate reply {\n\t\t\tMessage-Authenticator := 0x00\n\t\t}\n",
+                "Post-Auth-Type REJECT {\n\t\tupdate reply {\n\t\t\tMessage-Authenticator := 0x00\n\t\t\tReply-Message := \"Access denied\"\n\t\t}\n",
                 1,
             );
         }
@@ -111,7 +133,11 @@ impl FreeRadius {
             .stdin(Stdio::null())
             .spawn()
             .expect("start freeradius (apt-get install freeradius)");
-        let mut fr = FreeRadius { child: Some(child), dir: raddb, log };
+        let mut fr = FreeRadius {
+            child: Some(child),
+            dir: raddb,
+            log,
+        };
         fr.wait_ready();
         fr
     }
@@ -128,7 +154,10 @@ impl FreeRadius {
                     panic!("freeradius exited ({st}):\n{text}");
                 }
             }
-            assert!(t0.elapsed() < Duration::from_secs(30), "freeradius not ready:\n{text}");
+            assert!(
+                t0.elapsed() < Duration::from_secs(30),
+                "freeradius not ready:\n{text}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }

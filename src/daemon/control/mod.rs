@@ -430,7 +430,6 @@ impl ControlPlane {
                         up_at: None,
                         acct_started: false,
                         next_interim: None,
-                        last_packets: 0,
                         last_activity: now,
                         end_cause: None,
                     },
@@ -725,10 +724,14 @@ impl ControlPlane {
             return;
         };
         let Some(up) = s.up_at else { return };
-        let packets = s.packets();
-        if packets != s.last_packets {
-            s.last_packets = packets;
-            s.last_activity = now;
+        // Idle means nothing from the user: the data plane stamps its last
+        // upstream packet; downstream-only traffic (scans) does not count.
+        let last_rx = s
+            .counters
+            .last_rx_tick
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if last_rx != 0 {
+            s.last_activity = s.last_activity.max(self.clock.instant_of(last_rx));
         }
         if let Some(t) = s.attrs.session_timeout.filter(|t| *t > 0) {
             if now >= up + Duration::from_secs(u64::from(t)) {

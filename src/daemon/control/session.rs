@@ -3,7 +3,6 @@
 //! state, and the deadlines of session-level limits.
 
 use std::net::Ipv4Addr;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -37,9 +36,7 @@ pub(super) struct Session {
     pub up_at: Option<Instant>,
     pub acct_started: bool,
     pub next_interim: Option<Instant>,
-    /// Idle-Timeout bookkeeping: packets seen at the last check and when
-    /// they last changed.
-    pub last_packets: u64,
+    /// Idle-Timeout: the user's last upstream packet (or IPCP up).
     pub last_activity: Instant,
     /// Why we are closing it, once we decided (the PPP link reports its own
     /// reason later; this one wins for accounting).
@@ -47,10 +44,6 @@ pub(super) struct Session {
 }
 
 impl Session {
-    pub fn packets(&self) -> u64 {
-        self.counters.rx_packets.load(Relaxed) + self.counters.tx_packets.load(Relaxed)
-    }
-
     /// The next moment a session-level limit or interim update is due.
     pub fn admin_deadline(&self) -> Option<Instant> {
         let up = self.up_at?;
