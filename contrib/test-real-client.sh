@@ -9,6 +9,7 @@
 #   contrib/test-real-client.sh            # uses target/debug/l2tpns (built if missing)
 #   L2TPNS_BIN=/path/to/l2tpns contrib/test-real-client.sh
 #   SESSIONS=20 contrib/test-real-client.sh
+#   contrib/test-real-client.sh --radius   # authenticate and account via FreeRADIUS
 #
 # Exit 0 only when every run passed.
 set -euo pipefail
@@ -23,11 +24,14 @@ export PEER_VM_DIR=${PEER_VM_DIR:-$ROOT/target/peer-vm}
 if [ ! -x "$BIN" ]; then (cd "$ROOT" && cargo build --bin l2tpns); fi
 command -v qemu-system-x86_64 >/dev/null || { echo "FAIL: qemu-system-x86_64 missing (apt-get install qemu-system-x86)" >&2; exit 1; }
 
+MODE=secrets
+[ "${1:-}" = "--radius" ] && MODE=radius
 NS=pa-l2t$$
 RUN=$(mktemp -d /tmp/l2tpns-real.XXXXXX)
-LNS_PID=""; CAP_PID=""
+LNS_PID=""; CAP_PID=""; FR_PID=""
 cleanup() {
   [ -n "$CAP_PID" ] && kill "$CAP_PID" 2>/dev/null || true
+  [ -n "$FR_PID" ] && kill "$FR_PID" 2>/dev/null || true
   if [ -n "$LNS_PID" ] && kill -0 "$LNS_PID" 2>/dev/null; then
     kill -QUIT "$LNS_PID" 2>/dev/null || true
     for _ in $(seq 1 50); do kill -0 "$LNS_PID" 2>/dev/null || break; sleep 0.1; done
@@ -54,6 +58,29 @@ for i in $(seq 1 "$total"); do echo "user$i * \"pa-pass\" *"; done > "$RUN/ppp-s
 
 ip netns add "$NS"
 ip netns exec "$NS" ip link set lo up
+if [ "$MODE" = radius ]; then
+  # A private copy of Debian's FreeRADIUS config: our client, our users,
+  # signed replies (Message-Authenticator), logs and detail files in $RUN.
+  command -v freeradius >/dev/null || { echo "FAIL: freeradius missing (apt-get install freeradius)" >&2; exit 1; }
+  cp -a /etc/freeradius/3.0 "$RUN/raddb"; mkdir -p "$RUN/radlog/radacct"
+  sed -i -e "s|^\s*logdir = .*|logdir = $RUN/radlog|" -e "s|^\s*run_dir = .*|run_dir = $RUN/radlog|" \
+         -e 's|^\s*user = freerad|#user = freerad|' -e 's|^\s*group = freerad|#group = freerad|' "$RUN/raddb/radiusd.conf"
+  python3 - "$RUN/raddb/sites-available/default" <<'PY'
+import sys
+p = sys.argv[1]; s = open(p).read()
+s = s.replace("post-auth {\n", "post-auth {\n\tupdate reply {\n\t\tMessage-Authenticator := 0x00\n\t}\n", 1)
+s = s.replace("Post-Auth-Type REJECT {\n", "Post-Auth-Type REJECT {\n\t\tupdate reply {\n\t\t\tMessage-Authenticator := 0x00\n\t\t}\n", 1)
+open(p, "w").write(s)
+PY
+  printf 'client lns {\n\tipaddr = 127.0.0.0/8\n\tsecret = real-radius-s3cret\n\trequire_message_authenticator = yes\n}\n' > "$RUN/raddb/clients.conf"
+  for i in $(seq 1 "$total"); do printf 'user%s\tCleartext-Password := "pa-pass"\n' "$i"; done > "$RUN/raddb/mods-config/files/authorize"
+  ip netns exec "$NS" freeradius -f -d "$RUN/raddb" -l stdout > "$RUN/freeradius.log" 2>&1 &
+  FR_PID=$!
+  for _ in $(seq 1 100); do grep -q "Ready to process requests" "$RUN/freeradius.log" && break; sleep 0.1; done
+  grep -q "Ready to process requests" "$RUN/freeradius.log" || { echo "FAIL: freeradius did not start"; tail "$RUN/freeradius.log"; exit 1; }
+  { echo "set primary_radius 127.0.0.1"; echo "set radius_secret \"real-radius-s3cret\""; echo "set radius_accounting yes"; } >> "$RUN/startup-config"
+  : > "$RUN/ppp-secrets"
+fi
 ip netns exec "$NS" "$BIN" -c "$RUN/startup-config" > "$RUN/lns.log" 2>&1 &
 LNS_PID=$!
 for _ in $(seq 1 100); do grep -q "listening for L2TP" "$RUN/lns.log" && break; kill -0 $LNS_PID || break; sleep 0.1; done
@@ -76,7 +103,14 @@ if command -v tshark >/dev/null; then
 fi
 run_vm pap --sessions "$SESSIONS" --auth pap --first-index 1
 run_vm chap --sessions "$SESSIONS" --auth chap --first-index $((SESSIONS + 1))
-run_vm tunnel-auth --sessions 2 --auth chap --first-index $((SESSIONS * 2 + 1)) --tunnel-secret tunnel-s3cret --hide-avps
+[ "$MODE" = secrets ] && run_vm tunnel-auth --sessions 2 --auth chap --first-index $((SESSIONS * 2 + 1)) --tunnel-secret tunnel-s3cret --hide-avps
+if [ "$MODE" = radius ]; then
+  sleep 2
+  starts=$(cat "$RUN"/radlog/radacct/*/detail-* 2>/dev/null | grep -c "Acct-Status-Type = Start" || true)
+  stops=$(cat "$RUN"/radlog/radacct/*/detail-* 2>/dev/null | grep -c "Acct-Status-Type = Stop" || true)
+  echo "ACCOUNTING starts=$starts stops=$stops"
+  [ "$starts" = $((SESSIONS * 2)) ] && [ "$stops" = $((SESSIONS * 2)) ] || rc=1
+fi
 if [ -n "$CAP_PID" ]; then
   sleep 1; kill -INT "$CAP_PID" 2>/dev/null || true; wait "$CAP_PID" 2>/dev/null || true; CAP_PID=""
   frames=$(tshark -r "$RUN/real.pcap" 2>/dev/null | wc -l)
@@ -91,5 +125,5 @@ fi
 ip netns exec "$NS" true
 kill -USR1 "$LNS_PID"; sleep 0.5
 grep " status " "$RUN/lns.log" | tail -1
-if [ $rc = 0 ]; then echo "REAL-CLIENT PASS"; else echo "REAL-CLIENT FAIL (log: $RUN/lns.log)"; tail -50 "$RUN/lns.log"; fi
+if [ $rc = 0 ]; then echo "REAL-CLIENT PASS mode=$MODE"; else echo "REAL-CLIENT FAIL (log: $RUN/lns.log)"; tail -50 "$RUN/lns.log"; fi
 exit $rc
