@@ -1,0 +1,121 @@
+#!/bin/bash
+# Logins per second through the same FreeRADIUS, ours vs Debian's l2tpns
+# 2.4.1, with the same startup-config and the same load generator, in one
+# run, each LNS alone in the namespace while it is measured.
+#
+#   benches/logins-vs-l2tpns.sh [SESSIONS...]      (default: 100 1000 5000)
+#
+# Needs root, l2tpns, freeradius; builds our release binaries. Prints one
+# line per LNS and session count, then the ratios. Docs/PERFORMANCE.md
+# records what it printed.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+COUNTS=("$@"); [ ${#COUNTS[@]} -gt 0 ] || COUNTS=(100 1000 5000)
+MAX=0; for n in "${COUNTS[@]}"; do [ "$n" -gt "$MAX" ] && MAX=$n; done
+command -v /usr/sbin/l2tpns >/dev/null || { echo "apt-get install l2tpns" >&2; exit 1; }
+command -v freeradius >/dev/null || { echo "apt-get install freeradius freeradius-utils" >&2; exit 1; }
+cargo build --release --bins >/dev/null 2>&1 || cargo build --release --bins
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+OURS=$TARGET/release/l2tpns
+LOADGEN=$TARGET/release/l2tpns-loadgen
+NS=pa-bench$$
+RUN=$(mktemp -d /tmp/l2tpns-bench.XXXXXX)
+SECRET=bench-radius-s3cret
+LNS_PID=""; FR_PID=""
+stop_lns() {
+  if [ -n "$LNS_PID" ] && kill -0 "$LNS_PID" 2>/dev/null; then
+    kill -QUIT "$LNS_PID" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$LNS_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$LNS_PID" 2>/dev/null || true
+  fi
+  LNS_PID=""
+}
+cleanup() {
+  stop_lns
+  [ -n "$FR_PID" ] && kill "$FR_PID" 2>/dev/null || true
+  ip netns del "$NS" 2>/dev/null || true
+}
+trap cleanup EXIT
+
+ip netns add "$NS"
+ip netns exec "$NS" ip link set lo up
+# l2tpns refuses to start without an IPv4 address on cluster_interface.
+ip netns exec "$NS" ip link add pa-cl0 type veth peer name pa-cl1
+ip netns exec "$NS" ip addr add 10.200.2.1/32 dev pa-cl0
+ip netns exec "$NS" ip link set pa-cl1 up
+ip netns exec "$NS" ip link set pa-cl0 up
+
+# FreeRADIUS: private config, users user1..userMAX, signed replies.
+cp -a /etc/freeradius/3.0 "$RUN/raddb"; mkdir -p "$RUN/radlog/radacct"
+sed -i -e "s|^\s*logdir = .*|logdir = $RUN/radlog|" -e "s|^\s*run_dir = .*|run_dir = $RUN/radlog|" \
+       -e 's|^\s*user = freerad|#user = freerad|' -e 's|^\s*group = freerad|#group = freerad|' "$RUN/raddb/radiusd.conf"
+python3 - "$RUN/raddb/sites-available/default" <<'PY'
+import sys
+p = sys.argv[1]; s = open(p).read()
+s = s.replace("post-auth {\n", "post-auth {\n\tupdate reply {\n\t\tMessage-Authenticator := 0x00\n\t}\n", 1)
+open(p, "w").write(s)
+PY
+printf 'client lns {\n\tipaddr = 127.0.0.0/8\n\tsecret = %s\n}\n' "$SECRET" > "$RUN/raddb/clients.conf"
+for i in $(seq 1 "$MAX"); do printf 'user%s\tCleartext-Password := "pw"\n' "$i"; done > "$RUN/raddb/mods-config/files/authorize"
+ip netns exec "$NS" freeradius -f -d "$RUN/raddb" -l stdout > "$RUN/freeradius.log" 2>&1 &
+FR_PID=$!
+for _ in $(seq 1 100); do grep -q "Ready to process requests" "$RUN/freeradius.log" && break; sleep 0.1; done
+
+# One startup-config for both (the l2tpns-only variables are accepted by ours).
+mkdir -p "$RUN/etc"
+cat > "$RUN/etc/startup-config" <<EOF
+set debug 1
+set tundevicename "patun0"
+set iftun_address 10.200.0.1
+set peer_address 10.200.0.1
+set primary_dns 10.200.0.53
+set secondary_dns 10.200.0.54
+set primary_radius 127.0.0.1
+set radius_secret "$SECRET"
+set radius_authtypes "pap"
+set radius_accounting no
+set send_garp no
+set cluster_interface "pa-cl0"
+set cli_bind_address 127.0.0.1
+set allow_duplicate_users no
+EOF
+echo "10.208.0.0/16" > "$RUN/etc/ip_pool"
+: > "$RUN/etc/users"
+: > "$RUN/etc/ppp-secrets"
+
+measure() {  # NAME N -> "rate setup_s"
+  local name=$1 n=$2 tunnels
+  tunnels=$(( n < 10 ? 1 : 10 ))
+  local out
+  out=$(ip netns exec "$NS" "$LOADGEN" --tunnels "$tunnels" --sessions "$n" --auth pap --password pw \
+        --concurrency "$n" --pings 1 --timeout 300 --expect-dns 10.200.0.53,10.200.0.54 | tail -1)
+  echo "RESULT lns=$name sessions=$n $(echo "$out" | grep -o 'up=[0-9]* .*setup_s=[0-9.]* rate_per_s=[0-9]*') $(echo "$out" | grep -o 'result=[A-Z]*')"
+}
+
+declare -A RATE
+run_lns() {  # NAME START-COMMAND READY-PATTERN
+  local name=$1 cmd=$2 ready=$3
+  ip netns exec "$NS" sh -c "$cmd" > "$RUN/$name.log" 2>&1 &
+  LNS_PID=$!
+  for _ in $(seq 1 400); do grep -q "$ready" "$RUN/$name.log" && break; kill -0 "$LNS_PID" || break; sleep 0.1; done
+  grep -q "$ready" "$RUN/$name.log" || { echo "$name did not get ready"; tail "$RUN/$name.log"; exit 1; }
+  for n in "${COUNTS[@]}"; do
+    line=$(measure "$name" "$n"); echo "$line"
+    RATE[$name,$n]=$(echo "$line" | grep -o 'rate_per_s=[0-9]*' | cut -d= -f2)
+    sleep 2
+  done
+  stop_lns
+}
+
+# Debian's l2tpns reads /etc/l2tpns (compiled in): give it ours through a
+# private mount namespace, never by editing the host's /etc. It serves
+# nothing until it has declared itself cluster master (about 15 s).
+run_lns l2tpns "unshare -m --propagation private sh -c 'mount --bind $RUN/etc /etc/l2tpns && exec /usr/sbin/l2tpns -c /etc/l2tpns/startup-config'" "declaring myself the master"
+run_lns ours "exec $OURS -c $RUN/etc/startup-config" "listening for L2TP"
+
+for n in "${COUNTS[@]}"; do
+  a=${RATE[ours,$n]:-0}; b=${RATE[l2tpns,$n]:-0}
+  if [ "$b" -gt 0 ]; then ratio=$(echo "scale=2; $a / $b" | bc); else ratio=inf; fi
+  echo "LOGINS sessions=$n ours_per_s=$a l2tpns_per_s=$b ratio=$ratio"
+done
