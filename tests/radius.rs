@@ -154,7 +154,7 @@ fn framed_ip_and_framed_route_carry_traffic_and_accounting_holds_it() {
     if skip_privileged() {
         return;
     }
-    let mut lns = lns(0, "set radius_interim 2\n");
+    let lns = lns(0, "set radius_interim 2\n");
     let child = lns.loadgen_holding(&[
         "--user-pattern",
         "alice",

@@ -340,11 +340,7 @@ impl LoadGen {
         for d in held {
             self.dispatch(now, &d);
         }
-        loop {
-            let n = match self.sock.recv(&mut self.buf) {
-                Ok(n) => n,
-                Err(_) => break,
-            };
+        while let Ok(n) = self.sock.recv(&mut self.buf) {
             let d = self.buf[..n].to_vec();
             if self.impair_in.is_active() && is_control(&d) {
                 let mut pass = Vec::new();
@@ -680,9 +676,10 @@ impl LoadGen {
                 if all_closed || now >= self.phase_deadline {
                     self.summary.teardown_clean = all_closed;
                     if !all_closed {
-                        self.summary.failures.push(
-                            format!("tunnels did not close in {} s", CLOSE_TIME.as_secs()).into(),
-                        );
+                        self.summary.failures.push(format!(
+                            "tunnels did not close in {} s",
+                            CLOSE_TIME.as_secs()
+                        ));
                     }
                     self.phase = Phase::Done;
                 }
