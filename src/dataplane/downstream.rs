@@ -424,7 +424,7 @@ mod tests {
         #[test]
         fn prop_downstream_fragments_reassemble(len in 0usize..4000, mru in 20u16..1600, opt_words in 0usize..=10) {
             let t = table(mru);
-            let opts: Vec<u8> = std::iter::repeat([0x01u8; 4]).take(opt_words).flatten().collect();
+            let opts: Vec<u8> = std::iter::repeat_n([0x01u8; 4], opt_words).flatten().collect();
             let ip = packet([8, 8, 8, 8], [10, 0, 0, 1], len, &opts, false);
             let (v, dgrams, _) = run(&t, &ip);
             let hl = 20 + opts.len();

@@ -275,7 +275,7 @@ pub(crate) mod tests {
     proptest::proptest! {
         #[test]
         fn prop_reassembles(len in 0usize..9000, mtu in 28usize..2000, opt_words in 0usize..=10, base in 0u16..64, mf: bool) {
-            let opts: Vec<u8> = std::iter::repeat([0x01u8, 0x01, 0x01, 0x01]).take(opt_words).flatten().collect();
+            let opts: Vec<u8> = std::iter::repeat_n([0x01u8, 0x01, 0x01, 0x01], opt_words).flatten().collect();
             let mut p = packet([10, 0, 0, 1], [10, 0, 0, 2], len, &opts, false);
             p[6..8].copy_from_slice(&ipv4::flags_offset(false, mf, base).to_be_bytes());
             match split(&p, mtu) {

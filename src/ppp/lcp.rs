@@ -260,7 +260,7 @@ impl LcpNegotiator {
             // We never authenticate ourselves to a client.
             AuthPolicy::Require(_) => Verdict::Reject,
             AuthPolicy::Accept(allowed) => match AuthProto::from_option_value(data) {
-                Some(p) if allowed.map_or(true, |a| a == p) => Verdict::Ack,
+                Some(p) if allowed.is_none_or(|a| a == p) => Verdict::Ack,
                 _ => Verdict::Nak(allowed.unwrap_or(AuthProto::Chap).option_value()),
             },
         }
