@@ -124,7 +124,8 @@ mod tests {
         assert_eq!(peer.radius_authtypes, vec![AuthType::Pap, AuthType::Chap]);
         assert_eq!(peer.tundevicename, "patun0");
         assert!(peer.radius_accounting);
-        assert!(peer.not_implemented_set().contains(&"radius_accounting"));
+        assert!(!peer.not_implemented_set().contains(&"radius_accounting"));
+        assert!(peer.not_implemented_set().contains(&"cluster_interface"));
         let deb = Config::load(&repo("tests/data/l2tpns-2.4.1/debian/startup-config")).unwrap();
         assert_eq!(deb.log_file, "/var/log/l2tpns");
         assert_eq!(deb.primary_radius, Some(Ipv4Addr::new(10, 0, 0, 3)));

@@ -1422,11 +1422,11 @@ mod tests {
 
     #[test]
     fn not_implemented_set_lists_only_explicit_unimplemented() {
-        let c = parse("set debug 3\nset radius_accounting yes\nset throttle_speed 28\n").unwrap();
-        assert_eq!(
-            c.not_implemented_set(),
-            vec!["radius_accounting", "throttle_speed"]
-        );
+        let c = parse(
+            "set debug 3\nset radius_accounting yes\nset send_garp no\nset throttle_speed 28\n",
+        )
+        .unwrap();
+        assert_eq!(c.not_implemented_set(), vec!["send_garp", "throttle_speed"]);
         assert!(Config::default().not_implemented_set().is_empty());
         for name in IMPLEMENTED {
             assert!(vars::find(name).is_some(), "{name}");
