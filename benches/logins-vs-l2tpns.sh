@@ -26,7 +26,7 @@ LNS_PID=""; FR_PID=""
 stop_lns() {
   if [ -n "$LNS_PID" ] && kill -0 "$LNS_PID" 2>/dev/null; then
     kill -QUIT "$LNS_PID" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$LNS_PID" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 1 300); do kill -0 "$LNS_PID" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$LNS_PID" 2>/dev/null || true
   fi
   LNS_PID=""
@@ -111,7 +111,8 @@ run_lns() {  # NAME START-COMMAND READY-PATTERN
 # Debian's l2tpns reads /etc/l2tpns (compiled in): give it ours through a
 # private mount namespace, never by editing the host's /etc. It serves
 # nothing until it has declared itself cluster master (about 15 s).
-run_lns l2tpns "unshare -m --propagation private sh -c 'mount --bind $RUN/etc /etc/l2tpns && exec /usr/sbin/l2tpns -c /etc/l2tpns/startup-config'" "declaring myself the master"
+# Every process in the chain execs, so LNS_PID ends up being l2tpns itself.
+run_lns l2tpns "exec unshare -m --propagation private sh -c 'mount --bind $RUN/etc /etc/l2tpns && exec /usr/sbin/l2tpns -c /etc/l2tpns/startup-config'" "declaring myself the master"
 run_lns ours "exec $OURS -c $RUN/etc/startup-config" "listening for L2TP"
 
 for n in "${COUNTS[@]}"; do

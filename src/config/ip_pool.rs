@@ -12,7 +12,6 @@
 //! or added 255.255.255.255); an address given twice is added once, with a
 //! warning naming both lines (l2tpns added it twice).
 
-use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::path::Path;
 
@@ -52,7 +51,7 @@ pub fn parse_ip_pool(
 ) -> Result<IpPoolSpec, ConfigError> {
     let ours = bind_address.unwrap_or(Ipv4Addr::UNSPECIFIED);
     let mut spec = IpPoolSpec::default();
-    let mut seen: HashMap<Ipv4Addr, usize> = HashMap::new();
+    let mut covered = Covered::default();
     let mut full = false;
     for (idx, raw) in text.lines().enumerate() {
         let line = idx + 1;
@@ -81,16 +80,26 @@ pub fn parse_ip_pool(
         if is_range {
             spec.networks.push((line, net));
         }
-        let mut first_dup = None;
+        // Earlier lines' addresses, as non-overlapping ranges: a big network
+        // costs its own size, not a lookup per address in a huge map.
+        let (lo, hi) = (u32::from(net.network()), u32::from(net.broadcast()));
+        let overlaps = covered.overlaps(lo, hi);
+        let first_dup = overlaps.first().map(|o| o.2);
         let mut dups = 0usize;
         let mut added = 0usize;
-        for addr in net.iter() {
-            let last = addr.octets()[3];
+        let mut next_overlap = overlaps.iter().peekable();
+        let mut a = u64::from(lo);
+        while a <= u64::from(hi) {
+            let addr = a as u32;
+            a += 1;
+            while next_overlap.peek().is_some_and(|o| o.1 < addr) {
+                next_overlap.next();
+            }
+            let last = addr & 0xff;
             if last == 0 || last == 255 {
                 continue;
             }
-            if let Some(&prev) = seen.get(&addr) {
-                first_dup.get_or_insert(prev);
+            if next_overlap.peek().is_some_and(|o| o.0 <= addr) {
                 dups += 1;
                 continue;
             }
@@ -98,10 +107,10 @@ pub fn parse_ip_pool(
                 full = true;
                 break;
             }
-            seen.insert(addr, line);
-            spec.addresses.push(addr);
+            spec.addresses.push(Ipv4Addr::from(addr));
             added += 1;
         }
+        covered.insert(lo, hi, line);
         let mut warn = |message: String| {
             spec.warnings.push(ConfigWarning {
                 file: path.to_path_buf(),
@@ -127,6 +136,42 @@ pub fn parse_ip_pool(
         }
     }
     Ok(spec)
+}
+
+/// Address ranges already in the pool, kept non-overlapping, each with the
+/// line that brought it.
+#[derive(Default)]
+struct Covered {
+    by_start: std::collections::BTreeMap<u32, (u32, usize)>,
+}
+
+impl Covered {
+    /// The stored ranges that meet [lo, hi], in address order.
+    fn overlaps(&self, lo: u32, hi: u32) -> Vec<(u32, u32, usize)> {
+        let mut v: Vec<(u32, u32, usize)> = self
+            .by_start
+            .range(..=hi)
+            .rev()
+            .take_while(|(_, (end, _))| *end >= lo)
+            .map(|(s, (e, l))| (*s, *e, *l))
+            .collect();
+        v.reverse();
+        v
+    }
+
+    /// Add [lo, hi]: only the parts not already covered are stored.
+    fn insert(&mut self, lo: u32, hi: u32, line: usize) {
+        let mut start = u64::from(lo);
+        for (s, e, _) in self.overlaps(lo, hi) {
+            if u64::from(s) > start {
+                self.by_start.insert(start as u32, (s - 1, line));
+            }
+            start = start.max(u64::from(e) + 1);
+        }
+        if start <= u64::from(hi) {
+            self.by_start.insert(start as u32, (hi, line));
+        }
+    }
 }
 
 /// `a.b.c.d` or `a.b.c.d/len` (1..=32); returns the network and whether it had `/len`.
@@ -268,5 +313,29 @@ mod tests {
             .warnings
             .iter()
             .any(|w| w.message.contains("pool is full")));
+    }
+
+    proptest::proptest! {
+        /// The range set gives exactly what a per-address set would.
+        #[test]
+        fn overlapping_lines_match_a_naive_model(lines in proptest::collection::vec((0u32..1024, 22u8..=32), 1..12)) {
+            let text: String = lines
+                .iter()
+                .map(|(off, len)| format!("{}/{len}\n", Ipv4Addr::from(0x0a00_0000 + off)))
+                .collect();
+            let spec = parse_ip_pool(&text, Path::new("ip_pool"), None).unwrap();
+            let mut seen = std::collections::HashSet::new();
+            let mut want = Vec::new();
+            for (off, len) in &lines {
+                let net = Ipv4Network::new(Ipv4Addr::from(0x0a00_0000 + off), *len).unwrap();
+                for a in net.iter() {
+                    let last = a.octets()[3];
+                    if last != 0 && last != 255 && seen.insert(a) {
+                        want.push(a);
+                    }
+                }
+            }
+            proptest::prop_assert_eq!(spec.addresses, want);
+        }
     }
 }
