@@ -227,10 +227,8 @@ impl Lns {
         unsafe { libc::kill(self.pid() as libc::pid_t, sig) };
     }
 
-    /// Start the load generator in the background (it must run with
-    /// --hold); returns once its sessions are up and it is holding them.
-    pub fn loadgen_holding(&self, args: &[&str]) -> Child {
-        use std::io::BufRead;
+    /// The load generator in the namespace, aimed at this daemon.
+    fn loadgen_command(&self, args: &[&str]) -> Command {
         let mut c = self.ns.command(LOADGEN);
         c.args([
             "--server",
@@ -239,6 +237,14 @@ impl Lns {
             &format!("{DNS1},{DNS2}"),
         ]);
         c.args(args);
+        c
+    }
+
+    /// Start the load generator in the background (it must run with
+    /// --hold); returns once its sessions are up and it is holding them.
+    pub fn loadgen_holding(&self, args: &[&str]) -> Child {
+        use std::io::BufRead;
+        let mut c = self.loadgen_command(args);
         let mut child = c
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -260,14 +266,7 @@ impl Lns {
 
     /// Run the load generator in the namespace against this daemon.
     pub fn loadgen(&self, args: &[&str]) -> LoadgenResult {
-        let mut c = self.ns.command(LOADGEN);
-        c.args([
-            "--server",
-            "127.0.0.1:1701",
-            "--expect-dns",
-            &format!("{DNS1},{DNS2}"),
-        ]);
-        c.args(args);
+        let mut c = self.loadgen_command(args);
         let out = c
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

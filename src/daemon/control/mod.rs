@@ -507,6 +507,11 @@ impl ControlPlane {
         }
     }
 
+    /// Where a tunnel's LAC is and its tunnel id for our data messages.
+    fn tunnel_peer(&self, tid: u16) -> Option<(SocketAddr, u16)> {
+        self.tunnels.get(&tid).map(|t| (t.peer, t.tunnel.peer_id()))
+    }
+
     /// PPP frames go to the LAC inside L2TP data messages.
     fn send_session_frames(&mut self, k: SessionKey) {
         let Some((peer, peer_tid)) = self
@@ -677,11 +682,7 @@ impl ControlPlane {
     }
 
     fn network_up(&mut self, now: Instant, k: SessionKey, address: Ipv4Addr) {
-        let Some(peer) = self
-            .tunnels
-            .get(&k.tunnel)
-            .map(|t| (t.peer, t.tunnel.peer_id()))
-        else {
+        let Some(peer) = self.tunnel_peer(k.tunnel) else {
             return;
         };
         let Some(s) = self.sessions.get_mut(&k) else {
