@@ -2,12 +2,14 @@
 //! Runs in the LNS's namespace on a UDP socket (e.g. on the TUN address),
 //! receives in batches (recvmmsg), counts packets, IP bytes, loss and
 //! reordering per source address, answers report requests that arrive
-//! through a session, and prints one SINK line at the end.
+//! through a session, and prints one SINK line at the end (after
+//! --duration, or at SIGTERM/SIGINT).
 
 use std::collections::HashMap;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::flow::{FlowTotals, RxFlow, Window};
@@ -115,7 +117,19 @@ pub fn rate(n: f64, secs: f64) -> f64 {
     }
 }
 
+/// Set by SIGTERM/SIGINT: the sink stops early and still prints its line.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_stop(_: libc::c_int) {
+    STOP.store(true, Ordering::Relaxed);
+}
+
 pub fn run_sink(opts: &SinkOptions) -> io::Result<SinkState> {
+    // SAFETY: the handler only stores to an atomic (async-signal-safe).
+    unsafe {
+        libc::signal(libc::SIGTERM, on_stop as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGINT, on_stop as *const () as libc::sighandler_t);
+    }
     let sock = big_udp_socket(opts.bind)?;
     let fd = sock.as_raw_fd();
     let mut batch = RecvBatch::new(2048);
@@ -124,7 +138,7 @@ pub fn run_sink(opts: &SinkOptions) -> io::Result<SinkState> {
     eprintln!("SINK listening on {}", opts.bind);
     loop {
         let now = Instant::now();
-        if now >= end {
+        if now >= end || STOP.load(Ordering::Relaxed) {
             break;
         }
         let ms = end.saturating_duration_since(now).as_millis().min(100) as libc::c_int;
