@@ -1,11 +1,83 @@
 //! l2tpns-loadgen: emulate a LAC with PPP clients against an LNS, check every
 //! session end to end and print a one-line summary. Exit 0 on PASS.
+//! Optionally benchmark traffic through the sessions (--traffic); the
+//! `sink` and `source` subcommands are the kernel-side ends of that traffic,
+//! run in the LNS's namespace.
 
-use clap::{Parser, ValueEnum};
-use l2tpns::loadgen::{LoadGen, Options};
+use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
+use l2tpns::loadgen::shard::run_all;
+use l2tpns::loadgen::sink::{run_sink, SinkOptions};
+use l2tpns::loadgen::source::{pool_addresses, run_source, SourceOptions};
+use l2tpns::loadgen::traffic::{Direction, TrafficOptions};
+use l2tpns::loadgen::Options;
 use l2tpns::ppp::server::AuthProto;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum TrafficDir {
+    Up,
+    Down,
+    Both,
+}
+
+/// How fast: a fixed total rate or as fast as possible.
+#[derive(ClapArgs, Debug, Clone)]
+struct RateArgs {
+    /// Packets per second in total (fixed rate).
+    #[arg(long, conflicts_with = "flat_out")]
+    rate: Option<f64>,
+    /// Send as fast as possible.
+    #[arg(long)]
+    flat_out: bool,
+    /// IP packet size in bytes (64..1500).
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(64..=1500))]
+    size: u16,
+    /// Seconds of traffic.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+}
+
+impl RateArgs {
+    fn rate(&self) -> Option<f64> {
+        if self.flat_out {
+            None
+        } else {
+            Some(self.rate.unwrap_or(1000.0))
+        }
+    }
+    fn duration(&self) -> Duration {
+        Duration::from_secs_f64(self.duration.clamp(0.0, 1e6))
+    }
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Receive benchmark traffic (run behind the LNS, e.g. on its TUN address).
+    Sink {
+        #[arg(long)]
+        bind: SocketAddrV4,
+        /// Seconds to listen.
+        #[arg(long)]
+        duration: f64,
+        /// Also print one SINK_SOURCE line per source address.
+        #[arg(long)]
+        per_source: bool,
+    },
+    /// Send benchmark traffic to the first N addresses of a pool.
+    Source {
+        /// The pool, as in ip_pool (comma separated): 10.100.0.0/20
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        sessions: usize,
+        /// Destination UDP port.
+        #[arg(long, default_value_t = 9000)]
+        port: u16,
+        #[command(flatten)]
+        rate: RateArgs,
+    },
+}
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Auth {
@@ -19,7 +91,10 @@ enum Auth {
     version,
     about = "LAC + PPP client emulator and load generator for an LNS"
 )]
+#[command(args_conflicts_with_subcommands = true)]
 struct Args {
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
     /// LNS address.
     #[arg(long, default_value = "127.0.0.1:1701")]
     server: SocketAddr,
@@ -78,10 +153,94 @@ struct Args {
     mru: u16,
     #[arg(short, long)]
     verbose: bool,
+    /// Threads, each with its own socket and share of the tunnels.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Benchmark traffic through every session after the pings.
+    #[arg(long, value_enum)]
+    traffic: Option<TrafficDir>,
+    #[command(flatten)]
+    rate: RateArgs,
+    /// Where upstream traffic goes (a sink behind the LNS).
+    #[arg(long)]
+    sink: Option<SocketAddrV4>,
+    /// UDP source port of upstream traffic.
+    #[arg(long, default_value_t = 40000)]
+    traffic_port: u16,
+    /// After the traffic, wait until nothing has arrived for this many seconds.
+    #[arg(long, default_value_t = 1.0)]
+    drain: f64,
+    /// The LNS's PID: report its CPU time during the traffic.
+    #[arg(long)]
+    lns_pid: Option<u32>,
+}
+
+fn fail(msg: impl std::fmt::Display) -> ! {
+    eprintln!("l2tpns-loadgen: {msg}");
+    std::process::exit(2);
 }
 
 fn main() {
     let a = Args::parse();
+    match a.cmd {
+        Some(Cmd::Sink {
+            bind,
+            duration,
+            per_source,
+        }) => {
+            let opts = SinkOptions {
+                bind,
+                duration: Duration::from_secs_f64(duration.clamp(0.0, 1e6)),
+                per_source,
+            };
+            let st = run_sink(&opts).unwrap_or_else(|e| fail(format!("sink {bind}: {e}")));
+            if per_source {
+                for l in st.source_lines() {
+                    println!("{l}");
+                }
+            }
+            println!("{}", st.line());
+            return;
+        }
+        Some(Cmd::Source {
+            to,
+            sessions,
+            port,
+            rate,
+        }) => {
+            let destinations = pool_addresses(&to, sessions).unwrap_or_else(|e| fail(e));
+            let opts = SourceOptions {
+                destinations,
+                port,
+                rate: rate.rate(),
+                size: usize::from(rate.size),
+                duration: rate.duration(),
+            };
+            let st = run_source(&opts).unwrap_or_else(|e| fail(format!("source: {e}")));
+            println!("{}", st.line());
+            return;
+        }
+        None => {}
+    }
+    let traffic = a.traffic.map(|d| TrafficOptions {
+        direction: match d {
+            TrafficDir::Up => Direction::Up,
+            TrafficDir::Down => Direction::Down,
+            TrafficDir::Both => Direction::Both,
+        },
+        rate: a.rate.rate(),
+        size: usize::from(a.rate.size),
+        duration: a.rate.duration(),
+        sink: a.sink,
+        port: a.traffic_port,
+        drain: Duration::from_secs_f64(a.drain.clamp(0.0, 60.0)),
+        lns_pid: a.lns_pid,
+    });
+    if let Some(t) = &traffic {
+        if t.direction.up() && t.sink.is_none() {
+            fail("--traffic up|both needs --sink ADDR:PORT");
+        }
+    }
     let mut expect_dns = Vec::new();
     for d in a.expect_dns.iter().filter(|d| !d.is_empty()) {
         match d.parse::<Ipv4Addr>() {
@@ -118,20 +277,18 @@ fn main() {
         verbose: a.verbose,
         hold: Duration::from_secs(a.hold),
         mru: a.mru,
+        traffic: traffic.clone(),
+        threads: a.threads.max(1),
     };
-    let lg = match LoadGen::new(opts) {
-        Ok(lg) => lg,
-        Err(e) => {
-            eprintln!("l2tpns-loadgen: {e}");
-            std::process::exit(2);
-        }
-    };
-    let summary = lg.run();
+    let summary = run_all(opts).unwrap_or_else(|e| fail(e));
     for f in summary.failures.iter().take(20) {
         println!("FAILURE {f}");
     }
     if summary.failures.len() > 20 {
         println!("FAILURE ... and {} more", summary.failures.len() - 20);
+    }
+    if let (Some(t), Some(stats)) = (&traffic, &summary.traffic) {
+        println!("{}", stats.line(t));
     }
     println!("{}", summary.line());
     std::process::exit(if summary.passed() { 0 } else { 1 });

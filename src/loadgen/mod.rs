@@ -6,9 +6,20 @@
 //! One UDP socket, one thread, one event loop: poll(2) until the earliest
 //! deadline of any tunnel or PPP link, then drive the state machines.
 
+pub mod flow;
+pub mod gate;
 pub mod icmp;
 pub mod impair;
+pub mod mmsg;
+pub mod pacing;
+pub mod payload;
+pub mod procstat;
 pub mod reassembly;
+pub mod shard;
+pub mod sink;
+pub mod source;
+pub mod traffic;
+pub mod udp;
 
 use std::collections::{HashMap, HashSet};
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
@@ -25,8 +36,17 @@ use crate::l2tp::wire::{write_data_header, Header, DATA_HEADER_LEN};
 use crate::ppp::client::{ClientConfig, ClientEvent, ClientLink};
 use crate::ppp::server::AuthProto;
 
+use self::flow::{FlowTotals, RxFlow};
+use self::gate::Gates;
 use self::impair::Impairment;
+use self::mmsg::{send_batch, RecvBatch, BATCH};
+use self::pacing::Pacer;
+use self::payload::{SinkReport, Stamp, MAGIC_REPORT_REQUEST, STAMP_LEN};
 use self::reassembly::Reassembly;
+use self::shard::ShardPlan;
+use self::traffic::{TrafficOptions, TrafficStats};
+use self::udp::{udp_packet, UdpView, PAYLOAD_AT};
+use std::net::SocketAddrV4;
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -58,6 +78,10 @@ pub struct Options {
     pub hold: Duration,
     /// The MRU the emulated clients announce.
     pub mru: u16,
+    /// Benchmark traffic after the pings (None: none).
+    pub traffic: Option<TrafficOptions>,
+    /// Threads (shards of the tunnels), each with its own socket.
+    pub threads: usize,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -78,6 +102,8 @@ pub struct Summary {
     pub echo_answered: u64,
     pub reassembled: u64,
     pub failures: Vec<String>,
+    pub threads: usize,
+    pub traffic: Option<TrafficStats>,
 }
 
 impl Summary {
@@ -111,6 +137,21 @@ impl Summary {
             self.control_dropped,
             self.control_reordered,
             if self.passed() { "PASS" } else { "FAIL" }
+        ) + &self.appended_fields()
+    }
+
+    /// Fields added after `result` (older parsers look fields up by name).
+    fn appended_fields(&self) -> String {
+        let t = self.traffic.clone().unwrap_or_default();
+        let sink_reordered = t.sink.map_or(0, |s| s.reordered);
+        format!(
+            " threads={} traffic_up_sent={} traffic_up_received={} traffic_down_received={} traffic_lost={} traffic_reordered={}",
+            self.threads.max(1),
+            t.up_sent,
+            t.up_received(),
+            t.down.received,
+            t.up_lost() + t.down.lost,
+            sink_reordered + t.down.reordered,
         )
     }
 }
@@ -123,6 +164,13 @@ const TRAFFIC_TIME: Duration = Duration::from_secs(8);
 const PING_RETRY: Duration = Duration::from_secs(1);
 /// Closing waits one full StopCCN retransmission cycle (1+2+4+8+8+8 s) and a margin.
 const CLOSE_TIME: Duration = Duration::from_secs(40);
+/// The traffic phase ends at the latest this long after sending stopped.
+const MAX_DRAIN: Duration = Duration::from_secs(10);
+/// How long shard 0 asks the sink for its counts, and how often.
+const REPORT_TIME: Duration = Duration::from_secs(3);
+const REPORT_RETRY: Duration = Duration::from_millis(300);
+/// Datagrams read per receive pass, so a flood cannot starve the timers.
+const MAX_RECV_PER_PASS: usize = 64 * BATCH;
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 enum Key {
@@ -154,6 +202,38 @@ struct Sess {
     up_at: Option<Instant>,
     replies: u32,
     echo_seq: u16,
+    /// Index over the whole run (all shards): user name, call serial, ping id.
+    global: usize,
+    /// This shard's tunnel that carries the session.
+    tunnel: usize,
+    /// Benchmark packets that came down this session.
+    down: RxFlow,
+}
+
+/// One session's upstream benchmark stream: a ready frame (L2TP data header,
+/// PPP, IPv4, UDP, stamp) whose sequence number is rewritten per packet.
+struct TxStream {
+    frame: Vec<u8>,
+    seq: u64,
+}
+
+/// Where the stamp's sequence number sits in a TxStream frame: L2TP data
+/// header, FF 03 00 21, IP+UDP headers, then the stamp.
+const FRAME_STAMP_AT: usize = DATA_HEADER_LEN + 4 + PAYLOAD_AT;
+
+struct Bench {
+    opts: TrafficOptions,
+    pacer: Pacer,
+    start: Instant,
+    send_until: Instant,
+    streams: Vec<TxStream>,
+    next: usize,
+    bufs: Vec<Vec<u8>>,
+    blocked: bool,
+    last_activity: Instant,
+    cpu_start: Option<f64>,
+    report_frame: Option<Vec<u8>>,
+    next_report_try: Instant,
 }
 
 struct Tun {
@@ -167,6 +247,13 @@ struct Tun {
 enum Phase {
     Setup,
     Traffic,
+    /// Waiting for every shard to finish its pings.
+    PingsDone,
+    Bench,
+    /// Waiting for every shard to finish benchmark traffic.
+    BenchDone,
+    /// Shard 0 asking the sink what it received.
+    Report,
     Hold,
     Hangup,
     Closing,
@@ -193,12 +280,39 @@ pub struct LoadGen {
     last_up: Option<Instant>,
     by_address: HashMap<Ipv4Addr, usize>,
     summary: Summary,
-    buf: Vec<u8>,
     reassembly: Reassembly,
+    shard_index: usize,
+    shard_count: usize,
+    tunnel_base: usize,
+    gates: Arc<Gates>,
+    recv_batch: Option<RecvBatch>,
+    bench: Option<Bench>,
+    traffic: TrafficStats,
+}
+
+/// What one shard hands back to be merged.
+pub struct ShardResult {
+    pub summary: Summary,
+    pub addresses: Vec<Ipv4Addr>,
 }
 
 impl LoadGen {
+    /// A single-threaded run of all of `opts`' tunnels and sessions.
     pub fn new(opts: Options) -> std::io::Result<LoadGen> {
+        let plan = ShardPlan::new(opts.tunnels, opts.sessions, 1);
+        let gates = Arc::new(Gates::new(1));
+        let part = plan.parts.into_iter().next().unwrap_or_default();
+        LoadGen::shard(opts, part, 0, 1, gates)
+    }
+
+    /// One shard of a run: its tunnels and sessions, its own socket.
+    pub fn shard(
+        opts: Options,
+        part: shard::ShardPart,
+        shard_index: usize,
+        shard_count: usize,
+        gates: Arc<Gates>,
+    ) -> std::io::Result<LoadGen> {
         let sock = udp_socket(opts.bind)?;
         sock.connect(opts.server)?;
         sock.set_nonblocking(true)?;
@@ -230,14 +344,22 @@ impl LoadGen {
             last_up: None,
             by_address: HashMap::new(),
             summary: Summary {
-                sessions: opts.sessions,
+                sessions: part.sessions.len(),
                 ..Summary::default()
             },
-            buf: vec![0u8; 65536],
             reassembly: Reassembly::default(),
+            shard_index,
+            shard_count: shard_count.max(1),
+            tunnel_base: part.tunnel_base,
+            gates,
+            recv_batch: None,
+            bench: None,
+            traffic: TrafficStats::default(),
             opts,
         };
-        for i in 0..lg.opts.sessions {
+        lg.opts.concurrency = lg.opts.concurrency.div_ceil(lg.shard_count);
+        lg.opts.tunnels = part.tunnels;
+        for &(i, tunnel) in &part.sessions {
             let user = lg
                 .opts
                 .user_pattern
@@ -260,17 +382,25 @@ impl LoadGen {
                 up_at: None,
                 replies: 0,
                 echo_seq: 0,
+                global: i,
+                tunnel,
+                down: RxFlow::default(),
             });
         }
         Ok(lg)
     }
 
-    pub fn run(mut self) -> Summary {
+    pub fn run(self) -> Summary {
+        self.run_shard().summary
+    }
+
+    pub fn run_shard(mut self) -> ShardResult {
         let now = Instant::now();
         for t in 0..self.opts.tunnels.max(1) {
             let mut ch = [0u8; 16];
             self.rng.fill_bytes(&mut ch);
-            let lac = LacTunnel::new(self.lac_cfg.clone(), (t + 1) as u16, ch, now);
+            let id = (self.tunnel_base + t + 1).min(usize::from(u16::MAX)) as u16;
+            let lac = LacTunnel::new(self.lac_cfg.clone(), id, ch, now);
             self.tunnels.push(Tun {
                 lac,
                 up: false,
@@ -283,6 +413,9 @@ impl LoadGen {
             self.wait();
             let now = Instant::now();
             self.receive(now);
+            if self.phase == Phase::Bench {
+                self.bench_send(now);
+            }
             for k in self.timers.expired(now) {
                 match k {
                     Key::Tunnel(t) => {
@@ -308,12 +441,39 @@ impl LoadGen {
         self.summary.control_reordered = self.impair_in.reordered + self.impair_out.reordered;
         self.summary.reassembled = self.reassembly.reassembled;
         self.summary.tunnels_up = self.tunnels.iter().filter(|t| t.up).count();
-        self.summary
+        self.summary.threads = self.shard_count;
+        if self.bench.is_some() {
+            self.summary.traffic = Some(self.traffic.clone());
+        }
+        let addresses = self.sessions.iter().filter_map(|s| s.address).collect();
+        ShardResult {
+            summary: self.summary,
+            addresses,
+        }
+    }
+
+    /// The longest poll in this phase: short while waiting for other shards
+    /// or pacing packets, zero when sending flat out.
+    fn max_wait(&self, now: Instant) -> Duration {
+        match (self.phase, &self.bench) {
+            (Phase::PingsDone | Phase::BenchDone, _) => Duration::from_millis(2),
+            (Phase::Bench, Some(b)) if now < b.send_until && !b.streams.is_empty() => {
+                if b.blocked {
+                    Duration::from_millis(1)
+                } else {
+                    b.pacer
+                        .next_due()
+                        .map_or(Duration::ZERO, |t| t.saturating_duration_since(now))
+                }
+            }
+            (Phase::Bench | Phase::Report, _) => Duration::from_millis(10),
+            _ => Duration::from_millis(100),
+        }
     }
 
     fn wait(&self) {
         let now = Instant::now();
-        let mut at = self.phase_deadline.min(now + Duration::from_millis(100));
+        let mut at = self.phase_deadline.min(now + self.max_wait(now));
         for t in [
             self.timers.next(),
             self.impair_out.next_flush(),
@@ -325,9 +485,14 @@ impl LoadGen {
             at = at.min(t);
         }
         let ms = at.saturating_duration_since(now).as_millis().min(100) as libc::c_int;
+        let blocked = self.bench.as_ref().is_some_and(|b| b.blocked);
         let mut pfd = libc::pollfd {
             fd: self.sock.as_raw_fd(),
-            events: libc::POLLIN,
+            events: if blocked {
+                libc::POLLIN | libc::POLLOUT
+            } else {
+                libc::POLLIN
+            },
             revents: 0,
         };
         // SAFETY: one valid pollfd.
@@ -340,26 +505,92 @@ impl LoadGen {
         for d in held {
             self.dispatch(now, &d);
         }
-        while let Ok(n) = self.sock.recv(&mut self.buf) {
-            let d = self.buf[..n].to_vec();
-            if self.impair_in.is_active() && is_control(&d) {
-                let mut pass = Vec::new();
-                self.impair_in.pass(now, d, &mut pass);
-                for d in pass {
+        let mut batch = self
+            .recv_batch
+            .take()
+            .unwrap_or_else(|| RecvBatch::new(65536));
+        let fd = self.sock.as_raw_fd();
+        let mut seen = 0;
+        while seen < MAX_RECV_PER_PASS {
+            let n = match batch.recv(fd) {
+                Ok(n) if n > 0 => n,
+                _ => break,
+            };
+            seen += n;
+            for i in 0..n {
+                let d = batch.get(i);
+                if self.opts.traffic.is_some() && self.bench_rx(now, d) {
+                    continue;
+                }
+                let d = d.to_vec();
+                if self.impair_in.is_active() && is_control(&d) {
+                    let mut pass = Vec::new();
+                    self.impair_in.pass(now, d, &mut pass);
+                    for d in pass {
+                        self.dispatch(now, &d);
+                    }
+                } else {
                     self.dispatch(now, &d);
                 }
-            } else {
-                self.dispatch(now, &d);
             }
         }
+        self.recv_batch = Some(batch);
+    }
+
+    /// The session a data datagram belongs to, and its PPP frame.
+    fn data_session<'a>(&self, d: &'a [u8]) -> Option<(usize, &'a [u8])> {
+        let h = Header::parse(d).ok()?;
+        if h.is_control() {
+            return None;
+        }
+        let t = self.tunnel_index(h.tunnel_id())?;
+        let s = *self.tunnels.get(t)?.calls.get(&h.session_id())?;
+        Some((s, d.get(h.payload_offset()..)?))
+    }
+
+    /// Our index of a tunnel from its id (ids are unique over all shards).
+    fn tunnel_index(&self, id: u16) -> Option<usize> {
+        let t = usize::from(id).checked_sub(1 + self.tunnel_base)?;
+        (t < self.tunnels.len()).then_some(t)
+    }
+
+    /// Fast path for benchmark packets coming down a session (and the
+    /// sink's report): counted without a copy. False: not one of ours.
+    fn bench_rx(&mut self, now: Instant, d: &[u8]) -> bool {
+        let Some((s, ppp)) = self.data_session(d) else {
+            return false;
+        };
+        let Some((0x0021, ip)) = strip_ppp(ppp) else {
+            return false;
+        };
+        let Some(u) = UdpView::parse(ip) else {
+            return false;
+        };
+        if let Ok(st) = Stamp::parse(u.payload) {
+            let sess = &mut self.sessions[s];
+            if sess.address == Some(*u.dst.ip()) {
+                sess.down.record(st.seq, u.ip_len);
+            } else {
+                self.traffic.misdelivered += 1;
+            }
+            self.traffic.down_window.touch(now);
+            if let Some(b) = self.bench.as_mut() {
+                b.last_activity = now;
+            }
+            return true;
+        }
+        if let Ok(r) = SinkReport::parse(u.payload) {
+            self.traffic.sink = Some(r);
+            return true;
+        }
+        false
     }
 
     fn dispatch(&mut self, now: Instant, d: &[u8]) {
         let Ok(h) = Header::parse(d) else { return };
-        let t = usize::from(h.tunnel_id()).wrapping_sub(1);
-        if t >= self.tunnels.len() {
+        let Some(t) = self.tunnel_index(h.tunnel_id()) else {
             return;
-        }
+        };
         if h.is_control() {
             self.tunnels[t].lac.handle_datagram(now, d);
             self.flush_tunnel(now, t);
@@ -390,12 +621,12 @@ impl LoadGen {
             return;
         };
         if let Some((dst, ident, _seq)) = icmp::parse_echo_reply(&whole) {
-            if usize::from(ident) == s % 65536 && dst == me {
+            if usize::from(ident) == self.sessions[s].global % 65536 && dst == me {
                 self.sessions[s].replies += 1;
                 self.summary.pings_received += 1;
             }
         } else if let Some(reply) = icmp::answer_echo_request(&whole) {
-            let t = usize::from(tunnel_id).wrapping_sub(1);
+            let t = self.tunnel_index(tunnel_id).unwrap_or(usize::MAX);
             if let (Some(tun), SessionState::Ppp { peer_sid, .. }) =
                 (self.tunnels.get(t), &self.sessions[s].state)
             {
@@ -475,7 +706,10 @@ impl LoadGen {
                 }
                 LacEvent::Closed { reason } => {
                     self.tunnels[t].closed = true;
-                    if self.phase == Phase::Setup || self.phase == Phase::Traffic {
+                    if !matches!(
+                        self.phase,
+                        Phase::Hold | Phase::Hangup | Phase::Closing | Phase::Done
+                    ) {
                         self.summary
                             .failures
                             .push(format!("tunnel {} closed: {reason:?}", t + 1));
@@ -572,7 +806,7 @@ impl LoadGen {
             && self.next_session < self.sessions.len()
         {
             let s = self.next_session;
-            let t = s % self.tunnels.len();
+            let t = self.sessions[s].tunnel;
             if !self.tunnels[t].up {
                 // Sessions are assigned round robin; wait for this tunnel.
                 if self.tunnels[t].closed {
@@ -582,9 +816,10 @@ impl LoadGen {
                 }
                 break;
             }
+            let g = self.sessions[s].global;
             let call = OutgoingCall {
-                call_serial_number: s as u32,
-                calling_number: Some(format!("loadgen-{s}")),
+                call_serial_number: g as u32,
+                calling_number: Some(format!("loadgen-{g}")),
                 called_number: Some("l2tpns".into()),
                 ..OutgoingCall::default()
             };
@@ -642,13 +877,37 @@ impl LoadGen {
                     if self.opts.pings == 0 {
                         self.summary.sessions_ping_ok = self.summary.sessions_up;
                     }
-                    if self.opts.hold.is_zero() {
-                        self.hangup(now);
-                    } else {
-                        eprintln!("HOLDING {} s", self.opts.hold.as_secs());
-                        self.phase = Phase::Hold;
-                        self.phase_deadline = now + self.opts.hold;
+                    self.gates.pings_done.arrive();
+                    self.phase = Phase::PingsDone;
+                    self.phase_deadline = now + Duration::from_secs(3600);
+                }
+            }
+            Phase::PingsDone => {
+                if self.gates.pings_done.is_open() {
+                    match self.opts.traffic.clone() {
+                        Some(t) => self.start_bench(now, t),
+                        None => self.after_traffic(now),
                     }
+                }
+            }
+            Phase::Bench => {
+                if self.bench_finished(now) {
+                    self.finish_bench(now);
+                    self.gates.bench_done.arrive();
+                    self.phase = Phase::BenchDone;
+                    self.phase_deadline = now + Duration::from_secs(3600);
+                }
+            }
+            Phase::BenchDone => {
+                if self.gates.bench_done.is_open() {
+                    self.start_report(now);
+                }
+            }
+            Phase::Report => {
+                if self.traffic.sink.is_some() || now >= self.phase_deadline {
+                    self.after_traffic(now);
+                } else {
+                    self.send_report_request(now);
                 }
             }
             Phase::Hold => {
@@ -685,6 +944,200 @@ impl LoadGen {
                 }
             }
             Phase::Done => {}
+        }
+    }
+
+    /// Pings (and benchmark traffic) done: hold the sessions or hang up.
+    fn after_traffic(&mut self, now: Instant) {
+        if self.opts.hold.is_zero() {
+            self.hangup(now);
+        } else {
+            if self.shard_index == 0 {
+                eprintln!("HOLDING {} s", self.opts.hold.as_secs());
+            }
+            self.phase = Phase::Hold;
+            self.phase_deadline = now + self.opts.hold;
+        }
+    }
+
+    /// The frame of one UDP packet from session `s` to `dst` with `payload`
+    /// at its start, padded to `size` bytes of IP; None if `s` is not up.
+    fn session_udp_frame(
+        &self,
+        s: usize,
+        dst: SocketAddrV4,
+        port: u16,
+        size: usize,
+        payload: &[u8],
+    ) -> Option<Vec<u8>> {
+        let sess = self.sessions.get(s)?;
+        let SessionState::Ppp {
+            tunnel, peer_sid, ..
+        } = &sess.state
+        else {
+            return None;
+        };
+        let src = SocketAddrV4::new(sess.address?, port);
+        let mut d = vec![0u8; DATA_HEADER_LEN];
+        write_data_header(&mut d, self.tunnels.get(*tunnel)?.lac.peer_id(), *peer_sid);
+        d.extend_from_slice(&[0xff, 0x03, 0x00, 0x21]);
+        let mut ip = udp_packet(src, dst, size.max(PAYLOAD_AT + payload.len()));
+        ip.get_mut(PAYLOAD_AT..PAYLOAD_AT + payload.len())?
+            .copy_from_slice(payload);
+        d.extend_from_slice(&ip);
+        Some(d)
+    }
+
+    fn start_bench(&mut self, now: Instant, t: TrafficOptions) {
+        self.phase = Phase::Bench;
+        self.phase_deadline = now + t.duration + MAX_DRAIN + Duration::from_secs(1);
+        let mut streams = Vec::new();
+        let mut report_frame = None;
+        if let (true, Some(sink)) = (t.direction.up(), t.sink) {
+            for s in 0..self.sessions.len() {
+                let mut stamp = [0u8; STAMP_LEN];
+                let index = self.sessions[s].global as u32;
+                let _ = Stamp { index, seq: 0 }.emit(&mut stamp);
+                if let Some(frame) = self.session_udp_frame(s, sink, t.port, t.size, &stamp) {
+                    if report_frame.is_none() {
+                        report_frame =
+                            self.session_udp_frame(s, sink, t.port, 0, &MAGIC_REPORT_REQUEST);
+                    }
+                    streams.push(TxStream { frame, seq: 0 });
+                }
+            }
+        }
+        let cpu_start = match (self.shard_index, t.lns_pid) {
+            (0, Some(pid)) => procstat::cpu_seconds(pid),
+            _ => None,
+        };
+        if self.shard_index == 0 {
+            eprintln!(
+                "TRAFFIC START direction={} duration_s={}",
+                t.direction.name(),
+                t.duration.as_secs_f64()
+            );
+        }
+        self.bench = Some(Bench {
+            pacer: Pacer::new(Pacer::share(t.rate, self.shard_count), now),
+            start: now,
+            send_until: now + t.duration,
+            streams,
+            next: 0,
+            bufs: vec![Vec::new(); BATCH],
+            blocked: false,
+            last_activity: now,
+            cpu_start,
+            report_frame,
+            next_report_try: now,
+            opts: t,
+        });
+    }
+
+    /// Send what the pacer allows now (a few batches when flat out).
+    fn bench_send(&mut self, now: Instant) {
+        let fd = self.sock.as_raw_fd();
+        let Some(b) = self.bench.as_mut() else { return };
+        let n = b.streams.len();
+        if n == 0 || now >= b.send_until {
+            return;
+        }
+        b.blocked = false;
+        for _ in 0..4 {
+            let due = b.pacer.due(now).min(BATCH as u64) as usize;
+            if due == 0 {
+                return;
+            }
+            for (k, buf) in b.bufs.iter_mut().take(due).enumerate() {
+                let Some(st) = b.streams.get((b.next + k) % n) else {
+                    continue;
+                };
+                buf.clear();
+                buf.extend_from_slice(&st.frame);
+                if let Some(stamp) = buf.get_mut(FRAME_STAMP_AT..) {
+                    let _ = Stamp::set_seq(stamp, st.seq);
+                }
+            }
+            match send_batch(fd, b.bufs.get(..due).unwrap_or(&[]), None) {
+                Ok(sent) => {
+                    for k in 0..sent {
+                        if let Some(st) = b.streams.get_mut((b.next + k) % n) {
+                            st.seq += 1;
+                        }
+                    }
+                    b.next = (b.next + sent) % n;
+                    b.pacer.record(sent as u64);
+                    self.traffic.up_sent += sent as u64;
+                    self.traffic.up_bytes +=
+                        (sent * b.opts.size.max(PAYLOAD_AT + STAMP_LEN)) as u64;
+                    self.traffic.up_window.touch(now);
+                    if sent < due {
+                        b.blocked = true;
+                        return;
+                    }
+                }
+                Err(_) => {
+                    // WouldBlock/ENOBUFS: the socket buffer is full.
+                    b.blocked = true;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Sending is over and nothing has arrived for the drain time.
+    fn bench_finished(&self, now: Instant) -> bool {
+        let Some(b) = &self.bench else { return true };
+        if now < b.send_until {
+            return false;
+        }
+        let quiet_since = b.last_activity.max(b.send_until);
+        now >= quiet_since + b.opts.drain || now >= b.send_until + MAX_DRAIN
+    }
+
+    fn finish_bench(&mut self, now: Instant) {
+        let Some(b) = &self.bench else { return };
+        self.traffic.phase_secs = now.duration_since(b.start).as_secs_f64();
+        if let (Some(c0), Some(pid)) = (b.cpu_start, b.opts.lns_pid) {
+            self.traffic.lns_cpu_secs = procstat::cpu_seconds(pid).map(|c1| (c1 - c0).max(0.0));
+        }
+        if !b.streams.is_empty() {
+            self.traffic.up_min_session = b.streams.iter().map(|s| s.seq).min().unwrap_or(0);
+            self.traffic.up_max_session = b.streams.iter().map(|s| s.seq).max().unwrap_or(0);
+        }
+        if b.opts.direction.down() {
+            self.traffic.down = FlowTotals::of(
+                self.sessions
+                    .iter()
+                    .filter(|s| s.up_at.is_some())
+                    .map(|s| &s.down),
+            );
+        }
+    }
+
+    fn start_report(&mut self, now: Instant) {
+        let wants = self.shard_index == 0
+            && self
+                .bench
+                .as_ref()
+                .is_some_and(|b| b.report_frame.is_some());
+        if wants {
+            self.phase = Phase::Report;
+            self.phase_deadline = now + REPORT_TIME;
+            self.send_report_request(now);
+        } else {
+            self.after_traffic(now);
+        }
+    }
+
+    fn send_report_request(&mut self, now: Instant) {
+        let Some(b) = self.bench.as_mut() else { return };
+        if now < b.next_report_try {
+            return;
+        }
+        b.next_report_try = now + REPORT_RETRY;
+        if let Some(f) = &b.report_frame {
+            let _ = self.sock.send(f);
         }
     }
 
@@ -753,11 +1206,11 @@ impl LoadGen {
                 continue;
             };
             let (peer_tid, peer_sid) = (self.tunnels[*tunnel].lac.peer_id(), *peer_sid);
+            let ident = (sess.global % 65536) as u16;
             for _ in 0..missing {
                 let seq = self.sessions[s].echo_seq;
                 self.sessions[s].echo_seq = seq.wrapping_add(1);
-                let packet =
-                    icmp::echo_request(src, dst, (s % 65536) as u16, seq, self.opts.ping_size);
+                let packet = icmp::echo_request(src, dst, ident, seq, self.opts.ping_size);
                 let mut d = vec![0u8; DATA_HEADER_LEN];
                 write_data_header(&mut d, peer_tid, peer_sid);
                 d.extend_from_slice(&[0xff, 0x03, 0x00, 0x21]);
