@@ -19,6 +19,8 @@ pub struct ControlStats {
     /// Upstream IPv4 that reached us before the data plane knew the session.
     pub early_ipv4: u64,
     pub spoofed: u64,
+    /// PPP frames beyond MAX_EARLY_FRAMES before a call's ICCN.
+    pub early_frames_dropped: u64,
     pub dae_requests: u64,
     pub dae_acks: u64,
     pub dae_naks: u64,

@@ -89,6 +89,9 @@ pub struct ControlPlane {
     session_counter: u32,
 }
 
+/// PPP frames kept for a call whose ICCN has not arrived yet.
+const MAX_EARLY_FRAMES: usize = 4;
+
 fn key(tunnel: u16, session: u16) -> SessionKey {
     SessionKey { tunnel, session }
 }
@@ -278,6 +281,14 @@ impl ControlPlane {
                 return;
             }
         }
+        if !s.connected {
+            if s.early_frames.len() < MAX_EARLY_FRAMES {
+                s.early_frames.push(ppp.to_vec());
+            } else {
+                self.stats.early_frames_dropped += 1;
+            }
+            return;
+        }
         s.link.handle_frame(now, ppp);
         self.flush_session(now, k);
     }
@@ -411,6 +422,8 @@ impl ControlPlane {
                     key(tid, local_sid),
                     Session {
                         link,
+                        connected: false,
+                        early_frames: Vec::new(),
                         peer_session: peer_sid,
                         username: None,
                         address: None,
@@ -444,7 +457,11 @@ impl ControlPlane {
                     "call connected, starting LCP"
                 );
                 if let Some(s) = self.sessions.get_mut(&k) {
+                    s.connected = true;
                     s.link.open(now);
+                    for f in std::mem::take(&mut s.early_frames) {
+                        s.link.handle_frame(now, &f);
+                    }
                     self.flush_session(now, k);
                 }
             }

@@ -15,6 +15,11 @@ use super::super::teardown::Cause;
 
 pub(super) struct Session {
     pub link: ServerLink,
+    /// ICCN received: the PPP link is open.
+    pub connected: bool,
+    /// PPP frames that arrived before the ICCN (a LAC may start PPP while
+    /// its ICCN still waits in its send window); replayed at connect.
+    pub early_frames: Vec<Vec<u8>>,
     pub peer_session: u16,
     pub username: Option<String>,
     pub address: Option<Ipv4Addr>,
