@@ -83,13 +83,14 @@ set tundevicename "l2tw0"
 set iftun_address 10.99.0.1
 set ppp_secrets_file "ppp-secrets"
 set disable_no_spoof yes
+set radius_authtypes "chap,pap"
 $extra
 EOF
   : > "$RUN/lns.log"
-  nsx "$LNS" -c "$RUN/startup-config" >"$RUN/lns.log" 2>&1 &
+  ip netns exec "$NS" "$LNS" -c "$RUN/startup-config" >"$RUN/lns.log" 2>&1 &
   LNS_PID=$!
   for _ in $(seq 1 100); do grep -q 'listening for L2TP' "$RUN/lns.log" && break; sleep 0.1; done
-  nsx "$LOADGEN" --server 127.0.0.1:1701 --sessions "$SESSIONS" --tunnels 1 --password pw \
+  ip netns exec "$NS" "$LOADGEN" --server 127.0.0.1:1701 --sessions "$SESSIONS" --tunnels 1 --password pw \
     --pings 0 --hold 600 --verbose >"$RUN/lg.out" 2>"$RUN/lg.err" &
   LG_PID=$!
   for _ in $(seq 1 300); do grep -q HOLDING "$RUN/lg.err" && break; sleep 0.1; done
@@ -108,7 +109,7 @@ EOF
     n0=$(field "${dir}_packets" "$st0"); n1=$(field "${dir}_packets" "$st1")
     pk=$(( n1 - n0 )); ticks=$(( c1 - c0 ))
     awk -v c="$spec" -v d="$dir" -v f="$FLOWS" -v p="$pk" -v t="$ticks" -v s="$SECS" -v hz="$HZ" 'BEGIN {
-      printf "%-8s %-5s %-5s %12.0f %8.0f %12.2f\n", c, d, f, p / s, 100 * t / hz / s, p > 0 ? 1e6 * t / hz / p : 0 }'
+      printf "%-8s %-5s %-5s %12.0f %8.0f %12.2f\n", c, d, f, p / s, 100 * t / hz / s, (p > 0 ? 1e6 * t / hz / p : 0) }'
   done
   grep -o 'data plane: .*' "$RUN/lns.log" | head -1 >&2 || true
   stop_all

@@ -50,7 +50,10 @@ fn workers_pass_traffic_for_every_session(extra_config: &str, log_mode: &str) {
                 "{st}"
             );
             assert!(
-                status_field(&st, "down_packets").parse::<u64>().unwrap_or(0) >= 1500,
+                status_field(&st, "down_packets")
+                    .parse::<u64>()
+                    .unwrap_or(0)
+                    >= 1500,
                 "{st}"
             );
             break;
