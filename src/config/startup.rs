@@ -50,6 +50,8 @@ pub const IMPLEMENTED: &[&str] = &[
     "l2tp_receive_window",
     "max_tunnels",
     "max_sessions",
+    "data_workers",
+    "data_batch",
     "primary_radius",
     "secondary_radius",
     "primary_radius_port",
@@ -243,6 +245,10 @@ pub struct Config {
     pub max_tunnels: u32,
     /// Sessions at most over all tunnels; 0 = no limit.
     pub max_sessions: u32,
+    /// Data-plane workers (one thread, one TUN queue, one UDP socket each); 0 = one per core.
+    pub data_workers: u32,
+    /// Packets per recvmmsg/sendmmsg call in the data plane; 0 = one syscall per packet.
+    pub data_batch: u32,
     /// Drop RADIUS replies and DAE requests without a valid Message-Authenticator.
     pub radius_require_message_authenticator: bool,
     /// Addresses allowed to send Disconnect/CoA besides the RADIUS servers.
@@ -353,6 +359,8 @@ impl Config {
             l2tp_receive_window: 16,
             max_tunnels: 65535,
             max_sessions: 0,
+            data_workers: 0,
+            data_batch: 32,
             radius_require_message_authenticator: true,
             radius_dae_allow: Vec::new(),
             config_dir: dir.to_path_buf(),
@@ -632,6 +640,8 @@ impl Config {
             "l2tp_receive_window" => self.l2tp_receive_window = parse_ranged(v, 1, 65535)? as u16,
             "max_tunnels" => self.max_tunnels = parse_ranged(v, 1, 65535)? as u32,
             "max_sessions" => self.max_sessions = parse_ranged(v, 0, u64::from(u32::MAX))? as u32,
+            "data_workers" => self.data_workers = parse_ranged(v, 0, 64)? as u32,
+            "data_batch" => self.data_batch = parse_ranged(v, 0, 256)? as u32,
             "radius_require_message_authenticator" => {
                 self.radius_require_message_authenticator = parse_bool(v)?
             }
@@ -744,6 +754,8 @@ impl Config {
             "l2tp_receive_window" => self.l2tp_receive_window.to_string(),
             "max_tunnels" => self.max_tunnels.to_string(),
             "max_sessions" => self.max_sessions.to_string(),
+            "data_workers" => self.data_workers.to_string(),
+            "data_batch" => self.data_batch.to_string(),
             "radius_require_message_authenticator" => b(self.radius_require_message_authenticator),
             "radius_dae_allow" => self
                 .radius_dae_allow
@@ -1170,6 +1182,8 @@ mod tests {
         ("l2tp_receive_window", "16"),
         ("max_tunnels", "65535"),
         ("max_sessions", "0"),
+        ("data_workers", "0"),
+        ("data_batch", "32"),
         ("radius_require_message_authenticator", "yes"),
         ("radius_dae_allow", ""),
     ];

@@ -126,6 +126,8 @@ pub const VARS: &[VarInfo] = &[
     ours("l2tp_receive_window", Int),
     ours("max_tunnels", Int),
     ours("max_sessions", Int),
+    ours("data_workers", Int),
+    ours("data_batch", Int),
     ours("radius_require_message_authenticator", Bool),
     ours("radius_dae_allow", String),
 ];

@@ -1,5 +1,5 @@
-//! The daemon: loads the configuration, opens the UDP socket and the TUN
-//! device, starts the data-plane workers and runs the control plane's event
+//! The daemon: loads the configuration, opens the UDP sockets and the TUN
+//! queues (one of each per data-plane worker), starts the workers and runs the control plane's event
 //! loop (datagrams from the workers, timers, signals).
 
 pub mod clock;
@@ -30,7 +30,7 @@ use crate::pool::AddressPool;
 use self::clock::Clock;
 use self::control::ControlPlane;
 use self::tun::Tun;
-use self::workers::{Shared, WorkerStats};
+use self::workers::{Batching, Shared, Worker, WorkerStats};
 
 pub const L2TP_PORT: u16 = 1701;
 
@@ -131,8 +131,13 @@ pub fn run(opts: Options) -> Result<(), String> {
 
     let tun_addr = settings::tun_address(&cfg);
     let mtu = settings::mru(&cfg);
-    let tun =
-        Tun::open(&cfg.tundevicename).map_err(|e| format!("TUN {}: {e}", cfg.tundevicename))?;
+    let n_workers = data_workers(cfg.data_workers);
+    let batching = Batching::from_config(cfg.data_batch);
+    let tuns = Tun::open_queues(&cfg.tundevicename, n_workers)
+        .map_err(|e| format!("TUN {}: {e}", cfg.tundevicename))?;
+    let Some(tun) = tuns.first() else {
+        return Err(format!("TUN {}: no queue", cfg.tundevicename));
+    };
     tun.configure(tun_addr, u32::from(mtu))
         .map_err(|e| format!("TUN {}: {e}", tun.name()))?;
     if let Err(e) = tun.accept_local() {
@@ -142,46 +147,65 @@ pub fn run(opts: Options) -> Result<(), String> {
         tun.add_route(net.network(), net.prefix())
             .map_err(|e| format!("route {net} via {}: {e}", tun.name()))?;
     }
-    info!(dev = tun.name(), address = %tun_addr, mtu, "TUN device up");
+    info!(dev = tun.name(), address = %tun_addr, mtu, queues = tuns.len(), "TUN device up");
 
     let bind = SocketAddrV4::new(cfg.bind_address.unwrap_or(Ipv4Addr::UNSPECIFIED), L2TP_PORT);
-    let udp = udp_socket(bind).map_err(|e| format!("UDP {bind}: {e}"))?;
-    info!(%bind, "listening for L2TP");
+    let udps = (0..n_workers)
+        .map(|_| udp_socket(bind, n_workers > 1))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("UDP {bind}: {e}"))?;
+    info!(%bind, sockets = udps.len(), "listening for L2TP");
 
     let clock = Arc::new(Clock::new(Instant::now()));
     let drops = Arc::new(DropCounters::new());
     let wstats = Arc::new(WorkerStats::default());
     let (ctl_tx, ctl_rx) = tokio::sync::mpsc::channel::<ControlInput>(65536);
     let radius_tx = ctl_tx.clone();
-    let (up_tx, up_rx) = crossbeam_channel::unbounded();
-    let (down_tx, down_rx) = crossbeam_channel::unbounded();
-    let shared = || Shared {
-        clock: clock.clone(),
-        drops: drops.clone(),
-        stats: wstats.clone(),
+    // The control plane sends through a clone of worker 0's socket and
+    // writes through a clone of its TUN queue: a socket of its own would be
+    // one more member of the SO_REUSEPORT group and receive a share of the
+    // LACs' traffic that nobody reads; a TUN queue of its own would be
+    // handed downstream flows. It receives only what the workers pass on.
+    let (ctl_udp, ctl_tun) = match (udps.first(), tuns.first()) {
+        (Some(u), Some(t)) => (
+            u.try_clone().map_err(|e| e.to_string())?,
+            t.try_clone().map_err(|e| e.to_string())?,
+        ),
+        _ => return Err("no data-plane worker".into()),
     };
-    {
-        let (udp, tun, sh) = (
-            udp.try_clone().map_err(|e| e.to_string())?,
-            tun.try_clone().map_err(|e| e.to_string())?,
-            shared(),
-        );
+    let mut table_senders = Vec::with_capacity(n_workers);
+    for (index, (udp, tun)) in udps.into_iter().zip(tuns).enumerate() {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        table_senders.push(tx);
+        let shared = Shared {
+            clock: clock.clone(),
+            drops: drops.clone(),
+            stats: wstats.clone(),
+        };
+        let w = Worker::new(
+            index,
+            udp,
+            tun,
+            rx,
+            ctl_tx.clone(),
+            tun_addr,
+            batching,
+            shared,
+        )
+        .map_err(|e| format!("data-plane worker {index}: {e}"))?;
         std::thread::Builder::new()
-            .name("upstream".into())
-            .spawn(move || workers::run_upstream(udp, tun, up_rx, ctl_tx, sh))
+            .name(format!("data{index}"))
+            .spawn(move || w.run())
             .map_err(|e| e.to_string())?;
     }
-    {
-        let (udp, tun, sh) = (
-            udp.try_clone().map_err(|e| e.to_string())?,
-            tun.try_clone().map_err(|e| e.to_string())?,
-            shared(),
-        );
-        std::thread::Builder::new()
-            .name("downstream".into())
-            .spawn(move || workers::run_downstream(udp, tun, down_rx, tun_addr, sh))
-            .map_err(|e| e.to_string())?;
-    }
+    drop(ctl_tx);
+    info!(
+        workers = n_workers,
+        tun_queues = n_workers,
+        udp = %batching,
+        "data plane: {n_workers} worker thread(s), each with its own TUN queue and UDP socket{}",
+        if n_workers > 1 { " (SO_REUSEPORT)" } else { "" }
+    );
 
     let settings = settings::control_settings(&cfg, tun_addr);
     let nas_ip = cfg.bind_address.unwrap_or(tun_addr);
@@ -191,9 +215,9 @@ pub fn run(opts: Options) -> Result<(), String> {
     };
     let mut cp = ControlPlane::new(
         settings,
-        udp,
-        tun,
-        vec![up_tx, down_tx],
+        ctl_udp,
+        ctl_tun,
+        table_senders,
         pool,
         Box::new(auth),
         aaa,
@@ -216,10 +240,24 @@ pub fn run(opts: Options) -> Result<(), String> {
     result
 }
 
-fn udp_socket(bind: SocketAddrV4) -> std::io::Result<UdpSocket> {
+/// `data_workers`: 0 is one per core; at most 64.
+fn data_workers(configured: u32) -> usize {
+    let n = match configured {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n as usize,
+    };
+    n.clamp(1, 64)
+}
+
+/// One socket of the L2TP port. `shared`: a member of an SO_REUSEPORT
+/// group, where the kernel hashes each sender's 4-tuple to one member.
+fn udp_socket(bind: SocketAddrV4, shared: bool) -> std::io::Result<UdpSocket> {
     use socket2::{Domain, Protocol, Socket, Type};
     let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
     s.set_reuse_address(true)?;
+    if shared {
+        s.set_reuse_port(true)?;
+    }
     // Bursts of logins and traffic must not overflow the default 200 KiB.
     let _ = s.set_recv_buffer_size(8 << 20);
     let _ = s.set_send_buffer_size(8 << 20);

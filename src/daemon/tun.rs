@@ -1,6 +1,12 @@
 //! The one TUN device all user traffic goes through, opened and configured
 //! with a few ioctls (see Docs/ARCHITECTURE.md, "Why no TUN crate").
 //!
+//! With more than one data-plane worker the device is multi-queue
+//! (`IFF_MULTI_QUEUE`, Documentation/networking/tuntap.rst): every
+//! `TUNSETIFF` on a fresh /dev/net/tun fd attaches one more queue, and the
+//! kernel spreads the packets it routes into the device over the queues by
+//! flow hash, so each worker reads its own share.
+//!
 //! Address, MTU, link state and routes are set through the classic
 //! SIOCSIF*/SIOCADDRT ioctls on an AF_INET datagram socket: no netlink crate,
 //! no `ip` subprocess, and the same calls work on every Linux kernel.
@@ -14,6 +20,7 @@ use std::os::unix::fs::OpenOptionsExt;
 const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
 const IFF_TUN: libc::c_short = 0x0001;
 const IFF_NO_PI: libc::c_short = 0x1000;
+const IFF_MULTI_QUEUE: libc::c_short = 0x0100;
 const TX_QUEUE_LEN: libc::c_int = 10_000;
 
 /// An open TUN device. Reads return one IP packet; writes take one.
@@ -91,6 +98,24 @@ impl Tun {
     /// Create (or attach to) the TUN device `name`, without packet info
     /// headers, so reads and writes are bare IP packets.
     pub fn open(name: &str) -> io::Result<Tun> {
+        Self::open_flags(name, IFF_TUN | IFF_NO_PI)
+    }
+
+    /// Open `name` with `queues` queues: one plain device for 1 (as
+    /// [`Tun::open`]), a multi-queue device for more. Queue i is element i.
+    pub fn open_queues(name: &str, queues: usize) -> io::Result<Vec<Tun>> {
+        if queues <= 1 {
+            return Ok(vec![Self::open(name)?]);
+        }
+        (0..queues)
+            .map(|i| {
+                Self::open_flags(name, IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE)
+                    .map_err(|e| io::Error::new(e.kind(), format!("queue {i}: {e}")))
+            })
+            .collect()
+    }
+
+    fn open_flags(name: &str, flags: libc::c_short) -> io::Result<Tun> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -99,7 +124,7 @@ impl Tun {
             .map_err(|e| io::Error::new(e.kind(), format!("open /dev/net/tun: {e}")))?;
         let mut req = IfReqFlags {
             name: ifname(name)?,
-            flags: IFF_TUN | IFF_NO_PI,
+            flags,
             _pad: [0; 22],
         };
         ioctl(file.as_raw_fd(), TUNSETIFF, &mut req, "TUNSETIFF")?;
@@ -219,7 +244,24 @@ impl Tun {
         ioctl(sock.as_raw_fd(), request, &mut rt, what)
     }
 
-    /// A second handle on the same queue, for the other direction's thread.
+    /// Reads return `WouldBlock` instead of waiting (the worker polls first).
+    /// Set on the open file description, so it holds for clones too; a TUN
+    /// write never waits either way.
+    pub fn set_nonblocking(&self) -> io::Result<()> {
+        let fd = self.file.as_raw_fd();
+        // SAFETY: fcntl on a descriptor we own, with integer arguments.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+        if flags < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: as above.
+        if unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// A second handle on the same queue (the control plane writes through one).
     pub fn try_clone(&self) -> io::Result<Tun> {
         Ok(Tun {
             file: self.file.try_clone()?,
@@ -233,5 +275,11 @@ impl Tun {
 
     pub fn send(&mut self, packet: &[u8]) -> io::Result<usize> {
         self.file.write(packet)
+    }
+}
+
+impl AsRawFd for Tun {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.file.as_raw_fd()
     }
 }

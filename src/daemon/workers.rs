@@ -1,10 +1,21 @@
-//! Data-plane worker threads: one moves UDP -> TUN (upstream), one TUN ->
-//! UDP (downstream). Each owns its own copy of the session table and applies
-//! the control plane's updates between packets: no lock per packet. Packets
-//! the data plane does not handle go to the control plane over a bounded
-//! queue; when it is full they are dropped and counted, never blocking.
+//! Data-plane workers. Each is one thread that owns one TUN queue and one UDP
+//! socket of the port-1701 `SO_REUSEPORT` group and moves packets both ways:
+//! the kernel hashes a LAC's 4-tuple to one socket (so a tunnel, and every
+//! session in it, stays on one worker: no reordering within a session) and
+//! spreads the packets it routes into the TUN over the queues by flow.
+//!
+//! A worker sleeps in poll(2) on its two descriptors and, per wake-up, takes
+//! up to [`BURST`] packets from each (recvmmsg/sendmmsg when batching is on),
+//! then publishes its counters. It owns its own copy of the session table and
+//! applies the control plane's updates before each burst: no lock per packet.
+//! Packets the data plane does not handle go to the control plane over a
+//! bounded queue; when it is full they are dropped and counted, never blocking.
 
-use std::net::UdpSocket;
+mod udp_batch;
+
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
@@ -17,11 +28,17 @@ use crate::dataplane::drop_reason::DropReason;
 use crate::dataplane::session_table::{SessionTable, TableUpdate};
 use crate::dataplane::upstream::{upstream_clamp_mss, UpVerdict};
 
+use self::udp_batch::{recv_from_now, RecvBatch, SendBatch};
 use super::clock::Clock;
 use super::tun::Tun;
 use super::ControlInput;
 
-/// Counters of the worker threads themselves (not per session).
+/// Packets taken from each descriptor per wake-up, so one busy direction
+/// cannot starve the other (poll is level-triggered: the rest waits).
+pub const BURST: usize = 64;
+
+/// Counters of the worker threads themselves (not per session), summed over
+/// the workers.
 #[derive(Default)]
 pub struct WorkerStats {
     pub up_packets: AtomicU64,
@@ -37,98 +54,309 @@ pub struct Shared {
     pub stats: Arc<WorkerStats>,
 }
 
-fn apply_updates(table: &mut SessionTable, updates: &Receiver<TableUpdate>) {
-    while let Ok(u) = updates.try_recv() {
-        table.apply(u);
+/// How the workers do their UDP I/O, chosen at start-up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Batching {
+    /// One recvfrom/sendto per datagram.
+    Plain,
+    /// Up to this many datagrams per recvmmsg/sendmmsg.
+    Mmsg(usize),
+}
+
+impl Batching {
+    /// From `data_batch`: 0 is plain.
+    pub fn from_config(batch: u32) -> Batching {
+        match batch {
+            0 => Batching::Plain,
+            n => Batching::Mmsg(n as usize),
+        }
     }
 }
 
-/// UDP -> TUN. Runs until the socket fails.
-pub fn run_upstream(
-    udp: UdpSocket,
-    mut tun: Tun,
-    updates: Receiver<TableUpdate>,
-    to_control: tokio::sync::mpsc::Sender<ControlInput>,
-    shared: Shared,
-) {
-    let mut table = SessionTable::new();
-    let mut buf = vec![0u8; 65536];
-    loop {
-        let (n, from) = match udp.recv_from(&mut buf) {
-            Ok(r) => r,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                error!("upstream worker: UDP receive failed: {e}");
-                return;
-            }
-        };
-        apply_updates(&mut table, &updates);
-        // The data plane clamps TCP MSS in place, so it gets the buffer mutably.
-        match upstream_clamp_mss(&table, &mut buf[..n], shared.clock.tick()) {
-            UpVerdict::ToTun(packet) => {
-                shared.stats.up_packets.fetch_add(1, Relaxed);
-                if tun.send(packet).is_err() {
-                    shared.stats.tun_write_errors.fetch_add(1, Relaxed);
-                }
-            }
-            UpVerdict::ToControl => {
-                shared.stats.to_control.fetch_add(1, Relaxed);
-                let msg = ControlInput::Datagram {
-                    from,
-                    bytes: buf[..n].to_vec(),
-                };
-                if to_control.try_send(msg).is_err() {
-                    shared.drops.count(DropReason::ControlQueueFull);
-                    debug!(%from, "control queue full: datagram dropped");
-                }
-            }
-            UpVerdict::Drop(reason) => {
-                shared.drops.count(reason);
-                debug!(%from, ?reason, "upstream drop");
+impl std::fmt::Display for Batching {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Batching::Plain => f.write_str("recvfrom/sendto"),
+            Batching::Mmsg(n) => write!(f, "recvmmsg/sendmmsg x{n}"),
+        }
+    }
+}
+
+/// Counts kept in the worker and added to [`WorkerStats`] once per wake-up,
+/// so the workers do not fight over one cache line per packet.
+#[derive(Default)]
+struct Counts {
+    up: u64,
+    down: u64,
+    to_control: u64,
+    tun_errors: u64,
+    udp_errors: u64,
+}
+
+impl Counts {
+    fn publish(&mut self, s: &WorkerStats) {
+        for (n, a) in [
+            (&mut self.up, &s.up_packets),
+            (&mut self.down, &s.down_packets),
+            (&mut self.to_control, &s.to_control),
+            (&mut self.tun_errors, &s.tun_write_errors),
+            (&mut self.udp_errors, &s.udp_send_errors),
+        ] {
+            if *n > 0 {
+                a.fetch_add(*n, Relaxed);
+                *n = 0;
             }
         }
     }
 }
 
-/// TUN -> UDP. Runs until the TUN device fails.
-pub fn run_downstream(
+/// Everything a worker owns.
+pub struct Worker {
+    index: usize,
     udp: UdpSocket,
-    mut tun: Tun,
+    tun: Tun,
     updates: Receiver<TableUpdate>,
-    local_address: std::net::Ipv4Addr,
+    to_control: tokio::sync::mpsc::Sender<ControlInput>,
+    local_address: Ipv4Addr,
     shared: Shared,
-) {
-    let mut table = SessionTable::new();
-    let mut buf = vec![0u8; 65536];
-    let mut out = DownOutput::new();
-    loop {
-        let n = match tun.recv(&mut buf) {
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                error!("downstream worker: TUN read failed: {e}");
+    table: SessionTable,
+    rx: Option<RecvBatch>,
+    tx: Option<SendBatch>,
+    buf: Vec<u8>,
+    out: DownOutput,
+    counts: Counts,
+}
+
+impl Worker {
+    /// `tun` is made non-blocking (the worker polls before reading).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        index: usize,
+        udp: UdpSocket,
+        tun: Tun,
+        updates: Receiver<TableUpdate>,
+        to_control: tokio::sync::mpsc::Sender<ControlInput>,
+        local_address: Ipv4Addr,
+        batching: Batching,
+        shared: Shared,
+    ) -> io::Result<Worker> {
+        tun.set_nonblocking()?;
+        let (rx, tx) = match batching {
+            Batching::Plain => (None, None),
+            Batching::Mmsg(n) => (Some(RecvBatch::new(n)), Some(SendBatch::new(n))),
+        };
+        Ok(Worker {
+            index,
+            udp,
+            tun,
+            updates,
+            to_control,
+            local_address,
+            shared,
+            table: SessionTable::new(),
+            rx,
+            tx,
+            buf: vec![0u8; 65536],
+            out: DownOutput::new(),
+            counts: Counts::default(),
+        })
+    }
+
+    /// Runs until a descriptor fails.
+    pub fn run(mut self) {
+        let mut fds = [
+            libc::pollfd {
+                fd: self.udp.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: self.tun.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        loop {
+            // SAFETY: `fds` is a live array of two pollfd structs.
+            let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+            if rc < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                error!(worker = self.index, "data-plane poll failed: {e}");
                 return;
             }
+            self.apply_updates();
+            let [udp, tun] = fds.map(|f| f.revents != 0);
+            if udp {
+                if let Err(e) = self.upstream_burst() {
+                    error!(worker = self.index, "UDP receive failed: {e}");
+                    return;
+                }
+            }
+            if tun {
+                if let Err(e) = self.downstream_burst() {
+                    error!(worker = self.index, "TUN read failed: {e}");
+                    return;
+                }
+            }
+            self.counts.publish(&self.shared.stats);
+        }
+    }
+
+    fn apply_updates(&mut self) {
+        while let Ok(u) = self.updates.try_recv() {
+            self.table.apply(u);
+        }
+    }
+
+    /// UDP -> TUN: up to [`BURST`] datagrams.
+    fn upstream_burst(&mut self) -> io::Result<()> {
+        let tick = self.shared.clock.tick();
+        let fd = self.udp.as_raw_fd();
+        let mut up = Up {
+            table: &self.table,
+            tun: &mut self.tun,
+            to_control: &self.to_control,
+            drops: &self.shared.drops,
+            counts: &mut self.counts,
+            tick,
         };
-        apply_updates(&mut table, &updates);
-        match downstream(&table, &buf[..n], local_address, &mut out) {
-            DownVerdict::ToPeer { peer, .. } => {
-                shared.stats.down_packets.fetch_add(1, Relaxed);
-                for d in out.datagrams() {
-                    if udp.send_to(d, peer).is_err() {
-                        shared.stats.udp_send_errors.fetch_add(1, Relaxed);
+        match &mut self.rx {
+            Some(rx) => {
+                let mut taken = 0;
+                while taken < BURST {
+                    let n = not_interrupted(rx.recv(fd), 0)?;
+                    for i in 0..n {
+                        if let Some((d, from)) = rx.get_mut(i) {
+                            up.one(d, from);
+                        }
+                    }
+                    taken += n;
+                    if n < rx.slots() {
+                        break;
                     }
                 }
             }
-            DownVerdict::IcmpToTun => {
-                shared.drops.count(DropReason::TooBigDf);
-                if tun.send(out.icmp()).is_err() {
-                    shared.stats.tun_write_errors.fetch_add(1, Relaxed);
+            None => {
+                for _ in 0..BURST {
+                    let Some((n, from)) = not_interrupted(recv_from_now(fd, &mut self.buf), None)?
+                    else {
+                        break;
+                    };
+                    if let Some(d) = self.buf.get_mut(..n) {
+                        up.one(d, from);
+                    }
                 }
             }
-            DownVerdict::Drop(reason) => {
-                shared.drops.count(reason);
-                debug!(?reason, "downstream drop");
+        }
+        Ok(())
+    }
+
+    /// TUN -> UDP: up to [`BURST`] packets, their datagrams sent in batches.
+    fn downstream_burst(&mut self) -> io::Result<()> {
+        let fd = self.udp.as_raw_fd();
+        for _ in 0..BURST {
+            let n = match self.tun.recv(&mut self.buf) {
+                Ok(n) => n,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                    ) =>
+                {
+                    break
+                }
+                Err(e) => return Err(e),
+            };
+            let Some(packet) = self.buf.get(..n) else {
+                continue;
+            };
+            match downstream(&self.table, packet, self.local_address, &mut self.out) {
+                DownVerdict::ToPeer { peer, .. } => {
+                    self.counts.down += 1;
+                    for d in self.out.datagrams() {
+                        match (&mut self.tx, peer) {
+                            (Some(tx), SocketAddr::V4(to)) => {
+                                if tx.push(d, to) {
+                                    let s = tx.flush(fd);
+                                    self.counts.udp_errors += s.errors as u64;
+                                }
+                            }
+                            _ => {
+                                if self.udp.send_to(d, peer).is_err() {
+                                    self.counts.udp_errors += 1;
+                                }
+                            }
+                        }
+                    }
+                }
+                DownVerdict::IcmpToTun => {
+                    self.shared.drops.count(DropReason::TooBigDf);
+                    if self.tun.send(self.out.icmp()).is_err() {
+                        self.counts.tun_errors += 1;
+                    }
+                }
+                DownVerdict::Drop(reason) => {
+                    self.shared.drops.count(reason);
+                    debug!(worker = self.index, ?reason, "downstream drop");
+                }
+            }
+        }
+        if let Some(tx) = &mut self.tx {
+            if !tx.is_empty() {
+                let s = tx.flush(fd);
+                self.counts.udp_errors += s.errors as u64;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An interrupted receive ends the burst like an empty queue does.
+fn not_interrupted<T>(r: io::Result<T>, empty: T) -> io::Result<T> {
+    match r {
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(empty),
+        r => r,
+    }
+}
+
+/// The upstream half's borrows, split from the receive buffers.
+struct Up<'a> {
+    table: &'a SessionTable,
+    tun: &'a mut Tun,
+    to_control: &'a tokio::sync::mpsc::Sender<ControlInput>,
+    drops: &'a DropCounters,
+    counts: &'a mut Counts,
+    tick: u64,
+}
+
+impl Up<'_> {
+    /// Execute the verdict on one datagram.
+    fn one(&mut self, datagram: &mut [u8], from: SocketAddr) {
+        // The data plane clamps TCP MSS in place, so it gets the buffer mutably.
+        match upstream_clamp_mss(self.table, datagram, self.tick) {
+            UpVerdict::ToTun(packet) => {
+                self.counts.up += 1;
+                if self.tun.send(packet).is_err() {
+                    self.counts.tun_errors += 1;
+                }
+            }
+            UpVerdict::ToControl => {
+                self.counts.to_control += 1;
+                let msg = ControlInput::Datagram {
+                    from,
+                    bytes: datagram.to_vec(),
+                };
+                if self.to_control.try_send(msg).is_err() {
+                    self.drops.count(DropReason::ControlQueueFull);
+                    debug!(%from, "control queue full: datagram dropped");
+                }
+            }
+            UpVerdict::Drop(reason) => {
+                self.drops.count(reason);
+                debug!(%from, ?reason, "upstream drop");
             }
         }
     }

@@ -1,0 +1,79 @@
+//! Several data-plane workers (`set data_workers`): each with its own TUN
+//! queue and SO_REUSEPORT socket. Every session must pass traffic both ways
+//! (ICMP echo to the LNS address, answered by the kernel through whichever
+//! TUN queue it picks) and, after teardown, everything is free again.
+
+mod common;
+
+use common::*;
+
+fn workers_pass_traffic_for_every_session(extra_config: &str, log_mode: &str) {
+    if skip_privileged() {
+        return;
+    }
+    let mut lns = Lns::start(&LnsSetup {
+        users: 500,
+        extra_config: extra_config.into(),
+        ..LnsSetup::default()
+    });
+    assert!(lns.log_text().contains(log_mode), "{}", lns.log_text());
+    let free_before = status_field(&lns.status(), "free_addresses");
+    let r = lns.loadgen(&[
+        "--tunnels",
+        "10",
+        "--sessions",
+        "500",
+        "--auth",
+        "chap",
+        "--password",
+        "secret-pw",
+        "--pings",
+        "3",
+        "--timeout",
+        "120",
+    ]);
+    r.assert_pass();
+    assert_eq!(r.field("up"), "500", "{}", r.stdout);
+    assert_eq!(r.field("unique_ip"), "500", "{}", r.stdout);
+    assert_eq!(r.field("ping_ok_sessions"), "500", "{}", r.stdout);
+    assert_eq!(r.field("pings_received"), "1500", "{}", r.stdout);
+    assert_eq!(r.field("lost"), "0", "{}", r.stdout);
+    let t0 = std::time::Instant::now();
+    loop {
+        let st = lns.status();
+        if status_field(&st, "tunnels") == "0" || t0.elapsed().as_secs() > 5 {
+            assert_eq!(status_field(&st, "tunnels"), "0", "{st}");
+            assert_eq!(status_field(&st, "sessions"), "0", "{st}");
+            assert_eq!(status_field(&st, "free_addresses"), free_before, "{st}");
+            assert!(
+                status_field(&st, "up_packets").parse::<u64>().unwrap_or(0) >= 1500,
+                "{st}"
+            );
+            assert!(
+                status_field(&st, "down_packets")
+                    .parse::<u64>()
+                    .unwrap_or(0)
+                    >= 1500,
+                "{st}"
+            );
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn two_workers_ten_tunnels_fifty_sessions_each() {
+    workers_pass_traffic_for_every_session(
+        "set data_workers 2\n",
+        "data plane: 2 worker thread(s)",
+    );
+}
+
+#[test]
+fn two_workers_without_batching() {
+    workers_pass_traffic_for_every_session(
+        "set data_workers 2\nset data_batch 0\n",
+        "udp=recvfrom/sendto",
+    );
+}
