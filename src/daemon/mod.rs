@@ -193,9 +193,15 @@ pub fn run(opts: Options) -> Result<(), String> {
             shared,
         )
         .map_err(|e| format!("data-plane worker {index}: {e}"))?;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         std::thread::Builder::new()
             .name(format!("data{index}"))
-            .spawn(move || w.run())
+            .spawn(move || {
+                // A worker that migrates between CPUs hands the kernel one
+                // session's packets from two CPUs' backlogs: reordering.
+                workers::pin_to_core(index % cores);
+                w.run()
+            })
             .map_err(|e| e.to_string())?;
     }
     drop(ctl_tx);

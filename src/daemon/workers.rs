@@ -361,3 +361,18 @@ impl Up<'_> {
         }
     }
 }
+
+/// Pin the calling thread to one CPU (best effort: a cpuset that excludes
+/// it leaves the thread where the scheduler puts it, and says so).
+pub fn pin_to_core(core: usize) {
+    // SAFETY: cpu_set_t is plain data; CPU_SET writes inside it; the call
+    // concerns only the calling thread (pid 0).
+    let rc = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(core, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
+    };
+    if rc != 0 {
+        tracing::warn!(core, "cannot pin data-plane worker: {}", std::io::Error::last_os_error());
+    }
+}
