@@ -88,9 +88,11 @@ measure() {  # NAME N -> "rate setup_s"
   local name=$1 n=$2 tunnels
   tunnels=$(( n < 10 ? 1 : 10 ))
   local out
-  out=$(ip netns exec "$NS" "$LOADGEN" --tunnels "$tunnels" --sessions "$n" --auth pap --password pw \
+  # One thread, hence one UDP source port, per tunnel: l2tpns conflates
+  # simultaneous SCCRQs from one address:port (it takes one per retransmission).
+  out=$(ip netns exec "$NS" "$LOADGEN" --tunnels "$tunnels" --threads "$tunnels" --sessions "$n" --auth pap --password pw \
         --concurrency "$n" --pings 1 --timeout 300 --expect-dns 10.200.0.53,10.200.0.54 | tail -1)
-  echo "RESULT lns=$name sessions=$n $(echo "$out" | grep -o 'up=[0-9]* .*setup_s=[0-9.]* rate_per_s=[0-9]*') $(echo "$out" | grep -o 'result=[A-Z]*')"
+  echo "RESULT lns=$name sessions=$n $(echo "$out" | grep -o ' up=[0-9]*') $(echo "$out" | grep -o 'setup_s=[0-9.]* rate_per_s=[0-9]*') $(echo "$out" | grep -o 'result=[A-Z]*')"
 }
 
 declare -A RATE
@@ -98,8 +100,12 @@ run_lns() {  # NAME START-COMMAND READY-PATTERN
   local name=$1 cmd=$2 ready=$3
   ip netns exec "$NS" sh -c "$cmd" > "$RUN/$name.log" 2>&1 &
   LNS_PID=$!
-  for _ in $(seq 1 400); do grep -q "$ready" "$RUN/$name.log" && break; kill -0 "$LNS_PID" || break; sleep 0.1; done
-  grep -q "$ready" "$RUN/$name.log" || { echo "$name did not get ready"; tail "$RUN/$name.log"; exit 1; }
+  # READY-PATTERN: a log line, or "udp1701" = the L2TP port is bound.
+  is_ready() {
+    if [ "$ready" = udp1701 ]; then ip netns exec "$NS" ss -Hlun | grep -q ':1701 '; else grep -q "$ready" "$RUN/$name.log"; fi
+  }
+  for _ in $(seq 1 400); do is_ready && break; kill -0 "$LNS_PID" || break; sleep 0.1; done
+  is_ready || { echo "$name did not get ready"; tail "$RUN/$name.log"; exit 1; }
   for n in "${COUNTS[@]}"; do
     line=$(measure "$name" "$n"); echo "$line"
     RATE[$name,$n]=$(echo "$line" | grep -o 'rate_per_s=[0-9]*' | cut -d= -f2)
@@ -113,7 +119,7 @@ run_lns() {  # NAME START-COMMAND READY-PATTERN
 # nothing until it has declared itself cluster master (about 15 s).
 # Every process in the chain execs, so LNS_PID ends up being l2tpns itself.
 run_lns l2tpns "exec unshare -m --propagation private sh -c 'mount --bind $RUN/etc /etc/l2tpns && exec /usr/sbin/l2tpns -c /etc/l2tpns/startup-config'" "declaring myself the master"
-run_lns ours "exec $OURS -c $RUN/etc/startup-config" "listening for L2TP"
+run_lns ours "exec $OURS -c $RUN/etc/startup-config" udp1701
 
 for n in "${COUNTS[@]}"; do
   a=${RATE[ours,$n]:-0}; b=${RATE[l2tpns,$n]:-0}

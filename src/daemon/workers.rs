@@ -373,6 +373,10 @@ pub fn pin_to_core(core: usize) {
         libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
     };
     if rc != 0 {
-        tracing::warn!(core, "cannot pin data-plane worker: {}", std::io::Error::last_os_error());
+        tracing::warn!(
+            core,
+            "cannot pin data-plane worker: {}",
+            std::io::Error::last_os_error()
+        );
     }
 }

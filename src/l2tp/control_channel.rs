@@ -132,6 +132,11 @@ impl ControlChannel {
     pub fn is_dead(&self) -> bool {
         self.dead
     }
+    /// A message for `session_id` still waits for room in the peer's window.
+    pub fn is_queued(&self, session_id: u16) -> bool {
+        self.pending.iter().any(|(s, _)| *s == session_id)
+    }
+
     /// Nothing queued or waiting for an acknowledgement.
     pub fn is_idle(&self) -> bool {
         self.unacked.is_empty() && self.pending.is_empty()

@@ -138,6 +138,9 @@ pub struct LacTunnel {
     rv_counter: u32,
     calls: SessionTable<Call>,
     events: VecDeque<LacEvent>,
+    /// Calls whose ICCN still waits in the send window: like a real LAC,
+    /// PPP starts (CallUp) only once the ICCN is on the wire.
+    iccn_waiting: Vec<(u16, u16)>,
     close_result: Option<StopCcnResult>,
     malformed: u64,
 }
@@ -163,6 +166,7 @@ impl LacTunnel {
             rv_counter: 0,
             calls: SessionTable::default(),
             events: VecDeque::new(),
+            iccn_waiting: Vec::new(),
             close_result: None,
             malformed: 0,
         };
@@ -434,9 +438,22 @@ impl LacTunnel {
         iccn.rx_connect_speed = c.call.rx_connect_speed;
         iccn.framing_type = Some(c.call.framing_type);
         self.send(peer_sid, &iccn);
-        self.events.push_back(LacEvent::CallUp {
-            local_sid: sid,
-            peer_sid,
+        self.iccn_waiting.push((sid, peer_sid));
+    }
+
+    /// CallUp for every call whose ICCN has left the send queue.
+    fn release_call_ups(&mut self) {
+        let channel = &self.channel;
+        let events = &mut self.events;
+        self.iccn_waiting.retain(|&(local_sid, peer_sid)| {
+            if channel.is_queued(peer_sid) {
+                return true;
+            }
+            events.push_back(LacEvent::CallUp {
+                local_sid,
+                peer_sid,
+            });
+            false
         });
     }
 
@@ -491,7 +508,11 @@ impl LacTunnel {
         if self.state == State::Closed {
             return None;
         }
-        self.channel.poll_transmit(now)
+        let d = self.channel.poll_transmit(now);
+        if !self.iccn_waiting.is_empty() {
+            self.release_call_ups();
+        }
+        d
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
