@@ -8,22 +8,6 @@ mod common;
 
 use common::*;
 
-fn free_after_teardown(lns: &mut Lns, free_before: &str) {
-    // The LAC's StopCCN has been acked when the loadgen exits; the daemon
-    // frees the tunnel on its next pass, so allow it a moment.
-    let t0 = std::time::Instant::now();
-    loop {
-        let st = lns.status();
-        if status_field(&st, "tunnels") == "0" || t0.elapsed().as_secs() > 5 {
-            assert_eq!(status_field(&st, "tunnels"), "0", "{st}");
-            assert_eq!(status_field(&st, "sessions"), "0", "{st}");
-            assert_eq!(status_field(&st, "free_addresses"), free_before, "{st}");
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
-}
-
 fn many_sessions(auth: &str) {
     if skip_privileged() {
         return;

@@ -354,3 +354,21 @@ pub fn status_field(line: &str, name: &str) -> String {
         .find_map(|kv| kv.strip_prefix(&format!("{name}=")).map(str::to_string))
         .unwrap_or_default()
 }
+
+/// After a loadgen run: no tunnel, no session, every address back in the
+/// pool; returns the status line for further checks.
+pub fn free_after_teardown(lns: &mut Lns, free_before: &str) -> String {
+    // The LAC's StopCCN has been acked when the loadgen exits; the daemon
+    // frees the tunnel on its next pass, so allow it a moment.
+    let t0 = std::time::Instant::now();
+    loop {
+        let st = lns.status();
+        if status_field(&st, "tunnels") == "0" || t0.elapsed().as_secs() > 5 {
+            assert_eq!(status_field(&st, "tunnels"), "0", "{st}");
+            assert_eq!(status_field(&st, "sessions"), "0", "{st}");
+            assert_eq!(status_field(&st, "free_addresses"), free_before, "{st}");
+            return st;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
