@@ -1,0 +1,266 @@
+#!/bin/bash
+# Data plane, ours vs Debian's l2tpns 2.4.1: LNS CPU seconds per million
+# forwarded packets at a fixed rate (below saturation, zero loss expected),
+# and the flat-out rate, with 1,000 sessions, 64- and 1400-byte UDP packets,
+# upstream and downstream. One run, each LNS alone in the namespace while it
+# is measured (l2tpns first), the same pool, RADIUS and load generator
+# commands for both. Ours runs one data-plane worker (`set data_workers 1`).
+#
+#   benches/dataplane-vs-l2tpns.sh
+#   RATE=50000 DURATION=10 SESSIONS=1000 SIZES="64 1400" DIRS="up down" FLAT=1 \
+#       benches/dataplane-vs-l2tpns.sh
+#
+# Placement (2 cores): the LNS on CPU 1, everything else (load generator,
+# sink, source, FreeRADIUS) on CPU 0, with taskset. Upstream: the load
+# generator's sessions send UDP to a sink bound to the LNS's TUN address.
+# Downstream: `l2tpns-loadgen source` in the namespace sends to the session
+# addresses; the load generator counts what arrives. The LNS's CPU is
+# utime+stime of its process (all threads) from /proc/PID/stat over the
+# traffic phase (`--lns-pid`), so PID must be the daemon itself: every
+# process in the start chain execs.
+#
+# Needs root, l2tpns, freeradius; builds our release binaries. Prints one
+# RESULT line per (lns, mode, direction, size), one IDLE line per LNS, then
+# RATIO lines. pps/loss are end to end (what the sink or the load generator
+# counted); lns_out counts also what the kernel dropped at their sockets,
+# i.e. what the LNS itself delivered (the meaningful flat-out figure). Docs/PERFORMANCE.md records what it printed.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+SESSIONS=${SESSIONS:-1000}
+RATE=${RATE:-50000}
+DURATION=${DURATION:-10}
+SIZES=${SIZES:-64 1400}
+DIRS=${DIRS:-up down}
+FLAT=${FLAT:-1}
+LOGIN_CONCURRENCY=${LOGIN_CONCURRENCY:-40}
+LNS_CPU=${LNS_CPU:-1}
+GEN_CPU=${GEN_CPU:-0}
+command -v /usr/sbin/l2tpns >/dev/null || { echo "apt-get install l2tpns" >&2; exit 1; }
+command -v freeradius >/dev/null || { echo "apt-get install freeradius freeradius-utils" >&2; exit 1; }
+cargo build --release --bins >/dev/null 2>&1 || cargo build --release --bins
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+OURS=$TARGET/release/l2tpns
+LOADGEN=$TARGET/release/l2tpns-loadgen
+NS=pa-dp$$
+RUN=$(mktemp -d /tmp/l2tpns-dp.XXXXXX)
+SECRET=bench-radius-s3cret
+TUN_ADDR=10.200.0.1
+SINK=$TUN_ADDR:9000
+POOL=10.208.0.0/16
+TUNNELS=$(( SESSIONS < 10 ? 1 : 10 ))
+LNS_PID=""; FR_PID=""; AUX_PIDS=()
+# No shell function: a backgrounded command must exec, so that $! is its PID.
+GEN=(ip netns exec "$NS" taskset -c "$GEN_CPU")
+stop_lns() {
+  if [ -n "$LNS_PID" ] && kill -0 "$LNS_PID" 2>/dev/null; then
+    kill -TERM "$LNS_PID" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$LNS_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$LNS_PID" 2>/dev/null || true
+  fi
+  LNS_PID=""
+}
+stop_aux() {
+  local p
+  for p in "${AUX_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${AUX_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  AUX_PIDS=()
+}
+cleanup() {
+  stop_aux
+  stop_lns
+  [ -n "$FR_PID" ] && kill "$FR_PID" 2>/dev/null || true
+  ip netns del "$NS" 2>/dev/null || true
+  echo "logs kept in $RUN" >&2
+}
+trap cleanup EXIT
+
+ip netns add "$NS"
+ip netns exec "$NS" ip link set lo up
+# l2tpns refuses to start without an IPv4 address on cluster_interface.
+ip netns exec "$NS" ip link add pa-cl0 type veth peer name pa-cl1
+ip netns exec "$NS" ip addr add 10.200.2.1/32 dev pa-cl0
+ip netns exec "$NS" ip link set pa-cl1 up
+ip netns exec "$NS" ip link set pa-cl0 up
+
+# FreeRADIUS: private config, users user1..userN, signed replies.
+cp -a /etc/freeradius/3.0 "$RUN/raddb"; mkdir -p "$RUN/radlog/radacct"
+sed -i -e "s|^\s*logdir = .*|logdir = $RUN/radlog|" -e "s|^\s*run_dir = .*|run_dir = $RUN/radlog|" \
+       -e 's|^\s*user = freerad|#user = freerad|' -e 's|^\s*group = freerad|#group = freerad|' "$RUN/raddb/radiusd.conf"
+python3 - "$RUN/raddb/sites-available/default" <<'PY'
+import sys
+p = sys.argv[1]; s = open(p).read()
+s = s.replace("post-auth {\n", "post-auth {\n\tupdate reply {\n\t\tMessage-Authenticator := 0x00\n\t}\n", 1)
+open(p, "w").write(s)
+PY
+printf 'client lns {\n\tipaddr = 127.0.0.0/8\n\tsecret = %s\n}\n' "$SECRET" > "$RUN/raddb/clients.conf"
+for i in $(seq 1 "$SESSIONS"); do printf 'user%s\tCleartext-Password := "pw"\n' "$i"; done > "$RUN/raddb/mods-config/files/authorize"
+ip netns exec "$NS" taskset -c "$GEN_CPU" freeradius -f -d "$RUN/raddb" -l stdout > "$RUN/freeradius.log" 2>&1 &
+FR_PID=$!
+for _ in $(seq 1 100); do grep -q "Ready to process requests" "$RUN/freeradius.log" && break; sleep 0.1; done
+
+# Two startup-configs differing only in `data_workers` (ours only).
+for d in l2tpns ours; do
+  mkdir -p "$RUN/etc-$d"
+  cat > "$RUN/etc-$d/startup-config" <<EOF
+set debug 1
+set tundevicename "patun0"
+set iftun_address $TUN_ADDR
+set peer_address $TUN_ADDR
+set primary_dns 10.200.0.53
+set secondary_dns 10.200.0.54
+set primary_radius 127.0.0.1
+set radius_secret "$SECRET"
+set radius_authtypes "pap"
+set radius_accounting no
+set send_garp no
+set cluster_interface "pa-cl0"
+set cli_bind_address 127.0.0.1
+set allow_duplicate_users no
+EOF
+  echo "$POOL" > "$RUN/etc-$d/ip_pool"
+  : > "$RUN/etc-$d/users"
+  : > "$RUN/etc-$d/ppp-secrets"
+done
+echo "set data_workers 1" >> "$RUN/etc-ours/startup-config"
+
+field() { { echo "$2" | grep -o "\b$1=[^ ]*" || true; } | head -1 | cut -d= -f2; }
+# Kernel drop counters in the namespace. The flat-out runs overload the
+# receivers on the generator's core (sink, load generator), so what they
+# count is less than what the LNS delivered: add the datagrams the kernel
+# dropped at their full sockets to get the LNS's own output.
+udp_rcvbuf_errors() { ip netns exec "$NS" awk '/^Udp:/ && $2 ~ /^[0-9]+$/ { print $6 }' /proc/net/snmp; }
+sock_drops() {  # hex local port -> drops summed over the sockets bound to it
+  ip netns exec "$NS" awk -v p=":$1" 'NR > 1 && substr($2, length($2) - 4) == p { d += $NF } END { print d + 0 }' /proc/net/udp
+}
+tun_tx_dropped() { ip netns exec "$NS" cat /sys/class/net/patun0/statistics/tx_dropped; }
+cpu_ticks() { awk '{ s = $0; sub(/.*\) /, "", s); split(s, f, " "); print f[12] + f[13] }' "/proc/$1/stat"; }
+
+declare -A CPM PPS LPPS
+# measure NAME MODE DIR SIZE; MODE is "rate" (RATE pps) or "flat" (flat out).
+measure() {
+  local name=$1 mode=$2 dir=$3 size=$4 tag="$1-$2-$3-$4"
+  local speed=(--rate "$RATE"); [ "$mode" = flat ] && speed=(--flat-out)
+  stop_aux
+  local u0 l0 t0; u0=$(udp_rcvbuf_errors); l0=$(sock_drops 06A5); t0=$(tun_tx_dropped)
+  if [ "$dir" = up ]; then
+    "${GEN[@]}" "$LOADGEN" sink --bind "$SINK" --duration 3600 > "$RUN/$tag.sink" 2>&1 &
+    AUX_PIDS+=($!)
+    for _ in $(seq 1 50); do grep -q "SINK listening" "$RUN/$tag.sink" && break; sleep 0.1; done
+  fi
+  "${GEN[@]}" "$LOADGEN" --tunnels "$TUNNELS" --threads "$TUNNELS" --sessions "$SESSIONS" --auth pap --password pw \
+      --concurrency "$LOGIN_CONCURRENCY" --pings 1 --timeout 300 --expect-dns 10.200.0.53,10.200.0.54 --traffic "$dir" "${speed[@]}" \
+      --size "$size" --duration "$DURATION" --sink "$SINK" --lns-pid "$LNS_PID" \
+      > "$RUN/$tag.out" 2> "$RUN/$tag.err" &
+  local lg=$!
+  local src=""
+  if [ "$dir" = down ]; then
+    until grep -qs 'TRAFFIC START' "$RUN/$tag.err"; do
+      kill -0 "$lg" 2>/dev/null || break; sleep 0.05
+    done
+    "${GEN[@]}" "$LOADGEN" source --to "$POOL" --sessions "$SESSIONS" "${speed[@]}" --size "$size" \
+        --duration "$DURATION" > "$RUN/$tag.src" 2>&1 || true
+    src=$(grep '^SOURCE' "$RUN/$tag.src" || true)
+  fi
+  wait "$lg" || true
+  local sinkdrops; sinkdrops=$(sock_drops 2328)
+  stop_aux
+  local u1 l1 t1; u1=$(udp_rcvbuf_errors); l1=$(sock_drops 06A5); t1=$(tun_tx_dropped)
+  local t s; t=$(grep '^TRAFFIC' "$RUN/$tag.out" || true); s=$(grep '^SUMMARY' "$RUN/$tag.out" || true)
+  local sent recv pps lost
+  if [ "$dir" = up ]; then
+    sent=$(field up_sent "$t"); recv=$(field up_received "$t"); pps=$(field up_pps "$t")
+  else
+    sent=$(field sent "$src"); recv=$(field down_received "$t"); pps=$(field down_pps "$t")
+  fi
+  sent=${sent:-0}; recv=${recv:-0}; lost=$(( sent - recv ))
+  # out: what the LNS handed on (received + dropped at the receiver's full
+  # socket); in_drops: dropped before the LNS read it (its L2TP socket, or
+  # its TUN queue).
+  local out in_drops
+  if [ "$dir" = up ]; then
+    out=$(( recv + sinkdrops )); in_drops=$(( l1 - l0 ))
+  else
+    out=$(( recv + (u1 - u0) - (l1 - l0) )); in_drops=$(( t1 - t0 ))
+  fi
+  local pct=-; [ "$sent" -gt 0 ] && pct=$(echo "scale=3; 100 * $lost / $sent" | bc)
+  local cpu cpm; cpu=$(field lns_cpu_s "$t"); cpm=$(field lns_cpu_s_per_mpkt "$t")
+  local lns_pps=0 cpm_out=-
+  lns_pps=$(( out / DURATION ))
+  [ "$out" -gt 0 ] && [ -n "$cpu" ] && cpm_out=$(echo "scale=3; $cpu * 1000000 / $out" | bc)
+  echo "RESULT lns=$name mode=$mode dir=$dir size=$size sessions_up=$(field up "$s") sent=$sent received=$recv" \
+       "lost=$lost loss_pct=$pct pps=${pps:-0} reordered=$(field ${dir}_reordered "$t") lns_cpu_s=${cpu:--}" \
+       "lns_cpu_s_per_mpkt=${cpm:--} lns_out=$out lns_in_drops=$in_drops lns_out_pps=$lns_pps" \
+       "lns_cpu_s_per_mpkt_out=$cpm_out result=$(field result "$s")"
+  CPM[$name,$mode,$dir,$size]=${cpm:-0}
+  PPS[$name,$mode,$dir,$size]=${pps:-0}
+  LPPS[$name,$mode,$dir,$size]=$lns_pps
+}
+
+# The LNS's own CPU with all sessions up and no traffic (timers, keepalives).
+idle() {
+  local name=$1 hold=10
+  "${GEN[@]}" "$LOADGEN" --tunnels "$TUNNELS" --threads "$TUNNELS" --sessions "$SESSIONS" --auth pap --password pw \
+      --concurrency "$LOGIN_CONCURRENCY" --pings 1 --timeout 300 --expect-dns 10.200.0.53,10.200.0.54 --hold $(( hold + 2 )) \
+      > "$RUN/$name-idle.out" 2> "$RUN/$name-idle.err" &
+  local lg=$!
+  until grep -qs 'HOLDING' "$RUN/$name-idle.err"; do kill -0 "$lg" 2>/dev/null || break; sleep 0.05; done
+  sleep 1
+  local c0 c1 hz; c0=$(cpu_ticks "$LNS_PID"); sleep $hold; c1=$(cpu_ticks "$LNS_PID"); hz=$(getconf CLK_TCK)
+  wait "$lg" || true
+  echo "IDLE lns=$name sessions=$SESSIONS cpu_pct=$(echo "scale=2; 100 * ($c1 - $c0) / $hz / $hold" | bc)"
+}
+
+run_lns() {  # NAME START-COMMAND READY-PATTERN
+  local name=$1 cmd=$2 ready=$3
+  ip netns exec "$NS" taskset -c "$LNS_CPU" sh -c "$cmd" > "$RUN/$name.log" 2>&1 &
+  LNS_PID=$!
+  # READY-PATTERN: a log line, or "udp1701" = the L2TP port is bound.
+  is_ready() {
+    if [ "$ready" = udp1701 ]; then ip netns exec "$NS" ss -Hlun | grep -q ':1701 '; else grep -q "$ready" "$RUN/$name.log"; fi
+  }
+  for _ in $(seq 1 400); do is_ready && break; kill -0 "$LNS_PID" || break; sleep 0.1; done
+  is_ready || { echo "$name did not get ready"; tail "$RUN/$name.log"; ip netns exec "$NS" ss -Hlunp; ip netns exec "$NS" ip link; exit 1; }
+  sleep 1
+  local before; before=$(for t in /proc/$LNS_PID/task/*; do awk '/Cpus_allowed_list/ {printf "%s ", $2}' "$t/status"; done)
+  # Every thread on LNS_CPU, whatever the daemon did with its affinity.
+  taskset -a -p -c "$LNS_CPU" "$LNS_PID" > /dev/null
+  echo "LNS lns=$name pid=$LNS_PID comm=$(cat /proc/$LNS_PID/comm) threads=$(ls /proc/$LNS_PID/task | wc -l)" \
+       "thread_cpus_before=[${before% }] now=$LNS_CPU"
+  idle "$name"
+  local modes=(rate); [ "$FLAT" = 1 ] && modes+=(flat)
+  for mode in "${modes[@]}"; do
+    for dir in $DIRS; do
+      for size in $SIZES; do
+        measure "$name" "$mode" "$dir" "$size"
+        sleep 1
+      done
+    done
+  done
+  stop_lns
+}
+
+# Debian's l2tpns reads /etc/l2tpns (compiled in): give it its config
+# through a private mount namespace, never by editing the host's /etc. It
+# serves nothing until it has declared itself cluster master (about 15 s).
+# Every process in the chain execs, so LNS_PID ends up being l2tpns itself.
+run_lns l2tpns "exec unshare -m --propagation private sh -c 'mount --bind $RUN/etc-l2tpns /etc/l2tpns && exec /usr/sbin/l2tpns -c /etc/l2tpns/startup-config'" "declaring myself the master"
+run_lns ours "exec $OURS -c $RUN/etc-ours/startup-config" udp1701
+
+modes=(rate); [ "$FLAT" = 1 ] && modes+=(flat)
+for dir in $DIRS; do
+  for size in $SIZES; do
+    a=${CPM[ours,rate,$dir,$size]:-0}; b=${CPM[l2tpns,rate,$dir,$size]:-0}
+    r=inf; [ "$(echo "$b > 0" | bc)" = 1 ] && r=$(echo "scale=2; $a / $b" | bc)
+    verdict=MISS; [ "$r" != inf ] && [ "$(echo "$r <= 0.9" | bc)" = 1 ] && verdict=MET
+    echo "RATIO cpu_per_mpkt dir=$dir size=$size rate=$RATE ours=$a l2tpns=$b ours/l2tpns=$r target<=0.9 $verdict"
+    if [ "$FLAT" = 1 ]; then
+      a=${PPS[ours,flat,$dir,$size]:-0}; b=${PPS[l2tpns,flat,$dir,$size]:-0}
+      r=inf; [ "$(echo "$b > 0" | bc)" = 1 ] && r=$(echo "scale=2; $a / $b" | bc)
+      echo "RATIO flat_out_pps dir=$dir size=$size ours=$a l2tpns=$b ours/l2tpns=$r"
+      a=${LPPS[ours,flat,$dir,$size]:-0}; b=${LPPS[l2tpns,flat,$dir,$size]:-0}
+      r=inf; [ "$(echo "$b > 0" | bc)" = 1 ] && r=$(echo "scale=2; $a / $b" | bc)
+      echo "RATIO flat_out_lns_out_pps dir=$dir size=$size ours=$a l2tpns=$b ours/l2tpns=$r"
+    fi
+  done
+done
