@@ -132,6 +132,7 @@ pub fn run(opts: Options) -> Result<(), String> {
     let tun_addr = settings::tun_address(&cfg);
     let mtu = settings::mru(&cfg);
     let n_workers = data_workers(cfg.data_workers);
+    let allowed_cpus = workers::allowed_cpus();
     let batching = Batching::from_config(cfg.data_batch);
     let tuns = Tun::open_queues(&cfg.tundevicename, n_workers)
         .map_err(|e| format!("TUN {}: {e}", cfg.tundevicename))?;
@@ -193,13 +194,17 @@ pub fn run(opts: Options) -> Result<(), String> {
             shared,
         )
         .map_err(|e| format!("data-plane worker {index}: {e}"))?;
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // The CPUs we may use (taskset/cpuset), in order: worker i takes the
+        // i-th of them, never one outside the inherited mask.
+        let cpu = allowed_cpus.get(index % allowed_cpus.len().max(1)).copied();
         std::thread::Builder::new()
             .name(format!("data{index}"))
             .spawn(move || {
                 // A worker that migrates between CPUs hands the kernel one
                 // session's packets from two CPUs' backlogs: reordering.
-                workers::pin_to_core(index % cores);
+                if let Some(cpu) = cpu {
+                    workers::pin_to_core(cpu);
+                }
                 w.run()
             })
             .map_err(|e| e.to_string())?;

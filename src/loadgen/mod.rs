@@ -1055,7 +1055,9 @@ impl LoadGen {
                 buf.clear();
                 buf.extend_from_slice(&st.frame);
                 if let Some(stamp) = buf.get_mut(FRAME_STAMP_AT..) {
-                    let _ = Stamp::set_seq(stamp, st.seq);
+                    // With fewer streams than the batch, a stream comes round
+                    // again every n packets: each occurrence gets its own number.
+                    let _ = Stamp::set_seq(stamp, st.seq + (k / n) as u64);
                 }
             }
             match send_batch(fd, b.bufs.get(..due).unwrap_or(&[]), None) {
