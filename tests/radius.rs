@@ -143,10 +143,19 @@ fn pap_and_chap_logins_accepted_and_rejected() {
     // Every request was signed (FreeRADIUS logs Message-Authenticator in detail).
     for r in records(&detail, "Acct-Status-Type = Start") {
         assert!(
-            r.contains("NAS-Port-Type = Virtual") && r.contains("NAS-Identifier"),
+            r.contains("Message-Authenticator = 0x")
+                && r.contains("NAS-Port-Type = Virtual")
+                && r.contains("NAS-Identifier"),
             "{r}"
         );
     }
+    // A clean shutdown (SIGQUIT) ends with Accounting-Off.
+    assert!(lns.stop().is_some_and(|st| st.success()));
+    let detail = lns.radius[0].detail();
+    assert!(
+        detail.contains("Acct-Status-Type = Accounting-Off"),
+        "{detail}"
+    );
 }
 
 #[test]

@@ -866,15 +866,14 @@ impl ControlPlane {
     /// Clean shutdown (SIGQUIT): StopCCN to every tunnel, refuse new ones.
     pub fn shutdown(&mut self, now: Instant) {
         self.shutting_down = true;
-        // Accounting-Off goes after every session's Stop (queued below).
+        // Every session's Stop is queued first, then Accounting-Off, then
+        // the StopCCNs (which end the calls on the LACs' side).
         let tids: Vec<u16> = self.tunnels.keys().copied().collect();
-        for tid in tids {
+        for &tid in &tids {
             self.end_tunnel_sessions(now, tid, Cause::AdminShutdown);
         }
         self.accounting_onoff(now, crate::radius::AcctStatus::AccountingOff);
-        let tids: Vec<u16> = self.tunnels.keys().copied().collect();
         for tid in tids {
-            self.end_tunnel_sessions(now, tid, Cause::AdminShutdown);
             if let Some(e) = self.tunnels.get_mut(&tid) {
                 e.tunnel.close(now, super::teardown::stopccn_shutdown());
             }
