@@ -121,8 +121,7 @@ impl TunBridge {
             if packet.first().map(|b| b >> 4) != Some(4) {
                 continue;
             }
-            self.frame.truncate(head);
-            self.frame.extend_from_slice(packet);
+            reframe(&mut self.frame, head, packet);
             if send(&self.frame) {
                 self.counts.up_packets += 1;
                 self.counts.up_bytes += n as u64;
@@ -137,6 +136,13 @@ impl TunBridge {
             self.counts.down_bytes += ip.len() as u64;
         }
     }
+}
+
+/// Replace the packet after the first `head` bytes (the L2TP and PPP
+/// headers) of `frame` with `packet`.
+fn reframe(frame: &mut Vec<u8>, head: usize, packet: &[u8]) {
+    frame.truncate(head);
+    frame.extend_from_slice(packet);
 }
 
 /// Set by SIGTERM/SIGINT in TUN mode: stop holding and hang up cleanly.
@@ -176,6 +182,19 @@ mod tests {
         assert!(parse_route("10.99.0.0/33").is_err());
         assert!(parse_route("10.99.0/24").is_err());
         assert!(parse_route("10.99.0.0/x").is_err());
+    }
+
+    #[test]
+    fn each_packet_replaces_the_last_behind_the_headers() {
+        let mut frame = vec![0u8; DATA_HEADER_LEN];
+        write_data_header(&mut frame, 7, 9);
+        frame.extend_from_slice(&[0xff, 0x03, 0x00, 0x21]);
+        let head = frame.len();
+        let headers = frame.clone();
+        reframe(&mut frame, head, &[0x45, 1, 2, 3]);
+        reframe(&mut frame, head, &[0x45, 4]);
+        assert_eq!(frame.get(..head), Some(&headers[..]));
+        assert_eq!(frame.get(head..), Some(&[0x45u8, 4][..]));
     }
 
     #[test]
