@@ -9,6 +9,7 @@ use l2tpns::loadgen::shard::run_all;
 use l2tpns::loadgen::sink::{run_sink, SinkOptions};
 use l2tpns::loadgen::source::{pool_addresses, run_source, SourceOptions};
 use l2tpns::loadgen::traffic::{Direction, TrafficOptions};
+use l2tpns::loadgen::tunmode::{parse_route, TunOptions};
 use l2tpns::loadgen::Options;
 use l2tpns::ppp::server::AuthProto;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -173,6 +174,13 @@ struct Args {
     /// The LNS's PID: report its CPU time during the traffic.
     #[arg(long)]
     lns_pid: Option<u32>,
+    /// Bridge the session to a TUN device of this name while holding
+    /// (needs --sessions 1 and --hold).
+    #[arg(long)]
+    tun: Option<String>,
+    /// Route A.B.C.D/LEN into the TUN (default: the LNS's PPP address /32).
+    #[arg(long, requires = "tun")]
+    tun_route: Option<String>,
 }
 
 fn fail(msg: impl std::fmt::Display) -> ! {
@@ -251,6 +259,16 @@ fn main() {
             }
         }
     }
+    let tun = a.tun.as_ref().map(|name| TunOptions {
+        name: name.clone(),
+        route: a
+            .tun_route
+            .as_deref()
+            .map(|r| parse_route(r).unwrap_or_else(|e| fail(format!("--tun-route {e}")))),
+    });
+    if tun.is_some() && a.sessions != 1 {
+        fail("--tun needs --sessions 1");
+    }
     let opts = Options {
         server: a.server,
         bind: a.bind,
@@ -279,6 +297,7 @@ fn main() {
         mru: a.mru,
         traffic: traffic.clone(),
         threads: a.threads.max(1),
+        tun,
     };
     let summary = run_all(opts).unwrap_or_else(|e| fail(e));
     for f in summary.failures.iter().take(20) {

@@ -19,6 +19,7 @@ pub mod shard;
 pub mod sink;
 pub mod source;
 pub mod traffic;
+pub mod tunmode;
 pub mod udp;
 
 use std::collections::{HashMap, HashSet};
@@ -45,6 +46,7 @@ use self::payload::{SinkReport, Stamp, MAGIC_REPORT_REQUEST, STAMP_LEN};
 use self::reassembly::Reassembly;
 use self::shard::ShardPlan;
 use self::traffic::{TrafficOptions, TrafficStats};
+use self::tunmode::{TunBridge, TunCounts, TunOptions};
 use self::udp::{udp_packet, UdpView, PAYLOAD_AT};
 use std::net::SocketAddrV4;
 
@@ -82,6 +84,8 @@ pub struct Options {
     pub traffic: Option<TrafficOptions>,
     /// Threads (shards of the tunnels), each with its own socket.
     pub threads: usize,
+    /// Bridge the (single) session to a TUN device while holding.
+    pub tun: Option<TunOptions>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -104,6 +108,10 @@ pub struct Summary {
     pub failures: Vec<String>,
     pub threads: usize,
     pub traffic: Option<TrafficStats>,
+    /// IP through the `--tun` bridge.
+    pub tun: TunCounts,
+    /// `--tun` was asked for and the device could not be set up.
+    pub tun_failed: bool,
 }
 
 impl Summary {
@@ -113,6 +121,7 @@ impl Summary {
             && self.dns_ok == self.sessions
             && self.sessions_ping_ok == self.sessions
             && self.teardown_clean
+            && !self.tun_failed
     }
 
     pub fn line(&self) -> String {
@@ -152,6 +161,9 @@ impl Summary {
             t.down.received,
             t.up_lost() + t.down.lost,
             sink_reordered + t.down.reordered,
+        ) + &format!(
+            " tun_up_packets={} tun_up_bytes={} tun_down_packets={} tun_down_bytes={}",
+            self.tun.up_packets, self.tun.up_bytes, self.tun.down_packets, self.tun.down_bytes,
         )
     }
 }
@@ -288,6 +300,7 @@ pub struct LoadGen {
     recv_batch: Option<RecvBatch>,
     bench: Option<Bench>,
     traffic: TrafficStats,
+    tun: Option<TunBridge>,
 }
 
 /// What one shard hands back to be merged.
@@ -355,6 +368,7 @@ impl LoadGen {
             recv_batch: None,
             bench: None,
             traffic: TrafficStats::default(),
+            tun: None,
             opts,
         };
         lg.opts.concurrency = lg.opts.concurrency.div_ceil(lg.shard_count);
@@ -396,6 +410,9 @@ impl LoadGen {
 
     pub fn run_shard(mut self) -> ShardResult {
         let now = Instant::now();
+        if self.opts.tun.is_some() {
+            tunmode::catch_stop_signals();
+        }
         for t in 0..self.opts.tunnels.max(1) {
             let mut ch = [0u8; 16];
             self.rng.fill_bytes(&mut ch);
@@ -413,6 +430,7 @@ impl LoadGen {
             self.wait();
             let now = Instant::now();
             self.receive(now);
+            self.tun_up();
             if self.phase == Phase::Bench {
                 self.bench_send(now);
             }
@@ -444,6 +462,9 @@ impl LoadGen {
         self.summary.threads = self.shard_count;
         if self.bench.is_some() {
             self.summary.traffic = Some(self.traffic.clone());
+        }
+        if let Some(b) = &self.tun {
+            self.summary.tun = b.counts;
         }
         let addresses = self.sessions.iter().filter_map(|s| s.address).collect();
         ShardResult {
@@ -486,17 +507,25 @@ impl LoadGen {
         }
         let ms = at.saturating_duration_since(now).as_millis().min(100) as libc::c_int;
         let blocked = self.bench.as_ref().is_some_and(|b| b.blocked);
-        let mut pfd = libc::pollfd {
-            fd: self.sock.as_raw_fd(),
-            events: if blocked {
-                libc::POLLIN | libc::POLLOUT
-            } else {
-                libc::POLLIN
+        let mut pfds = [
+            libc::pollfd {
+                fd: self.sock.as_raw_fd(),
+                events: if blocked {
+                    libc::POLLIN | libc::POLLOUT
+                } else {
+                    libc::POLLIN
+                },
+                revents: 0,
             },
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd.
-        unsafe { libc::poll(&mut pfd, 1, ms) };
+            libc::pollfd {
+                fd: self.tun.as_ref().map_or(-1, TunBridge::fd),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        let n = if self.tun.is_some() { 2 } else { 1 };
+        // SAFETY: n valid pollfds.
+        unsafe { libc::poll(pfds.as_mut_ptr(), n, ms) };
     }
 
     fn receive(&mut self, now: Instant) {
@@ -614,6 +643,11 @@ impl LoadGen {
     /// An IPv4 packet arrived for session `s`: count our echo replies,
     /// answer echo requests like a host would.
     fn ipv4_in(&mut self, s: usize, tunnel_id: u16, ip: &[u8]) {
+        if let Some(b) = self.tun.as_mut().filter(|b| b.session == s) {
+            // The kernel behind the TUN reassembles and answers echoes.
+            b.down(ip);
+            return;
+        }
         let Some(whole) = self.reassembly.push(ip) else {
             return;
         };
@@ -911,7 +945,7 @@ impl LoadGen {
                 }
             }
             Phase::Hold => {
-                if now >= self.phase_deadline {
+                if now >= self.phase_deadline || (self.tun.is_some() && tunmode::stop_requested()) {
                     self.hangup(now);
                 }
             }
@@ -949,6 +983,9 @@ impl LoadGen {
 
     /// Pings (and benchmark traffic) done: hold the sessions or hang up.
     fn after_traffic(&mut self, now: Instant) {
+        if let Some(o) = self.opts.tun.clone() {
+            self.open_tun(&o);
+        }
         if self.opts.hold.is_zero() {
             self.hangup(now);
         } else {
@@ -958,6 +995,65 @@ impl LoadGen {
             self.phase = Phase::Hold;
             self.phase_deadline = now + self.opts.hold;
         }
+    }
+
+    /// Bridge the first up session to a TUN device (`--tun`).
+    fn open_tun(&mut self, o: &TunOptions) {
+        let found = self.sessions.iter().enumerate().find_map(|(s, sess)| {
+            let SessionState::Ppp {
+                tunnel,
+                peer_sid,
+                link,
+                ..
+            } = &sess.state
+            else {
+                return None;
+            };
+            let mtu = self.opts.mru.min(link.peer_mru());
+            let peer_tid = self.tunnels.get(*tunnel)?.lac.peer_id();
+            Some((
+                s,
+                sess.address?,
+                sess.peer_address?,
+                mtu,
+                peer_tid,
+                *peer_sid,
+            ))
+        });
+        let Some((s, address, peer, mtu, peer_tid, peer_sid)) = found else {
+            self.summary
+                .failures
+                .push(format!("tun {}: no session up", o.name));
+            self.summary.tun_failed = true;
+            return;
+        };
+        match TunBridge::open(o, s, address, peer, mtu, peer_tid, peer_sid) {
+            Ok((b, (net, len))) => {
+                eprintln!(
+                    "TUN name={} address={address} mtu={mtu} route={net}/{len}",
+                    o.name
+                );
+                self.tun = Some(b);
+            }
+            Err(e) => {
+                eprintln!("l2tpns-loadgen: tun {}: {e}", o.name);
+                self.summary.failures.push(format!("tun {}: {e}", o.name));
+                self.summary.tun_failed = true;
+            }
+        }
+    }
+
+    /// Kernel packets from the TUN go up the session (data is never impaired).
+    fn tun_up(&mut self) {
+        let Some(b) = self.tun.as_mut() else { return };
+        if !matches!(
+            self.sessions.get(b.session).map(|s| &s.state),
+            Some(SessionState::Ppp { .. })
+        ) {
+            return;
+        }
+        let sock = &self.sock;
+        b.pump_up(|frame| sock.send(frame).is_ok());
     }
 
     /// The frame of one UDP packet from session `s` to `dst` with `payload`

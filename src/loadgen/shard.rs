@@ -109,6 +109,8 @@ pub fn merge(results: &[ShardResult]) -> Summary {
         m.control_reordered += s.control_reordered;
         m.echo_answered += s.echo_answered;
         m.reassembled += s.reassembled;
+        m.tun.add(&s.tun);
+        m.tun_failed |= s.tun_failed;
         m.failures.extend(s.failures.iter().cloned());
         for a in &r.addresses {
             if !seen.insert(*a) {
