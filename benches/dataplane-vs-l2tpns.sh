@@ -84,20 +84,10 @@ ip netns exec "$NS" ip link set pa-cl1 up
 ip netns exec "$NS" ip link set pa-cl0 up
 
 # FreeRADIUS: private config, users user1..userN, signed replies.
-cp -a /etc/freeradius/3.0 "$RUN/raddb"; mkdir -p "$RUN/radlog/radacct"
-sed -i -e "s|^\s*logdir = .*|logdir = $RUN/radlog|" -e "s|^\s*run_dir = .*|run_dir = $RUN/radlog|" \
-       -e 's|^\s*user = freerad|#user = freerad|' -e 's|^\s*group = freerad|#group = freerad|' "$RUN/raddb/radiusd.conf"
-python3 - "$RUN/raddb/sites-available/default" <<'PY'
-import sys
-p = sys.argv[1]; s = open(p).read()
-s = s.replace("post-auth {\n", "post-auth {\n\tupdate reply {\n\t\tMessage-Authenticator := 0x00\n\t}\n", 1)
-open(p, "w").write(s)
-PY
-printf 'client lns {\n\tipaddr = 127.0.0.0/8\n\tsecret = %s\n}\n' "$SECRET" > "$RUN/raddb/clients.conf"
-for i in $(seq 1 "$SESSIONS"); do printf 'user%s\tCleartext-Password := "pw"\n' "$i"; done > "$RUN/raddb/mods-config/files/authorize"
-ip netns exec "$NS" taskset -c "$GEN_CPU" freeradius -f -d "$RUN/raddb" -l stdout > "$RUN/freeradius.log" 2>&1 &
-FR_PID=$!
-for _ in $(seq 1 100); do grep -q "Ready to process requests" "$RUN/freeradius.log" && break; sleep 0.1; done
+# shellcheck source=contrib/freeradius-fixture.sh
+. "$ROOT/contrib/freeradius-fixture.sh"
+fr_prepare "$RUN" "$SECRET" "$SESSIONS" pw no
+fr_start "$NS" "$RUN" taskset -c "$GEN_CPU"
 
 # Two startup-configs differing only in `data_workers` (ours only).
 for d in l2tpns ours; do

@@ -61,23 +61,10 @@ ip netns exec "$NS" ip link set lo up
 if [ "$MODE" = radius ]; then
   # A private copy of Debian's FreeRADIUS config: our client, our users,
   # signed replies (Message-Authenticator), logs and detail files in $RUN.
-  command -v freeradius >/dev/null || { echo "FAIL: freeradius missing (apt-get install freeradius)" >&2; exit 1; }
-  cp -a /etc/freeradius/3.0 "$RUN/raddb"; mkdir -p "$RUN/radlog/radacct"
-  sed -i -e "s|^\s*logdir = .*|logdir = $RUN/radlog|" -e "s|^\s*run_dir = .*|run_dir = $RUN/radlog|" \
-         -e 's|^\s*user = freerad|#user = freerad|' -e 's|^\s*group = freerad|#group = freerad|' "$RUN/raddb/radiusd.conf"
-  python3 - "$RUN/raddb/sites-available/default" <<'PY'
-import sys
-p = sys.argv[1]; s = open(p).read()
-s = s.replace("post-auth {\n", "post-auth {\n\tupdate reply {\n\t\tMessage-Authenticator := 0x00\n\t}\n", 1)
-s = s.replace("Post-Auth-Type REJECT {\n", "Post-Auth-Type REJECT {\n\t\tupdate reply {\n\t\t\tMessage-Authenticator := 0x00\n\t\t}\n", 1)
-open(p, "w").write(s)
-PY
-  printf 'client lns {\n\tipaddr = 127.0.0.0/8\n\tsecret = real-radius-s3cret\n\trequire_message_authenticator = yes\n}\n' > "$RUN/raddb/clients.conf"
-  for i in $(seq 1 "$total"); do printf 'user%s\tCleartext-Password := "pa-pass"\n' "$i"; done > "$RUN/raddb/mods-config/files/authorize"
-  ip netns exec "$NS" freeradius -f -d "$RUN/raddb" -l stdout > "$RUN/freeradius.log" 2>&1 &
-  FR_PID=$!
-  for _ in $(seq 1 100); do grep -q "Ready to process requests" "$RUN/freeradius.log" && break; sleep 0.1; done
-  grep -q "Ready to process requests" "$RUN/freeradius.log" || { echo "FAIL: freeradius did not start"; tail "$RUN/freeradius.log"; exit 1; }
+  # shellcheck source=contrib/freeradius-fixture.sh
+  . "$ROOT/contrib/freeradius-fixture.sh"
+  fr_prepare "$RUN" real-radius-s3cret "$total" pa-pass yes
+  fr_start "$NS" "$RUN"
   { echo "set primary_radius 127.0.0.1"; echo "set radius_secret \"real-radius-s3cret\""; echo "set radius_accounting yes"; } >> "$RUN/startup-config"
   : > "$RUN/ppp-secrets"
 fi
