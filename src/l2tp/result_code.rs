@@ -65,43 +65,24 @@ code_enum! {
     }
 }
 
-/// What we put in the Result Code AVP of a StopCCN we send.
+/// What we put in the Result Code AVP of a message we send: a result
+/// code of the message's own kind (`C`), with an optional general error
+/// code and message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StopCcnResult {
-    pub code: StopCcnCode,
+pub struct CodedResult<C> {
+    pub code: C,
     pub error: Option<ErrorCode>,
     pub message: Option<String>,
 }
 
-impl StopCcnResult {
-    pub fn new(code: StopCcnCode) -> Self {
-        StopCcnResult {
-            code,
-            error: None,
-            message: None,
-        }
-    }
-    pub fn with_error(mut self, e: ErrorCode) -> Self {
-        self.error = Some(e);
-        self
-    }
-    pub fn with_message(mut self, m: impl Into<String>) -> Self {
-        self.message = Some(m.into());
-        self
-    }
-}
+/// The Result Code of a StopCCN we send.
+pub type StopCcnResult = CodedResult<StopCcnCode>;
+/// The Result Code of a CDN we send.
+pub type CdnResult = CodedResult<CdnCode>;
 
-/// What we put in the Result Code AVP of a CDN we send.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CdnResult {
-    pub code: CdnCode,
-    pub error: Option<ErrorCode>,
-    pub message: Option<String>,
-}
-
-impl CdnResult {
-    pub fn new(code: CdnCode) -> Self {
-        CdnResult {
+impl<C> CodedResult<C> {
+    pub fn new(code: C) -> Self {
+        CodedResult {
             code,
             error: None,
             message: None,
