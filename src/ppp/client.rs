@@ -342,11 +342,7 @@ impl ClientLink {
         match o {
             FsmOutput::Packet(p) => self.tx_frame(emit_frame(protocol::LCP, &p)),
             FsmOutput::NegotiationFailed => {
-                let reason = if self.lcp.neg.loopback_suspected() {
-                    CloseReason::LoopbackDetected
-                } else {
-                    CloseReason::NegotiationFailed
-                };
+                let reason = self.lcp.neg.failure_reason();
                 self.close_reason.get_or_insert(reason);
             }
             FsmOutput::Layer(LayerEvent::Up) => self.lcp_up(now),

@@ -227,6 +227,15 @@ impl LcpNegotiator {
         self.loopbacks > 0
     }
 
+    /// Why a failed LCP negotiation failed, as the link reports it.
+    pub fn failure_reason(&self) -> super::link::CloseReason {
+        if self.loopback_suspected() {
+            super::link::CloseReason::LoopbackDetected
+        } else {
+            super::link::CloseReason::NegotiationFailed
+        }
+    }
+
     fn requested_auth(&self) -> Option<AuthProto> {
         match &self.policy {
             AuthPolicy::Require(order) => order.get(self.auth_index).copied(),
