@@ -24,6 +24,12 @@ use super::session_table::{SessionEntry, SessionTable};
 /// L2TP data header + PPP FF 03 00 21.
 pub const ENCAP_LEN: usize = DATA_HEADER_LEN + IPV4_FRAMING.len();
 
+/// Most datagrams one UDP GSO send may carry (Linux `UDP_MAX_SEGMENTS`; 64
+/// before 6.9, 128 since: we keep to the older limit).
+pub const UDP_MAX_SEGMENTS: usize = 64;
+/// Most bytes one UDP GSO send may carry: one UDP/IPv4 datagram (65535 - 20 - 8).
+pub const UDP_GSO_MAX_BYTES: usize = 65_507;
+
 /// Reusable output of [`downstream`]: the encapsulated datagrams for one peer
 /// and/or an ICMP packet for the TUN. Keep one per worker; its buffers grow
 /// to the largest packet seen and are then reused without allocating.
@@ -32,6 +38,8 @@ pub struct DownOutput {
     ends: Vec<usize>,
     icmp: [u8; FRAG_NEEDED_MAX],
     icmp_len: usize,
+    /// Room to build one packet before fragmenting it (offload path).
+    pub(crate) scratch: Vec<u8>,
 }
 
 impl Default for DownOutput {
@@ -47,6 +55,37 @@ impl DownOutput {
             ends: Vec::with_capacity(8),
             icmp: [0; FRAG_NEEDED_MAX],
             icmp_len: 0,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// All datagrams of the last verdict, back to back (see [`Self::gso_segment`]).
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Can the datagrams of the last verdict go out as ONE UDP GSO send
+    /// (`UDP_SEGMENT` = the returned size, buffer [`Self::bytes`])? Yes when
+    /// there are 2 to [`UDP_MAX_SEGMENTS`] of them, all of the same size but
+    /// the last which may be shorter, [`UDP_GSO_MAX_BYTES`] at most in all.
+    /// Otherwise use [`Self::gso_batches`] or [`Self::datagrams`].
+    pub fn gso_segment(&self) -> Option<u16> {
+        let mut b = self.gso_batches();
+        match (b.next(), b.next()) {
+            (Some(one), None) if one.count >= 2 => Some(one.segment),
+            _ => None,
+        }
+    }
+
+    /// The datagrams of the last verdict cut into runs that each satisfy the
+    /// `UDP_SEGMENT` contract (a run of one datagram is a plain send). A 64 KiB
+    /// TCP super-packet segmented to a 1500-byte MRU makes 45 datagrams of
+    /// 1510 bytes: two runs, since one would exceed [`UDP_GSO_MAX_BYTES`].
+    pub fn gso_batches(&self) -> GsoBatches<'_> {
+        GsoBatches {
+            buf: &self.buf,
+            ends: &self.ends,
+            start: 0,
         }
     }
 
@@ -64,18 +103,84 @@ impl DownOutput {
         &self.icmp[..self.icmp_len]
     }
 
-    fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.buf.clear();
         self.ends.clear();
         self.icmp_len = 0;
     }
 
     /// Append one datagram: encapsulation prefix, then the IP header and data.
-    fn push(&mut self, prefix: &[u8; ENCAP_LEN], header: &[u8], data: &[u8]) {
+    pub(crate) fn push(&mut self, prefix: &[u8; ENCAP_LEN], header: &[u8], data: &[u8]) {
         self.buf.extend_from_slice(prefix);
         self.buf.extend_from_slice(header);
         self.buf.extend_from_slice(data);
         self.ends.push(self.buf.len());
+    }
+
+    /// As [`Self::push`], returning the IP packet just written for patching.
+    pub(crate) fn push_mut(
+        &mut self,
+        prefix: &[u8; ENCAP_LEN],
+        header: &[u8],
+        data: &[u8],
+    ) -> &mut [u8] {
+        let start = self.buf.len() + ENCAP_LEN;
+        self.push(prefix, header, data);
+        &mut self.buf[start..]
+    }
+
+    /// Fill the ICMP frag-needed answer to `p`.
+    pub(crate) fn set_icmp(&mut self, p: &Ipv4Packet<'_>, local: Ipv4Addr, mru: u16) {
+        self.icmp_len = icmp::frag_needed(p, local, mru, &mut self.icmp);
+    }
+}
+
+/// One UDP GSO send: `count` datagrams in `bytes`, each `segment` bytes but
+/// the last (<= `segment`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GsoBatch<'a> {
+    pub bytes: &'a [u8],
+    pub segment: u16,
+    pub count: usize,
+}
+
+/// Iterator over the [`GsoBatch`]es of a [`DownOutput`].
+pub struct GsoBatches<'a> {
+    buf: &'a [u8],
+    ends: &'a [usize],
+    start: usize,
+}
+
+impl<'a> Iterator for GsoBatches<'a> {
+    type Item = GsoBatch<'a>;
+    fn next(&mut self) -> Option<GsoBatch<'a>> {
+        let (&first_end, rest) = self.ends.split_first()?;
+        let segment = first_end.checked_sub(self.start)?;
+        let mut end = first_end;
+        let mut count = 1;
+        for &e in rest {
+            let len = e.checked_sub(end)?;
+            if count == UDP_MAX_SEGMENTS
+                || len > segment
+                || e - self.start > UDP_GSO_MAX_BYTES
+                || segment > usize::from(u16::MAX)
+            {
+                break;
+            }
+            end = e;
+            count += 1;
+            if len < segment {
+                break; // a shorter datagram ends the run
+            }
+        }
+        let bytes = self.buf.get(self.start..end)?;
+        self.ends = self.ends.get(count..)?;
+        self.start = end;
+        Some(GsoBatch {
+            bytes,
+            segment: u16::try_from(segment).unwrap_or(u16::MAX),
+            count,
+        })
     }
 }
 
@@ -172,7 +277,7 @@ pub fn downstream(
 
 /// The 10 bytes in front of every downstream IP packet for this session.
 #[inline]
-fn encapsulation(s: &SessionEntry) -> [u8; ENCAP_LEN] {
+pub(crate) fn encapsulation(s: &SessionEntry) -> [u8; ENCAP_LEN] {
     let mut prefix = [0u8; ENCAP_LEN];
     let mut header = [0u8; DATA_HEADER_LEN];
     emit_data_header(&mut header, s.peer_tunnel, s.peer_session);

@@ -27,15 +27,24 @@ pub enum DropReason {
     /// an ICMP error (the packet is an ICMP error or a non-first fragment).
     TooBigNoIcmp,
     /// Downstream: the MRU is too small to fragment this packet (or the
-    /// fragment offset would overflow).
+    /// fragment offset would overflow), or to hold one segment of a GSO
+    /// super-packet after its headers.
     FragmentationFailed,
     /// The worker could not pass a frame to the control plane (channel full).
     ControlQueueFull,
+    /// Downstream (TUN offloads): the virtio-net header is truncated or lies
+    /// (checksum field outside the packet, `gso_size` 0, `hdr_len` beyond it).
+    BadVnetHeader,
+    /// Downstream (TUN offloads): a GSO type we did not enable (TCPv6, UFO, unknown).
+    UnsupportedGso,
+    /// Downstream (TUN offloads): a GSO super-packet that is not what its
+    /// header says (not TCP/UDP, a fragment, L4 header truncated).
+    GsoMalformed,
 }
 
 impl DropReason {
     /// Every reason, in discriminant order.
-    pub const ALL: [DropReason; 11] = [
+    pub const ALL: [DropReason; 14] = [
         DropReason::MalformedL2tp,
         DropReason::UnknownSession,
         DropReason::BadPpp,
@@ -47,6 +56,9 @@ impl DropReason {
         DropReason::TooBigNoIcmp,
         DropReason::FragmentationFailed,
         DropReason::ControlQueueFull,
+        DropReason::BadVnetHeader,
+        DropReason::UnsupportedGso,
+        DropReason::GsoMalformed,
     ];
     /// Number of reasons (length of the counter array).
     pub const COUNT: usize = Self::ALL.len();
@@ -65,6 +77,9 @@ impl DropReason {
             DropReason::TooBigNoIcmp => "too-big-no-icmp",
             DropReason::FragmentationFailed => "fragmentation-failed",
             DropReason::ControlQueueFull => "control-queue-full",
+            DropReason::BadVnetHeader => "bad-vnet-header",
+            DropReason::UnsupportedGso => "unsupported-gso",
+            DropReason::GsoMalformed => "gso-malformed",
         }
     }
 }

@@ -8,6 +8,8 @@
 //! - [`upstream`]: LAC -> TUN (L2TP data header, PPP, IPv4 sanity, anti-spoof).
 //! - [`downstream`]: TUN -> LAC (route lookup, MRU, ICMP frag-needed or
 //!   fragmentation, L2TP encapsulation).
+//! - [`offload`]: the same with TUN offloads (virtio-net header, TSO/USO
+//!   segmentation, GRO-style coalescing).
 
 pub mod downstream;
 pub mod drop_reason;
@@ -16,12 +18,13 @@ pub mod fx_hash;
 pub mod icmp;
 pub mod ipv4;
 pub mod l2tp_data;
+pub mod offload;
 pub mod ppp_data;
 pub mod session_table;
 pub mod tcp_mss;
 pub mod upstream;
 
-pub use downstream::{downstream, DownOutput, DownVerdict};
+pub use downstream::{downstream, DownOutput, DownVerdict, GsoBatch};
 pub use drop_reason::{DropCounters, DropReason};
 pub use session_table::{SessionCounters, SessionEntry, SessionKey, SessionTable, TableUpdate};
 pub use tcp_mss::clamp_tcp_mss;
