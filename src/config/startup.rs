@@ -52,6 +52,7 @@ pub const IMPLEMENTED: &[&str] = &[
     "max_sessions",
     "data_workers",
     "data_batch",
+    "data_offload",
     "primary_radius",
     "secondary_radius",
     "primary_radius_port",
@@ -249,6 +250,8 @@ pub struct Config {
     pub data_workers: u32,
     /// Packets per recvmmsg/sendmmsg call in the data plane; 0 = one syscall per packet.
     pub data_batch: u32,
+    /// TUN offloads (IFF_VNET_HDR, TSO/USO) and UDP GSO/GRO where the kernel has them.
+    pub data_offload: bool,
     /// Drop RADIUS replies and DAE requests without a valid Message-Authenticator.
     pub radius_require_message_authenticator: bool,
     /// Addresses allowed to send Disconnect/CoA besides the RADIUS servers.
@@ -361,6 +364,7 @@ impl Config {
             max_sessions: 0,
             data_workers: 0,
             data_batch: 32,
+            data_offload: true,
             radius_require_message_authenticator: true,
             radius_dae_allow: Vec::new(),
             config_dir: dir.to_path_buf(),
@@ -642,6 +646,7 @@ impl Config {
             "max_sessions" => self.max_sessions = parse_ranged(v, 0, u64::from(u32::MAX))? as u32,
             "data_workers" => self.data_workers = parse_ranged(v, 0, 64)? as u32,
             "data_batch" => self.data_batch = parse_ranged(v, 0, 256)? as u32,
+            "data_offload" => self.data_offload = parse_bool(v)?,
             "radius_require_message_authenticator" => {
                 self.radius_require_message_authenticator = parse_bool(v)?
             }
@@ -756,6 +761,7 @@ impl Config {
             "max_sessions" => self.max_sessions.to_string(),
             "data_workers" => self.data_workers.to_string(),
             "data_batch" => self.data_batch.to_string(),
+            "data_offload" => b(self.data_offload),
             "radius_require_message_authenticator" => b(self.radius_require_message_authenticator),
             "radius_dae_allow" => self
                 .radius_dae_allow
@@ -1184,6 +1190,7 @@ mod tests {
         ("max_sessions", "0"),
         ("data_workers", "0"),
         ("data_batch", "32"),
+        ("data_offload", "yes"),
         ("radius_require_message_authenticator", "yes"),
         ("radius_dae_allow", ""),
     ];

@@ -128,6 +128,7 @@ pub const VARS: &[VarInfo] = &[
     ours("max_sessions", Int),
     ours("data_workers", Int),
     ours("data_batch", Int),
+    ours("data_offload", Bool),
     ours("radius_require_message_authenticator", Bool),
     ours("radius_dae_allow", String),
 ];

@@ -13,8 +13,10 @@ pub mod teardown;
 pub mod timers;
 pub mod tun;
 pub mod workers;
+mod kernel_loss;
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,7 +32,7 @@ use crate::pool::AddressPool;
 use self::clock::Clock;
 use self::control::ControlPlane;
 use self::tun::Tun;
-use self::workers::{Batching, Shared, Worker, WorkerStats};
+use self::workers::{udp_options, Batching, Shared, UdpOffload, Worker, WorkerStats};
 
 pub const L2TP_PORT: u16 = 1701;
 
@@ -134,7 +136,7 @@ pub fn run(opts: Options) -> Result<(), String> {
     let n_workers = data_workers(cfg.data_workers);
     let allowed_cpus = workers::allowed_cpus();
     let batching = Batching::from_config(cfg.data_batch);
-    let tuns = Tun::open_queues(&cfg.tundevicename, n_workers)
+    let (tuns, tun_offload) = Tun::open_queues(&cfg.tundevicename, n_workers, cfg.data_offload)
         .map_err(|e| format!("TUN {}: {e}", cfg.tundevicename))?;
     let Some(tun) = tuns.first() else {
         return Err(format!("TUN {}: no queue", cfg.tundevicename));
@@ -156,6 +158,17 @@ pub fn run(opts: Options) -> Result<(), String> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("UDP {bind}: {e}"))?;
     info!(%bind, sockets = udps.len(), "listening for L2TP");
+    let udp_offload = udp_offloads(&udps, cfg.data_offload, batching);
+    let loss = kernel_loss::KernelLoss::new(&udps, &cfg.tundevicename);
+    if n_workers > 1 {
+        // Spread tunnels, not LAC addresses, over the workers.
+        if let Some(first) = udps.first() {
+            match udp_options::attach_tunnel_spread(first.as_raw_fd(), n_workers as u32) {
+                Ok(()) => info!("data plane: tunnels spread over workers by tunnel id (reuseport BPF)"),
+                Err(e) => warn!("reuseport BPF refused ({e}): LACs spread by address and port"),
+            }
+        }
+    }
 
     let clock = Arc::new(Clock::new(Instant::now()));
     let drops = Arc::new(DropCounters::new());
@@ -191,6 +204,7 @@ pub fn run(opts: Options) -> Result<(), String> {
             ctl_tx.clone(),
             tun_addr,
             batching,
+            udp_offload,
             shared,
         )
         .map_err(|e| format!("data-plane worker {index}: {e}"))?;
@@ -214,6 +228,8 @@ pub fn run(opts: Options) -> Result<(), String> {
         workers = n_workers,
         tun_queues = n_workers,
         udp = %batching,
+        tun_offload = %tun_offload,
+        udp_offload = %udp_offload,
         "data plane: {n_workers} worker thread(s), each with its own TUN queue and UDP socket{}",
         if n_workers > 1 { " (SO_REUSEPORT)" } else { "" }
     );
@@ -243,12 +259,39 @@ pub fn run(opts: Options) -> Result<(), String> {
             radius_io::spawn(r, radius_tx)?;
         }
         cp.start(Instant::now());
-        control_loop(cp, ctl_rx, clock, drops, wstats).await
+        control_loop(cp, ctl_rx, clock, drops, wstats, loss).await
     });
     if !cfg.pid_file.is_empty() {
         let _ = std::fs::remove_file(&cfg.pid_file);
     }
     result
+}
+
+/// UDP GRO and GSO when `data_offload` is on, the kernel has them and the
+/// workers batch (GRO's segment size comes in a control message, which only
+/// the recvmmsg path reads).
+fn udp_offloads(udps: &[UdpSocket], wanted: bool, batching: Batching) -> UdpOffload {
+    if !wanted || batching == Batching::Plain {
+        return UdpOffload::default();
+    }
+    // All or none: a worker that does not expect coalesced receives would
+    // take several datagrams for one.
+    let refused = udps
+        .iter()
+        .filter_map(|u| udp_options::set_gro(u.as_raw_fd(), true).err())
+        .next();
+    let gro = match refused {
+        None => true,
+        Some(e) => {
+            warn!("UDP GRO refused ({e}): one datagram per receive");
+            for u in udps {
+                let _ = udp_options::set_gro(u.as_raw_fd(), false);
+            }
+            false
+        }
+    };
+    let gso = udps.iter().all(|u| udp_options::gso_supported(u.as_raw_fd()));
+    UdpOffload { gro, gso }
 }
 
 /// `data_workers`: 0 is one per core; at most 64.
@@ -282,6 +325,7 @@ async fn control_loop(
     clock: Arc<Clock>,
     drops: Arc<DropCounters>,
     wstats: Arc<WorkerStats>,
+    loss: kernel_loss::KernelLoss,
 ) -> Result<(), String> {
     use tokio::signal::unix::{signal, SignalKind};
     let sig = |k| signal(k).map_err(|e| format!("signal handler: {e}"));
@@ -305,7 +349,7 @@ async fn control_loop(
         }
         if now.duration_since(last_report) >= Duration::from_secs(60) {
             last_report = now;
-            report_status(&cp, &drops, &wstats);
+            report_status(&cp, &drops, &wstats, &loss);
         }
         let deadline = tokio::time::Instant::from_std(cp.wake_deadline(now));
         tokio::select! {
@@ -329,7 +373,7 @@ async fn control_loop(
             _ = quit.recv() => { info!("SIGQUIT: closing every tunnel"); start_shutdown(&mut cp, &mut shutdown_by); }
             _ = term.recv() => { info!("SIGTERM: closing every tunnel"); start_shutdown(&mut cp, &mut shutdown_by); }
             _ = int.recv() => { info!("SIGINT: closing every tunnel"); start_shutdown(&mut cp, &mut shutdown_by); }
-            _ = usr1.recv() => report_status(&cp, &drops, &wstats),
+            _ = usr1.recv() => report_status(&cp, &drops, &wstats, &loss),
             _ = hup.recv() => {
                 match cp.auth_mut().reload() {
                     Ok(()) => info!("SIGHUP: authentication data reloaded"),
@@ -343,8 +387,14 @@ async fn control_loop(
 }
 
 /// One log line with the totals (every 60 s, and on SIGUSR1).
-fn report_status(cp: &ControlPlane, drops: &DropCounters, w: &WorkerStats) {
+fn report_status(
+    cp: &ControlPlane,
+    drops: &DropCounters,
+    w: &WorkerStats,
+    loss: &kernel_loss::KernelLoss,
+) {
     use std::sync::atomic::Ordering::Relaxed;
+    let k = loss.snapshot();
     info!(
         tunnels = cp.tunnel_count(),
         tunnels_closing = cp.closing_tunnel_count(),
@@ -354,6 +404,10 @@ fn report_status(cp: &ControlPlane, drops: &DropCounters, w: &WorkerStats) {
         down_packets = w.down_packets.load(Relaxed),
         to_control = w.to_control.load(Relaxed),
         drops = ?drops.named().filter(|(_, n)| *n > 0).collect::<Vec<_>>(),
+        udp_receive_buffer_full = k.udp_receive_buffer_full,
+        tun_queue_full = k.tun_queue_full,
+        tun_write_errors = w.tun_write_errors.load(Relaxed),
+        udp_send_errors = w.udp_send_errors.load(Relaxed),
         control = ?cp.stats,
         radius = cp.radius_stats().unwrap_or_default(),
         "status"

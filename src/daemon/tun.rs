@@ -21,12 +21,49 @@ const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
 const IFF_TUN: libc::c_short = 0x0001;
 const IFF_NO_PI: libc::c_short = 0x1000;
 const IFF_MULTI_QUEUE: libc::c_short = 0x0100;
+const IFF_VNET_HDR: libc::c_short = 0x4000;
+const TUNSETOFFLOAD: libc::c_ulong = 0x4004_54d0;
+const TUN_F_CSUM: libc::c_uint = 0x01;
+const TUN_F_TSO4: libc::c_uint = 0x02;
+const TUN_F_TSO_ECN: libc::c_uint = 0x08;
+const TUN_F_USO4: libc::c_uint = 0x20;
+const TUN_F_USO6: libc::c_uint = 0x40;
 const TX_QUEUE_LEN: libc::c_int = 10_000;
 
-/// An open TUN device. Reads return one IP packet; writes take one.
+/// The 10-byte `struct virtio_net_hdr` in front of every packet when the
+/// device has `IFF_VNET_HDR`; all zero means "a plain packet" (GSO none).
+pub const VNET_HDR_LEN: usize = 10;
+const PLAIN_VNET_HDR: [u8; VNET_HDR_LEN] = [0; VNET_HDR_LEN];
+
+/// Which offloads the device runs with (chosen once, at open).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TunOffload {
+    /// Bare IP packets, one per read and write: works on every kernel.
+    None,
+    /// `IFF_VNET_HDR`: the kernel hands us TCP (and, with `uso`, UDP)
+    /// super-packets of up to 64 KiB with a partial checksum, and takes
+    /// them from us (TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO_ECN [| TUN_F_USO4/6]).
+    VnetHdr { uso: bool },
+}
+
+impl std::fmt::Display for TunOffload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TunOffload::None => f.write_str("none"),
+            TunOffload::VnetHdr { uso: true } => f.write_str("vnet_hdr csum+tso4+uso"),
+            TunOffload::VnetHdr { uso: false } => f.write_str("vnet_hdr csum+tso4"),
+        }
+    }
+}
+
+/// An open TUN device (one queue of it). Without offloads, reads return one
+/// IP packet and writes take one; with [`TunOffload::VnetHdr`], reads
+/// return a frame (virtio-net header + packet), [`Tun::send_frame`] takes
+/// one, and [`Tun::send`] still takes a bare packet (it adds a plain header).
 pub struct Tun {
     file: File,
     name: String,
+    vnet: bool,
 }
 
 #[repr(C)]
@@ -101,18 +138,74 @@ impl Tun {
         Self::open_flags(name, IFF_TUN | IFF_NO_PI)
     }
 
-    /// Open `name` with `queues` queues: one plain device for 1 (as
-    /// [`Tun::open`]), a multi-queue device for more. Queue i is element i.
-    pub fn open_queues(name: &str, queues: usize) -> io::Result<Vec<Tun>> {
-        if queues <= 1 {
-            return Ok(vec![Self::open(name)?]);
+    /// Open `name` with `queues` queues: one device for 1 (as [`Tun::open`]),
+    /// a multi-queue device for more. Queue i is element i. With `offload`,
+    /// try `IFF_VNET_HDR` with TSO (and USO where the kernel has it); a
+    /// kernel that refuses gets the plain device, and the result says which.
+    pub fn open_queues(
+        name: &str,
+        queues: usize,
+        offload: bool,
+    ) -> io::Result<(Vec<Tun>, TunOffload)> {
+        let mut flags = IFF_TUN | IFF_NO_PI;
+        if queues > 1 {
+            flags |= IFF_MULTI_QUEUE;
         }
-        (0..queues)
-            .map(|i| {
-                Self::open_flags(name, IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE)
-                    .map_err(|e| io::Error::new(e.kind(), format!("queue {i}: {e}")))
-            })
-            .collect()
+        let mut mode = TunOffload::None;
+        let mut first = None;
+        if offload {
+            // All queues of a device share its flags, so the first queue decides.
+            match Self::open_flags(name, flags | IFF_VNET_HDR) {
+                Ok(mut t) => {
+                    t.vnet = true;
+                    match t.set_offload() {
+                        Ok(uso) => {
+                            mode = TunOffload::VnetHdr { uso };
+                            first = Some(t);
+                        }
+                        Err(e) => {
+                            tracing::warn!("TUN offloads refused, plain packets: {e}");
+                            drop(t);
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!("TUN with IFF_VNET_HDR refused, plain packets: {e}"),
+            }
+        }
+        if mode != TunOffload::None {
+            flags |= IFF_VNET_HDR;
+        }
+        let mut out = Vec::with_capacity(queues);
+        out.extend(first);
+        for i in out.len()..queues.max(1) {
+            let mut t = Self::open_flags(name, flags)
+                .map_err(|e| io::Error::new(e.kind(), format!("queue {i}: {e}")))?;
+            t.vnet = mode != TunOffload::None;
+            out.push(t);
+        }
+        Ok((out, mode))
+    }
+
+    /// TUNSETOFFLOAD: checksum and TCPv4 segmentation offload, plus UDP
+    /// segmentation (Linux >= 6.2) when the kernel takes it. Ok(uso).
+    fn set_offload(&self) -> io::Result<bool> {
+        let base = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO_ECN;
+        let fd = self.file.as_raw_fd();
+        // SAFETY: TUNSETOFFLOAD takes an unsigned int by value.
+        if unsafe { libc::ioctl(fd, TUNSETOFFLOAD as _, base | TUN_F_USO4 | TUN_F_USO6) } == 0 {
+            return Ok(true);
+        }
+        // SAFETY: as above.
+        if unsafe { libc::ioctl(fd, TUNSETOFFLOAD as _, base) } == 0 {
+            return Ok(false);
+        }
+        let e = io::Error::last_os_error();
+        Err(io::Error::new(e.kind(), format!("TUNSETOFFLOAD: {e}")))
+    }
+
+    /// Whether reads and [`Tun::send_frame`] carry a virtio-net header.
+    pub fn vnet_hdr(&self) -> bool {
+        self.vnet
     }
 
     fn open_flags(name: &str, flags: libc::c_short) -> io::Result<Tun> {
@@ -131,6 +224,7 @@ impl Tun {
         Ok(Tun {
             file,
             name: name.to_string(),
+            vnet: false,
         })
     }
 
@@ -266,15 +360,30 @@ impl Tun {
         Ok(Tun {
             file: self.file.try_clone()?,
             name: self.name.clone(),
+            vnet: self.vnet,
         })
     }
 
+    /// One packet, or with [`Tun::vnet_hdr`] one frame (header + packet).
     pub fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.file.read(buf)
     }
 
+    /// Write one bare IP packet (with a plain virtio-net header in front
+    /// when the device has them: one writev, no copy).
     pub fn send(&mut self, packet: &[u8]) -> io::Result<usize> {
-        self.file.write(packet)
+        if !self.vnet {
+            return self.file.write(packet);
+        }
+        let iov = [io::IoSlice::new(&PLAIN_VNET_HDR), io::IoSlice::new(packet)];
+        let n = self.file.write_vectored(&iov)?;
+        Ok(n.saturating_sub(VNET_HDR_LEN))
+    }
+
+    /// Write one frame that already starts with its virtio-net header
+    /// (only on a device opened with offloads).
+    pub fn send_frame(&mut self, frame: &[u8]) -> io::Result<usize> {
+        self.file.write(frame)
     }
 }
 

@@ -12,6 +12,7 @@
 //! bounded queue; when it is full they are dropped and counted, never blocking.
 
 mod udp_batch;
+pub mod udp_options;
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
@@ -23,6 +24,9 @@ use crossbeam_channel::Receiver;
 use tracing::{debug, error};
 
 use crate::dataplane::downstream::{downstream, DownOutput, DownVerdict};
+use crate::dataplane::l2tp_data::{self, L2tpData};
+use crate::dataplane::offload::{downstream_offload, Coalescer};
+use crate::dataplane::session_table::SessionKey;
 use crate::dataplane::drop_reason::DropCounters;
 use crate::dataplane::drop_reason::DropReason;
 use crate::dataplane::session_table::{SessionTable, TableUpdate};
@@ -82,6 +86,22 @@ impl std::fmt::Display for Batching {
     }
 }
 
+/// The UDP offloads the workers use, chosen at start-up.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UdpOffload {
+    /// Receives may hold several datagrams of one source (UDP GRO).
+    pub gro: bool,
+    /// Equal-sized datagrams to one peer go out in one send (UDP GSO).
+    pub gso: bool,
+}
+
+impl std::fmt::Display for UdpOffload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let on = |b: bool| if b { "on" } else { "off" };
+        write!(f, "gro={} gso={}", on(self.gro), on(self.gso))
+    }
+}
+
 /// Counts kept in the worker and added to [`WorkerStats`] once per wake-up,
 /// so the workers do not fight over one cache line per packet.
 #[derive(Default)]
@@ -122,6 +142,9 @@ pub struct Worker {
     table: SessionTable,
     rx: Option<RecvBatch>,
     tx: Option<SendBatch>,
+    gso: bool,
+    /// With a vnet-header TUN: merges upstream TCP segments (GRO).
+    coalescer: Option<Coalescer>,
     buf: Vec<u8>,
     out: DownOutput,
     counts: Counts,
@@ -138,12 +161,18 @@ impl Worker {
         to_control: tokio::sync::mpsc::Sender<ControlInput>,
         local_address: Ipv4Addr,
         batching: Batching,
+        offload: UdpOffload,
         shared: Shared,
     ) -> io::Result<Worker> {
         tun.set_nonblocking()?;
+        let coalescer = tun.vnet_hdr().then(Coalescer::new);
         let (rx, tx) = match batching {
             Batching::Plain => (None, None),
-            Batching::Mmsg(n) => (Some(RecvBatch::new(n)), Some(SendBatch::new(n))),
+            Batching::Mmsg(n) => {
+                let rx = RecvBatch::new(n);
+                let rx = if offload.gro { rx.with_gro() } else { rx };
+                (Some(rx), Some(SendBatch::new(n)))
+            }
         };
         Ok(Worker {
             index,
@@ -156,6 +185,8 @@ impl Worker {
             table: SessionTable::new(),
             rx,
             tx,
+            gso: offload.gso,
+            coalescer,
             buf: vec![0u8; 65536],
             out: DownOutput::new(),
             counts: Counts::default(),
@@ -217,6 +248,7 @@ impl Worker {
         let fd = self.udp.as_raw_fd();
         let mut up = Up {
             table: &self.table,
+            coalescer: self.coalescer.as_mut(),
             tun: &mut self.tun,
             to_control: &self.to_control,
             drops: &self.shared.drops,
@@ -229,8 +261,15 @@ impl Worker {
                 while taken < BURST {
                     let n = not_interrupted(rx.recv(fd), 0)?;
                     for i in 0..n {
-                        if let Some((d, from)) = rx.get_mut(i) {
-                            up.one(d, from);
+                        match rx.get_mut(i) {
+                            // GRO: several datagrams of one LAC, cut back apart.
+                            Some((d, from, Some(seg))) => {
+                                for one in d.chunks_mut(seg) {
+                                    up.one(one, from);
+                                }
+                            }
+                            Some((d, from, None)) => up.one(d, from),
+                            None => {}
                         }
                     }
                     taken += n;
@@ -251,12 +290,15 @@ impl Worker {
                 }
             }
         }
+        up.flush();
         Ok(())
     }
 
-    /// TUN -> UDP: up to [`BURST`] packets, their datagrams sent in batches.
+    /// TUN -> UDP: up to [`BURST`] packets (with offloads: frames, each
+    /// maybe a TCP or UDP super-packet), their datagrams sent in batches.
     fn downstream_burst(&mut self) -> io::Result<()> {
         let fd = self.udp.as_raw_fd();
+        let vnet = self.tun.vnet_hdr();
         for _ in 0..BURST {
             let n = match self.tun.recv(&mut self.buf) {
                 Ok(n) => n,
@@ -270,27 +312,18 @@ impl Worker {
                 }
                 Err(e) => return Err(e),
             };
-            let Some(packet) = self.buf.get(..n) else {
+            let Some(frame) = self.buf.get_mut(..n) else {
                 continue;
             };
-            match downstream(&self.table, packet, self.local_address, &mut self.out) {
-                DownVerdict::ToPeer { peer, .. } => {
-                    self.counts.down += 1;
-                    for d in self.out.datagrams() {
-                        match (&mut self.tx, peer) {
-                            (Some(tx), SocketAddr::V4(to)) => {
-                                if tx.push(d, to) {
-                                    let s = tx.flush(fd);
-                                    self.counts.udp_errors += s.errors as u64;
-                                }
-                            }
-                            _ => {
-                                if self.udp.send_to(d, peer).is_err() {
-                                    self.counts.udp_errors += 1;
-                                }
-                            }
-                        }
-                    }
+            let verdict = if vnet {
+                downstream_offload(&self.table, frame, self.local_address, &mut self.out)
+            } else {
+                downstream(&self.table, frame, self.local_address, &mut self.out)
+            };
+            match verdict {
+                DownVerdict::ToPeer { peer, count } => {
+                    self.counts.down += count as u64;
+                    self.send_out(fd, peer);
                 }
                 DownVerdict::IcmpToTun => {
                     self.shared.drops.count(DropReason::TooBigDf);
@@ -312,6 +345,43 @@ impl Worker {
         }
         Ok(())
     }
+
+    /// Queue (or send) the datagrams of the last downstream verdict: with
+    /// UDP GSO, each run of equal-sized datagrams (a segmented super-packet)
+    /// is one entry that the kernel cuts apart.
+    fn send_out(&mut self, fd: std::os::fd::RawFd, peer: SocketAddr) {
+        match (&mut self.tx, peer) {
+            (Some(tx), SocketAddr::V4(to)) => {
+                let queue = |tx: &mut SendBatch, full: bool, errors: &mut u64| {
+                    if full {
+                        *errors += tx.flush(fd).errors as u64;
+                    }
+                };
+                if self.gso {
+                    for b in self.out.gso_batches() {
+                        let full = if b.count >= 2 {
+                            tx.push_segmented(b.bytes, to, b.segment)
+                        } else {
+                            tx.push(b.bytes, to)
+                        };
+                        queue(tx, full, &mut self.counts.udp_errors);
+                    }
+                } else {
+                    for d in self.out.datagrams() {
+                        let full = tx.push(d, to);
+                        queue(tx, full, &mut self.counts.udp_errors);
+                    }
+                }
+            }
+            _ => {
+                for d in self.out.datagrams() {
+                    if self.udp.send_to(d, peer).is_err() {
+                        self.counts.udp_errors += 1;
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// An interrupted receive ends the burst like an empty queue does.
@@ -325,6 +395,7 @@ fn not_interrupted<T>(r: io::Result<T>, empty: T) -> io::Result<T> {
 /// The upstream half's borrows, split from the receive buffers.
 struct Up<'a> {
     table: &'a SessionTable,
+    coalescer: Option<&'a mut Coalescer>,
     tun: &'a mut Tun,
     to_control: &'a tokio::sync::mpsc::Sender<ControlInput>,
     drops: &'a DropCounters,
@@ -335,12 +406,31 @@ struct Up<'a> {
 impl Up<'_> {
     /// Execute the verdict on one datagram.
     fn one(&mut self, datagram: &mut [u8], from: SocketAddr) {
+        // Only the coalescer needs the key (segments merge within a session).
+        let key = match (&self.coalescer, l2tp_data::parse(datagram)) {
+            (Some(_), Ok(L2tpData::Data {
+                tunnel, session, ..
+            })) => Some(SessionKey { tunnel, session }),
+            _ => None,
+        };
         // The data plane clamps TCP MSS in place, so it gets the buffer mutably.
         match upstream_clamp_mss(self.table, datagram, self.tick) {
             UpVerdict::ToTun(packet) => {
                 self.counts.up += 1;
-                if self.tun.send(packet).is_err() {
-                    self.counts.tun_errors += 1;
+                match (self.coalescer.as_deref_mut(), key) {
+                    (Some(c), Some(key)) => {
+                        let (tun, counts) = (&mut *self.tun, &mut *self.counts);
+                        c.push(key, packet, &mut |frame: &[u8]| {
+                            if tun.send_frame(frame).is_err() {
+                                counts.tun_errors += 1;
+                            }
+                        });
+                    }
+                    _ => {
+                        if self.tun.send(packet).is_err() {
+                            self.counts.tun_errors += 1;
+                        }
+                    }
                 }
             }
             UpVerdict::ToControl => {
@@ -358,6 +448,18 @@ impl Up<'_> {
                 self.drops.count(reason);
                 debug!(%from, ?reason, "upstream drop");
             }
+        }
+    }
+
+    /// End of a burst: write the frame the coalescer still holds.
+    fn flush(&mut self) {
+        if let Some(c) = self.coalescer.as_deref_mut() {
+            let (tun, counts) = (&mut *self.tun, &mut *self.counts);
+            c.flush(&mut |frame: &[u8]| {
+                if tun.send_frame(frame).is_err() {
+                    counts.tun_errors += 1;
+                }
+            });
         }
     }
 }

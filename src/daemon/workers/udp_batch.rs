@@ -79,9 +79,17 @@ pub struct RecvBatch {
     from: Vec<libc::sockaddr_in>,
     iov: Vec<libc::iovec>,
     hdr: Vec<libc::mmsghdr>,
-    /// Datagrams from the last `recv`: (length, source).
-    got: Vec<(usize, SocketAddr)>,
+    /// Per slot: room for the `UDP_GRO` control message (aligned).
+    ctrl: Vec<[u64; CTRL_WORDS]>,
+    /// Ask for control messages (the socket has UDP GRO on).
+    gro: bool,
+    /// Datagrams from the last `recv`: (length, source, GRO segment size).
+    got: Vec<(usize, SocketAddr, Option<usize>)>,
 }
+
+/// Room for one control message with a 4-byte value: CMSG_SPACE(4) is 24
+/// on 64-bit Linux; 32 leaves slack.
+const CTRL_WORDS: usize = 4;
 
 // SAFETY: the raw pointers in `iov`/`hdr` are scratch, rewritten before
 // every syscall to point into buffers this struct owns; they are never
@@ -107,8 +115,17 @@ impl RecvBatch {
                 slots
             ],
             hdr: vec![hdr; slots],
+            ctrl: vec![[0; CTRL_WORDS]; slots],
+            gro: false,
             got: Vec::with_capacity(slots),
         }
+    }
+
+    /// Read the `UDP_GRO` segment size of each receive (enable GRO on the
+    /// socket first: see `udp_options::enable_gro`).
+    pub fn with_gro(mut self) -> Self {
+        self.gro = true;
+        self
     }
 
     pub fn slots(&self) -> usize {
@@ -121,11 +138,12 @@ impl RecvBatch {
         self.got.clear();
         let base = self.buf.as_mut_ptr();
         // The pointers are rebuilt on every call: nothing here is self-referential.
-        for (i, ((iov, hdr), from)) in self
+        for (i, (((iov, hdr), from), ctrl)) in self
             .iov
             .iter_mut()
             .zip(self.hdr.iter_mut())
             .zip(self.from.iter_mut())
+            .zip(self.ctrl.iter_mut())
             .enumerate()
         {
             iov.iov_base = base.wrapping_add(i * SLOT_STRIDE).cast();
@@ -134,8 +152,13 @@ impl RecvBatch {
             hdr.msg_hdr.msg_namelen = size_of::<libc::sockaddr_in>() as libc::socklen_t;
             hdr.msg_hdr.msg_iov = iov;
             hdr.msg_hdr.msg_iovlen = 1;
-            hdr.msg_hdr.msg_control = std::ptr::null_mut();
-            hdr.msg_hdr.msg_controllen = 0;
+            if self.gro {
+                hdr.msg_hdr.msg_control = ctrl.as_mut_ptr().cast();
+                hdr.msg_hdr.msg_controllen = std::mem::size_of_val(ctrl) as _;
+            } else {
+                hdr.msg_hdr.msg_control = std::ptr::null_mut();
+                hdr.msg_hdr.msg_controllen = 0;
+            }
             hdr.msg_hdr.msg_flags = 0;
             hdr.msg_len = 0;
         }
@@ -155,18 +178,44 @@ impl RecvBatch {
             let len = (hdr.msg_len as usize).min(MAX_DATAGRAM);
             let from = from_sockaddr(from, hdr.msg_hdr.msg_namelen)
                 .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
-            self.got.push((len, from));
+            let seg = if self.gro { gro_segment(&hdr.msg_hdr) } else { None };
+            self.got.push((len, from, seg));
         }
         Ok(n)
     }
 
-    /// Datagram `i` of the last `recv`, writable (the data plane clamps MSS in place).
-    pub fn get_mut(&mut self, i: usize) -> Option<(&mut [u8], SocketAddr)> {
-        let (len, from) = *self.got.get(i)?;
+    /// Datagram `i` of the last `recv`, writable (the data plane clamps MSS
+    /// in place), and with GRO the size its datagrams were coalesced at:
+    /// the buffer then holds several datagrams of that size (the last may
+    /// be shorter) from one source.
+    pub fn get_mut(&mut self, i: usize) -> Option<(&mut [u8], SocketAddr, Option<usize>)> {
+        let (len, from, seg) = *self.got.get(i)?;
         let start = i.checked_mul(SLOT_STRIDE)?;
         let d = self.buf.get_mut(start..start.checked_add(len)?)?;
-        Some((d, from))
+        Some((d, from, seg))
     }
+}
+
+/// The segment size of a GRO receive, from its `UDP_GRO` control message
+/// (none: a single datagram).
+fn gro_segment(msg: &libc::msghdr) -> Option<usize> {
+    // SAFETY: msg's control pointer and length were set by us and updated by
+    // the kernel; the CMSG_* macros stay inside msg_controllen.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(msg);
+        while !c.is_null() {
+            let h = &*c;
+            if h.cmsg_level == super::udp_options::SOL_UDP
+                && h.cmsg_type == super::udp_options::UDP_GRO
+                && h.cmsg_len as usize >= libc::CMSG_LEN(4) as usize
+            {
+                let v = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::c_int>());
+                return usize::try_from(v).ok().filter(|v| *v > 0);
+            }
+            c = libc::CMSG_NXTHDR(msg, c);
+        }
+    }
+    None
 }
 
 /// What a flush did.
@@ -181,6 +230,9 @@ pub struct Sent {
 pub struct SendBatch {
     buf: Vec<u8>,
     ends: Vec<usize>,
+    /// Per entry: the UDP GSO segment size, 0 for a single datagram.
+    seg: Vec<u16>,
+    ctrl: Vec<[u64; CTRL_WORDS]>,
     to: Vec<libc::sockaddr_in>,
     iov: Vec<libc::iovec>,
     hdr: Vec<libc::mmsghdr>,
@@ -196,6 +248,8 @@ impl SendBatch {
         SendBatch {
             buf: Vec::with_capacity(max * 2048),
             ends: Vec::with_capacity(max),
+            seg: Vec::with_capacity(max),
+            ctrl: Vec::with_capacity(max),
             to: Vec::with_capacity(max),
             iov: Vec::with_capacity(max),
             hdr: Vec::with_capacity(max),
@@ -209,8 +263,16 @@ impl SendBatch {
 
     /// Queue one datagram; true when the batch is full and must be flushed.
     pub fn push(&mut self, datagram: &[u8], to: SocketAddrV4) -> bool {
-        self.buf.extend_from_slice(datagram);
+        self.push_segmented(datagram, to, 0)
+    }
+
+    /// Queue several datagrams of `segment` bytes each (the last may be
+    /// shorter) laid end to end in `bytes`, for the kernel to cut (UDP GSO:
+    /// one entry, one trip through the stack). True when the batch is full.
+    pub fn push_segmented(&mut self, bytes: &[u8], to: SocketAddrV4, segment: u16) -> bool {
+        self.buf.extend_from_slice(bytes);
         self.ends.push(self.buf.len());
+        self.seg.push(segment);
         self.to.push(sockaddr_v4(to));
         self.ends.len() >= self.max
     }
@@ -231,13 +293,24 @@ impl SendBatch {
             });
             start = end;
         }
-        for (i, to) in self.to.iter_mut().enumerate() {
+        self.ctrl.clear();
+        self.ctrl.resize(count, [0; CTRL_WORDS]);
+        for (i, ((to, seg), ctrl)) in self
+            .to
+            .iter_mut()
+            .zip(self.seg.iter())
+            .zip(self.ctrl.iter_mut())
+            .enumerate()
+        {
             // SAFETY: plain old data, all-zero valid.
             let mut h: libc::mmsghdr = unsafe { std::mem::zeroed() };
             h.msg_hdr.msg_name = (to as *mut libc::sockaddr_in).cast();
             h.msg_hdr.msg_namelen = size_of::<libc::sockaddr_in>() as libc::socklen_t;
             h.msg_hdr.msg_iov = self.iov.as_mut_ptr().wrapping_add(i);
             h.msg_hdr.msg_iovlen = 1;
+            if *seg > 0 {
+                set_segment_cmsg(&mut h.msg_hdr, ctrl, *seg);
+            }
             self.hdr.push(h);
         }
         let mut done = 0;
@@ -253,15 +326,74 @@ impl SendBatch {
                 done += rc as usize;
                 sent.datagrams += rc as usize;
             } else if io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
-                // The first datagram of `rest` failed: count it, go on.
+                // The first entry of `rest` failed: a GSO entry is retried
+                // one datagram at a time (a route or device that cannot
+                // take it), anything else is counted and skipped.
+                let (d, e) = self.resend_unsegmented(fd, done);
+                sent.datagrams += d;
+                sent.errors += e;
                 done += 1;
-                sent.errors += 1;
             }
         }
         self.buf.clear();
         self.ends.clear();
+        self.seg.clear();
         self.to.clear();
         sent
+    }
+
+    /// Entry `i` as separate sendto calls. (datagrams sent, errors)
+    fn resend_unsegmented(&self, fd: RawFd, i: usize) -> (usize, usize) {
+        let seg = usize::from(self.seg.get(i).copied().unwrap_or(0));
+        let start = if i == 0 { 0 } else { self.ends.get(i - 1).copied().unwrap_or(0) };
+        let end = self.ends.get(i).copied().unwrap_or(start);
+        let (Some(bytes), Some(to)) = (self.buf.get(start..end), self.to.get(i)) else {
+            return (0, 1);
+        };
+        if seg == 0 {
+            return (0, 1);
+        }
+        let (mut ok, mut bad) = (0, 0);
+        for d in bytes.chunks(seg) {
+            // SAFETY: d and to are live for the lengths passed.
+            let rc = unsafe {
+                libc::sendto(
+                    fd,
+                    d.as_ptr().cast(),
+                    d.len(),
+                    0,
+                    (to as *const libc::sockaddr_in).cast(),
+                    size_of::<libc::sockaddr_in>() as libc::socklen_t,
+                )
+            };
+            if rc < 0 {
+                bad += 1;
+            } else {
+                ok += 1;
+            }
+        }
+        (ok, bad)
+    }
+}
+
+/// Put a `UDP_SEGMENT` control message (the GSO size, a u16) into `ctrl`
+/// and point `msg` at it.
+fn set_segment_cmsg(msg: &mut libc::msghdr, ctrl: &mut [u64; CTRL_WORDS], seg: u16) {
+    msg.msg_control = ctrl.as_mut_ptr().cast();
+    // SAFETY: CMSG_SPACE of 2 bytes (24) fits in `ctrl` (32 bytes); the
+    // header is written through CMSG_FIRSTHDR inside that space.
+    unsafe {
+        msg.msg_controllen = libc::CMSG_SPACE(2) as _;
+        let c = libc::CMSG_FIRSTHDR(msg);
+        if c.is_null() {
+            msg.msg_control = std::ptr::null_mut();
+            msg.msg_controllen = 0;
+            return;
+        }
+        (*c).cmsg_level = super::udp_options::SOL_UDP;
+        (*c).cmsg_type = super::udp_options::UDP_SEGMENT;
+        (*c).cmsg_len = libc::CMSG_LEN(2) as _;
+        std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<u16>(), seg);
     }
 }
 
@@ -302,7 +434,8 @@ mod tests {
         for _ in 0..100 {
             let n = rx.recv(b.as_raw_fd()).unwrap();
             for i in 0..n {
-                let (d, from) = rx.get_mut(i).unwrap();
+                let (d, from, seg) = rx.get_mut(i).unwrap();
+                assert_eq!(seg, None);
                 assert_eq!(from, a.local_addr().unwrap());
                 seen.push(d.to_vec());
             }
@@ -360,5 +493,43 @@ mod tests {
         }
         assert_eq!(n, 1);
         assert_eq!(rx.get_mut(0).unwrap().0.len(), 9000);
+    }
+
+    #[test]
+    fn gso_send_arrives_as_one_gro_receive_and_cuts_back_apart() {
+        let (a, b, to) = pair();
+        super::super::udp_options::set_gro(b.as_raw_fd(), true).unwrap();
+        // 5 datagrams of 1000 bytes and one of 300, each filled with its index.
+        let mut bytes = Vec::new();
+        for i in 0..6u8 {
+            let len = if i == 5 { 300 } else { 1000 };
+            bytes.extend(std::iter::repeat(i).take(len));
+        }
+        let mut tx = SendBatch::new(4);
+        tx.push(b"single", to);
+        tx.push_segmented(&bytes, to, 1000);
+        assert_eq!(tx.flush(a.as_raw_fd()), Sent { datagrams: 2, errors: 0 });
+        let mut rx = RecvBatch::new(4).with_gro();
+        let mut got: Vec<Vec<u8>> = Vec::new();
+        for _ in 0..100 {
+            let n = rx.recv(b.as_raw_fd()).unwrap();
+            for i in 0..n {
+                let (d, _, seg) = rx.get_mut(i).unwrap();
+                match seg {
+                    Some(seg) => got.extend(d.chunks(seg).map(<[u8]>::to_vec)),
+                    None => got.push(d.to_vec()),
+                }
+            }
+            if got.len() >= 7 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(got.len(), 7);
+        assert_eq!(got[0], b"single");
+        for (i, d) in got[1..].iter().enumerate() {
+            assert_eq!(d.len(), if i == 5 { 300 } else { 1000 });
+            assert!(d.iter().all(|&x| usize::from(x) == i));
+        }
     }
 }

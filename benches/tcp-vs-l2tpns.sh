@@ -1,0 +1,188 @@
+#!/bin/bash
+# Bulk TCP through one session, ours vs Debian's l2tpns 2.4.1: the LNS's CPU
+# seconds per GB moved and Gbit/s per LNS core, upstream and downstream.
+# iperf3 runs through one L2TP session: `l2tpns-loadgen --tun` (the LAC and
+# PPP client) bridges the session to a TUN device in a client namespace,
+# the iperf3 server listens on the LNS's TUN address in the LNS namespace.
+# One run, each LNS alone while measured (l2tpns first), same FreeRADIUS,
+# pool and commands. Ours runs twice: with offloads (the default) and with
+# `set data_offload no`, one data-plane worker each time.
+#
+#   benches/tcp-vs-l2tpns.sh
+#   DURATION=10 ROUNDS=2 benches/tcp-vs-l2tpns.sh
+#
+# Placement (2 cores): the LNS on CPU 1 (all threads), everything else
+# (iperf3 both ends, the load generator, FreeRADIUS) on CPU 0. The
+# generator side does one TUN read or write and one UDP send or receive
+# per packet, so it, not the LNS, limits the rate: the LNS's CPU per GB is
+# the comparable figure; Gbit/s per LNS core = rate / LNS CPU share.
+# Needs root, l2tpns, freeradius, iperf3; builds our release binaries.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-2}
+LNS_CPU=${LNS_CPU:-1}
+GEN_CPU=${GEN_CPU:-0}
+CONFIGS=${CONFIGS:-l2tpns ours ours-nooffload}
+for c in /usr/sbin/l2tpns freeradius iperf3 ethtool; do
+  command -v "$c" >/dev/null || { echo "missing $c (apt-get install l2tpns freeradius freeradius-utils iperf3 ethtool)" >&2; exit 1; }
+done
+cargo build --release --bins >/dev/null 2>&1 || cargo build --release --bins
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+OURS=$TARGET/release/l2tpns
+LOADGEN=$TARGET/release/l2tpns-loadgen
+NS=pa-tcp$$
+CNS=pa-tcpc$$
+RUN=$(mktemp -d /tmp/l2tpns-tcp.XXXXXX)
+SECRET=bench-radius-s3cret
+TUN_ADDR=10.200.0.1
+LNS_PID=""; FR_PID=""; LG_PID=""
+stop_pid() {  # PID: TERM, wait up to 10 s, KILL
+  local p=$1
+  [ -n "$p" ] || return 0
+  kill -0 "$p" 2>/dev/null || return 0
+  kill -TERM "$p" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL "$p" 2>/dev/null || true
+}
+cleanup() {
+  stop_pid "$LG_PID"; stop_pid "$LNS_PID"
+  [ -n "$FR_PID" ] && kill "$FR_PID" 2>/dev/null || true
+  ip netns del "$CNS" 2>/dev/null || true
+  ip netns del "$NS" 2>/dev/null || true
+  echo "logs kept in $RUN" >&2
+}
+trap cleanup EXIT
+
+ip netns add "$NS"
+ip netns add "$CNS"
+ip netns exec "$NS" ip link set lo up
+ip netns exec "$CNS" ip link set lo up
+# l2tpns refuses to start without an IPv4 address on cluster_interface.
+ip netns exec "$NS" ip link add pa-cl0 type veth peer name pa-cl1
+ip netns exec "$NS" ip addr add 10.200.2.1/32 dev pa-cl0
+ip netns exec "$NS" ip link set pa-cl1 up
+ip netns exec "$NS" ip link set pa-cl0 up
+# The LAC's link to the LNS.
+ip netns exec "$NS" ip link add pa-lns0 type veth peer name pa-lac0 netns "$CNS"
+ip netns exec "$NS" ip addr add 192.168.200.1/30 dev pa-lns0
+ip netns exec "$NS" ip link set pa-lns0 up
+ip netns exec "$CNS" ip addr add 192.168.200.2/30 dev pa-lac0
+ip netns exec "$CNS" ip link set pa-lac0 up
+# GRO on the LNS's side of the link, as a NIC has it by default (a veth
+# runs without it): lets the kernel hand a socket that asks for UDP GRO
+# several datagrams of one tunnel at once. Same for both daemons.
+ip netns exec "$NS" ethtool -K pa-lns0 gro on > /dev/null
+
+# shellcheck source=contrib/freeradius-fixture.sh
+. "$ROOT/contrib/freeradius-fixture.sh"
+fr_prepare "$RUN" "$SECRET" 1 pw no
+fr_start "$NS" "$RUN" taskset -c "$GEN_CPU"
+
+for d in l2tpns ours ours-nooffload; do
+  mkdir -p "$RUN/etc-$d"
+  cat > "$RUN/etc-$d/startup-config" <<EOF
+set debug 1
+set tundevicename "patun0"
+set iftun_address $TUN_ADDR
+set peer_address $TUN_ADDR
+set primary_dns 10.200.0.53
+set secondary_dns 10.200.0.54
+set primary_radius 127.0.0.1
+set radius_secret "$SECRET"
+set radius_authtypes "pap"
+set radius_accounting no
+set send_garp no
+set cluster_interface "pa-cl0"
+set cli_bind_address 127.0.0.1
+EOF
+  echo "10.208.0.0/24" > "$RUN/etc-$d/ip_pool"
+  : > "$RUN/etc-$d/users"
+  : > "$RUN/etc-$d/ppp-secrets"
+done
+echo "set data_workers 1" >> "$RUN/etc-ours/startup-config"
+printf 'set data_workers 1\nset data_offload no\n' >> "$RUN/etc-ours-nooffload/startup-config"
+
+cpu_ticks() { awk '{ s = $0; sub(/.*\) /, "", s); split(s, f, " "); print f[12] + f[13] }' "/proc/$1/stat"; }
+HZ=$(getconf CLK_TCK)
+
+start_lns() {  # NAME
+  local name=$1 cmd ready
+  if [ "$name" = l2tpns ]; then
+    # Its config path is compiled in: a private mount namespace, never the host's /etc.
+    cmd="exec unshare -m --propagation private sh -c 'mount --bind $RUN/etc-l2tpns /etc/l2tpns && exec /usr/sbin/l2tpns -c /etc/l2tpns/startup-config'"
+    ready="declaring myself the master"
+  else
+    cmd="exec $OURS -c $RUN/etc-$name/startup-config"
+    ready=udp1701
+  fi
+  # Its own session: l2tpns signals its whole process group when it stops.
+  ip netns exec "$NS" taskset -c "$LNS_CPU" setsid sh -c "$cmd" > "$RUN/$name.log" 2>&1 &
+  LNS_PID=$!
+  is_ready() {
+    if [ "$ready" = udp1701 ]; then ip netns exec "$NS" ss -Hlun | grep -q ':1701 '; else grep -q "$ready" "$RUN/$name.log"; fi
+  }
+  for _ in $(seq 1 400); do is_ready && break; kill -0 "$LNS_PID" || break; sleep 0.1; done
+  is_ready || { echo "$name did not get ready"; tail "$RUN/$name.log"; exit 1; }
+  sleep 1
+  taskset -a -p -c "$LNS_CPU" "$LNS_PID" > /dev/null
+  echo "LNS lns=$name pid=$LNS_PID comm=$(cat /proc/$LNS_PID/comm) threads=$(ls /proc/$LNS_PID/task | wc -l)"
+  # The session: the load generator bridges it to a TUN in the client namespace.
+  ip netns exec "$CNS" taskset -c "$GEN_CPU" "$LOADGEN" --server 192.168.200.1:1701 --sessions 1 \
+      --auth pap --password pw --tun l2tc0 --hold 3600 > "$RUN/$name.lg.out" 2> "$RUN/$name.lg.err" &
+  LG_PID=$!
+  for _ in $(seq 1 300); do grep -q '^TUN ' "$RUN/$name.lg.err" && break; kill -0 "$LG_PID" || break; sleep 0.1; done
+  grep -q '^TUN ' "$RUN/$name.lg.err" || { echo "no session through $name"; cat "$RUN/$name.lg.err"; exit 1; }
+}
+
+declare -A CPG RATE
+# iperf NAME DIR ROUND: DIR up (client -> LNS side) or down (-R).
+iperf() {
+  local name=$1 dir=$2 round=$3 tag="$1-$2-$3" rev=()
+  [ "$dir" = down ] && rev=(-R)
+  ip netns exec "$NS" taskset -c "$GEN_CPU" iperf3 -s -1 -B "$TUN_ADDR" > /dev/null 2>&1 &
+  local srv=$!
+  sleep 0.5
+  local c0 c1; c0=$(cpu_ticks "$LNS_PID")
+  ip netns exec "$CNS" taskset -c "$GEN_CPU" timeout $(( DURATION + 30 )) iperf3 -c "$TUN_ADDR" -t "$DURATION" -J "${rev[@]}" > "$RUN/$tag.json" 2>&1 || true
+  c1=$(cpu_ticks "$LNS_PID")
+  wait "$srv" 2>/dev/null || true
+  local bytes secs retr
+  bytes=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(int(d["end"]["sum_received"]["bytes"]))' "$RUN/$tag.json" 2>/dev/null || echo 0)
+  secs=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["end"]["sum_received"]["seconds"])' "$RUN/$tag.json" 2>/dev/null || echo 0)
+  retr=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["end"]["sum_sent"].get("retransmits", 0))' "$RUN/$tag.json" 2>/dev/null || echo -)
+  local cpu; cpu=$(echo "scale=4; ($c1 - $c0) / $HZ" | bc)
+  local gbps=0 cpg=- per_core=-
+  if [ "$bytes" -gt 0 ]; then
+    gbps=$(echo "scale=3; $bytes * 8 / $secs / 1000000000" | bc)
+    cpg=$(echo "scale=3; $cpu * 1000000000 / $bytes" | bc)
+    [ "$(echo "$cpu > 0" | bc)" = 1 ] && per_core=$(echo "scale=2; $gbps / ($cpu / $secs)" | bc)
+  fi
+  echo "RESULT lns=$name dir=$dir round=$round bytes=$bytes seconds=$secs gbit_s=$gbps retransmits=$retr lns_cpu_s=$cpu lns_cpu_s_per_gb=$cpg gbit_s_per_lns_core=$per_core"
+  CPG[$name,$dir,$round]=$cpg
+  RATE[$name,$dir,$round]=$gbps
+}
+
+for name in $CONFIGS; do
+  start_lns "$name"
+  for round in $(seq 1 "$ROUNDS"); do
+    for dir in down up; do iperf "$name" "$dir" "$round"; sleep 1; done
+  done
+  stop_pid "$LG_PID"; LG_PID=""
+  stop_pid "$LNS_PID"; LNS_PID=""
+  sleep 1
+done
+
+for dir in down up; do
+  for round in $(seq 1 "$ROUNDS"); do
+    b=${CPG[l2tpns,$dir,$round]:--}
+    for name in ours ours-nooffload; do
+      a=${CPG[$name,$dir,$round]:--}
+      r=-; if [ "$a" != - ] && [ "$b" != - ]; then r=$(echo "scale=2; $a / $b" | bc); fi
+      verdict=""
+      [ "$name" = ours ] && [ "$r" != - ] && { verdict=MISS; [ "$(echo "$r <= 0.333" | bc)" = 1 ] && verdict=MET; verdict="target<=0.33 $verdict"; }
+      echo "RATIO cpu_s_per_gb dir=$dir round=$round $name=$a l2tpns=$b $name/l2tpns=$r $verdict"
+    done
+  done
+done
