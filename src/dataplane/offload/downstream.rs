@@ -229,15 +229,15 @@ impl SegmentSink for Fragmenting<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dataplane::downstream::{UDP_GSO_MAX_BYTES, UDP_MAX_SEGMENTS};
     use crate::dataplane::fragment::tests::reassemble;
     use crate::dataplane::ipv4::fold;
+    use crate::dataplane::ipv4::PROTO_TCP;
     use crate::dataplane::offload::checksum::{pseudo_header_sum, PROTO_UDP};
     use crate::dataplane::offload::segment::tests::{payload, tcp_packet, valid_packet};
     use crate::dataplane::offload::vnet::*;
     use crate::dataplane::session_table::tests::entry;
     use crate::dataplane::session_table::{CounterSnapshot, SessionKey, TableUpdate};
-    use crate::dataplane::downstream::{UDP_GSO_MAX_BYTES, UDP_MAX_SEGMENTS};
-    use crate::dataplane::ipv4::PROTO_TCP;
 
     const LOCAL: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
     const PREFIX: [u8; ENCAP_LEN] = [0x00, 0x02, 0x03, 0xef, 0x03, 0xf1, 0xff, 0x03, 0x00, 0x21];
