@@ -602,6 +602,56 @@ mod tests {
         }
     }
 
+    #[test]
+    fn fuzz_seeds_do_what_they_say() {
+        // The fuzz seeds, against the fuzz target's sessions.
+        let mut t = SessionTable::new();
+        for (s, a, mru) in [
+            (1, [10, 0, 0, 1], 68),
+            (2, [10, 0, 0, 2], 1500),
+            (3, [10, 0, 0, 3], 576),
+        ] {
+            let mut e = entry(1, s, a, &[]);
+            e.mru = mru;
+            t.apply(TableUpdate::Upsert(e));
+        }
+        let seeds: [(&[u8], &dyn Fn(DownVerdict) -> bool); 5] = [
+            (
+                include_bytes!("../../../fuzz/seeds/dataplane_offload/tso_mru1500"),
+                &|v| matches!(v, DownVerdict::ToPeer { count: 4, .. }),
+            ),
+            (
+                include_bytes!("../../../fuzz/seeds/dataplane_offload/tso_ecn_mru68"),
+                &|v| matches!(v, DownVerdict::ToPeer { count: 22, .. }),
+            ),
+            (
+                include_bytes!("../../../fuzz/seeds/dataplane_offload/uso_fragmented"),
+                &|v| matches!(v, DownVerdict::ToPeer { count: 5, .. }),
+            ),
+            (
+                include_bytes!("../../../fuzz/seeds/dataplane_offload/uso_df_icmp"),
+                &|v| v == DownVerdict::IcmpToTun,
+            ),
+            (
+                include_bytes!("../../../fuzz/seeds/dataplane_offload/plain_needs_csum"),
+                &|v| matches!(v, DownVerdict::ToPeer { count: 1, .. }),
+            ),
+        ];
+        for (bytes, ok) in seeds {
+            let mut out = DownOutput::new();
+            let v = downstream_offload(&t, &mut bytes.to_vec(), LOCAL, &mut out);
+            assert!(ok(v), "{v:?}");
+            out.datagrams()
+                .for_each(|d| valid_or_fragment(&d[ENCAP_LEN..]));
+        }
+    }
+
+    fn valid_or_fragment(p: &[u8]) {
+        if p[6] & 0x3f == 0 && p[7] == 0 {
+            valid_packet(p);
+        }
+    }
+
     proptest::proptest! {
         #[test]
         fn prop_tso_segments_valid(len in 1usize..20000, gso in 1u16..3000, mru in 60u16..1600, flags in 0u8..=255) {
