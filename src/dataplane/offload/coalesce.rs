@@ -617,7 +617,7 @@ mod tests {
                     23 => p.truncate(30), // garbage
                     _ => {}
                 }
-                if kind < 21 || kind == 21 {
+                if kind <= 21 {
                     fl.seq = fl.seq.wrapping_add(len as u32);
                     fl.id = fl.id.wrapping_add(1);
                 }

@@ -328,7 +328,7 @@ mod tests {
         let (v, out) = run(&t, frame(VnetHdr::NONE, &ip));
         let peer = "192.0.2.1:1701".parse().unwrap();
         assert_eq!(v, DownVerdict::ToPeer { peer, count: 1 });
-        assert_eq!(ips(&out), [ip.clone()]);
+        assert_eq!(ips(&out), std::slice::from_ref(&ip));
         assert_eq!(out.gso_segment(), None);
         // Too big with DF: ICMP as today.
         let t = table(400);
@@ -615,7 +615,8 @@ mod tests {
             e.mru = mru;
             t.apply(TableUpdate::Upsert(e));
         }
-        let seeds: [(&[u8], &dyn Fn(DownVerdict) -> bool); 5] = [
+        type Expect<'a> = &'a dyn Fn(DownVerdict) -> bool;
+        let seeds: [(&[u8], Expect); 5] = [
             (
                 include_bytes!("../../../fuzz/seeds/dataplane_offload/tso_mru1500"),
                 &|v| matches!(v, DownVerdict::ToPeer { count: 4, .. }),
