@@ -79,7 +79,7 @@ impl DownOutput {
 
     /// The datagrams of the last verdict cut into runs that each satisfy the
     /// `UDP_SEGMENT` contract (a run of one datagram is a plain send). A 64 KiB
-    /// TCP super-packet segmented to a 1500-byte MRU makes 45 datagrams of
+    /// TCP super-packet segmented to a 1500-byte MRU makes 46 datagrams of
     /// 1510 bytes: two runs, since one would exceed [`UDP_GSO_MAX_BYTES`].
     pub fn gso_batches(&self) -> GsoBatches<'_> {
         GsoBatches {
