@@ -25,8 +25,8 @@ ROUNDS=${ROUNDS:-2}
 LNS_CPU=${LNS_CPU:-1}
 GEN_CPU=${GEN_CPU:-0}
 CONFIGS=${CONFIGS:-l2tpns ours ours-nooffload}
-for c in /usr/sbin/l2tpns freeradius iperf3 ethtool; do
-  command -v "$c" >/dev/null || { echo "missing $c (apt-get install l2tpns freeradius freeradius-utils iperf3 ethtool)" >&2; exit 1; }
+for c in /usr/sbin/l2tpns freeradius iperf3; do
+  command -v "$c" >/dev/null || { echo "missing $c (apt-get install l2tpns freeradius freeradius-utils iperf3)" >&2; exit 1; }
 done
 cargo build --release --bins >/dev/null 2>&1 || cargo build --release --bins
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
@@ -70,10 +70,6 @@ ip netns exec "$NS" ip addr add 192.168.200.1/30 dev pa-lns0
 ip netns exec "$NS" ip link set pa-lns0 up
 ip netns exec "$CNS" ip addr add 192.168.200.2/30 dev pa-lac0
 ip netns exec "$CNS" ip link set pa-lac0 up
-# GRO on the LNS's side of the link, as a NIC has it by default (a veth
-# runs without it): lets the kernel hand a socket that asks for UDP GRO
-# several datagrams of one tunnel at once. Same for both daemons.
-ip netns exec "$NS" ethtool -K pa-lns0 gro on > /dev/null
 
 # shellcheck source=contrib/freeradius-fixture.sh
 . "$ROOT/contrib/freeradius-fixture.sh"

@@ -408,6 +408,10 @@ fn report_status(
         tun_queue_full = k.tun_queue_full,
         tun_write_errors = w.tun_write_errors.load(Relaxed),
         udp_send_errors = w.udp_send_errors.load(Relaxed),
+        gro_receives = w.gro_receives.load(Relaxed),
+        tun_merged_writes = w.tun_merged_writes.load(Relaxed),
+        tun_super_reads = w.tun_super_reads.load(Relaxed),
+        gso_sends = w.gso_sends.load(Relaxed),
         control = ?cp.stats,
         radius = cp.radius_stats().unwrap_or_default(),
         "status"

@@ -50,6 +50,13 @@ pub struct WorkerStats {
     pub to_control: AtomicU64,
     pub tun_write_errors: AtomicU64,
     pub udp_send_errors: AtomicU64,
+    /// Offloads at work: receives holding several datagrams (UDP GRO),
+    /// merged TCP frames written to the TUN, super-packets read from the TUN
+    /// (TSO/USO), UDP GSO sends.
+    pub gro_receives: AtomicU64,
+    pub tun_merged_writes: AtomicU64,
+    pub tun_super_reads: AtomicU64,
+    pub gso_sends: AtomicU64,
 }
 
 pub struct Shared {
@@ -111,6 +118,10 @@ struct Counts {
     to_control: u64,
     tun_errors: u64,
     udp_errors: u64,
+    gro_receives: u64,
+    tun_merged_writes: u64,
+    tun_super_reads: u64,
+    gso_sends: u64,
 }
 
 impl Counts {
@@ -121,6 +132,10 @@ impl Counts {
             (&mut self.to_control, &s.to_control),
             (&mut self.tun_errors, &s.tun_write_errors),
             (&mut self.udp_errors, &s.udp_send_errors),
+            (&mut self.gro_receives, &s.gro_receives),
+            (&mut self.tun_merged_writes, &s.tun_merged_writes),
+            (&mut self.tun_super_reads, &s.tun_super_reads),
+            (&mut self.gso_sends, &s.gso_sends),
         ] {
             if *n > 0 {
                 a.fetch_add(*n, Relaxed);
@@ -264,6 +279,7 @@ impl Worker {
                         match rx.get_mut(i) {
                             // GRO: several datagrams of one LAC, cut back apart.
                             Some((d, from, Some(seg))) => {
+                                up.counts.gro_receives += 1;
                                 for one in d.chunks_mut(seg) {
                                     up.one(one, from);
                                 }
@@ -315,6 +331,9 @@ impl Worker {
             let Some(frame) = self.buf.get_mut(..n) else {
                 continue;
             };
+            if vnet && frame.get(1).is_some_and(|gso_type| *gso_type != 0) {
+                self.counts.tun_super_reads += 1;
+            }
             let verdict = if vnet {
                 downstream_offload(&self.table, frame, self.local_address, &mut self.out)
             } else {
@@ -360,6 +379,7 @@ impl Worker {
                 if self.gso {
                     for b in self.out.gso_batches() {
                         let full = if b.count >= 2 {
+                            self.counts.gso_sends += 1;
                             tx.push_segmented(b.bytes, to, b.segment)
                         } else {
                             tx.push(b.bytes, to)
@@ -420,11 +440,7 @@ impl Up<'_> {
                 match (self.coalescer.as_deref_mut(), key) {
                     (Some(c), Some(key)) => {
                         let (tun, counts) = (&mut *self.tun, &mut *self.counts);
-                        c.push(key, packet, &mut |frame: &[u8]| {
-                            if tun.send_frame(frame).is_err() {
-                                counts.tun_errors += 1;
-                            }
-                        });
+                        c.push(key, packet, &mut |frame: &[u8]| write_frame(tun, counts, frame));
                     }
                     _ => {
                         if self.tun.send(packet).is_err() {
@@ -455,12 +471,19 @@ impl Up<'_> {
     fn flush(&mut self) {
         if let Some(c) = self.coalescer.as_deref_mut() {
             let (tun, counts) = (&mut *self.tun, &mut *self.counts);
-            c.flush(&mut |frame: &[u8]| {
-                if tun.send_frame(frame).is_err() {
-                    counts.tun_errors += 1;
-                }
-            });
+            c.flush(&mut |frame: &[u8]| write_frame(tun, counts, frame));
         }
+    }
+}
+
+/// Write one frame from the coalescer to the TUN (byte 1 of the virtio-net
+/// header is the GSO type: non-zero for a merged frame).
+fn write_frame(tun: &mut Tun, counts: &mut Counts, frame: &[u8]) {
+    if frame.get(1).is_some_and(|gso_type| *gso_type != 0) {
+        counts.tun_merged_writes += 1;
+    }
+    if tun.send_frame(frame).is_err() {
+        counts.tun_errors += 1;
     }
 }
 
