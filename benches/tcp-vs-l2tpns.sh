@@ -70,6 +70,13 @@ ip netns exec "$NS" ip addr add 192.168.200.1/30 dev pa-lns0
 ip netns exec "$NS" ip link set pa-lns0 up
 ip netns exec "$CNS" ip addr add 192.168.200.2/30 dev pa-lac0
 ip netns exec "$CNS" ip link set pa-lac0 up
+# The LAC stands for another machine: what its kernel does with the
+# datagrams it receives runs on the generator's CPU (RPS), not in the LNS's
+# context, where a veth would otherwise run it (and charge it to the LNS).
+# What arrives at the LNS's end is processed on the LNS's CPU, as a NIC's
+# interrupts on the LNS's cores would be.
+ip netns exec "$CNS" sh -c "printf '%x' $(( 1 << GEN_CPU )) > /sys/class/net/pa-lac0/queues/rx-0/rps_cpus"
+ip netns exec "$NS" sh -c "printf '%x' $(( 1 << LNS_CPU )) > /sys/class/net/pa-lns0/queues/rx-0/rps_cpus"
 
 # shellcheck source=contrib/freeradius-fixture.sh
 . "$ROOT/contrib/freeradius-fixture.sh"
@@ -99,7 +106,13 @@ EOF
 done
 echo "set data_workers 1" >> "$RUN/etc-ours/startup-config"
 printf 'set data_workers 1\nset data_offload no\n' >> "$RUN/etc-ours-nooffload/startup-config"
+# OURS_EXTRA: more config lines for both of ours, e.g. "set data_coalesce_usecs 0".
+[ -n "${OURS_EXTRA:-}" ] && for d in ours ours-nooffload; do printf '%b\n' "$OURS_EXTRA" >> "$RUN/etc-$d/startup-config"; done
 
+# Busy ticks of one CPU (everything but idle and iowait), from /proc/stat:
+# the LNS's core, including kernel work on the LNS's behalf that is not
+# charged to its process (softirqs that ran while it slept).
+core_ticks() { awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
 cpu_ticks() { awk '{ s = $0; sub(/.*\) /, "", s); split(s, f, " "); print f[12] + f[13] }' "/proc/$1/stat"; }
 HZ=$(getconf CLK_TCK)
 
@@ -132,7 +145,7 @@ start_lns() {  # NAME
   grep -q '^TUN ' "$RUN/$name.lg.err" || { echo "no session through $name"; cat "$RUN/$name.lg.err"; exit 1; }
 }
 
-declare -A CPG RATE
+declare -A CPG KPG RATE
 # iperf NAME DIR ROUND: DIR up (client -> LNS side) or down (-R).
 iperf() {
   local name=$1 dir=$2 round=$3 tag="$1-$2-$3" rev=()
@@ -140,23 +153,26 @@ iperf() {
   ip netns exec "$NS" taskset -c "$GEN_CPU" iperf3 -s -1 -B "$TUN_ADDR" > /dev/null 2>&1 &
   local srv=$!
   sleep 0.5
-  local c0 c1; c0=$(cpu_ticks "$LNS_PID")
+  local c0 c1 k0 k1; c0=$(cpu_ticks "$LNS_PID"); k0=$(core_ticks "$LNS_CPU")
   ip netns exec "$CNS" taskset -c "$GEN_CPU" timeout $(( DURATION + 30 )) iperf3 -c "$TUN_ADDR" -t "$DURATION" -J "${rev[@]}" > "$RUN/$tag.json" 2>&1 || true
-  c1=$(cpu_ticks "$LNS_PID")
+  c1=$(cpu_ticks "$LNS_PID"); k1=$(core_ticks "$LNS_CPU")
   wait "$srv" 2>/dev/null || true
   local bytes secs retr
   bytes=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(int(d["end"]["sum_received"]["bytes"]))' "$RUN/$tag.json" 2>/dev/null || echo 0)
   secs=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["end"]["sum_received"]["seconds"])' "$RUN/$tag.json" 2>/dev/null || echo 0)
   retr=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["end"]["sum_sent"].get("retransmits", 0))' "$RUN/$tag.json" 2>/dev/null || echo -)
-  local cpu; cpu=$(echo "scale=4; ($c1 - $c0) / $HZ" | bc)
-  local gbps=0 cpg=- per_core=-
+  local cpu core; cpu=$(echo "scale=4; ($c1 - $c0) / $HZ" | bc); core=$(echo "scale=4; ($k1 - $k0) / $HZ" | bc)
+  local gbps=0 cpg=- kpg=- per_core=-
   if [ "$bytes" -gt 0 ]; then
     gbps=$(echo "scale=3; $bytes * 8 / $secs / 1000000000" | bc)
     cpg=$(echo "scale=3; $cpu * 1000000000 / $bytes" | bc)
-    [ "$(echo "$cpu > 0" | bc)" = 1 ] && per_core=$(echo "scale=2; $gbps / ($cpu / $secs)" | bc)
+    kpg=$(echo "scale=3; $core * 1000000000 / $bytes" | bc)
+    [ "$(echo "$core > 0" | bc)" = 1 ] && per_core=$(echo "scale=2; $gbps / ($core / $secs)" | bc)
   fi
-  echo "RESULT lns=$name dir=$dir round=$round bytes=$bytes seconds=$secs gbit_s=$gbps retransmits=$retr lns_cpu_s=$cpu lns_cpu_s_per_gb=$cpg gbit_s_per_lns_core=$per_core"
+  echo "RESULT lns=$name dir=$dir round=$round bytes=$bytes seconds=$secs gbit_s=$gbps retransmits=$retr" \
+       "lns_cpu_s=$cpu lns_cpu_s_per_gb=$cpg core_busy_s=$core core_s_per_gb=$kpg gbit_s_per_lns_core=$per_core"
   CPG[$name,$dir,$round]=$cpg
+  KPG[$name,$dir,$round]=$kpg
   RATE[$name,$dir,$round]=$gbps
 }
 
@@ -179,6 +195,9 @@ for dir in down up; do
       verdict=""
       [ "$name" = ours ] && [ "$r" != - ] && { verdict=MISS; [ "$(echo "$r <= 0.333" | bc)" = 1 ] && verdict=MET; verdict="target<=0.33 $verdict"; }
       echo "RATIO cpu_s_per_gb dir=$dir round=$round $name=$a l2tpns=$b $name/l2tpns=$r $verdict"
+      a=${KPG[$name,$dir,$round]:--}; b2=${KPG[l2tpns,$dir,$round]:--}
+      r=-; if [ "$a" != - ] && [ "$b2" != - ]; then r=$(echo "scale=2; $a / $b2" | bc); fi
+      echo "RATIO core_s_per_gb dir=$dir round=$round $name=$a l2tpns=$b2 $name/l2tpns=$r"
     done
   done
 done

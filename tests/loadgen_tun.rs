@@ -147,18 +147,17 @@ fn iperf3_tcp_runs_through_a_tun_bridged_session() {
     // time: the GRO path is covered by the udp_batch unit test.)
     let st = lns.status();
     println!("{st}");
-    for f in [
-        "tun_super_reads",
-        "gso_sends",
-        "tun_merged_writes",
-    ] {
+    for f in ["tun_super_reads", "gso_sends", "tun_merged_writes"] {
         let v: u64 = status_field(&st, f).parse().unwrap_or(0);
         assert!(v > 0, "{f}=0 in {st}");
     }
     for f in ["tun_write_errors", "udp_send_errors"] {
         assert_eq!(status_field(&st, f), "0", "{st}");
     }
-    assert!(!st.contains("bad-vnet-header") && !st.contains("gso-malformed"), "{st}");
+    assert!(
+        !st.contains("bad-vnet-header") && !st.contains("gso-malformed"),
+        "{st}"
+    );
 
     // SIGTERM ends the hold early: the loadgen hangs up and prints SUMMARY.
     // SAFETY: our own child, by PID.

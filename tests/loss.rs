@@ -29,7 +29,11 @@ fn kernel_drops_are_counted_per_cause_and_the_daemon_recovers() {
         "60",
     ]);
     let before = lns.status();
-    assert_eq!(status_field(&before, "udp_receive_buffer_full"), "0", "{before}");
+    assert_eq!(
+        status_field(&before, "udp_receive_buffer_full"),
+        "0",
+        "{before}"
+    );
     assert_eq!(status_field(&before, "tun_queue_full"), "0", "{before}");
 
     lns.signal(libc::SIGSTOP);
@@ -37,8 +41,18 @@ fn kernel_drops_are_counted_per_cause_and_the_daemon_recovers() {
     // the TUN's 10,000-packet queue.
     let blast = |to: &str, port: &str| {
         run_ok(lns.ns.command(LOADGEN).args([
-            "source", "--to", to, "--sessions", "1", "--port", port, "--flat-out", "--size",
-            "1400", "--duration", "1",
+            "source",
+            "--to",
+            to,
+            "--sessions",
+            "1",
+            "--port",
+            port,
+            "--flat-out",
+            "--size",
+            "1400",
+            "--duration",
+            "1",
         ]))
     };
     blast("127.0.0.1/32", "1701");

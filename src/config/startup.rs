@@ -53,6 +53,7 @@ pub const IMPLEMENTED: &[&str] = &[
     "data_workers",
     "data_batch",
     "data_offload",
+    "data_coalesce_usecs",
     "primary_radius",
     "secondary_radius",
     "primary_radius_port",
@@ -252,6 +253,8 @@ pub struct Config {
     pub data_batch: u32,
     /// TUN offloads (IFF_VNET_HDR, TSO/USO) and UDP GSO/GRO where the kernel has them.
     pub data_offload: bool,
+    /// Receive moderation of the workers while traffic is dense (0: off).
+    pub data_coalesce_usecs: u32,
     /// Drop RADIUS replies and DAE requests without a valid Message-Authenticator.
     pub radius_require_message_authenticator: bool,
     /// Addresses allowed to send Disconnect/CoA besides the RADIUS servers.
@@ -365,6 +368,7 @@ impl Config {
             data_workers: 0,
             data_batch: 32,
             data_offload: true,
+            data_coalesce_usecs: 100,
             radius_require_message_authenticator: true,
             radius_dae_allow: Vec::new(),
             config_dir: dir.to_path_buf(),
@@ -647,6 +651,7 @@ impl Config {
             "data_workers" => self.data_workers = parse_ranged(v, 0, 64)? as u32,
             "data_batch" => self.data_batch = parse_ranged(v, 0, 256)? as u32,
             "data_offload" => self.data_offload = parse_bool(v)?,
+            "data_coalesce_usecs" => self.data_coalesce_usecs = parse_ranged(v, 0, 10_000)? as u32,
             "radius_require_message_authenticator" => {
                 self.radius_require_message_authenticator = parse_bool(v)?
             }
@@ -762,6 +767,7 @@ impl Config {
             "data_workers" => self.data_workers.to_string(),
             "data_batch" => self.data_batch.to_string(),
             "data_offload" => b(self.data_offload),
+            "data_coalesce_usecs" => self.data_coalesce_usecs.to_string(),
             "radius_require_message_authenticator" => b(self.radius_require_message_authenticator),
             "radius_dae_allow" => self
                 .radius_dae_allow
@@ -1191,6 +1197,7 @@ mod tests {
         ("data_workers", "0"),
         ("data_batch", "32"),
         ("data_offload", "yes"),
+        ("data_coalesce_usecs", "100"),
         ("radius_require_message_authenticator", "yes"),
         ("radius_dae_allow", ""),
     ];

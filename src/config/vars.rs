@@ -129,6 +129,7 @@ pub const VARS: &[VarInfo] = &[
     ours("data_workers", Int),
     ours("data_batch", Int),
     ours("data_offload", Bool),
+    ours("data_coalesce_usecs", Int),
     ours("radius_require_message_authenticator", Bool),
     ours("radius_dae_allow", String),
 ];

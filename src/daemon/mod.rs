@@ -5,6 +5,7 @@
 pub mod clock;
 pub mod control;
 pub mod id_pool;
+mod kernel_loss;
 pub mod logging;
 pub mod radius_io;
 pub mod settings;
@@ -13,7 +14,6 @@ pub mod teardown;
 pub mod timers;
 pub mod tun;
 pub mod workers;
-mod kernel_loss;
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::os::fd::AsRawFd;
@@ -164,7 +164,9 @@ pub fn run(opts: Options) -> Result<(), String> {
         // Spread tunnels, not LAC addresses, over the workers.
         if let Some(first) = udps.first() {
             match udp_options::attach_tunnel_spread(first.as_raw_fd(), n_workers as u32) {
-                Ok(()) => info!("data plane: tunnels spread over workers by tunnel id (reuseport BPF)"),
+                Ok(()) => {
+                    info!("data plane: tunnels spread over workers by tunnel id (reuseport BPF)")
+                }
                 Err(e) => warn!("reuseport BPF refused ({e}): LACs spread by address and port"),
             }
         }
@@ -205,6 +207,7 @@ pub fn run(opts: Options) -> Result<(), String> {
             tun_addr,
             batching,
             udp_offload,
+            Duration::from_micros(u64::from(cfg.data_coalesce_usecs)),
             shared,
         )
         .map_err(|e| format!("data-plane worker {index}: {e}"))?;
@@ -230,6 +233,7 @@ pub fn run(opts: Options) -> Result<(), String> {
         udp = %batching,
         tun_offload = %tun_offload,
         udp_offload = %udp_offload,
+        coalesce_usecs = cfg.data_coalesce_usecs,
         "data plane: {n_workers} worker thread(s), each with its own TUN queue and UDP socket{}",
         if n_workers > 1 { " (SO_REUSEPORT)" } else { "" }
     );
@@ -290,7 +294,9 @@ fn udp_offloads(udps: &[UdpSocket], wanted: bool, batching: Batching) -> UdpOffl
             false
         }
     };
-    let gso = udps.iter().all(|u| udp_options::gso_supported(u.as_raw_fd()));
+    let gso = udps
+        .iter()
+        .all(|u| udp_options::gso_supported(u.as_raw_fd()));
     UdpOffload { gro, gso }
 }
 

@@ -11,6 +11,7 @@
 //! Packets the data plane does not handle go to the control plane over a
 //! bounded queue; when it is full they are dropped and counted, never blocking.
 
+mod moderation;
 mod udp_batch;
 pub mod udp_options;
 
@@ -24,14 +25,15 @@ use crossbeam_channel::Receiver;
 use tracing::{debug, error};
 
 use crate::dataplane::downstream::{downstream, DownOutput, DownVerdict};
+use crate::dataplane::drop_reason::DropCounters;
+use crate::dataplane::drop_reason::DropReason;
 use crate::dataplane::l2tp_data::{self, L2tpData};
 use crate::dataplane::offload::{downstream_offload, Coalescer};
 use crate::dataplane::session_table::SessionKey;
-use crate::dataplane::drop_reason::DropCounters;
-use crate::dataplane::drop_reason::DropReason;
 use crate::dataplane::session_table::{SessionTable, TableUpdate};
 use crate::dataplane::upstream::{upstream_clamp_mss, UpVerdict};
 
+use self::moderation::Moderation;
 use self::udp_batch::{recv_from_now, RecvBatch, SendBatch};
 use super::clock::Clock;
 use super::tun::Tun;
@@ -158,6 +160,8 @@ pub struct Worker {
     rx: Option<RecvBatch>,
     tx: Option<SendBatch>,
     gso: bool,
+    /// Sleep this long after each wake-up while traffic is dense.
+    moderation: std::time::Duration,
     /// With a vnet-header TUN: merges upstream TCP segments (GRO).
     coalescer: Option<Coalescer>,
     buf: Vec<u8>,
@@ -177,6 +181,7 @@ impl Worker {
         local_address: Ipv4Addr,
         batching: Batching,
         offload: UdpOffload,
+        moderation: std::time::Duration,
         shared: Shared,
     ) -> io::Result<Worker> {
         tun.set_nonblocking()?;
@@ -201,6 +206,7 @@ impl Worker {
             rx,
             tx,
             gso: offload.gso,
+            moderation,
             coalescer,
             buf: vec![0u8; 65536],
             out: DownOutput::new(),
@@ -222,6 +228,8 @@ impl Worker {
                 revents: 0,
             },
         ];
+        moderation::tight_timer_slack();
+        let mut moderation = Moderation::new(self.moderation, std::time::Instant::now());
         loop {
             // SAFETY: `fds` is a live array of two pollfd structs.
             let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
@@ -241,13 +249,24 @@ impl Worker {
                     return;
                 }
             }
+            let mut more_waiting = false;
             if tun {
-                if let Err(e) = self.downstream_burst() {
-                    error!(worker = self.index, "TUN read failed: {e}");
-                    return;
+                match self.downstream_burst() {
+                    Ok(full) => more_waiting = full,
+                    Err(e) => {
+                        error!(worker = self.index, "TUN read failed: {e}");
+                        return;
+                    }
                 }
             }
+            let c = &self.counts;
+            let handled = c.up + c.down + c.to_control;
+            more_waiting |= c.up >= BURST as u64;
             self.counts.publish(&self.shared.stats);
+            let now = std::time::Instant::now();
+            if let Some(pause) = moderation.after_wakeup(now, handled, more_waiting) {
+                std::thread::sleep(pause);
+            }
         }
     }
 
@@ -312,9 +331,11 @@ impl Worker {
 
     /// TUN -> UDP: up to [`BURST`] packets (with offloads: frames, each
     /// maybe a TCP or UDP super-packet), their datagrams sent in batches.
-    fn downstream_burst(&mut self) -> io::Result<()> {
+    /// Ok(true): the burst limit stopped it (more may be queued).
+    fn downstream_burst(&mut self) -> io::Result<bool> {
         let fd = self.udp.as_raw_fd();
         let vnet = self.tun.vnet_hdr();
+        let mut read = 0;
         for _ in 0..BURST {
             let n = match self.tun.recv(&mut self.buf) {
                 Ok(n) => n,
@@ -328,6 +349,7 @@ impl Worker {
                 }
                 Err(e) => return Err(e),
             };
+            read += 1;
             let Some(frame) = self.buf.get_mut(..n) else {
                 continue;
             };
@@ -362,7 +384,7 @@ impl Worker {
                 self.counts.udp_errors += s.errors as u64;
             }
         }
-        Ok(())
+        Ok(read >= BURST)
     }
 
     /// Queue (or send) the datagrams of the last downstream verdict: with
@@ -428,9 +450,12 @@ impl Up<'_> {
     fn one(&mut self, datagram: &mut [u8], from: SocketAddr) {
         // Only the coalescer needs the key (segments merge within a session).
         let key = match (&self.coalescer, l2tp_data::parse(datagram)) {
-            (Some(_), Ok(L2tpData::Data {
-                tunnel, session, ..
-            })) => Some(SessionKey { tunnel, session }),
+            (
+                Some(_),
+                Ok(L2tpData::Data {
+                    tunnel, session, ..
+                }),
+            ) => Some(SessionKey { tunnel, session }),
             _ => None,
         };
         // The data plane clamps TCP MSS in place, so it gets the buffer mutably.
@@ -440,7 +465,9 @@ impl Up<'_> {
                 match (self.coalescer.as_deref_mut(), key) {
                     (Some(c), Some(key)) => {
                         let (tun, counts) = (&mut *self.tun, &mut *self.counts);
-                        c.push(key, packet, &mut |frame: &[u8]| write_frame(tun, counts, frame));
+                        c.push(key, packet, &mut |frame: &[u8]| {
+                            write_frame(tun, counts, frame)
+                        });
                     }
                     _ => {
                         if self.tun.send(packet).is_err() {

@@ -178,7 +178,11 @@ impl RecvBatch {
             let len = (hdr.msg_len as usize).min(MAX_DATAGRAM);
             let from = from_sockaddr(from, hdr.msg_hdr.msg_namelen)
                 .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
-            let seg = if self.gro { gro_segment(&hdr.msg_hdr) } else { None };
+            let seg = if self.gro {
+                gro_segment(&hdr.msg_hdr)
+            } else {
+                None
+            };
             self.got.push((len, from, seg));
         }
         Ok(n)
@@ -345,7 +349,11 @@ impl SendBatch {
     /// Entry `i` as separate sendto calls. (datagrams sent, errors)
     fn resend_unsegmented(&self, fd: RawFd, i: usize) -> (usize, usize) {
         let seg = usize::from(self.seg.get(i).copied().unwrap_or(0));
-        let start = if i == 0 { 0 } else { self.ends.get(i - 1).copied().unwrap_or(0) };
+        let start = if i == 0 {
+            0
+        } else {
+            self.ends.get(i - 1).copied().unwrap_or(0)
+        };
         let end = self.ends.get(i).copied().unwrap_or(start);
         let (Some(bytes), Some(to)) = (self.buf.get(start..end), self.to.get(i)) else {
             return (0, 1);
@@ -503,12 +511,18 @@ mod tests {
         let mut bytes = Vec::new();
         for i in 0..6u8 {
             let len = if i == 5 { 300 } else { 1000 };
-            bytes.extend(std::iter::repeat(i).take(len));
+            bytes.extend(std::iter::repeat_n(i, len));
         }
         let mut tx = SendBatch::new(4);
         tx.push(b"single", to);
         tx.push_segmented(&bytes, to, 1000);
-        assert_eq!(tx.flush(a.as_raw_fd()), Sent { datagrams: 2, errors: 0 });
+        assert_eq!(
+            tx.flush(a.as_raw_fd()),
+            Sent {
+                datagrams: 2,
+                errors: 0
+            }
+        );
         let mut rx = RecvBatch::new(4).with_gro();
         let mut got: Vec<Vec<u8>> = Vec::new();
         for _ in 0..100 {

@@ -17,7 +17,12 @@ const SO_MEMINFO: libc::c_int = 55;
 /// include/uapi/linux/sock_diag.h: index of the drop counter in SO_MEMINFO.
 const SK_MEMINFO_DROPS: usize = 8;
 
-fn setsockopt_int(fd: RawFd, level: libc::c_int, name: libc::c_int, v: libc::c_int) -> io::Result<()> {
+fn setsockopt_int(
+    fd: RawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    v: libc::c_int,
+) -> io::Result<()> {
     // SAFETY: the option value is a live c_int of the size passed.
     let rc = unsafe {
         libc::setsockopt(
@@ -49,7 +54,13 @@ pub fn gso_supported(fd: RawFd) -> bool {
     let mut len = size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: v and len are live and of the sizes passed.
     let rc = unsafe {
-        libc::getsockopt(fd, SOL_UDP, UDP_SEGMENT, (&mut v as *mut libc::c_int).cast(), &mut len)
+        libc::getsockopt(
+            fd,
+            SOL_UDP,
+            UDP_SEGMENT,
+            (&mut v as *mut libc::c_int).cast(),
+            &mut len,
+        )
     };
     rc == 0
 }
@@ -71,11 +82,11 @@ pub fn tunnel_spread_program(workers: u32) -> Vec<libc::sock_filter> {
     const RET_A: u16 = (libc::BPF_RET | libc::BPF_A) as u16;
     let op = |code: u16, jt: u8, jf: u8, k: u32| libc::sock_filter { code, jt, jf, k };
     vec![
-        op(LD_H_ABS, 0, 0, 0),      // A = flags and version
-        op(JSET_K, 0, 2, 0x4000),   // L bit set?
-        op(LD_H_ABS, 0, 0, 4),      //   yes: tunnel id after the length
+        op(LD_H_ABS, 0, 0, 0),    // A = flags and version
+        op(JSET_K, 0, 2, 0x4000), // L bit set?
+        op(LD_H_ABS, 0, 0, 4),    //   yes: tunnel id after the length
         op(JA, 0, 0, 1),
-        op(LD_H_ABS, 0, 0, 2),      //   no: tunnel id right after the flags
+        op(LD_H_ABS, 0, 0, 2), //   no: tunnel id right after the flags
         op(MOD_K, 0, 0, workers.max(1)),
         op(RET_A, 0, 0, 0),
     ]
@@ -112,13 +123,22 @@ pub fn socket_drops(fd: RawFd) -> io::Result<u64> {
     let mut len = std::mem::size_of_val(&info) as libc::socklen_t;
     // SAFETY: info and len are live and of the sizes passed.
     let rc = unsafe {
-        libc::getsockopt(fd, libc::SOL_SOCKET, SO_MEMINFO, info.as_mut_ptr().cast(), &mut len)
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            SO_MEMINFO,
+            info.as_mut_ptr().cast(),
+            &mut len,
+        )
     };
     if rc < 0 {
         return Err(io::Error::last_os_error());
     }
     if (len as usize) <= SK_MEMINFO_DROPS * 4 {
-        return Err(io::Error::new(io::ErrorKind::Unsupported, "SO_MEMINFO without drops"));
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "SO_MEMINFO without drops",
+        ));
     }
     Ok(u64::from(info[SK_MEMINFO_DROPS]))
 }
@@ -141,8 +161,13 @@ mod tests {
     fn spread_program_is_accepted_by_the_kernel() {
         let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).unwrap();
         s.set_reuse_port(true).unwrap();
-        s.bind(&"127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap().into())
-            .unwrap();
+        s.bind(
+            &"127.0.0.1:0"
+                .parse::<std::net::SocketAddr>()
+                .unwrap()
+                .into(),
+        )
+        .unwrap();
         attach_tunnel_spread(s.as_raw_fd(), 2).unwrap();
     }
 
@@ -150,15 +175,20 @@ mod tests {
     fn one_lac_s_tunnels_spread_by_tunnel_id() {
         // Two members of one reuseport group, bound in order: index 0 and 1.
         let group: Vec<UdpSocket> = {
-            let first = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None)
-                .unwrap();
+            let first =
+                socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).unwrap();
             first.set_reuse_port(true).unwrap();
             first
-                .bind(&"127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap().into())
+                .bind(
+                    &"127.0.0.1:0"
+                        .parse::<std::net::SocketAddr>()
+                        .unwrap()
+                        .into(),
+                )
                 .unwrap();
             let addr = first.local_addr().unwrap();
-            let second = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None)
-                .unwrap();
+            let second =
+                socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).unwrap();
             second.set_reuse_port(true).unwrap();
             second.bind(&addr).unwrap();
             vec![first.into(), second.into()]
@@ -170,11 +200,14 @@ mod tests {
         // message with length (tunnel at byte 4), tunnels 1..=6.
         for t in 1..=6u16 {
             let [hi, lo] = t.to_be_bytes();
-            lac.send_to(&[0x00, 0x02, hi, lo, 0, 1, 0xff, 0x03], to).unwrap();
-            lac.send_to(&[0xc8, 0x02, 0, 12, hi, lo, 0, 0, 0, 0, 0, 0], to).unwrap();
+            lac.send_to(&[0x00, 0x02, hi, lo, 0, 1, 0xff, 0x03], to)
+                .unwrap();
+            lac.send_to(&[0xc8, 0x02, 0, 12, hi, lo, 0, 0, 0, 0, 0, 0], to)
+                .unwrap();
         }
         for s in &group {
-            s.set_read_timeout(Some(std::time::Duration::from_millis(200))).unwrap();
+            s.set_read_timeout(Some(std::time::Duration::from_millis(200)))
+                .unwrap();
         }
         let tunnels_at = |s: &UdpSocket| {
             let mut got = Vec::new();
