@@ -60,6 +60,47 @@ fn two_workers_ten_tunnels_fifty_sessions_each() {
     );
 }
 
+/// One LAC, one tunnel: the reuseport BPF spreads its sessions over both
+/// workers by (tunnel, session), and every session passes traffic.
+#[test]
+fn one_tunnel_s_sessions_spread_over_both_workers() {
+    if skip_privileged() {
+        return;
+    }
+    let mut lns = Lns::start(&LnsSetup {
+        users: 100,
+        extra_config: "set data_workers 2\n".into(),
+        ..LnsSetup::default()
+    });
+    assert!(
+        lns.log_text()
+            .contains("spread over workers by tunnel and session id"),
+        "{}",
+        lns.log_text()
+    );
+    let r = lns.loadgen(&[
+        "--tunnels",
+        "1",
+        "--sessions",
+        "100",
+        "--password",
+        "secret-pw",
+        "--pings",
+        "5",
+    ]);
+    r.assert_pass();
+    assert_eq!(r.field("pings_received"), "500", "{}", r.stdout);
+    let st = lns.status();
+    let per: Vec<u64> = status_field(&st, "worker_up")
+        .split('/')
+        .map(|n| n.parse().unwrap_or(0))
+        .collect();
+    assert_eq!(per.len(), 2, "{st}");
+    // 500 echo requests over 100 sessions, (tunnel + session) mod 2.
+    assert!(per.iter().all(|n| *n >= 100), "{st}");
+    assert!(per.iter().sum::<u64>() >= 500, "{st}");
+}
+
 #[test]
 fn two_workers_without_batching() {
     workers_pass_traffic_for_every_session(

@@ -161,11 +161,11 @@ pub fn run(opts: Options) -> Result<(), String> {
     let udp_offload = udp_offloads(&udps, cfg.data_offload, batching);
     let loss = kernel_loss::KernelLoss::new(&udps, &cfg.tundevicename);
     if n_workers > 1 {
-        // Spread tunnels, not LAC addresses, over the workers.
+        // Spread sessions, not LAC addresses, over the workers.
         if let Some(first) = udps.first() {
             match udp_options::attach_tunnel_spread(first.as_raw_fd(), n_workers as u32) {
                 Ok(()) => {
-                    info!("data plane: tunnels spread over workers by tunnel id (reuseport BPF)")
+                    info!("data plane: sessions spread over workers by tunnel and session id (reuseport BPF)")
                 }
                 Err(e) => warn!("reuseport BPF refused ({e}): LACs spread by address and port"),
             }
@@ -174,7 +174,7 @@ pub fn run(opts: Options) -> Result<(), String> {
 
     let clock = Arc::new(Clock::new(Instant::now()));
     let drops = Arc::new(DropCounters::new());
-    let wstats = Arc::new(WorkerStats::default());
+    let wstats = Arc::new(WorkerStats::new(n_workers));
     let (ctl_tx, ctl_rx) = tokio::sync::mpsc::channel::<ControlInput>(65536);
     let radius_tx = ctl_tx.clone();
     // The control plane sends through a clone of worker 0's socket and
@@ -273,10 +273,21 @@ pub fn run(opts: Options) -> Result<(), String> {
 
 /// UDP GRO and GSO when `data_offload` is on, the kernel has them and the
 /// workers batch (GRO's segment size comes in a control message, which only
-/// the recvmmsg path reads).
+/// the recvmmsg path reads). GRO only with one worker: the reuseport BPF
+/// picks a worker by the first datagram of a GRO batch, and a batch may
+/// hold datagrams of several sessions of one LAC, so a session's packets
+/// could go to two workers and overtake each other. With several workers
+/// spreading the sessions wins; the coalescer still merges the TCP
+/// segments that one recvmmsg burst brings.
 fn udp_offloads(udps: &[UdpSocket], wanted: bool, batching: Batching) -> UdpOffload {
     if !wanted || batching == Batching::Plain {
         return UdpOffload::default();
+    }
+    let gso = udps
+        .iter()
+        .all(|u| udp_options::gso_supported(u.as_raw_fd()));
+    if udps.len() > 1 {
+        return UdpOffload { gro: false, gso };
     }
     // All or none: a worker that does not expect coalesced receives would
     // take several datagrams for one.
@@ -418,10 +429,21 @@ fn report_status(
         tun_merged_writes = w.tun_merged_writes.load(Relaxed),
         tun_super_reads = w.tun_super_reads.load(Relaxed),
         gso_sends = w.gso_sends.load(Relaxed),
+        worker_up = %per_worker(&w.worker_up),
+        worker_down = %per_worker(&w.worker_down),
         control = ?cp.stats,
         radius = cp.radius_stats().unwrap_or_default(),
         "status"
     );
+}
+
+/// Per-worker counters as "a/b/c" (one field, no spaces).
+fn per_worker(v: &[std::sync::atomic::AtomicU64]) -> String {
+    let n: Vec<String> = v
+        .iter()
+        .map(|a| a.load(std::sync::atomic::Ordering::Relaxed).to_string())
+        .collect();
+    n.join("/")
 }
 
 fn start_shutdown(cp: &mut ControlPlane, by: &mut Option<Instant>) {

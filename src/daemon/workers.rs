@@ -59,6 +59,19 @@ pub struct WorkerStats {
     pub tun_merged_writes: AtomicU64,
     pub tun_super_reads: AtomicU64,
     pub gso_sends: AtomicU64,
+    /// Per worker (index = worker): packets up and down, to see the spread.
+    pub worker_up: Vec<AtomicU64>,
+    pub worker_down: Vec<AtomicU64>,
+}
+
+impl WorkerStats {
+    pub fn new(workers: usize) -> Self {
+        WorkerStats {
+            worker_up: (0..workers).map(|_| AtomicU64::new(0)).collect(),
+            worker_down: (0..workers).map(|_| AtomicU64::new(0)).collect(),
+            ..WorkerStats::default()
+        }
+    }
 }
 
 pub struct Shared {
@@ -127,7 +140,15 @@ struct Counts {
 }
 
 impl Counts {
-    fn publish(&mut self, s: &WorkerStats) {
+    fn publish(&mut self, s: &WorkerStats, worker: usize) {
+        for (n, a) in [
+            (self.up, s.worker_up.get(worker)),
+            (self.down, s.worker_down.get(worker)),
+        ] {
+            if let (true, Some(a)) = (n > 0, a) {
+                a.fetch_add(n, Relaxed);
+            }
+        }
         for (n, a) in [
             (&mut self.up, &s.up_packets),
             (&mut self.down, &s.down_packets),
@@ -262,7 +283,7 @@ impl Worker {
             let c = &self.counts;
             let handled = c.up + c.down + c.to_control;
             more_waiting |= c.up >= BURST as u64;
-            self.counts.publish(&self.shared.stats);
+            self.counts.publish(&self.shared.stats, self.index);
             let now = std::time::Instant::now();
             if let Some(pause) = moderation.after_wakeup(now, handled, more_waiting) {
                 std::thread::sleep(pause);

@@ -68,25 +68,35 @@ pub fn gso_supported(fd: RawFd) -> bool {
 /// The classic BPF program run by the kernel for each datagram arriving
 /// at the port's `SO_REUSEPORT` group, with the packet starting at the UDP
 /// payload: it returns the index of the socket (= worker) that gets it,
-/// the L2TP tunnel id modulo `workers` (RFC 2661 §3.1: the tunnel id sits
-/// at byte 2, or byte 4 when the L bit says a Length field comes first).
-/// So one LAC's tunnels spread over the workers while each tunnel, and
-/// every session in it, stays on one (no reordering, control messages in
-/// order). A datagram too short to hold the field fails the load, which
-/// ends the program with 0: worker 0, which drops it as malformed.
+/// (tunnel id + session id) modulo `workers` (RFC 2661 §3.1: the ids sit at
+/// bytes 2 and 4, or 4 and 6 when the L bit says a Length field comes
+/// first). So one LAC's tunnels, and the sessions of one big tunnel,
+/// spread over the workers, while each session stays on one (no
+/// reordering within a session). Control messages of one tunnel may reach
+/// the control plane through different workers; its control channel puts
+/// them back in Ns order. A datagram too short to hold the ids fails the
+/// load, which ends the program with 0: worker 0, which drops it as
+/// malformed.
 pub fn tunnel_spread_program(workers: u32) -> Vec<libc::sock_filter> {
     const LD_H_ABS: u16 = (libc::BPF_LD | libc::BPF_H | libc::BPF_ABS) as u16;
     const JSET_K: u16 = (libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K) as u16;
     const JA: u16 = (libc::BPF_JMP | libc::BPF_JA) as u16;
+    const TAX: u16 = (libc::BPF_MISC | libc::BPF_TAX) as u16;
+    const ADD_X: u16 = (libc::BPF_ALU | libc::BPF_ADD | libc::BPF_X) as u16;
     const MOD_K: u16 = (libc::BPF_ALU | libc::BPF_MOD | libc::BPF_K) as u16;
     const RET_A: u16 = (libc::BPF_RET | libc::BPF_A) as u16;
     let op = |code: u16, jt: u8, jf: u8, k: u32| libc::sock_filter { code, jt, jf, k };
     vec![
         op(LD_H_ABS, 0, 0, 0),    // A = flags and version
-        op(JSET_K, 0, 2, 0x4000), // L bit set?
+        op(JSET_K, 0, 4, 0x4000), // L bit set?
         op(LD_H_ABS, 0, 0, 4),    //   yes: tunnel id after the length
-        op(JA, 0, 0, 1),
+        op(TAX, 0, 0, 0),
+        op(LD_H_ABS, 0, 0, 6), //        session id
+        op(JA, 0, 0, 3),
         op(LD_H_ABS, 0, 0, 2), //   no: tunnel id right after the flags
+        op(TAX, 0, 0, 0),
+        op(LD_H_ABS, 0, 0, 4), //        session id
+        op(ADD_X, 0, 0, 0),
         op(MOD_K, 0, 0, workers.max(1)),
         op(RET_A, 0, 0, 0),
     ]
@@ -172,7 +182,7 @@ mod tests {
     }
 
     #[test]
-    fn one_lac_s_tunnels_spread_by_tunnel_id() {
+    fn one_lac_s_tunnels_and_sessions_spread_by_their_ids() {
         // Two members of one reuseport group, bound in order: index 0 and 1.
         let group: Vec<UdpSocket> = {
             let first =
@@ -196,30 +206,41 @@ mod tests {
         attach_tunnel_spread(group[0].as_raw_fd(), 2).unwrap();
         let to = group[0].local_addr().unwrap();
         let lac = UdpSocket::bind("127.0.0.1:0").unwrap();
-        // Data message without length (tunnel at byte 2) and control
-        // message with length (tunnel at byte 4), tunnels 1..=6.
-        for t in 1..=6u16 {
-            let [hi, lo] = t.to_be_bytes();
-            lac.send_to(&[0x00, 0x02, hi, lo, 0, 1, 0xff, 0x03], to)
-                .unwrap();
-            lac.send_to(&[0xc8, 0x02, 0, 12, hi, lo, 0, 0, 0, 0, 0, 0], to)
-                .unwrap();
+        // From one source: data messages without length (ids at bytes 2
+        // and 4) and control messages with length (ids at 4 and 6), for
+        // (tunnel, session) = (t, s), t in 1..=3, s in 0..=1.
+        for t in 1..=3u16 {
+            for s in 0..=1u16 {
+                let ([th, tl], [sh, sl]) = (t.to_be_bytes(), s.to_be_bytes());
+                lac.send_to(&[0x00, 0x02, th, tl, sh, sl, 0xff, 0x03], to)
+                    .unwrap();
+                lac.send_to(&[0xc8, 0x02, 0, 12, th, tl, sh, sl, 0, 0, 0, 0], to)
+                    .unwrap();
+            }
         }
         for s in &group {
             s.set_read_timeout(Some(std::time::Duration::from_millis(200)))
                 .unwrap();
         }
-        let tunnels_at = |s: &UdpSocket| {
+        let ids_at = |s: &UdpSocket| {
             let mut got = Vec::new();
             let mut buf = [0u8; 64];
             while let Ok(n) = s.recv(&mut buf) {
                 let at = if buf[0] & 0x40 != 0 { 4 } else { 2 };
-                assert!(n >= at + 2);
-                got.push(u16::from_be_bytes([buf[at], buf[at + 1]]));
+                assert!(n >= at + 4);
+                let id = |i: usize| u16::from_be_bytes([buf[i], buf[i + 1]]);
+                got.push((id(at), id(at + 2)));
             }
             got
         };
-        assert_eq!(tunnels_at(&group[0]), [2, 2, 4, 4, 6, 6]);
-        assert_eq!(tunnels_at(&group[1]), [1, 1, 3, 3, 5, 5]);
+        // (t + s) even -> socket 0, odd -> socket 1; both encodings agree.
+        assert_eq!(
+            ids_at(&group[0]),
+            [(1, 1), (1, 1), (2, 0), (2, 0), (3, 1), (3, 1)]
+        );
+        assert_eq!(
+            ids_at(&group[1]),
+            [(1, 0), (1, 0), (2, 1), (2, 1), (3, 0), (3, 0)]
+        );
     }
 }
