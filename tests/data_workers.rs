@@ -101,6 +101,15 @@ fn one_tunnel_s_sessions_spread_over_both_workers() {
     assert!(per.iter().sum::<u64>() >= 500, "{st}");
 }
 
+/// The plain path every kernel has: bare packets on the TUN, no GSO/GRO.
+#[test]
+fn one_worker_without_offloads() {
+    workers_pass_traffic_for_every_session(
+        "set data_workers 1\nset data_offload no\n",
+        "tun_offload=none udp_offload=gro=off gso=off",
+    );
+}
+
 #[test]
 fn two_workers_without_batching() {
     workers_pass_traffic_for_every_session(
