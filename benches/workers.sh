@@ -35,7 +35,7 @@ fi
 LOADGEN=${LOADGEN:-$TARGET/release/l2tpns-loadgen}
 RUN=$(mktemp -d /tmp/l2tw-bench.XXXXXX)
 cc -O2 -o "$RUN/l2tp-blast" benches/l2tp-blast.c
-NS=l2tw-bench$$
+NS=pa-wk$$
 LNS_PID=""; LG_PID=""
 stop_all() {
   [ -n "$LG_PID" ] && { kill -CONT "$LG_PID" 2>/dev/null; kill -KILL "$LG_PID" 2>/dev/null || true; }
