@@ -203,7 +203,8 @@ idle() {
 
 run_lns() {  # NAME START-COMMAND READY-PATTERN
   local name=$1 cmd=$2 ready=$3
-  ip netns exec "$NS" taskset -c "$LNS_CPU" sh -c "$cmd" > "$RUN/$name.log" 2>&1 &
+  # Its own session: l2tpns signals its whole process group when it stops.
+  ip netns exec "$NS" taskset -c "$LNS_CPU" setsid sh -c "$cmd" > "$RUN/$name.log" 2>&1 &
   LNS_PID=$!
   # READY-PATTERN: a log line, or "udp1701" = the L2TP port is bound.
   is_ready() {

@@ -88,7 +88,7 @@ measure() {  # NAME N -> "rate setup_s"
 declare -A RATE
 run_lns() {  # NAME START-COMMAND READY-PATTERN
   local name=$1 cmd=$2 ready=$3
-  ip netns exec "$NS" sh -c "$cmd" > "$RUN/$name.log" 2>&1 &
+  ip netns exec "$NS" setsid sh -c "$cmd" > "$RUN/$name.log" 2>&1 &
   LNS_PID=$!
   # READY-PATTERN: a log line, or "udp1701" = the L2TP port is bound.
   is_ready() {
