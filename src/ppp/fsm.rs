@@ -160,6 +160,15 @@ impl<N: Negotiator> Fsm<N> {
         self.out.pop_front()
     }
 
+    /// Shrink the drained output queue to one slot: it keeps the capacity
+    /// of its busiest moment otherwise; one slot serves an echo without a
+    /// new allocation.
+    pub fn release_idle_buffers(&mut self) {
+        if self.out.is_empty() && self.out.capacity() > 1 {
+            self.out.shrink_to(1);
+        }
+    }
+
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.timer
     }

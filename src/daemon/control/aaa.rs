@@ -135,7 +135,7 @@ impl ControlPlane {
             nas_port: s.nas_port,
             calling_station_id: s.calling_station_id.clone(),
             called_station_id: s.called_station_id.clone(),
-            acct_session_id: s.acct_session_id.clone(),
+            acct_session_id: s.acct_session_id(),
             framed_ip: None,
         };
         let mut authenticator = [0u8; 16];
@@ -283,7 +283,7 @@ impl ControlPlane {
         AccountingRequest {
             status,
             user_name: s.username.clone(),
-            acct_session_id: s.acct_session_id.clone(),
+            acct_session_id: s.acct_session_id(),
             nas_port: Some(s.nas_port),
             framed_ip: s.address,
             calling_station_id: s.calling_station_id.clone(),

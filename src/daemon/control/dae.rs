@@ -140,7 +140,7 @@ impl ControlPlane {
             narrow(
                 self.sessions
                     .iter()
-                    .filter(|(_, s)| s.acct_session_id == *id)
+                    .filter(|(_, s)| s.has_acct_session_id(id))
                     .map(|(k, _)| *k)
                     .collect(),
             );

@@ -28,8 +28,9 @@ pub(super) struct Session {
     pub counters: Arc<SessionCounters>,
     pub in_dataplane: bool,
     pub opened: Instant,
-    /// Unique across restarts: the daemon's start time and a counter.
-    pub acct_session_id: String,
+    /// Acct-Session-Id as a number: the daemon's start time (high 32 bits)
+    /// and a counter, unique across restarts; formatted on demand.
+    pub acct_serial: u64,
     /// NAS-Port: (tunnel id << 16) | session id.
     pub nas_port: u32,
     pub calling_station_id: Option<String>,
@@ -49,6 +50,18 @@ pub(super) struct Session {
 }
 
 impl Session {
+    /// Acct-Session-Id: 16 upper-case hex digits.
+    pub fn acct_session_id(&self) -> String {
+        format!("{:016X}", self.acct_serial)
+    }
+
+    /// Does `id` name this session (the exact string `acct_session_id` gives)?
+    pub fn has_acct_session_id(&self, id: &str) -> bool {
+        id.len() == 16
+            && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'A'..=b'F'))
+            && u64::from_str_radix(id, 16) == Ok(self.acct_serial)
+    }
+
     /// The next moment a session-level limit or interim update is due.
     pub fn admin_deadline(&self) -> Option<Instant> {
         let up = self.up_at?;
@@ -64,5 +77,31 @@ impl Session {
             take(n);
         }
         at
+    }
+}
+
+#[cfg(test)]
+mod size_probe {
+    #[test]
+    fn print_sizes() {
+        use std::mem::size_of;
+        eprintln!("Session {}", size_of::<super::Session>());
+        eprintln!("ServerLink {}", size_of::<crate::ppp::server::ServerLink>());
+        eprintln!(
+            "Fsm<Lcp> {}",
+            size_of::<crate::ppp::fsm::Fsm<crate::ppp::lcp::LcpNegotiator>>()
+        );
+        eprintln!(
+            "Fsm<Ipcp> {}",
+            size_of::<crate::ppp::fsm::Fsm<crate::ppp::ipcp::IpcpServer>>()
+        );
+        eprintln!("LinkStats {}", size_of::<crate::ppp::link::LinkStats>());
+        eprintln!("SessionAttrs {}", size_of::<crate::auth::SessionAttrs>());
+        eprintln!("Cause {}", size_of::<crate::daemon::teardown::Cause>());
+        eprintln!(
+            "SessionEntry {}",
+            size_of::<crate::dataplane::session_table::SessionEntry>()
+        );
+        eprintln!("Tunnel {}", size_of::<crate::l2tp::tunnel::Tunnel>());
     }
 }
