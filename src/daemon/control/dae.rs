@@ -130,8 +130,8 @@ impl ControlPlane {
         if let Some(user) = &req.user_name {
             narrow(
                 self.by_user
-                    .get(user)
-                    .map(|v| v.iter().copied().collect())
+                    .get(user.as_str())
+                    .map(|v| v.iter().collect())
                     .unwrap_or_default(),
             );
         }

@@ -79,7 +79,7 @@ pub struct ControlPlane {
     /// Boxed: a map grows by doubling and runs between 44% and 87% full,
     /// so an inline ~1 KiB record would waste up to its own size per session.
     sessions: FxHashMap<SessionKey, Box<Session>>,
-    by_user: HashMap<String, Vec<SessionKey>>,
+    by_user: HashMap<Arc<str>, session::UserSessions>,
     by_address: FxHashMap<Ipv4Addr, SessionKey>,
     pool: AddressPool,
     auth: Box<dyn Authenticator>,
@@ -441,8 +441,8 @@ impl ControlPlane {
                         acct_serial: (u64::from(self.boot_secs) << 32)
                             | u64::from(self.session_counter),
                         nas_port: (u32::from(tid) << 16) | u32::from(local_sid),
-                        calling_station_id: call.calling_number.clone(),
-                        called_station_id: call.called_number.clone(),
+                        calling_station_id: call.calling_number.as_deref().map(Box::from),
+                        called_station_id: call.called_number.as_deref().map(Box::from),
                         attrs: Default::default(),
                         auth_pending: None,
                         up_at: None,
@@ -634,7 +634,11 @@ impl ControlPlane {
         if !self.settings.allow_duplicate_users
             && !self.settings.guest_accounts.iter().any(|g| g == &username)
         {
-            let older: Vec<SessionKey> = self.by_user.get(&username).cloned().unwrap_or_default();
+            let older: Vec<SessionKey> = self
+                .by_user
+                .get(username.as_str())
+                .map(|v| v.iter().collect())
+                .unwrap_or_default();
             for old in older.into_iter().filter(|o| *o != k) {
                 info!(user = %username, tid = old.tunnel, sid = old.session, "duplicate login: dropping the older session");
                 // At once, like l2tpns: the old client is usually gone, and
@@ -642,7 +646,8 @@ impl ControlPlane {
                 self.end_session(now, old, Cause::DuplicateLogin, true);
             }
         }
-        let Some(assigned) = self.assign_address(k, &username, address) else {
+        let user: Arc<str> = Arc::from(username.as_str());
+        let Some(assigned) = self.assign_address(k, &user, address) else {
             self.stats.no_address += 1;
             warn!(user = %username, "no address available; refusing the login");
             if let Some(s) = self.sessions.get_mut(&k) {
@@ -656,15 +661,15 @@ impl ControlPlane {
         // user and address too (a log line per event was a fifth of the
         // control plane's setup cost at debug 3).
         debug!(tid = k.tunnel, sid = k.session, user = %username, ip = %assigned, "authenticated");
-        self.by_user.entry(username.clone()).or_default().push(k);
+        self.by_user.entry(user.clone()).or_default().push(k);
         let dns = if attrs.dns.iter().any(Option::is_some) {
             attrs.dns
         } else {
             self.settings.dns
         };
         if let Some(s) = self.sessions.get_mut(&k) {
-            s.username = Some(username);
-            s.attrs = attrs;
+            s.username = Some(user);
+            s.attrs = session::Attrs::new(attrs);
             s.link.auth_accept(
                 now,
                 &message,
@@ -682,12 +687,12 @@ impl ControlPlane {
     fn assign_address(
         &mut self,
         k: SessionKey,
-        user: &str,
+        user: &Arc<str>,
         wanted: Option<Ipv4Addr>,
     ) -> Option<Ipv4Addr> {
         let (addr, static_route) = match wanted {
             Some(a) if self.pool.contains(a) => {
-                if !self.pool.reserve(a, user) {
+                if !self.pool.reserve_shared(a, user) {
                     return None;
                 }
                 (a, false)
@@ -701,7 +706,7 @@ impl ControlPlane {
                 }
                 (a, true)
             }
-            None => (self.pool.allocate(user)?, false),
+            None => (self.pool.allocate_shared(user)?, false),
         };
         self.by_address.insert(addr, k);
         if let Some(s) = self.sessions.get_mut(&k) {
@@ -846,10 +851,10 @@ impl ControlPlane {
             }
         }
         if let Some(u) = &s.username {
-            if let Some(v) = self.by_user.get_mut(u) {
-                v.retain(|x| *x != k);
+            if let Some(v) = self.by_user.get_mut(&**u) {
+                v.remove(k);
                 if v.is_empty() {
-                    self.by_user.remove(u);
+                    self.by_user.remove(&**u);
                 }
             }
         }
