@@ -34,7 +34,8 @@
 # measured the same way over DURATION seconds without traffic. Upstream:
 # ROUNDS fresh logins with `--traffic up` (the sessions send round robin to
 # a sink on the TUN address), the LNS's CPU over the traffic phase
-# (`--lns-pid`) and the packets it forwarded (up_packets). Prints one
+# (`--lns-pid`) and the packets it forwarded over it (the up_packets counter
+# of its status line, from TRAFFIC START to the end). Prints one
 # TRAFFIC line per direction and round: cpu_s_per_mpkt (all of the LNS's
 # CPU) and net_s_per_mpkt (minus the idle CPU for the same time).
 set -euo pipefail
@@ -195,7 +196,7 @@ report() {  # DIR ROUND CPU_TICKS PACKETS IDLE_TICKS_PER_S
        "idle_pct=$(echo "scale=1; 100 * $5 / $HZ" | bc) load=\"$(cut -d' ' -f1-3 /proc/loadavg)\""
 }
 
-IDLE_PER_S=0
+IDLE_PER_S=${IDLE_PER_S:-0}
 if [[ " $DIRS " == *" down "* ]]; then
   login_and_hold 36000
   echo "LOGIN sessions=$SESSIONS daemon_sessions_up=$(field sessions "$(status_line)")" \
@@ -220,11 +221,19 @@ if [[ " $DIRS " == *" up "* ]]; then
     "${GEN[@]}" ip netns exec "$NS" "$LOADGEN" sink --bind "$SINK" --duration 36000 > "$RUN/sink-$r.out" 2>&1 &
     AUX_PIDS+=($!)
     "${GEN[@]}" ip netns exec "$NS" "$LOADGEN" "${LG_ARGS[@]}" --traffic up --rate "$RATE" --size "$SIZE" \
-        --duration "$DURATION" --sink "$SINK" --lns-pid "$LNS_PID" > "$RUN/up-$r.out" 2> "$RUN/up-$r.err" || true
+        --duration "$DURATION" --sink "$SINK" --lns-pid "$LNS_PID" > "$RUN/up-$r.out" 2> "$RUN/up-$r.err" &
+    lg=$!
+    until grep -qs 'TRAFFIC START' "$RUN/up-$r.err"; do kill -0 "$lg" 2>/dev/null || break; sleep 0.05; done
+    # What the LNS forwarded (its own counter; the sink, sharing GEN_CPU
+    # with the generator, may drop some at its socket), pings excluded.
+    p0=$(field up_packets "$(status_line)")
+    wait "$lg" || true
+    sleep 0.5
+    p1=$(field up_packets "$(status_line)")
     T=$(grep '^TRAFFIC' "$RUN/up-$r.out" || true)
-    pk=$(field up_received "$T")
     cpu_s=$(field lns_cpu_s "$T")
-    report up "$r" "$(echo "$cpu_s * $HZ / 1" | bc)" "${pk:-1}" "$IDLE_PER_S"
+    report up "$r" "$(echo "${cpu_s:-0} * $HZ / 1" | bc)" "$(( p1 - p0 > 0 ? p1 - p0 : 1 ))" "$IDLE_PER_S"
+    echo "UP_END round=$r sink_received=$(field up_received "$T") sent=$(field up_sent "$T")"
     stop_aux
   done
 fi
