@@ -110,6 +110,13 @@ echo "$POOL" > "$RUN/ip_pool"
 field() { { echo "$2" | grep -o "\b$1=[^ ]*" || true; } | head -1 | cut -d= -f2; }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 cpu_ticks() { awk '{ s = $0; sub(/.*\) /, "", s); split(s, f, " "); print f[12] + f[13] }' "/proc/$1/stat"; }
+# Datagrams the kernel dropped at a full UDP receive buffer in the namespace.
+udp_drops() { ip netns exec "$NS" awk '/^Udp:/ && $2 ~ /^[0-9]+$/ { print $6 }' /proc/net/snmp; }
+# Drops at the LNS's L2TP sockets (port 1701) and at everyone else's.
+sock_drops() {
+  ip netns exec "$NS" awk 'NR > 1 { if (substr($2, length($2) - 4) == ":06A5") l += $NF; else o += $NF }
+                           END { printf "lns=%d,others=%d", l, o }' /proc/net/udp
+}
 secs() { echo "scale=2; $1 / $HZ" | bc; }
 # A status line (SIGUSR1; needs DEBUG >= 3).
 status_line() {
@@ -162,6 +169,7 @@ RSS_IDLE=$(rss_kb "$LNS_PID")
 
 if [ "$MODE" = setup ]; then
   login_and_hold "$HOLD"
+  DROPS_SETUP=$(sock_drops)
   THREADS_CPU=$(for t in /proc/$LNS_PID/task/*; do
     echo -n "$(tr ' ' _ < "$t/comm"):$(cpu_ticks "${t#/proc/}" 2>/dev/null || echo 0) "; done)
   sleep 2
@@ -181,7 +189,7 @@ if [ "$MODE" = setup ]; then
        "daemon_sessions_up=$(field sessions "$UP_STATUS") teardown=$(field teardown "$S")" \
        "after_tunnels=$(field tunnels "$END_STATUS") after_sessions=$(field sessions "$END_STATUS")" \
        "lns_cpu_s=$(secs "$C_SETUP") loadgen_cpu_s=$(secs "$LG_SETUP") lns_idle_pct=$IDLE_PCT" \
-       "lns_thread_ticks=\"${THREADS_CPU% }\" result=$(field result "$S")" \
+       "lns_thread_ticks=\"${THREADS_CPU% }\" udp_rcvbuf_drops=$(udp_drops) setup_socket_drops=$DROPS_SETUP result=$(field result "$S")" \
        "load=\"$(cut -d' ' -f1-3 /proc/loadavg)\""
   exit 0
 fi
