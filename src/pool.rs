@@ -11,10 +11,15 @@
 //! * a sorted index finds the slot of an address by binary search.
 //!
 //! Memory: 32 bytes per slot + 4 bytes of index = 36 bytes per address, plus
-//! the last holder's name (a heap string) and its sticky-map entry.
+//! the last holder's name (one shared string: the slot and the sticky map
+//! hold the same `Arc<str>`, which the caller may share too) and its
+//! sticky-map entry.
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+use crate::dataplane::fx_hash::FxBuildHasher;
 
 use crate::config::IpPoolSpec;
 
@@ -27,7 +32,7 @@ struct Slot {
     next: u32,
     used: bool,
     /// Who had (or has) this address last; empty = nobody.
-    user: Box<str>,
+    user: Arc<str>,
 }
 
 /// The pool. Not thread-safe by design: the control plane owns it.
@@ -40,7 +45,7 @@ pub struct AddressPool {
     tail: u32,
     free: usize,
     /// User name -> slot it was given last.
-    sticky: HashMap<Box<str>, u32>,
+    sticky: HashMap<Arc<str>, u32>,
 }
 
 impl AddressPool {
@@ -48,7 +53,10 @@ impl AddressPool {
     /// handed out in the given order.
     pub fn new(addrs: impl IntoIterator<Item = Ipv4Addr>) -> Self {
         let mut slots: Vec<Slot> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
+        // Our own addresses: the Fx hash (SipHash made a /12 take seconds).
+        let mut seen = std::collections::HashSet::<Ipv4Addr, FxBuildHasher>::default();
+        // One empty name for every never-used slot (an Arc allocates).
+        let nobody: Arc<str> = Arc::from("");
         for addr in addrs {
             // u32 indices, NIL reserved.
             if slots.len() >= (NIL as usize) - 1 {
@@ -60,7 +68,7 @@ impl AddressPool {
                     prev: NIL,
                     next: NIL,
                     used: false,
-                    user: "".into(),
+                    user: nobody.clone(),
                 });
             }
         }
@@ -121,7 +129,12 @@ impl AddressPool {
     /// free, else the least recently freed one. An empty `user` gets no sticky
     /// address (l2tpns does this for walled-garden sessions).
     pub fn allocate(&mut self, user: &str) -> Option<Ipv4Addr> {
-        let idx = match self.sticky.get(user) {
+        self.allocate_shared(&Arc::from(user))
+    }
+
+    /// `allocate` keeping the caller's copy of the name (no new string).
+    pub fn allocate_shared(&mut self, user: &Arc<str>) -> Option<Ipv4Addr> {
+        let idx = match self.sticky.get(&**user) {
             Some(&i) if !user.is_empty() && !self.slots[i as usize].used => i,
             _ => self.head,
         };
@@ -134,6 +147,11 @@ impl AddressPool {
 
     /// Takes this address for `user` if it is in the pool and free.
     pub fn reserve(&mut self, addr: Ipv4Addr, user: &str) -> bool {
+        self.reserve_shared(addr, &Arc::from(user))
+    }
+
+    /// `reserve` keeping the caller's copy of the name (no new string).
+    pub fn reserve_shared(&mut self, addr: Ipv4Addr, user: &Arc<str>) -> bool {
         match self.index_of(addr) {
             Some(i) if !self.slots[i as usize].used => {
                 self.take(i, user);
@@ -163,18 +181,19 @@ impl AddressPool {
             .map(|pos| self.by_addr[pos])
     }
 
-    fn take(&mut self, idx: u32, user: &str) {
+    fn take(&mut self, idx: u32, user: &Arc<str>) {
         self.unlink(idx);
         let slot = &mut self.slots[idx as usize];
         slot.used = true;
-        if *slot.user != *user {
-            let old = std::mem::replace(&mut slot.user, user.into());
-            if self.sticky.get(&old) == Some(&idx) {
-                self.sticky.remove(&old);
-            }
+        let old = std::mem::replace(&mut slot.user, user.clone());
+        if *old != **user && self.sticky.get(&old) == Some(&idx) {
+            self.sticky.remove(&old);
         }
         if !user.is_empty() {
-            self.sticky.insert(user.into(), idx);
+            // Replace the key too: the map then holds the caller's string,
+            // not a second copy of it.
+            self.sticky.remove(&**user);
+            self.sticky.insert(user.clone(), idx);
         }
     }
 

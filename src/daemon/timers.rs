@@ -4,20 +4,23 @@
 //! Each object has at most one registered deadline (its `poll_timeout()`);
 //! re-arming replaces the old one. Ordered set, O(log n) per change.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::hash::Hash;
 use std::time::Instant;
 
+use crate::dataplane::fx_hash::FxHashMap;
+
 pub struct Timers<K: Copy + Ord + Hash> {
     by_time: BTreeSet<(Instant, K)>,
-    by_key: HashMap<K, Instant>,
+    /// Keys are our own ids: the Fx hash, not SipHash.
+    by_key: FxHashMap<K, Instant>,
 }
 
 impl<K: Copy + Ord + Hash> Default for Timers<K> {
     fn default() -> Self {
         Timers {
             by_time: BTreeSet::new(),
-            by_key: HashMap::new(),
+            by_key: FxHashMap::default(),
         }
     }
 }
@@ -25,6 +28,10 @@ impl<K: Copy + Ord + Hash> Default for Timers<K> {
 impl<K: Copy + Ord + Hash> Timers<K> {
     /// Register `key`'s next deadline (None = nothing pending).
     pub fn set(&mut self, key: K, at: Option<Instant>) {
+        // Re-arming with the same deadline (most calls) costs one lookup.
+        if self.by_key.get(&key).copied() == at {
+            return;
+        }
         if let Some(old) = self.by_key.remove(&key) {
             self.by_time.remove(&(old, key));
         }

@@ -446,4 +446,40 @@ pub(crate) mod tests {
         assert!(!e.owns_source(Ipv4Addr::new(192, 168, 1, 1)));
         assert!(!e.owns_source(Ipv4Addr::new(10, 0, 0, 2)));
     }
+
+    /// Not a test: the cost of the per-packet table work (lookup by
+    /// destination, then the counter add) with 1,000 vs 1,000,000 sessions,
+    /// destinations in round-robin order as `l2tpns-loadgen source` sends
+    /// them. Run with
+    /// `cargo test --release --lib lookup_cost -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn lookup_cost_1k_vs_1m() {
+        use std::time::Instant;
+        for n in [1_000u32, 1_000_000] {
+            let mut t = SessionTable::new();
+            let base = u32::from(Ipv4Addr::new(10, 64, 0, 0));
+            for i in 0..n {
+                let a = (base + i).to_be_bytes();
+                t.apply(TableUpdate::Upsert(entry(
+                    1 + (i / 50_000) as u16,
+                    1 + (i % 50_000) as u16,
+                    a,
+                    &[],
+                )));
+            }
+            let rounds = 5_000_000u32;
+            let t0 = Instant::now();
+            let mut hits = 0u64;
+            for k in 0..rounds {
+                let dst = Ipv4Addr::from(base + k % n);
+                if let Some(e) = t.by_destination(dst) {
+                    e.counters.tx_packets.fetch_add(1, Ordering::Relaxed);
+                    hits += u64::from(e.peer_session);
+                }
+            }
+            let ns = t0.elapsed().as_nanos() as f64 / f64::from(rounds);
+            eprintln!("sessions={n} lookup+count ns_per_packet={ns:.1} ({hits})");
+        }
+    }
 }

@@ -90,6 +90,10 @@ pub struct ControlChannel {
     expected_ns: u16,
     unacked: VecDeque<Outstanding>,
     pending: VecDeque<(u16, Vec<u8>)>,
+    /// Messages ever queued / ever taken off `pending` (sent, or dropped
+    /// when the peer died): tickets for `has_left_queue`.
+    queued_total: u64,
+    dequeued_total: u64,
     retransmit_queue: VecDeque<u16>,
     reorder: BTreeMap<u16, Delivered>,
     delivered: VecDeque<Delivered>,
@@ -112,6 +116,8 @@ impl ControlChannel {
             expected_ns: 0,
             unacked: VecDeque::new(),
             pending: VecDeque::new(),
+            queued_total: 0,
+            dequeued_total: 0,
             retransmit_queue: VecDeque::new(),
             reorder: BTreeMap::new(),
             delivered: VecDeque::new(),
@@ -135,6 +141,18 @@ impl ControlChannel {
     /// A message for `session_id` still waits for room in the peer's window.
     pub fn is_queued(&self, session_id: u16) -> bool {
         self.pending.iter().any(|(s, _)| *s == session_id)
+    }
+
+    /// A ticket for the message just queued by `send` (the queue is FIFO):
+    /// `has_left_queue(ticket)` tells in O(1) whether it is on the wire.
+    pub fn last_queued_ticket(&self) -> u64 {
+        self.queued_total
+    }
+
+    /// The message of `ticket` has left the send queue (it was sent, or
+    /// the queue was dropped because the peer is dead).
+    pub fn has_left_queue(&self, ticket: u64) -> bool {
+        self.dequeued_total >= ticket
     }
 
     /// Nothing queued or waiting for an acknowledgement.
@@ -171,6 +189,7 @@ impl ControlChannel {
     pub fn send(&mut self, session_id: u16, payload: Vec<u8>) {
         if !self.dead {
             self.pending.push_back((session_id, payload));
+            self.queued_total += 1;
         }
     }
 
@@ -276,6 +295,7 @@ impl ControlChannel {
             if retries >= self.cfg.max_retransmits {
                 self.dead = true;
                 self.pending.clear();
+                self.dequeued_total = self.queued_total;
                 self.unacked.clear();
                 self.retransmit_queue.clear();
                 self.ack_pending = false;
@@ -322,6 +342,7 @@ impl ControlChannel {
         }
         if self.unacked.len() < usize::from(self.peer_rws) {
             if let Some((session_id, payload)) = self.pending.pop_front() {
+                self.dequeued_total += 1;
                 let ns = self.next_ns;
                 self.next_ns = ns.wrapping_add(1);
                 let out = build_control(

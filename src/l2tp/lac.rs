@@ -140,7 +140,9 @@ pub struct LacTunnel {
     events: VecDeque<LacEvent>,
     /// Calls whose ICCN still waits in the send window: like a real LAC,
     /// PPP starts (CallUp) only once the ICCN is on the wire.
-    iccn_waiting: Vec<(u16, u16)>,
+    /// Calls whose ICCN waits in the send queue: (local sid, peer sid,
+    /// queue ticket), in queue order.
+    iccn_waiting: VecDeque<(u16, u16, u64)>,
     close_result: Option<StopCcnResult>,
     malformed: u64,
 }
@@ -166,7 +168,7 @@ impl LacTunnel {
             rv_counter: 0,
             calls: SessionTable::default(),
             events: VecDeque::new(),
-            iccn_waiting: Vec::new(),
+            iccn_waiting: VecDeque::new(),
             close_result: None,
             malformed: 0,
         };
@@ -438,23 +440,24 @@ impl LacTunnel {
         iccn.rx_connect_speed = c.call.rx_connect_speed;
         iccn.framing_type = Some(c.call.framing_type);
         self.send(peer_sid, &iccn);
-        self.iccn_waiting.push((sid, peer_sid));
+        let ticket = self.channel.last_queued_ticket();
+        self.iccn_waiting.push_back((sid, peer_sid, ticket));
     }
 
     /// CallUp for every call whose ICCN has left the send queue.
     fn release_call_ups(&mut self) {
-        let channel = &self.channel;
-        let events = &mut self.events;
-        self.iccn_waiting.retain(|&(local_sid, peer_sid)| {
-            if channel.is_queued(peer_sid) {
-                return true;
+        // The send queue is FIFO, so the ICCNs leave it in the order they
+        // were queued (a scan of the queue per call was quadratic).
+        while let Some(&(local_sid, peer_sid, ticket)) = self.iccn_waiting.front() {
+            if !self.channel.has_left_queue(ticket) {
+                break;
             }
-            events.push_back(LacEvent::CallUp {
+            self.iccn_waiting.pop_front();
+            self.events.push_back(LacEvent::CallUp {
                 local_sid,
                 peer_sid,
             });
-            false
-        });
+        }
     }
 
     fn finish(&mut self, already_emitted: bool) {

@@ -5,17 +5,20 @@
 
 use std::collections::HashMap;
 
+use crate::dataplane::fx_hash::FxBuildHasher;
+
 /// The sessions of one tunnel, keyed by our (local) session id.
 #[derive(Debug, Clone)]
 pub struct SessionTable<S> {
-    map: HashMap<u16, S>,
+    /// Our own ids: the Fx hash (SipHash showed in the setup profile).
+    map: HashMap<u16, S, FxBuildHasher>,
     cursor: u16,
 }
 
 impl<S> Default for SessionTable<S> {
     fn default() -> Self {
         SessionTable {
-            map: HashMap::new(),
+            map: HashMap::default(),
             cursor: 1,
         }
     }

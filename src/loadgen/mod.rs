@@ -894,7 +894,7 @@ impl LoadGen {
             }
             Phase::Traffic => {
                 if now >= self.next_ping_retry {
-                    self.next_ping_retry = now + PING_RETRY;
+                    self.next_ping_retry = now + self.ping_retry();
                     self.send_echoes();
                 }
                 let done = self
@@ -1276,9 +1276,24 @@ impl LoadGen {
 
     fn start_traffic(&mut self, now: Instant) {
         self.phase = Phase::Traffic;
-        self.phase_deadline = now + TRAFFIC_TIME;
-        self.next_ping_retry = now + PING_RETRY;
+        self.phase_deadline = now + self.ping_time();
+        self.next_ping_retry = now + self.ping_retry();
         self.send_echoes();
+    }
+
+    /// How long the ping phase may last: TRAFFIC_TIME, plus time for a
+    /// shard with many sessions (one pass of bursts takes 2 ms per
+    /// PING_BURST sessions, and with a million sessions on two cores the
+    /// replies lag): 200 us a session.
+    fn ping_time(&self) -> Duration {
+        TRAFFIC_TIME + Duration::from_micros(200) * self.sessions.len().min(1 << 24) as u32
+    }
+
+    /// Resend unanswered requests after PING_RETRY, or after 40 us a
+    /// session when that is longer (a pass over 50,000 sessions takes over
+    /// 1.5 s: a 1 s retry would resend what is still on its way).
+    fn ping_retry(&self) -> Duration {
+        PING_RETRY.max(Duration::from_micros(40) * self.sessions.len().min(1 << 24) as u32)
     }
 
     /// Echo requests through every up session that still lacks replies

@@ -80,7 +80,9 @@ pub enum ServerEvent {
 enum Auth {
     None,
     Pap(PapServer),
-    Chap(ChapServer),
+    /// Boxed: CHAP's state is several times PAP's, and the enum would
+    /// otherwise be that size on every link.
+    Chap(Box<ChapServer>),
 }
 
 /// One LNS-side PPP link.
@@ -190,6 +192,21 @@ impl ServerLink {
 
     pub fn poll_event(&mut self) -> Option<ServerEvent> {
         self.events.pop_front()
+    }
+
+    /// Free the buffers of drained queues. Call after `poll_transmit` and
+    /// `poll_event` returned None on a long-lived (network up) link: the
+    /// queues keep the capacity of their busiest moment (setup), several
+    /// hundred bytes a session otherwise. Changes nothing else.
+    pub fn release_idle_buffers(&mut self) {
+        if self.tx.is_empty() && self.tx.capacity() > 0 {
+            self.tx = VecDeque::new();
+        }
+        if self.events.is_empty() && self.events.capacity() > 0 {
+            self.events = VecDeque::new();
+        }
+        self.lcp.release_idle_buffers();
+        self.ipcp.release_idle_buffers();
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
@@ -654,7 +671,7 @@ impl ServerLink {
                     cfg.max_configure,
                 );
                 let p = c.start(now);
-                self.auth = Auth::Chap(c);
+                self.auth = Auth::Chap(Box::new(c));
                 self.tx_frame(framed(protocol::CHAP, &p));
             }
             Some(AuthProto::Pap) => {

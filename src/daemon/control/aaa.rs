@@ -133,9 +133,9 @@ impl ControlPlane {
             user_name: username.clone(),
             credentials: credentials.clone(),
             nas_port: s.nas_port,
-            calling_station_id: s.calling_station_id.clone(),
-            called_station_id: s.called_station_id.clone(),
-            acct_session_id: s.acct_session_id.clone(),
+            calling_station_id: s.calling_station_id.as_deref().map(str::to_owned),
+            called_station_id: s.called_station_id.as_deref().map(str::to_owned),
+            acct_session_id: s.acct_session_id(),
             framed_ip: None,
         };
         let mut authenticator = [0u8; 16];
@@ -282,12 +282,12 @@ impl ControlPlane {
         let c = &s.counters;
         AccountingRequest {
             status,
-            user_name: s.username.clone(),
-            acct_session_id: s.acct_session_id.clone(),
+            user_name: s.username.as_deref().map(str::to_owned),
+            acct_session_id: s.acct_session_id(),
             nas_port: Some(s.nas_port),
             framed_ip: s.address,
-            calling_station_id: s.calling_station_id.clone(),
-            called_station_id: s.called_station_id.clone(),
+            calling_station_id: s.calling_station_id.as_deref().map(str::to_owned),
+            called_station_id: s.called_station_id.as_deref().map(str::to_owned),
             session_time: s
                 .up_at
                 .map(|u| now.saturating_duration_since(u).as_secs() as u32),

@@ -130,8 +130,8 @@ impl ControlPlane {
         if let Some(user) = &req.user_name {
             narrow(
                 self.by_user
-                    .get(user)
-                    .map(|v| v.iter().copied().collect())
+                    .get(user.as_str())
+                    .map(|v| v.iter().collect())
                     .unwrap_or_default(),
             );
         }
@@ -140,7 +140,7 @@ impl ControlPlane {
             narrow(
                 self.sessions
                     .iter()
-                    .filter(|(_, s)| s.acct_session_id == *id)
+                    .filter(|(_, s)| s.has_acct_session_id(id))
                     .map(|(k, _)| *k)
                     .collect(),
             );

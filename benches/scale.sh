@@ -1,0 +1,247 @@
+#!/bin/bash
+# Scale: many sessions in one process with the embedded secrets file, and
+# the data plane's CPU per packet with few vs many sessions up.
+#
+#   benches/scale.sh setup   SESSIONS TUNNELS   # setup rate, RSS, idle CPU, teardown
+#   benches/scale.sh traffic SESSIONS TUNNELS   # CPU per packet at a fixed rate
+#
+#   HOLD=30 benches/scale.sh setup 100000 16
+#   EXTRA_CONFIG="set echo_timeout 60" CONCURRENCY=2000 benches/scale.sh setup 1000000 20
+#   benches/scale.sh traffic 1000 10; benches/scale.sh traffic 1000000 20
+#
+# Environment: WORKERS (data_workers; default 2 for setup, 1 for traffic),
+# CONCURRENCY (calls in setup at once, 4000), HOLD (s, 20), IDLE (s of idle
+# CPU measured while holding, 10), RATE (pps, 50000), SIZE (64), DURATION
+# (s, 10), ROUNDS (2), DIRS ("down up"), LNS_CPU (1), GEN_CPU (0), POOL
+# (10.64.0.0/10; the pool parser keeps its first 1,048,576 addresses),
+# DEBUG (3, as the shipped etc/startup-config), EXTRA_CONFIG (more
+# startup-config lines), THREADS (load generator threads, = TUNNELS).
+#
+# One network namespace (pascale$$), the daemon and the load generator in
+# it over loopback, release builds.
+#
+# setup: prints one SETUP line: setup time and rate (the load generator's),
+# the daemon's RSS before the login and with every session up, bytes per
+# session, the CPU seconds of the daemon and of the load generator during
+# the setup, the daemon's idle CPU (% of a core) while holding, teardown.
+#
+# traffic: the LNS (all threads, `set data_workers 1`) pinned to LNS_CPU,
+# everything else to GEN_CPU. Downstream: one login of SESSIONS sessions
+# held, then ROUNDS runs of `l2tpns-loadgen source` at RATE pps over all of
+# them (destinations round robin), each measured as the LNS's utime+stime
+# (/proc/PID/stat) over the run and the packets it forwarded (the
+# down_packets counter of its status line). The held sessions' idle CPU is
+# measured the same way over DURATION seconds without traffic. Upstream:
+# ROUNDS fresh logins with `--traffic up` (the sessions send round robin to
+# a sink on the TUN address), the LNS's CPU over the traffic phase
+# (`--lns-pid`) and the packets it forwarded over it (the up_packets counter
+# of its status line, from TRAFFIC START to the end). Prints one
+# TRAFFIC line per direction and round: cpu_s_per_mpkt (all of the LNS's
+# CPU) and net_s_per_mpkt (minus the idle CPU for the same time).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+MODE=${1:-setup}
+SESSIONS=${2:-100000}
+TUNNELS=${3:-16}
+CONCURRENCY=${CONCURRENCY:-4000}
+HOLD=${HOLD:-20}
+IDLE=${IDLE:-10}
+RATE=${RATE:-50000}
+SIZE=${SIZE:-64}
+DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-2}
+DIRS=${DIRS:-down up}
+LNS_CPU=${LNS_CPU:-1}
+GEN_CPU=${GEN_CPU:-0}
+POOL=${POOL:-10.64.0.0/10}
+DEBUG=${DEBUG:-3}
+EXTRA_CONFIG=${EXTRA_CONFIG:-}
+if [ "$MODE" = traffic ]; then WORKERS=${WORKERS:-1}; else WORKERS=${WORKERS:-2}; fi
+THREADS=${THREADS:-$TUNNELS}
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release --bins >/dev/null 2>&1 || cargo build --release --bins
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+LNS_BIN=$TARGET/release/l2tpns
+LOADGEN=$TARGET/release/l2tpns-loadgen
+NS=pascale$$
+RUN=$(mktemp -d /tmp/l2tpns-scale.XXXXXX)
+TUN_ADDR=10.200.0.1
+SINK=$TUN_ADDR:9000
+HZ=$(getconf CLK_TCK)
+LNS_PID=""; AUX_PIDS=()
+
+stop_aux() {
+  local p
+  for p in "${AUX_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${AUX_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  AUX_PIDS=()
+}
+stop_lns() {
+  if [ -n "$LNS_PID" ] && kill -0 "$LNS_PID" 2>/dev/null; then
+    kill -KILL "$LNS_PID" 2>/dev/null || true
+    wait "$LNS_PID" 2>/dev/null || true
+  fi
+  LNS_PID=""
+}
+cleanup() {
+  stop_aux
+  stop_lns
+  ip netns del "$NS" 2>/dev/null || true
+  echo "logs kept in $RUN" >&2
+}
+trap cleanup EXIT
+
+ip netns add "$NS"
+ip netns exec "$NS" ip link set lo up
+cat > "$RUN/startup-config" <<EOF
+set debug $DEBUG
+set tundevicename "patun0"
+set iftun_address $TUN_ADDR
+set primary_dns 10.200.0.53
+set secondary_dns 10.200.0.54
+set ppp_secrets_file "$RUN/ppp-secrets"
+set ip_pool_file "$RUN/ip_pool"
+set data_workers $WORKERS
+$EXTRA_CONFIG
+EOF
+echo '* * "pw" *' > "$RUN/ppp-secrets"
+echo "$POOL" > "$RUN/ip_pool"
+
+field() { { echo "$2" | grep -o "\b$1=[^ ]*" || true; } | head -1 | cut -d= -f2; }
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+cpu_ticks() { awk '{ s = $0; sub(/.*\) /, "", s); split(s, f, " "); print f[12] + f[13] }' "/proc/$1/stat"; }
+# Datagrams the kernel dropped at a full UDP receive buffer in the namespace.
+udp_drops() { ip netns exec "$NS" awk '/^Udp:/ && $2 ~ /^[0-9]+$/ { print $6 }' /proc/net/snmp; }
+# Drops at the LNS's L2TP sockets (port 1701) and at everyone else's.
+sock_drops() {
+  ip netns exec "$NS" awk 'NR > 1 { if (substr($2, length($2) - 4) == ":06A5") l += $NF; else o += $NF }
+                           END { printf "lns=%d,others=%d", l, o }' /proc/net/udp
+}
+secs() { echo "scale=2; $1 / $HZ" | bc; }
+# A status line (SIGUSR1; needs DEBUG >= 3).
+status_line() {
+  local n; n=$(grep -c ' status ' "$RUN/lns.log" || true)
+  kill -USR1 "$LNS_PID"
+  for _ in $(seq 1 100); do
+    [ "$(grep -c ' status ' "$RUN/lns.log" || true)" -gt "$n" ] && break; sleep 0.1
+  done
+  { grep ' status ' "$RUN/lns.log" || true; } | tail -1
+}
+
+# The daemon; pinned (all threads) to LNS_CPU for traffic runs.
+PIN=(); GEN=()
+if [ "$MODE" = traffic ]; then PIN=(taskset -c "$LNS_CPU"); GEN=(taskset -c "$GEN_CPU"); fi
+start_lns() {
+  ip netns exec "$NS" "${PIN[@]}" "$LNS_BIN" -c "$RUN/startup-config" >> "$RUN/lns.log" 2>&1 &
+  LNS_PID=$!
+  local n; n=$(grep -c 'listening for L2TP' "$RUN/lns.log" || true)
+  for _ in $(seq 1 400); do
+    [ "$(grep -c 'listening for L2TP' "$RUN/lns.log" || true)" -gt "$n" ] && break; sleep 0.05
+  done
+  # The PID must be the daemon itself (ip netns exec and taskset exec).
+  grep -q l2tpns "/proc/$LNS_PID/comm"
+  [ "$MODE" = traffic ] && taskset -a -p -c "$LNS_CPU" "$LNS_PID" >/dev/null
+  sleep 1
+}
+
+LG_ARGS=(--server 127.0.0.1:1701 --tunnels "$TUNNELS" --threads "$THREADS" --sessions "$SESSIONS"
+         --concurrency "$CONCURRENCY" --auth pap --password pw --pings 1 --timeout 900
+         --expect-dns 10.200.0.53,10.200.0.54)
+
+# Log in SESSIONS sessions and hold them; sets LG, C_SETUP (LNS ticks during
+# the setup), LG_SETUP (the generator's).
+login_and_hold() {
+  local hold=$1
+  "${GEN[@]}" ip netns exec "$NS" "$LOADGEN" "${LG_ARGS[@]}" --hold "$hold" > "$RUN/lg.out" 2> "$RUN/lg.err" &
+  LG=$!
+  local c0; c0=$(cpu_ticks "$LNS_PID")
+  until grep -qs '^HOLDING' "$RUN/lg.err"; do kill -0 "$LG" 2>/dev/null || break; sleep 0.1; done
+  C_SETUP=$(( $(cpu_ticks "$LNS_PID") - c0 ))
+  # GEN may be taskset, which execs: $LG is the load generator.
+  LG_SETUP=$(cpu_ticks "$LG" 2>/dev/null || echo 0)
+}
+
+# The LNS's CPU ticks over $1 seconds.
+idle_ticks() { local c0; c0=$(cpu_ticks "$LNS_PID"); sleep "$1"; echo $(( $(cpu_ticks "$LNS_PID") - c0 )); }
+
+start_lns
+RSS_IDLE=$(rss_kb "$LNS_PID")
+
+if [ "$MODE" = setup ]; then
+  login_and_hold "$HOLD"
+  DROPS_SETUP=$(sock_drops)
+  THREADS_CPU=$(for t in /proc/$LNS_PID/task/*; do
+    echo -n "$(tr ' ' _ < "$t/comm"):$(cpu_ticks "${t#/proc/}" 2>/dev/null || echo 0) "; done)
+  sleep 2
+  RSS_UP=$(rss_kb "$LNS_PID")
+  UP_STATUS=$(status_line)
+  IDLE_PCT=-
+  if [ "$HOLD" -ge $(( IDLE + 4 )) ]; then
+    IDLE_PCT=$(echo "scale=1; 100 * $(idle_ticks "$IDLE") / $HZ / $IDLE" | bc)
+  fi
+  wait "$LG" || true
+  S=$(grep '^SUMMARY' "$RUN/lg.out" || true)
+  sleep 2
+  END_STATUS=$(status_line)
+  echo "SETUP sessions=$SESSIONS tunnels=$TUNNELS up=$(field up "$S") setup_s=$(field setup_s "$S")" \
+       "rate_per_s=$(field rate_per_s "$S") rss_idle_kb=$RSS_IDLE rss_up_kb=$RSS_UP" \
+       "bytes_per_session=$(( (RSS_UP - RSS_IDLE) * 1024 / SESSIONS ))" \
+       "daemon_sessions_up=$(field sessions "$UP_STATUS") teardown=$(field teardown "$S")" \
+       "after_tunnels=$(field tunnels "$END_STATUS") after_sessions=$(field sessions "$END_STATUS")" \
+       "lns_cpu_s=$(secs "$C_SETUP") loadgen_cpu_s=$(secs "$LG_SETUP") lns_idle_pct=$IDLE_PCT" \
+       "lns_thread_ticks=\"${THREADS_CPU% }\" udp_rcvbuf_drops=$(udp_drops) setup_socket_drops=$DROPS_SETUP result=$(field result "$S")" \
+       "load=\"$(cut -d' ' -f1-3 /proc/loadavg)\""
+  exit 0
+fi
+
+# ---- traffic ----------------------------------------------------------------
+report() {  # DIR ROUND CPU_TICKS PACKETS IDLE_TICKS_PER_S
+  local cpu net
+  cpu=$(echo "scale=3; $3 * 1000000 / $HZ / $4" | bc)
+  net=$(echo "scale=3; ($3 - $5 * $DURATION) * 1000000 / $HZ / $4" | bc)
+  echo "TRAFFIC sessions=$SESSIONS dir=$1 round=$2 rate=$RATE size=$SIZE packets=$4" \
+       "lns_cpu_s=$(secs "$3") cpu_s_per_mpkt=$cpu net_s_per_mpkt=$net" \
+       "idle_pct=$(echo "scale=1; 100 * $5 / $HZ" | bc) load=\"$(cut -d' ' -f1-3 /proc/loadavg)\""
+}
+
+IDLE_PER_S=${IDLE_PER_S:-0}
+if [[ " $DIRS " == *" down "* ]]; then
+  login_and_hold 36000
+  echo "LOGIN sessions=$SESSIONS daemon_sessions_up=$(field sessions "$(status_line)")" \
+       "lns_setup_cpu_s=$(secs "$C_SETUP") rss_kb=$(rss_kb "$LNS_PID")"
+  sleep 2
+  IT=$(idle_ticks "$DURATION"); IDLE_PER_S=$(( IT / DURATION ))
+  echo "IDLE sessions=$SESSIONS seconds=$DURATION lns_cpu_s=$(secs "$IT")"
+  for r in $(seq 1 "$ROUNDS"); do
+    p0=$(field down_packets "$(status_line)"); c0=$(cpu_ticks "$LNS_PID")
+    "${GEN[@]}" ip netns exec "$NS" "$LOADGEN" source --to "$POOL" --sessions "$SESSIONS" --rate "$RATE" \
+        --size "$SIZE" --duration "$DURATION" > "$RUN/source-$r.out" 2>&1 || true
+    sleep 0.5
+    c1=$(cpu_ticks "$LNS_PID"); p1=$(field down_packets "$(status_line)")
+    report down "$r" $(( c1 - c0 )) $(( p1 - p0 )) "$IDLE_PER_S"
+  done
+  kill "$LG" 2>/dev/null || true; wait "$LG" 2>/dev/null || true
+  stop_lns
+fi
+if [[ " $DIRS " == *" up "* ]]; then
+  for r in $(seq 1 "$ROUNDS"); do
+    stop_lns; start_lns
+    "${GEN[@]}" ip netns exec "$NS" "$LOADGEN" sink --bind "$SINK" --duration 36000 > "$RUN/sink-$r.out" 2>&1 &
+    AUX_PIDS+=($!)
+    "${GEN[@]}" ip netns exec "$NS" "$LOADGEN" "${LG_ARGS[@]}" --traffic up --rate "$RATE" --size "$SIZE" \
+        --duration "$DURATION" --sink "$SINK" --lns-pid "$LNS_PID" > "$RUN/up-$r.out" 2> "$RUN/up-$r.err" &
+    lg=$!
+    until grep -qs 'TRAFFIC START' "$RUN/up-$r.err"; do kill -0 "$lg" 2>/dev/null || break; sleep 0.05; done
+    # What the LNS forwarded (its own counter; the sink, sharing GEN_CPU
+    # with the generator, may drop some at its socket), pings excluded.
+    p0=$(field up_packets "$(status_line)")
+    wait "$lg" || true
+    sleep 0.5
+    p1=$(field up_packets "$(status_line)")
+    T=$(grep '^TRAFFIC' "$RUN/up-$r.out" || true)
+    cpu_s=$(field lns_cpu_s "$T")
+    report up "$r" "$(echo "${cpu_s:-0} * $HZ / 1" | bc)" "$(( p1 - p0 > 0 ? p1 - p0 : 1 ))" "$IDLE_PER_S"
+    echo "UP_END round=$r sink_received=$(field up_received "$T") sent=$(field up_sent "$T")"
+    stop_aux
+  done
+fi
