@@ -330,8 +330,23 @@ fn udp_socket(bind: SocketAddrV4, shared: bool) -> std::io::Result<UdpSocket> {
         s.set_reuse_port(true)?;
     }
     // Bursts of logins and traffic must not overflow the default 200 KiB.
-    let _ = s.set_recv_buffer_size(8 << 20);
-    let _ = s.set_send_buffer_size(8 << 20);
+    // As root, the FORCE options pass net.core.rmem_max/wmem_max (a lost
+    // control datagram costs its session a 1-3 s retransmission).
+    for (force, name) in [
+        (libc::SO_RCVBUFFORCE, "receive"),
+        (libc::SO_SNDBUFFORCE, "send"),
+    ] {
+        if udp_options::set_buffer_force(s.as_raw_fd(), force, 8 << 20).is_err() {
+            let r = if force == libc::SO_RCVBUFFORCE {
+                s.set_recv_buffer_size(8 << 20)
+            } else {
+                s.set_send_buffer_size(8 << 20)
+            };
+            if let Err(e) = r {
+                warn!("L2TP socket {name} buffer: {e}");
+            }
+        }
+    }
     s.bind(&bind.into())?;
     Ok(s.into())
 }

@@ -137,6 +137,9 @@ struct Counts {
     tun_merged_writes: u64,
     tun_super_reads: u64,
     gso_sends: u64,
+    /// Frames the coalescer wrote this wake-up (not published: moderation
+    /// compares it with `up` to see how much merging saves).
+    tun_frames: u64,
 }
 
 impl Counts {
@@ -282,10 +285,16 @@ impl Worker {
             }
             let c = &self.counts;
             let handled = c.up + c.down + c.to_control;
+            let merged = if c.tun_frames > 0 {
+                c.up.saturating_sub(c.tun_frames)
+            } else {
+                0
+            };
             more_waiting |= c.up >= BURST as u64;
+            self.counts.tun_frames = 0;
             self.counts.publish(&self.shared.stats, self.index);
             let now = std::time::Instant::now();
-            if let Some(pause) = moderation.after_wakeup(now, handled, more_waiting) {
+            if let Some(pause) = moderation.after_wakeup(now, handled, merged, more_waiting) {
                 std::thread::sleep(pause);
             }
         }
@@ -527,6 +536,7 @@ impl Up<'_> {
 /// Write one frame from the coalescer to the TUN (byte 1 of the virtio-net
 /// header is the GSO type: non-zero for a merged frame).
 fn write_frame(tun: &mut Tun, counts: &mut Counts, frame: &[u8]) {
+    counts.tun_frames += 1;
     if frame.get(1).is_some_and(|gso_type| *gso_type != 0) {
         counts.tun_merged_writes += 1;
     }

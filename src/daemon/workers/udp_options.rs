@@ -39,6 +39,12 @@ fn setsockopt_int(
     Ok(())
 }
 
+/// SO_RCVBUFFORCE / SO_SNDBUFFORCE: a buffer size beyond the sysctl
+/// limits (needs CAP_NET_ADMIN).
+pub fn set_buffer_force(fd: RawFd, option: libc::c_int, bytes: libc::c_int) -> io::Result<()> {
+    setsockopt_int(fd, libc::SOL_SOCKET, option, bytes)
+}
+
 /// Ask the kernel to coalesce datagrams of one flow into one receive (UDP
 /// GRO), or not; with it, each receive says its segment size in a
 /// `UDP_GRO` control message, and a reader that ignores that would take
