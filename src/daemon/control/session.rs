@@ -195,6 +195,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::field_reassign_with_default)] // DerefMut on a default is what is tested
     fn attrs_allocate_only_when_they_say_something() {
         let a = Attrs::new(SessionAttrs::default());
         assert!(a.0.is_none());
