@@ -33,7 +33,7 @@ use crate::dataplane::session_table::SessionKey;
 use crate::dataplane::session_table::{SessionTable, TableUpdate};
 use crate::dataplane::upstream::{upstream_clamp_mss, UpVerdict};
 
-use self::moderation::Moderation;
+use self::moderation::{Moderation, Wakeup};
 use self::udp_batch::{recv_from_now, RecvBatch, SendBatch};
 use super::clock::Clock;
 use super::tun::Tun;
@@ -284,17 +284,21 @@ impl Worker {
                 }
             }
             let c = &self.counts;
-            let handled = c.up + c.down + c.to_control;
-            let merged = if c.tun_frames > 0 {
-                c.up.saturating_sub(c.tun_frames)
-            } else {
-                0
+            let wakeup = Wakeup {
+                up: c.up,
+                merged: if c.tun_frames > 0 {
+                    c.up.saturating_sub(c.tun_frames)
+                } else {
+                    0
+                },
+                down: c.down,
+                other: c.to_control,
+                more_waiting: more_waiting || c.up >= BURST as u64,
             };
-            more_waiting |= c.up >= BURST as u64;
             self.counts.tun_frames = 0;
             self.counts.publish(&self.shared.stats, self.index);
             let now = std::time::Instant::now();
-            if let Some(pause) = moderation.after_wakeup(now, handled, merged, more_waiting) {
+            if let Some(pause) = moderation.after_wakeup(now, wakeup) {
                 std::thread::sleep(pause);
             }
         }
