@@ -50,16 +50,11 @@ SINK=$TUN_ADDR:9000
 POOL=10.208.0.0/16
 TUNNELS=$(( SESSIONS < 10 ? 1 : 10 ))
 LNS_PID=""; FR_PID=""; AUX_PIDS=()
+# shellcheck source=contrib/bench-common.sh
+. "$ROOT/contrib/bench-common.sh"
 # No shell function: a backgrounded command must exec, so that $! is its PID.
 GEN=(ip netns exec "$NS" taskset -c "$GEN_CPU")
-stop_lns() {
-  if [ -n "$LNS_PID" ] && kill -0 "$LNS_PID" 2>/dev/null; then
-    kill -TERM "$LNS_PID" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$LNS_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$LNS_PID" 2>/dev/null || true
-  fi
-  LNS_PID=""
-}
+stop_lns() { stop_pid "$LNS_PID" TERM 100; LNS_PID=""; }
 stop_aux() {
   local p
   for p in "${AUX_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -75,13 +70,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ip netns add "$NS"
-ip netns exec "$NS" ip link set lo up
-# l2tpns refuses to start without an IPv4 address on cluster_interface.
-ip netns exec "$NS" ip link add pa-cl0 type veth peer name pa-cl1
-ip netns exec "$NS" ip addr add 10.200.2.1/32 dev pa-cl0
-ip netns exec "$NS" ip link set pa-cl1 up
-ip netns exec "$NS" ip link set pa-cl0 up
+bench_netns "$NS"
 
 # FreeRADIUS: private config, users user1..userN, signed replies.
 # shellcheck source=contrib/freeradius-fixture.sh
@@ -91,26 +80,8 @@ fr_start "$NS" "$RUN" taskset -c "$GEN_CPU"
 
 # Two startup-configs differing only in `data_workers` (ours only).
 for d in l2tpns ours; do
-  mkdir -p "$RUN/etc-$d"
-  cat > "$RUN/etc-$d/startup-config" <<EOF
-set debug 1
-set tundevicename "patun0"
-set iftun_address $TUN_ADDR
-set peer_address $TUN_ADDR
-set primary_dns 10.200.0.53
-set secondary_dns 10.200.0.54
-set primary_radius 127.0.0.1
-set radius_secret "$SECRET"
-set radius_authtypes "pap"
-set radius_accounting no
-set send_garp no
-set cluster_interface "pa-cl0"
-set cli_bind_address 127.0.0.1
-set allow_duplicate_users no
-EOF
-  echo "$POOL" > "$RUN/etc-$d/ip_pool"
-  : > "$RUN/etc-$d/users"
-  : > "$RUN/etc-$d/ppp-secrets"
+  bench_etc "$RUN/etc-$d" "$SECRET" "$POOL"
+  echo "set allow_duplicate_users no" >> "$RUN/etc-$d/startup-config"
 done
 echo "set data_workers 1" >> "$RUN/etc-ours/startup-config"
 
@@ -124,7 +95,6 @@ sock_drops() {  # hex local port -> drops summed over the sockets bound to it
   ip netns exec "$NS" awk -v p=":$1" 'NR > 1 && substr($2, length($2) - 4) == p { d += $NF } END { print d + 0 }' /proc/net/udp
 }
 tun_tx_dropped() { ip netns exec "$NS" cat /sys/class/net/patun0/statistics/tx_dropped; }
-cpu_ticks() { awk '{ s = $0; sub(/.*\) /, "", s); split(s, f, " "); print f[12] + f[13] }' "/proc/$1/stat"; }
 
 declare -A CPM PPS LPPS
 # measure NAME MODE DIR SIZE; MODE is "rate" (RATE pps) or "flat" (flat out).
@@ -203,15 +173,8 @@ idle() {
 
 run_lns() {  # NAME START-COMMAND READY-PATTERN
   local name=$1 cmd=$2 ready=$3
-  # Its own session: l2tpns signals its whole process group when it stops.
-  ip netns exec "$NS" taskset -c "$LNS_CPU" setsid sh -c "$cmd" > "$RUN/$name.log" 2>&1 &
-  LNS_PID=$!
-  # READY-PATTERN: a log line, or "udp1701" = the L2TP port is bound.
-  is_ready() {
-    if [ "$ready" = udp1701 ]; then ip netns exec "$NS" ss -Hlun | grep -q ':1701 '; else grep -q "$ready" "$RUN/$name.log"; fi
-  }
-  for _ in $(seq 1 400); do is_ready && break; kill -0 "$LNS_PID" || break; sleep 0.1; done
-  is_ready || { echo "$name did not get ready"; tail "$RUN/$name.log"; ip netns exec "$NS" ss -Hlunp; ip netns exec "$NS" ip link; exit 1; }
+  start_lns "$NS" "$RUN/$name.log" "$cmd" "$LNS_CPU"
+  wait_lns_ready "$NS" "$RUN/$name.log" "$ready" || { echo "$name did not get ready"; tail "$RUN/$name.log"; ip netns exec "$NS" ss -Hlunp; ip netns exec "$NS" ip link; exit 1; }
   sleep 1
   local before; before=$(for t in /proc/$LNS_PID/task/*; do awk '/Cpus_allowed_list/ {printf "%s ", $2}' "$t/status"; done)
   # Every thread on LNS_CPU, whatever the daemon did with its affinity.
@@ -231,11 +194,8 @@ run_lns() {  # NAME START-COMMAND READY-PATTERN
   stop_lns
 }
 
-# Debian's l2tpns reads /etc/l2tpns (compiled in): give it its config
-# through a private mount namespace, never by editing the host's /etc. It
-# serves nothing until it has declared itself cluster master (about 15 s).
-# Every process in the chain execs, so LNS_PID ends up being l2tpns itself.
-run_lns l2tpns "exec unshare -m --propagation private sh -c 'mount --bind $RUN/etc-l2tpns /etc/l2tpns && exec /usr/sbin/l2tpns -c /etc/l2tpns/startup-config'" "declaring myself the master"
+# l2tpns first: it serves nothing until it is cluster master (~15 s).
+run_lns l2tpns "$(l2tpns_command "$RUN/etc-l2tpns")" "$L2TPNS_READY"
 run_lns ours "exec $OURS -c $RUN/etc-ours/startup-config" udp1701
 
 modes=(rate); [ "$FLAT" = 1 ] && modes+=(flat)

@@ -23,14 +23,9 @@ NS=pa-bench$$
 RUN=$(mktemp -d /tmp/l2tpns-bench.XXXXXX)
 SECRET=bench-radius-s3cret
 LNS_PID=""; FR_PID=""
-stop_lns() {
-  if [ -n "$LNS_PID" ] && kill -0 "$LNS_PID" 2>/dev/null; then
-    kill -QUIT "$LNS_PID" 2>/dev/null || true
-    for _ in $(seq 1 300); do kill -0 "$LNS_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$LNS_PID" 2>/dev/null || true
-  fi
-  LNS_PID=""
-}
+# shellcheck source=contrib/bench-common.sh
+. "$ROOT/contrib/bench-common.sh"
+stop_lns() { stop_pid "$LNS_PID" QUIT 300; LNS_PID=""; }
 cleanup() {
   stop_lns
   [ -n "$FR_PID" ] && kill "$FR_PID" 2>/dev/null || true
@@ -38,13 +33,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ip netns add "$NS"
-ip netns exec "$NS" ip link set lo up
-# l2tpns refuses to start without an IPv4 address on cluster_interface.
-ip netns exec "$NS" ip link add pa-cl0 type veth peer name pa-cl1
-ip netns exec "$NS" ip addr add 10.200.2.1/32 dev pa-cl0
-ip netns exec "$NS" ip link set pa-cl1 up
-ip netns exec "$NS" ip link set pa-cl0 up
+bench_netns "$NS"
 
 # FreeRADIUS: private config, users user1..userMAX, signed replies.
 # shellcheck source=contrib/freeradius-fixture.sh
@@ -53,26 +42,8 @@ fr_prepare "$RUN" "$SECRET" "$MAX" pw no
 fr_start "$NS" "$RUN"
 
 # One startup-config for both (the l2tpns-only variables are accepted by ours).
-mkdir -p "$RUN/etc"
-cat > "$RUN/etc/startup-config" <<EOF
-set debug 1
-set tundevicename "patun0"
-set iftun_address 10.200.0.1
-set peer_address 10.200.0.1
-set primary_dns 10.200.0.53
-set secondary_dns 10.200.0.54
-set primary_radius 127.0.0.1
-set radius_secret "$SECRET"
-set radius_authtypes "pap"
-set radius_accounting no
-set send_garp no
-set cluster_interface "pa-cl0"
-set cli_bind_address 127.0.0.1
-set allow_duplicate_users no
-EOF
-echo "10.208.0.0/16" > "$RUN/etc/ip_pool"
-: > "$RUN/etc/users"
-: > "$RUN/etc/ppp-secrets"
+bench_etc "$RUN/etc" "$SECRET" 10.208.0.0/16
+echo "set allow_duplicate_users no" >> "$RUN/etc/startup-config"
 
 measure() {  # NAME N -> "rate setup_s"
   local name=$1 n=$2 tunnels
@@ -88,14 +59,8 @@ measure() {  # NAME N -> "rate setup_s"
 declare -A RATE
 run_lns() {  # NAME START-COMMAND READY-PATTERN
   local name=$1 cmd=$2 ready=$3
-  ip netns exec "$NS" setsid sh -c "$cmd" > "$RUN/$name.log" 2>&1 &
-  LNS_PID=$!
-  # READY-PATTERN: a log line, or "udp1701" = the L2TP port is bound.
-  is_ready() {
-    if [ "$ready" = udp1701 ]; then ip netns exec "$NS" ss -Hlun | grep -q ':1701 '; else grep -q "$ready" "$RUN/$name.log"; fi
-  }
-  for _ in $(seq 1 400); do is_ready && break; kill -0 "$LNS_PID" || break; sleep 0.1; done
-  is_ready || { echo "$name did not get ready"; tail "$RUN/$name.log"; exit 1; }
+  start_lns "$NS" "$RUN/$name.log" "$cmd"
+  wait_lns_ready "$NS" "$RUN/$name.log" "$ready" || { echo "$name did not get ready"; tail "$RUN/$name.log"; exit 1; }
   for n in "${COUNTS[@]}"; do
     line=$(measure "$name" "$n"); echo "$line"
     RATE[$name,$n]=$(echo "$line" | grep -o 'rate_per_s=[0-9]*' | cut -d= -f2)
@@ -104,11 +69,8 @@ run_lns() {  # NAME START-COMMAND READY-PATTERN
   stop_lns
 }
 
-# Debian's l2tpns reads /etc/l2tpns (compiled in): give it ours through a
-# private mount namespace, never by editing the host's /etc. It serves
-# nothing until it has declared itself cluster master (about 15 s).
-# Every process in the chain execs, so LNS_PID ends up being l2tpns itself.
-run_lns l2tpns "exec unshare -m --propagation private sh -c 'mount --bind $RUN/etc /etc/l2tpns && exec /usr/sbin/l2tpns -c /etc/l2tpns/startup-config'" "declaring myself the master"
+# l2tpns first: it serves nothing until it is cluster master (~15 s).
+run_lns l2tpns "$(l2tpns_command "$RUN/etc")" "$L2TPNS_READY"
 run_lns ours "exec $OURS -c $RUN/etc/startup-config" udp1701
 
 for n in "${COUNTS[@]}"; do

@@ -38,14 +38,8 @@ RUN=$(mktemp -d /tmp/l2tpns-tcp.XXXXXX)
 SECRET=bench-radius-s3cret
 TUN_ADDR=10.200.0.1
 LNS_PID=""; FR_PID=""; LG_PID=""
-stop_pid() {  # PID: TERM, wait up to 10 s, KILL
-  local p=$1
-  [ -n "$p" ] || return 0
-  kill -0 "$p" 2>/dev/null || return 0
-  kill -TERM "$p" 2>/dev/null || true
-  for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.1; done
-  kill -KILL "$p" 2>/dev/null || true
-}
+# shellcheck source=contrib/bench-common.sh
+. "$ROOT/contrib/bench-common.sh"
 cleanup() {
   stop_pid "$LG_PID"; stop_pid "$LNS_PID"
   [ -n "$FR_PID" ] && kill "$FR_PID" 2>/dev/null || true
@@ -55,15 +49,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ip netns add "$NS"
+bench_netns "$NS"
 ip netns add "$CNS"
-ip netns exec "$NS" ip link set lo up
 ip netns exec "$CNS" ip link set lo up
-# l2tpns refuses to start without an IPv4 address on cluster_interface.
-ip netns exec "$NS" ip link add pa-cl0 type veth peer name pa-cl1
-ip netns exec "$NS" ip addr add 10.200.2.1/32 dev pa-cl0
-ip netns exec "$NS" ip link set pa-cl1 up
-ip netns exec "$NS" ip link set pa-cl0 up
 # The LAC's link to the LNS.
 ip netns exec "$NS" ip link add pa-lns0 type veth peer name pa-lac0 netns "$CNS"
 ip netns exec "$NS" ip addr add 192.168.200.1/30 dev pa-lns0
@@ -83,27 +71,7 @@ ip netns exec "$NS" sh -c "printf '%x' $(( 1 << LNS_CPU )) > /sys/class/net/pa-l
 fr_prepare "$RUN" "$SECRET" 1 pw no
 fr_start "$NS" "$RUN" taskset -c "$GEN_CPU"
 
-for d in l2tpns ours ours-nooffload; do
-  mkdir -p "$RUN/etc-$d"
-  cat > "$RUN/etc-$d/startup-config" <<EOF
-set debug 1
-set tundevicename "patun0"
-set iftun_address $TUN_ADDR
-set peer_address $TUN_ADDR
-set primary_dns 10.200.0.53
-set secondary_dns 10.200.0.54
-set primary_radius 127.0.0.1
-set radius_secret "$SECRET"
-set radius_authtypes "pap"
-set radius_accounting no
-set send_garp no
-set cluster_interface "pa-cl0"
-set cli_bind_address 127.0.0.1
-EOF
-  echo "10.208.0.0/24" > "$RUN/etc-$d/ip_pool"
-  : > "$RUN/etc-$d/users"
-  : > "$RUN/etc-$d/ppp-secrets"
-done
+for d in l2tpns ours ours-nooffload; do bench_etc "$RUN/etc-$d" "$SECRET" 10.208.0.0/24; done
 echo "set data_workers 1" >> "$RUN/etc-ours/startup-config"
 printf 'set data_workers 1\nset data_offload no\n' >> "$RUN/etc-ours-nooffload/startup-config"
 # OURS_EXTRA: more config lines for both of ours, e.g. "set data_coalesce_usecs 0".
@@ -113,27 +81,17 @@ printf 'set data_workers 1\nset data_offload no\n' >> "$RUN/etc-ours-nooffload/s
 # the LNS's core, including kernel work on the LNS's behalf that is not
 # charged to its process (softirqs that ran while it slept).
 core_ticks() { awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
-cpu_ticks() { awk '{ s = $0; sub(/.*\) /, "", s); split(s, f, " "); print f[12] + f[13] }' "/proc/$1/stat"; }
 HZ=$(getconf CLK_TCK)
 
-start_lns() {  # NAME
+start_session() {  # NAME: the LNS, then one session through it
   local name=$1 cmd ready
   if [ "$name" = l2tpns ]; then
-    # Its config path is compiled in: a private mount namespace, never the host's /etc.
-    cmd="exec unshare -m --propagation private sh -c 'mount --bind $RUN/etc-l2tpns /etc/l2tpns && exec /usr/sbin/l2tpns -c /etc/l2tpns/startup-config'"
-    ready="declaring myself the master"
+    cmd=$(l2tpns_command "$RUN/etc-l2tpns"); ready=$L2TPNS_READY
   else
-    cmd="exec $OURS -c $RUN/etc-$name/startup-config"
-    ready=udp1701
+    cmd="exec $OURS -c $RUN/etc-$name/startup-config"; ready=udp1701
   fi
-  # Its own session: l2tpns signals its whole process group when it stops.
-  ip netns exec "$NS" taskset -c "$LNS_CPU" setsid sh -c "$cmd" > "$RUN/$name.log" 2>&1 &
-  LNS_PID=$!
-  is_ready() {
-    if [ "$ready" = udp1701 ]; then ip netns exec "$NS" ss -Hlun | grep -q ':1701 '; else grep -q "$ready" "$RUN/$name.log"; fi
-  }
-  for _ in $(seq 1 400); do is_ready && break; kill -0 "$LNS_PID" || break; sleep 0.1; done
-  is_ready || { echo "$name did not get ready"; tail "$RUN/$name.log"; exit 1; }
+  start_lns "$NS" "$RUN/$name.log" "$cmd" "$LNS_CPU"
+  wait_lns_ready "$NS" "$RUN/$name.log" "$ready" || { echo "$name did not get ready"; tail "$RUN/$name.log"; exit 1; }
   sleep 1
   taskset -a -p -c "$LNS_CPU" "$LNS_PID" > /dev/null
   echo "LNS lns=$name pid=$LNS_PID comm=$(cat /proc/$LNS_PID/comm) threads=$(ls /proc/$LNS_PID/task | wc -l)"
@@ -177,7 +135,7 @@ iperf() {
 }
 
 for name in $CONFIGS; do
-  start_lns "$name"
+  start_session "$name"
   for round in $(seq 1 "$ROUNDS"); do
     for dir in down up; do iperf "$name" "$dir" "$round"; sleep 1; done
   done

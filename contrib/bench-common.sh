@@ -1,0 +1,92 @@
+# Sourced by benches/*-vs-l2tpns.sh: what every side-by-side run with
+# Debian's l2tpns 2.4.1 needs, in one place.
+
+# bench_netns NS: a namespace with lo up and the veth whose IPv4 address
+# l2tpns needs on its cluster_interface (pa-cl0) before it will start.
+bench_netns() {
+  local ns=$1
+  ip netns add "$ns"
+  ip netns exec "$ns" ip link set lo up
+  ip netns exec "$ns" ip link add pa-cl0 type veth peer name pa-cl1
+  ip netns exec "$ns" ip addr add 10.200.2.1/32 dev pa-cl0
+  ip netns exec "$ns" ip link set pa-cl1 up
+  ip netns exec "$ns" ip link set pa-cl0 up
+}
+
+# bench_etc DIR SECRET POOL: a startup-config both daemons read (the
+# l2tpns-only variables are accepted by ours), its ip_pool, and empty users
+# and ppp-secrets files. Append daemon-specific lines afterwards.
+bench_etc() {
+  local dir=$1 secret=$2 pool=$3
+  mkdir -p "$dir"
+  cat > "$dir/startup-config" <<EOC
+set debug 1
+set tundevicename "patun0"
+set iftun_address 10.200.0.1
+set peer_address 10.200.0.1
+set primary_dns 10.200.0.53
+set secondary_dns 10.200.0.54
+set primary_radius 127.0.0.1
+set radius_secret "$secret"
+set radius_authtypes "pap"
+set radius_accounting no
+set send_garp no
+set cluster_interface "pa-cl0"
+set cli_bind_address 127.0.0.1
+EOC
+  echo "$pool" > "$dir/ip_pool"
+  : > "$dir/users"
+  : > "$dir/ppp-secrets"
+}
+
+# l2tpns_command ETC: runs Debian's l2tpns on the files in ETC. Its config
+# path is compiled in, so ETC is bind-mounted over /etc/l2tpns in a private
+# mount namespace, never by editing the host's /etc. Every process in the
+# chain execs, so the PID of the background job is l2tpns itself.
+l2tpns_command() {
+  echo "exec unshare -m --propagation private sh -c 'mount --bind $1 /etc/l2tpns && exec /usr/sbin/l2tpns -c /etc/l2tpns/startup-config'"
+}
+
+# l2tpns serves nothing until it has declared itself cluster master (~15 s).
+L2TPNS_READY="declaring myself the master"
+
+# start_lns NS LOG CMD [TASKSET-CPU]: start an LNS in its own session
+# (l2tpns signals its whole process group when it stops) and set LNS_PID.
+start_lns() {
+  local ns=$1 log=$2 cmd=$3 cpu=${4:-}
+  if [ -n "$cpu" ]; then
+    ip netns exec "$ns" taskset -c "$cpu" setsid sh -c "$cmd" > "$log" 2>&1 &
+  else
+    ip netns exec "$ns" setsid sh -c "$cmd" > "$log" 2>&1 &
+  fi
+  LNS_PID=$!
+}
+
+# wait_lns_ready NS LOG READY: READY is a log line, or "udp1701" for "the
+# L2TP port is bound". Up to 40 s; false if it never got ready.
+wait_lns_ready() {
+  local ns=$1 log=$2 ready=$3
+  for _ in $(seq 1 400); do
+    if [ "$ready" = udp1701 ]; then
+      ip netns exec "$ns" ss -Hlun | grep -q ':1701 ' && return 0
+    else
+      grep -q "$ready" "$log" && return 0
+    fi
+    kill -0 "$LNS_PID" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
+# stop_pid PID [SIGNAL] [TENTHS]: signal, wait up to TENTHS/10 s, then KILL.
+stop_pid() {
+  local p=$1 sig=${2:-TERM} tenths=${3:-100}
+  [ -n "$p" ] || return 0
+  kill -0 "$p" 2>/dev/null || return 0
+  kill "-$sig" "$p" 2>/dev/null || true
+  for _ in $(seq 1 "$tenths"); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL "$p" 2>/dev/null || true
+}
+
+# cpu_ticks PID: utime + stime of a process (all threads), in clock ticks.
+cpu_ticks() { awk '{ s = $0; sub(/.*\) /, "", s); split(s, f, " "); print f[12] + f[13] }' "/proc/$1/stat"; }
