@@ -72,7 +72,7 @@ fn bench(c: &mut Criterion) {
             g.throughput(Throughput::Elements(1));
             g.bench_with_input(BenchmarkId::from_parameter(size), &datagram, |b, d| {
                 b.iter(|| match upstream(&t, black_box(d), 1) {
-                    UpVerdict::ToTun(p) => p.len(),
+                    UpVerdict::ToTun(p, _) => p.len(),
                     _ => panic!("not forwarded"),
                 })
             });

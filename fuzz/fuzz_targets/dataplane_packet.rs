@@ -71,7 +71,7 @@ fuzz_target!(|data: &[u8]| {
     let t = table();
 
     match upstream(t, data, 1) {
-        UpVerdict::ToTun(ip) => {
+        UpVerdict::ToTun(ip, _) => {
             assert!(Ipv4Packet::new_checked(ip)
                 .map(|p| p.total_len() == ip.len())
                 .unwrap_or(false));

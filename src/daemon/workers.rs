@@ -27,9 +27,7 @@ use tracing::{debug, error};
 use crate::dataplane::downstream::{downstream, DownOutput, DownVerdict};
 use crate::dataplane::drop_reason::DropCounters;
 use crate::dataplane::drop_reason::DropReason;
-use crate::dataplane::l2tp_data::{self, L2tpData};
 use crate::dataplane::offload::{downstream_offload, Coalescer};
-use crate::dataplane::session_table::SessionKey;
 use crate::dataplane::session_table::{SessionTable, TableUpdate};
 use crate::dataplane::upstream::{upstream_clamp_mss, UpVerdict};
 
@@ -482,28 +480,19 @@ struct Up<'a> {
 impl Up<'_> {
     /// Execute the verdict on one datagram.
     fn one(&mut self, datagram: &mut [u8], from: SocketAddr) {
-        // Only the coalescer needs the key (segments merge within a session).
-        let key = match (&self.coalescer, l2tp_data::parse(datagram)) {
-            (
-                Some(_),
-                Ok(L2tpData::Data {
-                    tunnel, session, ..
-                }),
-            ) => Some(SessionKey { tunnel, session }),
-            _ => None,
-        };
         // The data plane clamps TCP MSS in place, so it gets the buffer mutably.
         match upstream_clamp_mss(self.table, datagram, self.tick) {
-            UpVerdict::ToTun(packet) => {
+            UpVerdict::ToTun(packet, key) => {
                 self.counts.up += 1;
-                match (self.coalescer.as_deref_mut(), key) {
-                    (Some(c), Some(key)) => {
+                // Segments merge only within one session.
+                match self.coalescer.as_deref_mut() {
+                    Some(c) => {
                         let (tun, counts) = (&mut *self.tun, &mut *self.counts);
                         c.push(key, packet, &mut |frame: &[u8]| {
                             write_frame(tun, counts, frame)
                         });
                     }
-                    _ => {
+                    None => {
                         if self.tun.send(packet).is_err() {
                             self.counts.tun_errors += 1;
                         }

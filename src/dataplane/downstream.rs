@@ -522,7 +522,16 @@ mod tests {
         let (_, dgrams, _) = run(&t, &ip);
         let mut d = dgrams[0].clone();
         d[2..6].copy_from_slice(&[0, 7, 0, 9]); // our ids instead of the peer's
-        assert_eq!(upstream(&t, &d, 1), UpVerdict::ToTun(&ip[..]));
+        assert_eq!(
+            upstream(&t, &d, 1),
+            UpVerdict::ToTun(
+                &ip[..],
+                SessionKey {
+                    tunnel: 7,
+                    session: 9
+                }
+            )
+        );
     }
 
     proptest::proptest! {

@@ -21,8 +21,9 @@ use super::tcp_mss::clamp_tcp_mss;
 /// What the worker does with an upstream datagram.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UpVerdict<'a> {
-    /// Write this IPv4 packet (a slice of the datagram, trimmed to its total length) to the TUN.
-    ToTun(&'a [u8]),
+    /// Write this IPv4 packet (a slice of the datagram, trimmed to its total
+    /// length) to the TUN; it came from this session.
+    ToTun(&'a [u8], SessionKey),
     /// An L2TP control message or a non-IPv4 PPP frame: hand the whole datagram to the control plane.
     ToControl,
     /// Count it under this reason and forget it.
@@ -31,7 +32,11 @@ pub enum UpVerdict<'a> {
 
 /// [`UpVerdict`] with the packet as a range, so callers can borrow as they need.
 enum Classified {
-    ToTun { ip: Range<usize>, mru: u16 },
+    ToTun {
+        ip: Range<usize>,
+        mru: u16,
+        key: SessionKey,
+    },
     ToControl,
     Drop(DropReason),
 }
@@ -41,8 +46,8 @@ enum Classified {
 #[inline]
 pub fn upstream<'a>(table: &SessionTable, datagram: &'a [u8], tick: u64) -> UpVerdict<'a> {
     match classify(table, datagram, tick) {
-        Classified::ToTun { ip, .. } => match datagram.get(ip) {
-            Some(p) => UpVerdict::ToTun(p),
+        Classified::ToTun { ip, key, .. } => match datagram.get(ip) {
+            Some(p) => UpVerdict::ToTun(p, key),
             None => UpVerdict::Drop(DropReason::Ipv4Malformed), // unreachable: the range was checked
         },
         Classified::ToControl => UpVerdict::ToControl,
@@ -58,10 +63,10 @@ pub fn upstream_clamp_mss<'a>(
     tick: u64,
 ) -> UpVerdict<'a> {
     match classify(table, datagram, tick) {
-        Classified::ToTun { ip, mru } => match datagram.get_mut(ip) {
+        Classified::ToTun { ip, mru, key } => match datagram.get_mut(ip) {
             Some(p) => {
                 clamp_tcp_mss(p, mru.saturating_sub(40));
-                UpVerdict::ToTun(p)
+                UpVerdict::ToTun(p, key)
             }
             None => UpVerdict::Drop(DropReason::Ipv4Malformed),
         },
@@ -114,6 +119,7 @@ fn classify(table: &SessionTable, datagram: &[u8], tick: u64) -> Classified {
     Classified::ToTun {
         ip: start..start + total,
         mru: entry.mru,
+        key,
     }
 }
 
@@ -147,6 +153,10 @@ mod tests {
     const HDR_7_9: [u8; 6] = [0x00, 0x02, 0x00, 0x07, 0x00, 0x09];
     const FF03_IPV4: [u8; 4] = [0xff, 0x03, 0x00, 0x21];
 
+    fn key(tunnel: u16, session: u16) -> SessionKey {
+        SessionKey { tunnel, session }
+    }
+
     fn counters(t: &SessionTable, s: u16) -> crate::dataplane::session_table::CounterSnapshot {
         t.by_key(SessionKey {
             tunnel: 7,
@@ -170,7 +180,7 @@ mod tests {
         let ip = packet(SESSION_ADDR, [8, 8, 8, 8], 50, &[], false);
         let mut d = dgram(&HDR_7_9, &FF03_IPV4, &ip);
         d.extend_from_slice(&[0xee; 3]); // trailing bytes beyond the IP total length
-        assert_eq!(upstream(&t, &d, 42), UpVerdict::ToTun(&ip[..]));
+        assert_eq!(upstream(&t, &d, 42), UpVerdict::ToTun(&ip[..], key(7, 9)));
         let c = counters(&t, 9);
         assert_eq!(
             (c.rx_packets, c.rx_bytes, c.last_rx_tick, c.spoof_drops),
@@ -189,7 +199,11 @@ mod tests {
             &[0x21],
         ] {
             let d = dgram(&HDR_7_9, ppp, &ip);
-            assert_eq!(upstream(&t, &d, 1), UpVerdict::ToTun(&ip[..]), "{ppp:02x?}");
+            assert_eq!(
+                upstream(&t, &d, 1),
+                UpVerdict::ToTun(&ip[..], key(7, 9)),
+                "{ppp:02x?}"
+            );
         }
         // With L, S and O set in the L2TP header too.
         let len = (16 + 4 + ip.len()) as u16;
@@ -197,7 +211,7 @@ mod tests {
         h.extend_from_slice(&len.to_be_bytes());
         h.extend_from_slice(&[0, 7, 0, 9, 0, 1, 0, 2, 0, 2, 0xaa, 0xbb]);
         let d = dgram(&h, &FF03_IPV4, &ip);
-        assert_eq!(upstream(&t, &d, 1), UpVerdict::ToTun(&ip[..]));
+        assert_eq!(upstream(&t, &d, 1), UpVerdict::ToTun(&ip[..], key(7, 9)));
         assert_eq!(counters(&t, 9).rx_packets, 5);
     }
 
@@ -339,7 +353,7 @@ mod tests {
         let t = table();
         let ip = packet([192, 168, 10, 77], [8, 8, 8, 8], 10, &[], false);
         let d = dgram(&HDR_7_9, &FF03_IPV4, &ip);
-        assert_eq!(upstream(&t, &d, 1), UpVerdict::ToTun(&ip[..]));
+        assert_eq!(upstream(&t, &d, 1), UpVerdict::ToTun(&ip[..], key(7, 9)));
     }
 
     #[test]
@@ -347,7 +361,7 @@ mod tests {
         let t = table();
         let ip = packet([1, 2, 3, 4], [8, 8, 8, 8], 10, &[], false);
         let d = dgram(&[0x00, 0x02, 0x00, 0x07, 0x00, 0x0a], &FF03_IPV4, &ip);
-        assert_eq!(upstream(&t, &d, 1), UpVerdict::ToTun(&ip[..]));
+        assert_eq!(upstream(&t, &d, 1), UpVerdict::ToTun(&ip[..], key(7, 10)));
         assert_eq!(counters(&t, 10).rx_packets, 1);
     }
 
@@ -362,7 +376,10 @@ mod tests {
         ip[40..44].copy_from_slice(&[2, 4, 0x20, 0x00]); // MSS 8192
         let mut d = dgram(&HDR_7_9, &FF03_IPV4, &ip);
         match upstream_clamp_mss(&t, &mut d, 1) {
-            UpVerdict::ToTun(p) => assert_eq!(&p[42..44], &1460u16.to_be_bytes()),
+            UpVerdict::ToTun(p, k) => {
+                assert_eq!(&p[42..44], &1460u16.to_be_bytes());
+                assert_eq!(k, key(7, 9));
+            }
             v => panic!("{v:?}"),
         }
         let mut lcp = dgram(&HDR_7_9, &[0xc0, 0x21], &[1, 1, 0, 4]);
