@@ -332,19 +332,16 @@ fn udp_socket(bind: SocketAddrV4, shared: bool) -> std::io::Result<UdpSocket> {
     // Bursts of logins and traffic must not overflow the default 200 KiB.
     // As root, the FORCE options pass net.core.rmem_max/wmem_max (a lost
     // control datagram costs its session a 1-3 s retransmission).
-    for (force, name) in [
-        (libc::SO_RCVBUFFORCE, "receive"),
-        (libc::SO_SNDBUFFORCE, "send"),
-    ] {
-        if udp_options::set_buffer_force(s.as_raw_fd(), force, 8 << 20).is_err() {
-            let r = if force == libc::SO_RCVBUFFORCE {
-                s.set_recv_buffer_size(8 << 20)
-            } else {
-                s.set_send_buffer_size(8 << 20)
-            };
-            if let Err(e) = r {
-                warn!("L2TP socket {name} buffer: {e}");
-            }
+    const BUFFER: libc::c_int = 8 << 20;
+    let fd = s.as_raw_fd();
+    if udp_options::set_buffer_force(fd, libc::SO_RCVBUFFORCE, BUFFER).is_err() {
+        if let Err(e) = s.set_recv_buffer_size(BUFFER as usize) {
+            warn!("L2TP socket receive buffer: {e}");
+        }
+    }
+    if udp_options::set_buffer_force(fd, libc::SO_SNDBUFFORCE, BUFFER).is_err() {
+        if let Err(e) = s.set_send_buffer_size(BUFFER as usize) {
+            warn!("L2TP socket send buffer: {e}");
         }
     }
     s.bind(&bind.into())?;

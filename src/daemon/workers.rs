@@ -27,7 +27,8 @@ use tracing::{debug, error};
 use crate::dataplane::downstream::{downstream, DownOutput, DownVerdict};
 use crate::dataplane::drop_reason::DropCounters;
 use crate::dataplane::drop_reason::DropReason;
-use crate::dataplane::offload::{downstream_offload, Coalescer};
+use crate::dataplane::offload::vnet::GSO_NONE;
+use crate::dataplane::offload::{downstream_offload, Coalescer, VnetHdr};
 use crate::dataplane::session_table::{SessionTable, TableUpdate};
 use crate::dataplane::upstream::{upstream_clamp_mss, UpVerdict};
 
@@ -385,7 +386,7 @@ impl Worker {
             let Some(frame) = self.buf.get_mut(..n) else {
                 continue;
             };
-            if vnet && frame.get(1).is_some_and(|gso_type| *gso_type != 0) {
+            if vnet && is_super(frame) {
                 self.counts.tun_super_reads += 1;
             }
             let verdict = if vnet {
@@ -526,11 +527,16 @@ impl Up<'_> {
     }
 }
 
-/// Write one frame from the coalescer to the TUN (byte 1 of the virtio-net
-/// header is the GSO type: non-zero for a merged frame).
+/// A TUN frame whose virtio-net header asks for segmentation (a TSO/USO
+/// super-packet read, or a merged frame written).
+fn is_super(frame: &[u8]) -> bool {
+    VnetHdr::parse(frame).is_ok_and(|h| h.gso_type != GSO_NONE)
+}
+
+/// Write one frame from the coalescer to the TUN.
 fn write_frame(tun: &mut Tun, counts: &mut Counts, frame: &[u8]) {
     counts.tun_frames += 1;
-    if frame.get(1).is_some_and(|gso_type| *gso_type != 0) {
+    if is_super(frame) {
         counts.tun_merged_writes += 1;
     }
     if tun.send_frame(frame).is_err() {
