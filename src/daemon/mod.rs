@@ -131,6 +131,18 @@ pub fn run(opts: Options) -> Result<(), String> {
             .map_err(|e| format!("pid_file {p}: {e}"))?;
     }
 
+    // Signal handlers before anything that says we are up (the TUN, "listening
+    // for L2TP"): a SIGUSR1 or SIGHUP that arrives earlier would otherwise
+    // take its default action and end the process.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("runtime: {e}"))?;
+    let signals = {
+        let _in_runtime = rt.enter();
+        Signals::install()?
+    };
+
     let tun_addr = settings::tun_address(&cfg);
     let mtu = settings::mru(&cfg);
     let n_workers = data_workers(cfg.data_workers);
@@ -254,16 +266,12 @@ pub fn run(opts: Options) -> Result<(), String> {
         aaa,
         clock.clone(),
     );
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("runtime: {e}"))?;
     let result = rt.block_on(async move {
         if let Some(r) = radius_rx {
             radius_io::spawn(r, radius_tx)?;
         }
         cp.start(Instant::now());
-        control_loop(cp, ctl_rx, clock, drops, wstats, loss).await
+        control_loop(cp, ctl_rx, clock, drops, wstats, loss, signals).await
     });
     if !cfg.pid_file.is_empty() {
         let _ = std::fs::remove_file(&cfg.pid_file);
@@ -348,6 +356,30 @@ fn udp_socket(bind: SocketAddrV4, shared: bool) -> std::io::Result<UdpSocket> {
     Ok(s.into())
 }
 
+/// The signals the control loop answers, registered at start-up.
+struct Signals {
+    quit: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+    usr1: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Must run inside the runtime (`Runtime::enter`).
+    fn install() -> Result<Signals, String> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let sig = |k| signal(k).map_err(|e| format!("signal handler: {e}"));
+        Ok(Signals {
+            quit: sig(SignalKind::quit())?,
+            term: sig(SignalKind::terminate())?,
+            int: sig(SignalKind::interrupt())?,
+            hup: sig(SignalKind::hangup())?,
+            usr1: sig(SignalKind::user_defined1())?,
+        })
+    }
+}
+
 async fn control_loop(
     mut cp: ControlPlane,
     mut rx: tokio::sync::mpsc::Receiver<ControlInput>,
@@ -355,16 +387,15 @@ async fn control_loop(
     drops: Arc<DropCounters>,
     wstats: Arc<WorkerStats>,
     loss: kernel_loss::KernelLoss,
+    signals: Signals,
 ) -> Result<(), String> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let sig = |k| signal(k).map_err(|e| format!("signal handler: {e}"));
-    let (mut quit, mut term, mut int, mut hup) = (
-        sig(SignalKind::quit())?,
-        sig(SignalKind::terminate())?,
-        sig(SignalKind::interrupt())?,
-        sig(SignalKind::hangup())?,
-    );
-    let mut usr1 = sig(SignalKind::user_defined1())?;
+    let Signals {
+        mut quit,
+        mut term,
+        mut int,
+        mut hup,
+        mut usr1,
+    } = signals;
     let mut shutdown_by: Option<Instant> = None;
     let mut last_report = Instant::now();
     loop {
