@@ -1,0 +1,43 @@
+#!/bin/bash
+# Installs what the tests need on a fresh Debian 12 machine (root, Rust),
+# then runs every test. The README's second command, and what .ci/run calls.
+#
+#   contrib/run-tests.sh              # install, then cargo test
+#   L2TPNS_SKIP_PRIVILEGED=1 contrib/run-tests.sh   # skip root-only tests on purpose
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+t0=$(date +%s)
+
+[ "$(id -u)" = 0 ] || { echo "run-tests: needs root (apt-get, namespaces, TUN)" >&2; exit 1; }
+
+# Real peers and tools the tests use:
+#   iproute2, iputils-ping   network namespaces, veth, pings
+#   tshark                   capture decoding (malformed-packet check)
+#   freeradius(-utils)       the real RADIUS server, radclient
+#   qemu-system-x86 + bc binutils xz-utils gzip   the peer VM (xl2tpd + pppd)
+#   iperf3, python3          traffic through sessions, small helpers
+need=()
+for p in iproute2 iputils-ping tshark qemu-system-x86 bc binutils xz-utils gzip \
+         freeradius freeradius-utils python3 iperf3; do
+  dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "run-tests: installing ${need[*]}"
+  apt-get update -qq
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# The tests run their own FreeRADIUS (a private copy of its config in each
+# test's namespace); the packaged service must not hold ports 1812/1813.
+if systemctl is-active --quiet freeradius 2>/dev/null; then systemctl stop freeradius; fi
+
+# The peer VM image (Debian kernel + initramfs with xl2tpd and pppd), cached
+# under target/peer-vm; rebuilt only when its packages change.
+bash tests/peer/build-image.sh >/dev/null
+echo "run-tests: setup done after $(( $(date +%s) - t0 )) s"
+
+cargo build --all-targets --locked
+echo "run-tests: build done after $(( $(date +%s) - t0 )) s"
+cargo test --locked --no-fail-fast -- --test-threads=2
+echo "run-tests: all tests done after $(( $(date +%s) - t0 )) s"
