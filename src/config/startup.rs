@@ -7,7 +7,7 @@
 //! Unlike l2tpns (which prints an error and carries on), an unknown variable
 //! or a bad value stops the load with `FILE:LINE: reason`.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
@@ -15,6 +15,7 @@ use super::acl::{self, AclKind, AclRule, Action};
 use super::lexer::split_line;
 use super::vars::{self, VARS};
 use super::ConfigError;
+pub use crate::radius::MessageAuthenticatorPolicy;
 
 /// Variables whose feature exists in the daemon now. The daemon logs the
 /// others once at start-up ("accepted, not implemented yet").
@@ -66,7 +67,10 @@ pub const IMPLEMENTED: &[&str] = &[
     "radius_bind_max",
     "kill_timedout_sessions",
     "radius_require_message_authenticator",
+    "radius_dae_require_message_authenticator",
+    "radius_source_address",
     "radius_dae_allow",
+    "log_format",
 ];
 
 /// Authentication protocol offered to clients (`radius_authtypes`).
@@ -117,6 +121,23 @@ pub enum Statement {
         port: u16,
         secret: String,
     },
+}
+
+impl Statement {
+    /// The statement as an operator would name it in a message.
+    pub fn keyword(&self) -> String {
+        match self {
+            Statement::LoadPlugin(n) => format!("load plugin {n}"),
+            Statement::RemovePlugin(n) => format!("remove plugin {n}"),
+            Statement::RouterBgp { asn } => format!("router bgp {asn}"),
+            Statement::Neighbour { peer, .. } => format!("neighbour {peer}"),
+            Statement::NoNeighbour { peer } => format!("no neighbour {peer}"),
+            Statement::AccessList { name, .. } => format!("ip access-list {name}"),
+            Statement::AclRule { list, .. } => format!("access-list {list} rule"),
+            Statement::NoAccessList { name } => format!("no ip access-list {name}"),
+            Statement::SetForward { mask, .. } => format!("setforward {mask}"),
+        }
+    }
 }
 
 /// A statement and the line it came from.
@@ -255,8 +276,15 @@ pub struct Config {
     pub data_offload: bool,
     /// Receive moderation of the workers while traffic is dense (0: off).
     pub data_coalesce_usecs: u32,
-    /// Drop RADIUS replies and DAE requests without a valid Message-Authenticator.
-    pub radius_require_message_authenticator: bool,
+    /// Which RADIUS replies must carry a valid Message-Authenticator
+    /// (auto: those of a server that has once signed one).
+    pub radius_require_message_authenticator: MessageAuthenticatorPolicy,
+    /// Drop DAE requests without a Message-Authenticator (one present is always checked).
+    pub radius_dae_require_message_authenticator: bool,
+    /// Source address of RADIUS requests; unset: the kernel picks it, as in l2tpns.
+    pub radius_source_address: Option<Ipv4Addr>,
+    /// Log lines as text (l2tpns's) or one JSON object each.
+    pub log_format: LogFormat,
     /// Addresses allowed to send Disconnect/CoA besides the RADIUS servers.
     pub radius_dae_allow: Vec<Ipv4Addr>,
 
@@ -266,8 +294,13 @@ pub struct Config {
     pub statements: Vec<Located>,
     /// Accepted-with-a-remark lines, for the log.
     pub warnings: Vec<ConfigWarning>,
-    /// Variables the file set explicitly.
-    explicitly_set: BTreeSet<&'static str>,
+    /// The startup-config this came from (names it in messages).
+    pub source: PathBuf,
+    /// Variables the file set explicitly, with the line of their last `set`
+    /// (0 when set from elsewhere, e.g. the CLI).
+    explicitly_set: BTreeMap<&'static str, usize>,
+    /// The line being parsed (for `explicitly_set`); 0 outside `parse`.
+    line: usize,
 }
 
 /// Where l2tpns keeps its files; the defaults of our file variables follow it.
@@ -369,12 +402,17 @@ impl Config {
             data_batch: 32,
             data_offload: true,
             data_coalesce_usecs: 100,
-            radius_require_message_authenticator: true,
+            radius_require_message_authenticator: MessageAuthenticatorPolicy::Auto,
+            radius_dae_require_message_authenticator: false,
+            radius_source_address: None,
             radius_dae_allow: Vec::new(),
+            log_format: LogFormat::Text,
             config_dir: dir.to_path_buf(),
             statements: Vec::new(),
             warnings: Vec::new(),
-            explicitly_set: BTreeSet::new(),
+            source: dir.join("startup-config"),
+            explicitly_set: BTreeMap::new(),
+            line: 0,
         }
     }
 
@@ -392,6 +430,7 @@ impl Config {
             _ => Path::new("."),
         };
         let mut cfg = Config::with_dir(dir);
+        cfg.source = path.to_path_buf();
         let mut mode = Mode::Config;
         for (idx, raw) in text.lines().enumerate() {
             let line = idx + 1;
@@ -407,6 +446,7 @@ impl Config {
             if split.words.is_empty() {
                 continue;
             }
+            cfg.line = line;
             match cfg.command(&split.words, &mut mode).map_err(err)? {
                 Flow::Continue => {}
                 Flow::Quit => break,
@@ -543,7 +583,7 @@ impl Config {
         let warning = self
             .assign(info.name, value)
             .map_err(|e| format!("{name}: {e}"))?;
-        self.explicitly_set.insert(info.name);
+        self.explicitly_set.insert(info.name, self.line);
         Ok(warning)
     }
 
@@ -653,7 +693,25 @@ impl Config {
             "data_offload" => self.data_offload = parse_bool(v)?,
             "data_coalesce_usecs" => self.data_coalesce_usecs = parse_ranged(v, 0, 10_000)? as u32,
             "radius_require_message_authenticator" => {
-                self.radius_require_message_authenticator = parse_bool(v)?
+                self.radius_require_message_authenticator = match v {
+                    "auto" => MessageAuthenticatorPolicy::Auto,
+                    _ => match parse_bool(v) {
+                        Ok(true) => MessageAuthenticatorPolicy::Yes,
+                        Ok(false) => MessageAuthenticatorPolicy::No,
+                        Err(_) => return Err(format!("\"{v}\": expected auto, yes or no")),
+                    },
+                }
+            }
+            "radius_dae_require_message_authenticator" => {
+                self.radius_dae_require_message_authenticator = parse_bool(v)?
+            }
+            "radius_source_address" => self.radius_source_address = parse_ip4_opt(v)?,
+            "log_format" => {
+                self.log_format = match v {
+                    "text" => LogFormat::Text,
+                    "json" => LogFormat::Json,
+                    _ => return Err(format!("\"{v}\": expected text or json")),
+                }
             }
             "radius_dae_allow" => self.radius_dae_allow = parse_ip4_list(v, 64)?,
             _ => return Err("variable has no storage (internal error)".into()),
@@ -768,7 +826,14 @@ impl Config {
             "data_batch" => self.data_batch.to_string(),
             "data_offload" => b(self.data_offload),
             "data_coalesce_usecs" => self.data_coalesce_usecs.to_string(),
-            "radius_require_message_authenticator" => b(self.radius_require_message_authenticator),
+            "radius_require_message_authenticator" => {
+                self.radius_require_message_authenticator.to_string()
+            }
+            "radius_dae_require_message_authenticator" => {
+                b(self.radius_dae_require_message_authenticator)
+            }
+            "radius_source_address" => ip4(&self.radius_source_address),
+            "log_format" => self.log_format.to_string(),
             "radius_dae_allow" => self
                 .radius_dae_allow
                 .iter()
@@ -798,15 +863,33 @@ impl Config {
 
     /// Variables the file (or `set`) gave explicitly.
     pub fn explicitly_set(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.explicitly_set.iter().copied()
+        self.explicitly_set.keys().copied()
     }
 
     /// Variables set explicitly whose feature the daemon does not have yet.
     pub fn not_implemented_set(&self) -> Vec<&'static str> {
         VARS.iter()
             .map(|v| v.name)
-            .filter(|n| self.explicitly_set.contains(n) && !IMPLEMENTED.contains(n))
+            .filter(|n| self.explicitly_set.contains_key(n) && !IMPLEMENTED.contains(n))
             .collect()
+    }
+
+    /// Everything in the file the daemon accepts but does not act on yet:
+    /// `(line, what)`, variables and statements in file order. Logged once
+    /// at start-up so an operator knows what is silently without effect.
+    pub fn not_implemented(&self) -> Vec<(usize, String)> {
+        let mut v: Vec<(usize, String)> = self
+            .not_implemented_set()
+            .into_iter()
+            .map(|n| (self.explicitly_set.get(n).copied().unwrap_or(0), format!("set {n}")))
+            .collect();
+        v.extend(
+            self.statements
+                .iter()
+                .map(|l| (l.line, l.statement.keyword().to_string())),
+        );
+        v.sort();
+        v
     }
 
     /// Where logs go, from `log_file`.
@@ -871,6 +954,24 @@ impl Config {
             self.cluster_hb_timeout = floor;
         }
         Ok(())
+    }
+}
+
+/// How log lines are written (`log_format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// l2tpns-like text lines.
+    Text,
+    /// One JSON object per line (journald, log shippers).
+    Json,
+}
+
+impl std::fmt::Display for LogFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        })
     }
 }
 
@@ -1198,8 +1299,11 @@ mod tests {
         ("data_batch", "32"),
         ("data_offload", "yes"),
         ("data_coalesce_usecs", "100"),
-        ("radius_require_message_authenticator", "yes"),
+        ("radius_require_message_authenticator", "auto"),
+        ("radius_dae_require_message_authenticator", "no"),
+        ("radius_source_address", "0.0.0.0"),
         ("radius_dae_allow", ""),
+        ("log_format", "text"),
     ];
 
     #[test]
@@ -1245,6 +1349,45 @@ mod tests {
         for v in VARS {
             assert_eq!(c.get(v.name), d.get(v.name), "{}", v.name);
         }
+    }
+
+    #[test]
+    fn message_authenticator_policy_and_log_format() {
+        let c = parse("").unwrap();
+        assert_eq!(
+            c.radius_require_message_authenticator,
+            MessageAuthenticatorPolicy::Auto
+        );
+        assert!(!c.radius_dae_require_message_authenticator);
+        assert_eq!(c.log_format, LogFormat::Text);
+        for (v, want) in [
+            ("auto", MessageAuthenticatorPolicy::Auto),
+            ("yes", MessageAuthenticatorPolicy::Yes),
+            ("no", MessageAuthenticatorPolicy::No),
+            ("true", MessageAuthenticatorPolicy::Yes),
+        ] {
+            let c = parse(&format!("set radius_require_message_authenticator {v}\n")).unwrap();
+            assert_eq!(c.radius_require_message_authenticator, want);
+        }
+        assert!(err("set radius_require_message_authenticator maybe\n").contains("auto, yes or no"));
+        let c = parse("set log_format \"json\"\nset radius_source_address 192.0.2.7\n").unwrap();
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.radius_source_address, Some(Ipv4Addr::new(192, 0, 2, 7)));
+        assert!(err("set log_format xml\n").contains("text or json"));
+    }
+
+    #[test]
+    fn not_implemented_names_file_lines() {
+        let c = parse("set debug 3\nset throttle_speed 64\nload plugin \"autothrottle\"\nrouter bgp 65000\nsetforward 10.0.0.0/8 10.0.0.1 1701 s\n").unwrap();
+        assert_eq!(
+            c.not_implemented(),
+            vec![
+                (2, "set throttle_speed".to_string()),
+                (3, "load plugin autothrottle".to_string()),
+                (4, "router bgp 65000".to_string()),
+                (5, "setforward 10.0.0.0/8".to_string()),
+            ]
+        );
     }
 
     #[test]

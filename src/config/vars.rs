@@ -130,8 +130,11 @@ pub const VARS: &[VarInfo] = &[
     ours("data_batch", Int),
     ours("data_offload", Bool),
     ours("data_coalesce_usecs", Int),
-    ours("radius_require_message_authenticator", Bool),
+    ours("radius_require_message_authenticator", String),
+    ours("radius_dae_require_message_authenticator", Bool),
+    ours("radius_source_address", Ipv4),
     ours("radius_dae_allow", String),
+    ours("log_format", String),
 ];
 
 /// Looks a variable up by its exact name (l2tpns uses `strcmp`).

@@ -70,7 +70,8 @@ pub struct Loaded {
     pub cfg: Config,
     pub pool: AddressPool,
     pub pool_routes: Vec<ipnetwork::Ipv4Network>,
-    pub auth: SecretsFileAuth,
+    /// The embedded authentication; None when RADIUS is configured.
+    pub auth: Option<SecretsFileAuth>,
 }
 
 pub fn load(opts: &Options) -> Result<Loaded, String> {
@@ -82,7 +83,17 @@ pub fn load(opts: &Options) -> Result<Loaded, String> {
         cfg.hostname = h.clone();
     }
     let (pool, pool_routes) = settings::load_pool(&cfg)?;
-    let auth = SecretsFileAuth::load(settings::secrets_path(&cfg), settings::hostname(&cfg))?;
+    // ppp_secrets_file is the embedded authentication for when no RADIUS
+    // server is configured (Debian's /etc/l2tpns has RADIUS and no
+    // ppp-secrets file). With RADIUS it is not read at all.
+    let auth = if cfg.primary_radius.is_some() {
+        None
+    } else {
+        Some(SecretsFileAuth::load(
+            settings::secrets_path(&cfg),
+            settings::hostname(&cfg),
+        )?)
+    };
     Ok(Loaded {
         cfg,
         pool,
@@ -111,13 +122,22 @@ pub fn run(opts: Options) -> Result<(), String> {
         warn!("{}:{}: {}", w.file.display(), w.line, w.message);
     }
     info!(config = %opts.config.display(), "l2tpns {} starting", env!("CARGO_PKG_VERSION"));
-    for name in cfg.not_implemented_set() {
-        warn!("{name}: accepted, not implemented yet");
+    for (line, what) in cfg.not_implemented() {
+        warn!(
+            "{}:{line}: {what}: accepted, not implemented yet (no effect)",
+            opts.config.display()
+        );
     }
+    let authentication = match (&auth, cfg.primary_radius) {
+        (Some(a), _) => a.describe(),
+        (None, Some(r)) => format!(
+            "RADIUS at {r} (ppp_secrets_file not used while primary_radius is set)"
+        ),
+        (None, None) => "none".into(),
+    };
     info!(
         addresses = pool.len(),
-        "ip pool loaded; authentication: {}",
-        auth.describe()
+        "ip pool loaded; authentication: {authentication}"
     );
     if opts.detach {
         // SAFETY: called before any thread is started.
@@ -262,7 +282,7 @@ pub fn run(opts: Options) -> Result<(), String> {
         ctl_tun,
         table_senders,
         pool,
-        Box::new(auth),
+        auth.map(|a| Box::new(a) as Box<dyn crate::auth::Authenticator>),
         aaa,
         clock.clone(),
     );
@@ -435,9 +455,10 @@ async fn control_loop(
             _ = int.recv() => { info!("SIGINT: closing every tunnel"); start_shutdown(&mut cp, &mut shutdown_by); }
             _ = usr1.recv() => report_status(&cp, &drops, &wstats, &loss),
             _ = hup.recv() => {
-                match cp.auth_mut().reload() {
-                    Ok(()) => info!("SIGHUP: authentication data reloaded"),
-                    Err(e) => error!("SIGHUP: reload failed, keeping the old data: {e}"),
+                match cp.auth_mut().map(|a| a.reload()) {
+                    Some(Ok(())) => info!("SIGHUP: authentication data reloaded"),
+                    Some(Err(e)) => error!("SIGHUP: reload failed, keeping the old data: {e}"),
+                    None => info!("SIGHUP: nothing to reload (RADIUS authenticates)"),
                 }
             }
         }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use tracing::{info, warn};
 
 use crate::config::Config;
-use crate::radius::{ClientConfig, RadiusClient, ServerAddrs};
+use crate::radius::{ClientConfig, MessageAuthenticatorPolicy, RadiusClient, ServerAddrs};
 
 use super::control::{Aaa, AaaSettings};
 use super::ControlInput;
@@ -53,7 +53,10 @@ pub fn setup(
     if cfg.radius_secret.is_empty() {
         return Err("primary_radius is set but radius_secret is empty".into());
     }
-    let local = cfg.bind_address.unwrap_or(Ipv4Addr::UNSPECIFIED);
+    // Like l2tpns, requests leave from INADDR_ANY: the kernel picks the
+    // source by the route to the server, which is what an operator's
+    // clients.conf is keyed on. radius_source_address pins it.
+    let source = cfg.radius_source_address.unwrap_or(Ipv4Addr::UNSPECIFIED);
     let mut client_sockets = Vec::with_capacity(SOCKETS);
     let mut receivers = Vec::with_capacity(SOCKETS);
     for i in 0..SOCKETS {
@@ -63,14 +66,17 @@ pub fn setup(
         } else {
             0
         };
-        let s = bind(SocketAddrV4::new(local, port))
-            .map_err(|e| format!("RADIUS socket {local}:{port}: {e}"))?;
+        let s = bind(SocketAddrV4::new(source, port))
+            .map_err(|e| format!("RADIUS socket {source}:{port}: {e} (radius_source_address, radius_bind_min)"))?;
         receivers.push(s.try_clone().map_err(|e| e.to_string())?);
         client_sockets.push(s);
     }
+    // The DAE port listens where the L2TP port does (bind_address), so its
+    // answers leave from the address the request came to.
     let dae = if cfg.radius_dae_port != 0 {
+        let local = cfg.bind_address.unwrap_or(Ipv4Addr::UNSPECIFIED);
         let addr = SocketAddrV4::new(local, cfg.radius_dae_port);
-        Some(bind(addr).map_err(|e| format!("DAE socket {addr}: {e}"))?)
+        Some(bind(addr).map_err(|e| format!("DAE socket {addr}: {e} (radius_dae_port)"))?)
     } else {
         None
     };
@@ -91,8 +97,8 @@ pub fn setup(
         nas_ip,
         nas_identifier: hostname.to_string(),
     };
-    if !cfg.radius_require_message_authenticator {
-        warn!("radius_require_message_authenticator no: RADIUS replies without Message-Authenticator are accepted (Blast-RADIUS, CVE-2024-3596)");
+    if cfg.radius_require_message_authenticator == MessageAuthenticatorPolicy::No {
+        warn!("radius_require_message_authenticator no: RADIUS replies without Message-Authenticator are accepted even from servers that sign (Blast-RADIUS, CVE-2024-3596)");
     }
     info!(
         servers = ?client_cfg.servers.iter().map(|s| s.auth).collect::<Vec<_>>(),
@@ -105,7 +111,7 @@ pub fn setup(
         interim: cfg.radius_interim,
         secret: cfg.radius_secret.clone().into_bytes(),
         dae_allowed,
-        require_message_authenticator: cfg.radius_require_message_authenticator,
+        dae_require_message_authenticator: cfg.radius_dae_require_message_authenticator,
         nas_ip,
         nas_identifier: hostname.to_string(),
         kill_timedout: cfg.kill_timedout_sessions,

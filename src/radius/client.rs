@@ -11,7 +11,7 @@ use super::authenticator::{
     check_message_authenticator, header_authenticator, verify_response, MaCheck, HEADER_LEN,
 };
 use super::builder::{BuildError, MAX_PACKET};
-use super::config::{ClientConfig, ServerStats, MAX_RETRANSMIT};
+use super::config::{ClientConfig, MessageAuthenticatorPolicy, ServerStats, MAX_RETRANSMIT};
 use super::ids::{IdPool, Slot};
 use super::reply::AuthReply;
 use super::request::{encode_access_request, encode_accounting_request, RequestKind};
@@ -59,7 +59,69 @@ struct Pending {
     sent_auth: [u8; 16],
     dest: SocketAddr,
     deadline: Option<Instant>,
+    /// A reply to the current try came and was dropped for its signature or
+    /// authenticator: the server is up (and misconfigured), not dead.
+    refused: bool,
 }
+
+/// Why a reply from a server was dropped: each is logged once per server
+/// with the setting or fix that changes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    BadAuthenticator,
+    BadMessageAuthenticator,
+    Unsigned,
+    UnsignedAfterSigned,
+}
+
+impl Refusal {
+    fn bit(self) -> u8 {
+        1 << self as u8
+    }
+
+    fn explain(self) -> &'static str {
+        match self {
+            Refusal::BadAuthenticator => "its Response Authenticator does not verify: radius_secret differs from the secret the server has for this NAS (FreeRADIUS: clients.conf)",
+            Refusal::BadMessageAuthenticator => "its Message-Authenticator does not verify: radius_secret differs from the secret the server has for this NAS (FreeRADIUS: clients.conf)",
+            Refusal::Unsigned => "it carries no Message-Authenticator and radius_require_message_authenticator is yes: make the server sign its replies, or set radius_require_message_authenticator auto",
+            Refusal::UnsignedAfterSigned => "it carries no Message-Authenticator although this server signed an earlier reply (radius_require_message_authenticator auto): a forged reply, or the server stopped signing; set radius_require_message_authenticator no to accept unsigned replies again",
+        }
+    }
+}
+
+/// Authentication and accounting judge a server's liveness apart: a server
+/// that leaves accounting unanswered (say, it cannot write its detail file)
+/// still authenticates, and logins must not be refused for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    Auth = 0,
+    Acct = 1,
+}
+
+impl Purpose {
+    fn of(req: &RequestKind) -> Purpose {
+        match req {
+            RequestKind::Auth(_) => Purpose::Auth,
+            RequestKind::Acct(_) => Purpose::Acct,
+        }
+    }
+}
+
+/// What the client knows of one configured server beyond its counters.
+#[derive(Debug, Clone, Default)]
+struct ServerState {
+    /// Skipped until then, per `Purpose`.
+    dead_until: [Option<Instant>; 2],
+    /// It has sent a signed Access-* reply (`MessageAuthenticatorPolicy::Auto`).
+    signs: bool,
+    /// `Refusal`s already logged at warning level.
+    warned: u8,
+}
+
+/// Accounting may hold at most this share (in quarters) of the
+/// identifiers, so a server that never answers accounting cannot leave
+/// Access-Requests waiting for one.
+const ACCT_QUARTERS: usize = 3;
 
 /// `now + d`, saturating instead of panicking on absurd configured durations.
 fn later(now: Instant, d: Duration) -> Instant {
@@ -73,11 +135,14 @@ pub struct RadiusClient {
     ids: IdPool,
     pending: HashMap<u64, Pending>,
     timers: BTreeSet<(Instant, u64)>,
-    /// Requests waiting for a free identifier.
-    backlog: VecDeque<u64>,
+    /// Requests waiting for a free identifier, per `Purpose`;
+    /// authentication is served first.
+    backlog: [VecDeque<u64>; 2],
+    /// Accounting requests holding an identifier.
+    acct_slots: usize,
     transmits: VecDeque<Transmit>,
     events: VecDeque<(RequestId, Outcome)>,
-    dead_until: Vec<Option<Instant>>,
+    servers: Vec<ServerState>,
     stats: Vec<ServerStats>,
     stray: u64,
     next_key: u64,
@@ -91,10 +156,11 @@ impl RadiusClient {
             cfg,
             pending: HashMap::new(),
             timers: BTreeSet::new(),
-            backlog: VecDeque::new(),
+            backlog: [VecDeque::new(), VecDeque::new()],
+            acct_slots: 0,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
-            dead_until: vec![None; n],
+            servers: vec![ServerState::default(); n],
             stats: vec![ServerStats::default(); n],
             stray: 0,
             next_key: 0,
@@ -125,8 +191,9 @@ impl RadiusClient {
             sent_auth: [0; 16],
             dest: SocketAddr::from(([0, 0, 0, 0], 0)),
             deadline: None,
+            refused: false,
         };
-        match self.pick_server(now, &p.tried) {
+        match self.pick_server(now, Purpose::of(&p.req), &p.tried) {
             Some(s) => p.server = s,
             None => {
                 self.events.push_back((RequestId(key), Outcome::Timeout));
@@ -143,8 +210,9 @@ impl RadiusClient {
 
     /// First live server not yet tried by this request; else the first
     /// untried one even if dead (a dead server beats no server).
-    fn pick_server(&mut self, now: Instant, tried: &[bool]) -> Option<usize> {
-        for (i, until) in self.dead_until.iter_mut().enumerate() {
+    fn pick_server(&mut self, now: Instant, purpose: Purpose, tried: &[bool]) -> Option<usize> {
+        for (i, server) in self.servers.iter_mut().enumerate() {
+            let until = &mut server.dead_until[purpose as usize];
             if until.is_some_and(|t| t <= now) {
                 *until = None; // dead_time is over: revived
             }
@@ -157,14 +225,45 @@ impl RadiusClient {
 
     /// Give the request an identifier and send it, or queue it.
     fn start(&mut self, now: Instant, key: u64) {
+        let Some(purpose) = self.pending.get(&key).map(|p| Purpose::of(&p.req)) else {
+            return;
+        };
+        if purpose == Purpose::Acct && self.acct_slots >= self.acct_slot_limit() {
+            self.backlog[Purpose::Acct as usize].push_back(key);
+            return;
+        }
         match self.ids.allocate(key) {
             Some(slot) => {
                 if let Some(p) = self.pending.get_mut(&key) {
                     p.slot = Some(slot);
                 }
+                if purpose == Purpose::Acct {
+                    self.acct_slots += 1;
+                }
                 self.transmit(now, key);
             }
-            None => self.backlog.push_back(key),
+            None => self.backlog[purpose as usize].push_back(key),
+        }
+    }
+
+    fn acct_slot_limit(&self) -> usize {
+        (self.cfg.sockets * 256 * ACCT_QUARTERS / 4).max(1)
+    }
+
+    /// Start what waits for an identifier: authentication first.
+    fn start_backlog(&mut self, now: Instant) {
+        while self.ids.available() > 0 {
+            let next = match self.backlog[Purpose::Auth as usize].pop_front() {
+                Some(k) => k,
+                None if self.acct_slots < self.acct_slot_limit() => {
+                    match self.backlog[Purpose::Acct as usize].pop_front() {
+                        Some(k) => k,
+                        None => break,
+                    }
+                }
+                None => break,
+            };
+            self.start(now, next);
         }
     }
 
@@ -243,8 +342,10 @@ impl RadiusClient {
         let Some(p) = self.pending.get_mut(&key) else {
             return;
         };
-        let is_acct = matches!(p.req, RequestKind::Acct(_));
+        let purpose = Purpose::of(&p.req);
+        let is_acct = purpose == Purpose::Acct;
         if p.tries < self.cfg.retries.max(1) {
+            p.refused = false;
             p.interval = p
                 .interval
                 .saturating_mul(2)
@@ -261,6 +362,7 @@ impl RadiusClient {
             return;
         }
         let failed = p.server;
+        let refused = std::mem::take(&mut p.refused);
         if let Some(t) = p.tried.get_mut(failed) {
             *t = true;
         }
@@ -268,11 +370,12 @@ impl RadiusClient {
         if let Some(st) = self.stats.get_mut(failed) {
             st.timeouts += 1;
         }
-        if let Some(d) = self.dead_until.get_mut(failed) {
-            *d = Some(later(now, self.cfg.dead_time));
-            tracing::warn!(server = failed, "RADIUS server marked dead");
+        // A server whose replies we refused is alive: marking it dead
+        // would hide the real fault behind "no server answered".
+        if !refused {
+            self.mark_dead(now, failed, purpose);
         }
-        let Some(next) = self.pick_server(now, &tried) else {
+        let Some(next) = self.pick_server(now, purpose, &tried) else {
             self.finish(now, key, Outcome::Timeout);
             return;
         };
@@ -281,11 +384,60 @@ impl RadiusClient {
             p.tries = 0;
             p.interval = self.cfg.timeout;
         }
+        if let Some(addr) = self.cfg.servers.get(next) {
+            let to = if is_acct { addr.acct } else { addr.auth };
+            tracing::info!(server = %to, "RADIUS: failing over to the next server");
+        }
         if let Some(st) = self.stats.get_mut(next) {
             st.requests += 1;
         }
         self.reassign_slot(key);
         self.transmit(now, key);
+    }
+
+    fn mark_dead(&mut self, now: Instant, server: usize, purpose: Purpose) {
+        let Some(st) = self.servers.get_mut(server) else {
+            return;
+        };
+        let until = &mut st.dead_until[purpose as usize];
+        if until.is_none() {
+            let (what, to) = match (purpose, self.cfg.servers.get(server)) {
+                (Purpose::Auth, Some(a)) => ("authentication", a.auth),
+                (Purpose::Acct, Some(a)) => ("accounting", a.acct),
+                (_, None) => return,
+            };
+            tracing::warn!(
+                server = %to,
+                "RADIUS server did not answer {what} after {} tries; skipped for {what} for {} s",
+                self.cfg.retries.max(1),
+                self.cfg.dead_time.as_secs()
+            );
+        }
+        *until = Some(later(now, self.cfg.dead_time));
+    }
+
+    /// A reply matched a request and was dropped: count it, log the reason
+    /// once per server, and remember that the server is alive.
+    fn refuse(&mut self, key: u64, server: usize, why: Refusal, code: Code) {
+        if let Some(p) = self.pending.get_mut(&key) {
+            p.refused = true;
+        }
+        if let Some(st) = self.stats.get_mut(server) {
+            match why {
+                Refusal::BadAuthenticator => st.bad_authenticator += 1,
+                _ => st.bad_message_authenticator += 1,
+            }
+        }
+        let from = self.cfg.servers.get(server).map(|s| s.auth);
+        let Some(state) = self.servers.get_mut(server) else {
+            return;
+        };
+        if state.warned & why.bit() == 0 {
+            state.warned |= why.bit();
+            tracing::warn!(server = ?from, "RADIUS reply ({code:?}) dropped: {} (logged once per server; see the bad_authenticator and bad_message_authenticator counters)", why.explain());
+        } else {
+            tracing::debug!(server = ?from, ?why, "RADIUS reply dropped");
+        }
     }
 
     /// A fresh identifier for the next transmission (the old one is freed
@@ -307,19 +459,19 @@ impl RadiusClient {
         if let Some(p) = self.pending.remove(&key) {
             if let Some(slot) = p.slot {
                 self.ids.release(slot);
+                if Purpose::of(&p.req) == Purpose::Acct {
+                    self.acct_slots = self.acct_slots.saturating_sub(1);
+                }
             }
             if let Some(d) = p.deadline {
                 self.timers.remove(&(d, key));
             }
         }
-        self.backlog.retain(|k| *k != key);
-        self.events.push_back((RequestId(key), outcome));
-        while self.ids.available() > 0 {
-            let Some(next) = self.backlog.pop_front() else {
-                break;
-            };
-            self.start(now, next);
+        for queue in &mut self.backlog {
+            queue.retain(|k| *k != key);
         }
+        self.events.push_back((RequestId(key), outcome));
+        self.start_backlog(now);
     }
 
     fn server_of(&self, from: SocketAddr) -> Option<usize> {
@@ -362,7 +514,8 @@ impl RadiusClient {
             self.count(from_server, |s| s.unknown_id += 1);
             return;
         };
-        let (server, dest, sent_auth) = (Some(p.server), p.dest, p.sent_auth);
+        let (index, dest, sent_auth) = (p.server, p.dest, p.sent_auth);
+        let server = Some(index);
         let is_auth = matches!(p.req, RequestKind::Auth(_));
         if from != dest {
             self.count(server, |s| s.wrong_source += 1);
@@ -384,18 +537,37 @@ impl RadiusClient {
         let cfg = Arc::clone(&self.cfg);
         let secret = &cfg.secret;
         if !verify_response(pkt, &sent_auth, secret) {
-            self.count(server, |s| s.bad_authenticator += 1);
+            self.refuse(key, index, Refusal::BadAuthenticator, code);
             return;
         }
-        // Blast-RADIUS (CVE-2024-3596) forges Access-* replies: those must be
-        // signed. An Accounting-Response carries no authorisation and many
-        // servers (FreeRADIUS 3.2 among them) never sign it: its
-        // Message-Authenticator is checked when present.
+        // Blast-RADIUS (CVE-2024-3596) forges Access-* replies: the policy
+        // says which must be signed. An Accounting-Response carries no
+        // authorisation and many servers (FreeRADIUS 3.2 among them) never
+        // sign it. A Message-Authenticator that is present is always checked.
+        let signs = self.servers.get(index).is_some_and(|s| s.signs);
         match check_message_authenticator(pkt, &sent_auth, secret) {
-            MaCheck::Valid => {}
-            MaCheck::Absent if !cfg.require_message_authenticator || !is_auth => {}
-            MaCheck::Absent | MaCheck::Invalid => {
-                self.count(server, |s| s.bad_message_authenticator += 1);
+            MaCheck::Valid => {
+                if is_auth {
+                    if let Some(st) = self.servers.get_mut(index) {
+                        st.signs = true;
+                    }
+                }
+            }
+            MaCheck::Absent if !is_auth => {}
+            MaCheck::Absent => match cfg.require_message_authenticator {
+                MessageAuthenticatorPolicy::No => {}
+                MessageAuthenticatorPolicy::Auto if !signs => {}
+                MessageAuthenticatorPolicy::Auto => {
+                    self.refuse(key, index, Refusal::UnsignedAfterSigned, code);
+                    return;
+                }
+                MessageAuthenticatorPolicy::Yes => {
+                    self.refuse(key, index, Refusal::Unsigned, code);
+                    return;
+                }
+            },
+            MaCheck::Invalid => {
+                self.refuse(key, index, Refusal::BadMessageAuthenticator, code);
                 return;
             }
         }
@@ -414,8 +586,9 @@ impl RadiusClient {
             _ => s.acct_responses += 1,
         });
         // It answered: it is alive whatever an earlier request thought.
-        if let Some(d) = server.and_then(|s| self.dead_until.get_mut(s)) {
-            *d = None;
+        let purpose = if is_auth { Purpose::Auth } else { Purpose::Acct };
+        if let Some(st) = self.servers.get_mut(index) {
+            st.dead_until[purpose as usize] = None;
         }
         self.finish(now, key, outcome);
     }
@@ -447,12 +620,20 @@ impl RadiusClient {
         self.stray
     }
 
-    /// Whether server `index` is currently skipped as dead.
+    /// Whether server `index` is currently skipped for authentication.
     pub fn is_dead(&self, index: usize, now: Instant) -> bool {
-        self.dead_until
+        self.dead_for(index, Purpose::Auth, now)
+    }
+
+    /// Whether server `index` is currently skipped for accounting.
+    pub fn is_dead_for_accounting(&self, index: usize, now: Instant) -> bool {
+        self.dead_for(index, Purpose::Acct, now)
+    }
+
+    fn dead_for(&self, index: usize, purpose: Purpose, now: Instant) -> bool {
+        self.servers
             .get(index)
-            .copied()
-            .flatten()
+            .and_then(|s| s.dead_until[purpose as usize])
             .is_some_and(|t| t > now)
     }
 }

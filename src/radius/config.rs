@@ -33,8 +33,8 @@ pub struct ClientConfig {
     pub retries: u32,
     /// A server that let a whole request time out is skipped this long.
     pub dead_time: Duration,
-    /// Drop responses without a valid Message-Authenticator.
-    pub require_message_authenticator: bool,
+    /// Which Access-* replies must carry a Message-Authenticator.
+    pub require_message_authenticator: MessageAuthenticatorPolicy,
     pub nas_ip: Ipv4Addr,
     pub nas_identifier: String,
 }
@@ -51,10 +51,32 @@ impl Default for ClientConfig {
             timeout: Duration::from_secs(3),
             retries: 3,
             dead_time: Duration::from_secs(30),
-            require_message_authenticator: true,
+            require_message_authenticator: MessageAuthenticatorPolicy::Auto,
             nas_ip: Ipv4Addr::UNSPECIFIED,
             nas_identifier: String::new(),
         }
+    }
+}
+
+/// When an Access-Accept/Reject/Challenge must be signed with a
+/// Message-Authenticator (Blast-RADIUS, CVE-2024-3596). One that is present
+/// is always checked, whatever the policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageAuthenticatorPolicy {
+    /// As FreeRADIUS's own `auto`: a server's unsigned replies are accepted
+    /// until it has once sent a signed one, and dropped from then on.
+    Auto,
+    Yes,
+    No,
+}
+
+impl std::fmt::Display for MessageAuthenticatorPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            MessageAuthenticatorPolicy::Auto => "auto",
+            MessageAuthenticatorPolicy::Yes => "yes",
+            MessageAuthenticatorPolicy::No => "no",
+        })
     }
 }
 
@@ -70,6 +92,7 @@ pub struct ServerStats {
     pub timeouts: u64,
     pub retries: u64,
     pub bad_authenticator: u64,
+    /// Replies dropped for a missing or wrong Message-Authenticator.
     pub bad_message_authenticator: u64,
     pub unknown_id: u64,
     pub wrong_source: u64,

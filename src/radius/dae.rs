@@ -66,11 +66,11 @@ pub enum DaeError {
     BadLength(usize),
     #[error("code {0} is not a Disconnect-Request or CoA-Request")]
     UnexpectedCode(u8),
-    #[error("Request Authenticator does not match the shared secret")]
+    #[error("Request Authenticator does not match radius_secret (the sender uses another secret)")]
     BadAuthenticator,
-    #[error("Message-Authenticator missing")]
+    #[error("Message-Authenticator missing and radius_dae_require_message_authenticator is yes")]
     MissingMessageAuthenticator,
-    #[error("Message-Authenticator invalid")]
+    #[error("Message-Authenticator does not verify with radius_secret")]
     BadMessageAuthenticator,
     #[error("malformed attributes: {0}")]
     Malformed(String),

@@ -19,7 +19,7 @@ pub mod terminate_cause;
 mod tests;
 
 pub use client::{Outcome, RadiusClient, RequestId, Transmit};
-pub use config::{ClientConfig, ServerAddrs, ServerStats};
+pub use config::{ClientConfig, MessageAuthenticatorPolicy, ServerAddrs, ServerStats};
 pub use dae::{build_dae_response, parse_dae_request, DaeError, DaeKind, DaeRequest};
 pub use reply::{AuthReply, FramedIp};
 pub use request::{AccessRequest, AccountingRequest, AcctStatus, Credentials, RequestKind};

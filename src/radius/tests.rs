@@ -486,7 +486,10 @@ fn reject_and_challenge() {
 
 #[test]
 fn forged_replies_are_dropped_and_counted() {
-    let (mut c, t0) = client(cfg());
+    let (mut c, t0) = client(ClientConfig {
+        require_message_authenticator: MessageAuthenticatorPolicy::Yes,
+        ..cfg()
+    });
     let (_, tx) = submit_auth(&mut c, t0);
     let good = reply(&tx.bytes, 2, &[], true, SECRET);
     // Wrong secret -> bad Response Authenticator.
@@ -557,7 +560,7 @@ fn forged_replies_are_dropped_and_counted() {
 #[test]
 fn message_authenticator_optional_when_not_required() {
     let (mut c, t0) = client(ClientConfig {
-        require_message_authenticator: false,
+        require_message_authenticator: MessageAuthenticatorPolicy::No,
         ..cfg()
     });
     let (_, tx) = submit_auth(&mut c, t0);
@@ -1071,7 +1074,7 @@ mod prop {
             if let Ok(r) = parse_dae_request(&p, SECRET, false) {
                 let _ = build_dae_response(&p, &r, false, Some(404), SECRET);
             }
-            let (mut c, t0) = client(ClientConfig { require_message_authenticator: false, ..cfg() });
+            let (mut c, t0) = client(ClientConfig { require_message_authenticator: MessageAuthenticatorPolicy::No, ..cfg() });
             let (_, tx) = submit_auth(&mut c, t0);
             let mut r = vec![2u8, tx.bytes[1], 0, 0];
             r.extend_from_slice(&tx.bytes[4..20]);
@@ -1094,7 +1097,7 @@ fn write_fuzz_seeds() {
     let fcfg = ClientConfig {
         servers: vec![ServerAddrs::new(addr("127.0.0.1:1812"))],
         secret: secret.to_vec(),
-        require_message_authenticator: false,
+        require_message_authenticator: MessageAuthenticatorPolicy::No,
         ..cfg()
     };
     let (mut c, t0) = client(fcfg);
@@ -1169,4 +1172,117 @@ fn absurd_durations_do_not_panic() {
     let t = c.poll_timeout().unwrap();
     c.handle_timeout(t);
     assert_eq!(c.in_flight(), 1);
+}
+
+/// Answer the newest transmission with an Access-Accept, signed or not.
+fn answer_accept(c: &mut RadiusClient, now: Instant, tx: &Transmit, signed: bool) {
+    c.handle_datagram(now, tx.socket, tx.to, &reply(&tx.bytes, 2, &[], signed, SECRET));
+}
+
+#[test]
+fn auto_accepts_unsigned_until_the_server_signs_once() {
+    let (mut c, t0) = client(cfg());
+    assert_eq!(
+        ClientConfig::default().require_message_authenticator,
+        MessageAuthenticatorPolicy::Auto
+    );
+    // FreeRADIUS 3.2.1 as Debian ships it: unsigned replies, accepted.
+    for _ in 0..2 {
+        let (_, tx) = submit_auth(&mut c, t0);
+        answer_accept(&mut c, t0, &tx, false);
+        assert!(matches!(c.poll_event(), Some((_, Outcome::Accept(_)))));
+    }
+    // The server signs one reply.
+    let (_, tx) = submit_auth(&mut c, t0);
+    answer_accept(&mut c, t0, &tx, true);
+    assert!(matches!(c.poll_event(), Some((_, Outcome::Accept(_)))));
+    // From now on its unsigned replies are dropped...
+    let (_, tx) = submit_auth(&mut c, t0);
+    answer_accept(&mut c, t0, &tx, false);
+    assert!(c.poll_event().is_none());
+    assert_eq!(c.stats()[0].bad_message_authenticator, 1);
+    // ...and its signed ones accepted.
+    answer_accept(&mut c, t0, &tx, true);
+    assert!(matches!(c.poll_event(), Some((_, Outcome::Accept(_)))));
+    // A present but wrong Message-Authenticator is dropped under every policy.
+    for policy in [
+        MessageAuthenticatorPolicy::Auto,
+        MessageAuthenticatorPolicy::No,
+    ] {
+        let (mut c, t0) = client(ClientConfig {
+            require_message_authenticator: policy,
+            ..cfg()
+        });
+        let (_, tx) = submit_auth(&mut c, t0);
+        let mut bad = reply(&tx.bytes, 2, &[], true, SECRET);
+        bad[25] ^= 1;
+        let req_auth: [u8; 16] = tx.bytes[4..20].try_into().unwrap();
+        let ra = md5_of(&[&bad[..4], &req_auth, &bad[20..], SECRET]);
+        bad[4..20].copy_from_slice(&ra);
+        c.handle_datagram(t0, tx.socket, tx.to, &bad);
+        assert!(c.poll_event().is_none(), "{policy}");
+        assert_eq!(c.stats()[0].bad_message_authenticator, 1);
+    }
+}
+
+#[test]
+fn refused_replies_never_make_a_server_dead() {
+    let (mut c, t0) = client(ClientConfig {
+        require_message_authenticator: MessageAuthenticatorPolicy::Yes,
+        ..cfg()
+    });
+    let (id, first) = submit_auth(&mut c, t0);
+    // Every try of the request is answered, unsigned, by both servers.
+    answer_accept(&mut c, t0, &first, false);
+    let mut last = t0;
+    loop {
+        while let Some(tx) = c.poll_transmit() {
+            answer_accept(&mut c, last, &tx, false);
+        }
+        let Some(t) = c.poll_timeout() else { break };
+        c.handle_timeout(t);
+        last = t;
+    }
+    assert_eq!(c.poll_event(), Some((id, Outcome::Timeout)));
+    assert!(!c.is_dead(0, last) && !c.is_dead(1, last));
+    assert_eq!(c.stats()[0].bad_message_authenticator, 3);
+    assert_eq!(c.stats()[1].bad_message_authenticator, 3);
+}
+
+#[test]
+fn unanswered_accounting_does_not_stop_authentication() {
+    let (mut c, t0) = client(cfg());
+    let id = c.submit(t0, RequestKind::Acct(acct_request(AcctStatus::Start)), AUTH);
+    let end = run_out(&mut c);
+    assert_eq!(c.poll_event(), Some((id, Outcome::Timeout)));
+    assert!(c.is_dead_for_accounting(0, end) && c.is_dead_for_accounting(1, end));
+    // Authentication still goes to the primary first, and is answered.
+    assert!(!c.is_dead(0, end));
+    let (_, tx) = submit_auth(&mut c, end);
+    assert_eq!(tx.to, addr("10.0.0.1:1812"));
+    answer_accept(&mut c, end, &tx, false);
+    assert!(matches!(c.poll_event(), Some((_, Outcome::Accept(_)))));
+}
+
+#[test]
+fn accounting_cannot_take_every_identifier() {
+    let (mut c, t0) = client(ClientConfig {
+        sockets: 1,
+        ..cfg()
+    });
+    // 300 Accounting-Requests nobody answers: at most 3/4 of the 256
+    // identifiers go to them, the rest wait.
+    for _ in 0..300 {
+        c.submit(t0, RequestKind::Acct(acct_request(AcctStatus::InterimUpdate)), AUTH);
+    }
+    let mut sent = 0;
+    while c.poll_transmit().is_some() {
+        sent += 1;
+    }
+    assert_eq!(sent, 192);
+    // A login is sent at once, not queued behind them.
+    let (_, tx) = submit_auth(&mut c, t0);
+    answer_accept(&mut c, t0, &tx, false);
+    assert!(matches!(c.poll_event(), Some((_, Outcome::Accept(_)))));
+    assert_eq!(c.in_flight(), 300);
 }

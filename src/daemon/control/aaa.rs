@@ -32,7 +32,8 @@ pub struct AaaSettings {
     pub secret: Vec<u8>,
     /// Who may send Disconnect/CoA: the RADIUS servers and these.
     pub dae_allowed: Vec<IpAddr>,
-    pub require_message_authenticator: bool,
+    /// Drop Disconnect/CoA requests without a Message-Authenticator.
+    pub dae_require_message_authenticator: bool,
     pub nas_ip: Ipv4Addr,
     pub nas_identifier: String,
     /// kill_timedout_sessions: a Session-Timeout of 0 refuses the login.

@@ -36,7 +36,7 @@ impl ControlPlane {
         let req = match parse_dae_request(
             bytes,
             &aaa.settings.secret,
-            aaa.settings.require_message_authenticator,
+            aaa.settings.dae_require_message_authenticator,
         ) {
             Ok(r) => r,
             Err(e) => {

@@ -82,7 +82,8 @@ pub struct ControlPlane {
     by_user: HashMap<Arc<str>, session::UserSessions>,
     by_address: FxHashMap<Ipv4Addr, SessionKey>,
     pool: AddressPool,
-    auth: Box<dyn Authenticator>,
+    /// The secrets file; None when RADIUS authenticates (primary_radius).
+    auth: Option<Box<dyn Authenticator>>,
     /// RADIUS authentication, accounting and DAE, when servers are configured.
     aaa: Option<Aaa>,
     timers: Timers<TimerKey>,
@@ -111,7 +112,7 @@ impl ControlPlane {
         tun: Tun,
         workers: Vec<crossbeam_channel::Sender<TableUpdate>>,
         pool: AddressPool,
-        auth: Box<dyn Authenticator>,
+        auth: Option<Box<dyn Authenticator>>,
         aaa: Option<Aaa>,
         clock: Arc<Clock>,
     ) -> ControlPlane {
@@ -165,8 +166,9 @@ impl ControlPlane {
         self.timers.next()
     }
 
-    pub fn auth_mut(&mut self) -> &mut dyn Authenticator {
-        self.auth.as_mut()
+    /// The local authentication back end; None when RADIUS authenticates.
+    pub fn auth_mut(&mut self) -> Option<&mut (dyn Authenticator + 'static)> {
+        self.auth.as_deref_mut()
     }
 
     // ---- input from the data plane ------------------------------------
@@ -597,10 +599,16 @@ impl ControlPlane {
             self.radius_authenticate(now, k, username, credentials);
             return;
         }
-        let decision = self.auth.authenticate(&AuthRequest {
-            username: &username,
-            credentials,
-        });
+        let decision = match self.auth.as_mut() {
+            Some(auth) => auth.authenticate(&AuthRequest {
+                username: &username,
+                credentials,
+            }),
+            // Not reached: the daemon starts with RADIUS or a secrets file.
+            None => AuthDecision::Reject {
+                message: "No authentication configured".into(),
+            },
+        };
         self.complete_auth(now, k, username, decision);
     }
 
