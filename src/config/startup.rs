@@ -881,7 +881,12 @@ impl Config {
         let mut v: Vec<(usize, String)> = self
             .not_implemented_set()
             .into_iter()
-            .map(|n| (self.explicitly_set.get(n).copied().unwrap_or(0), format!("set {n}")))
+            .map(|n| {
+                (
+                    self.explicitly_set.get(n).copied().unwrap_or(0),
+                    format!("set {n}"),
+                )
+            })
             .collect();
         v.extend(
             self.statements

@@ -1,6 +1,6 @@
 //! Logging: l2tpns's debug levels 0-5 mapped onto `tracing` levels, written
 //! to stdout (the default, for init systems and journald), a file, or syslog
-//! (`log_file "syslog:FACILITY"`, as l2tpns).
+//! (`log_file "syslog:FACILITY"`, as l2tpns), as text or JSON (`log_format`).
 //!
 //! l2tpns levels: 0 critical, 1 error, 2 warning, 3 info, 4 calls, 5 packets.
 
@@ -10,6 +10,8 @@ use std::io;
 use std::path::Path;
 use std::sync::Mutex;
 use tracing::level_filters::LevelFilter;
+
+use crate::config::startup::LogFormat;
 
 pub fn level_for(debug: u32) -> LevelFilter {
     match debug {
@@ -28,34 +30,42 @@ pub enum Target<'a> {
     Syslog(&'a str),
 }
 
-pub fn init(debug: u32, target: Target<'_>) -> Result<(), String> {
+/// `format`: l2tpns-like text lines, or one JSON object per line whose
+/// fields (tunnel, session, user, ...) sit beside "message" at the top level,
+/// for journald and log shippers.
+pub fn init(debug: u32, target: Target<'_>, format: LogFormat) -> Result<(), String> {
     use std::io::IsTerminal;
-    let builder = tracing_subscriber::fmt()
-        .with_max_level(level_for(debug))
-        .with_target(false)
-        .with_ansi(io::stdout().is_terminal());
-    match target {
-        Target::Stdout => builder.with_writer(io::stdout).init(),
+    use tracing_subscriber::fmt::writer::BoxMakeWriter;
+    let (writer, ansi, time) = match target {
+        Target::Stdout => (
+            BoxMakeWriter::new(io::stdout),
+            io::stdout().is_terminal(),
+            true,
+        ),
         Target::File(path) => {
             let file = OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(path)
                 .map_err(|e| format!("log_file {}: {e}", path.display()))?;
-            builder
-                .with_ansi(false)
-                .with_writer(Mutex::new(file))
-                .init();
+            (BoxMakeWriter::new(Mutex::new(file)), false, true)
         }
         Target::Syslog(facility) => {
             open_syslog(facility);
-            builder
-                .with_ansi(false)
-                .without_time()
-                .with_level(true)
-                .with_writer(|| SyslogWriter { line: Vec::new() })
-                .init();
+            // syslog stamps its own time.
+            let w = || SyslogWriter { line: Vec::new() };
+            (BoxMakeWriter::new(w), false, false)
         }
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_max_level(level_for(debug))
+        .with_target(false)
+        .with_writer(writer);
+    match (format, time) {
+        (LogFormat::Text, true) => builder.with_ansi(ansi).init(),
+        (LogFormat::Text, false) => builder.with_ansi(false).without_time().init(),
+        (LogFormat::Json, true) => builder.json().flatten_event(true).init(),
+        (LogFormat::Json, false) => builder.json().flatten_event(true).without_time().init(),
     }
     Ok(())
 }

@@ -117,6 +117,7 @@ pub fn run(opts: Options) -> Result<(), String> {
             LogTarget::File(p) => logging::Target::File(p),
             LogTarget::Syslog(f) => logging::Target::Syslog(f),
         },
+        cfg.log_format,
     )?;
     for w in &cfg.warnings {
         warn!("{}:{}: {}", w.file.display(), w.line, w.message);
@@ -130,9 +131,9 @@ pub fn run(opts: Options) -> Result<(), String> {
     }
     let authentication = match (&auth, cfg.primary_radius) {
         (Some(a), _) => a.describe(),
-        (None, Some(r)) => format!(
-            "RADIUS at {r} (ppp_secrets_file not used while primary_radius is set)"
-        ),
+        (None, Some(r)) => {
+            format!("RADIUS at {r} (ppp_secrets_file not used while primary_radius is set)")
+        }
         (None, None) => "none".into(),
     };
     info!(

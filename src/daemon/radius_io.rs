@@ -66,8 +66,9 @@ pub fn setup(
         } else {
             0
         };
-        let s = bind(SocketAddrV4::new(source, port))
-            .map_err(|e| format!("RADIUS socket {source}:{port}: {e} (radius_source_address, radius_bind_min)"))?;
+        let s = bind(SocketAddrV4::new(source, port)).map_err(|e| {
+            format!("RADIUS socket {source}:{port}: {e} (radius_source_address, radius_bind_min)")
+        })?;
         receivers.push(s.try_clone().map_err(|e| e.to_string())?);
         client_sockets.push(s);
     }

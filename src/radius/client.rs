@@ -586,7 +586,11 @@ impl RadiusClient {
             _ => s.acct_responses += 1,
         });
         // It answered: it is alive whatever an earlier request thought.
-        let purpose = if is_auth { Purpose::Auth } else { Purpose::Acct };
+        let purpose = if is_auth {
+            Purpose::Auth
+        } else {
+            Purpose::Acct
+        };
         if let Some(st) = self.servers.get_mut(index) {
             st.dead_until[purpose as usize] = None;
         }

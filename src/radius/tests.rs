@@ -1176,7 +1176,12 @@ fn absurd_durations_do_not_panic() {
 
 /// Answer the newest transmission with an Access-Accept, signed or not.
 fn answer_accept(c: &mut RadiusClient, now: Instant, tx: &Transmit, signed: bool) {
-    c.handle_datagram(now, tx.socket, tx.to, &reply(&tx.bytes, 2, &[], signed, SECRET));
+    c.handle_datagram(
+        now,
+        tx.socket,
+        tx.to,
+        &reply(&tx.bytes, 2, &[], signed, SECRET),
+    );
 }
 
 #[test]
@@ -1273,7 +1278,11 @@ fn accounting_cannot_take_every_identifier() {
     // 300 Accounting-Requests nobody answers: at most 3/4 of the 256
     // identifiers go to them, the rest wait.
     for _ in 0..300 {
-        c.submit(t0, RequestKind::Acct(acct_request(AcctStatus::InterimUpdate)), AUTH);
+        c.submit(
+            t0,
+            RequestKind::Acct(acct_request(AcctStatus::InterimUpdate)),
+            AUTH,
+        );
     }
     let mut sent = 0;
     while c.poll_transmit().is_some() {

@@ -222,7 +222,7 @@ impl ControlPlane {
                             .unwrap_or_else(|| "Authentication failed".into()),
                     },
                     Outcome::Timeout => {
-                        warn!(user = %username, "no RADIUS server answered; refusing the login");
+                        warn!(tunnel = key.tunnel, session = key.session, user = %username, "no RADIUS server answered (or every answer was dropped, see the warnings above); refusing the login");
                         AuthDecision::Reject {
                             message: "Authentication server unreachable".into(),
                         }
@@ -235,11 +235,11 @@ impl ControlPlane {
             }
             Some(Pending::Acct(req)) => match outcome {
                 Outcome::AcctAck => {
-                    debug!(session = %req.acct_session_id, status = ?req.status, "accounting answered")
+                    debug!(acct_session_id = %req.acct_session_id, user = req.user_name.as_deref().unwrap_or(""), status = ?req.status, "accounting answered")
                 }
                 _ => {
                     // Billing depends on it: never drop a record, send it again.
-                    warn!(session = %req.acct_session_id, status = ?req.status, "accounting not answered by any server; retrying");
+                    warn!(acct_session_id = %req.acct_session_id, user = req.user_name.as_deref().unwrap_or(""), status = ?req.status, "accounting not answered by any server; retrying (logins are not affected)");
                     self.submit_accounting(now, *req);
                 }
             },
@@ -327,7 +327,7 @@ impl ControlPlane {
             s.acct_started = true;
             s.next_interim = every.map(|e| now + e);
         }
-        info!(tid = k.tunnel, sid = k.session, session = %req.acct_session_id, "accounting start");
+        info!(tunnel = k.tunnel, session = k.session, user = req.user_name.as_deref().unwrap_or(""), acct_session_id = %req.acct_session_id, "accounting start");
         self.submit_accounting(now, req);
     }
 

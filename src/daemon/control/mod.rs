@@ -166,6 +166,14 @@ impl ControlPlane {
         self.timers.next()
     }
 
+    /// The session's user name for log lines ("" before authentication).
+    fn user_of(&self, k: SessionKey) -> &str {
+        self.sessions
+            .get(&k)
+            .and_then(|s| s.username.as_deref())
+            .unwrap_or("")
+    }
+
     /// The local authentication back end; None when RADIUS authenticates.
     pub fn auth_mut(&mut self) -> Option<&mut (dyn Authenticator + 'static)> {
         self.auth.as_deref_mut()
@@ -204,12 +212,12 @@ impl ControlPlane {
         }
         let Some(entry) = self.tunnels.get_mut(&tid) else {
             self.stats.unknown_tunnel += 1;
-            debug!(%from, tid, "control message for unknown tunnel");
+            debug!(%from, tunnel = tid, "control message for unknown tunnel");
             return;
         };
         if entry.peer.ip() != from.ip() {
             self.stats.wrong_source += 1;
-            debug!(%from, tid, peer = %entry.peer, "control message from the wrong address");
+            debug!(%from, tunnel = tid, peer = %entry.peer, "control message from the wrong address");
             return;
         }
         // NAT may move the LAC's port; follow it like l2tpns does.
@@ -245,7 +253,7 @@ impl ControlPlane {
         self.rng.fill_bytes(&mut challenge);
         match Tunnel::from_sccrq(self.settings.tunnel.clone(), tid, bytes, challenge, now) {
             Ok(tunnel) => {
-                info!(tid, %from, peer_tid, host = tunnel.peer_hostname(), "new tunnel");
+                info!(tunnel = tid, %from, peer_tid, host = tunnel.peer_hostname(), "new tunnel");
                 self.by_peer.insert((from, peer_tid), tid);
                 self.tunnels.insert(
                     tid,
@@ -277,8 +285,8 @@ impl ControlPlane {
         let Some(s) = self.sessions.get_mut(&k) else {
             self.stats.unknown_session += 1;
             debug!(
-                tid = k.tunnel,
-                sid = k.session,
+                tunnel = k.tunnel,
+                session = k.session,
                 "PPP frame for unknown session"
             );
             return;
@@ -365,7 +373,7 @@ impl ControlPlane {
             while let Some(d) = e.tunnel.poll_transmit(now) {
                 if let Err(err) = self.udp.send_to(&d, e.peer) {
                     self.stats.send_errors += 1;
-                    debug!(tid, "send: {err}");
+                    debug!(tunnel = tid, "send: {err}");
                 }
             }
             while let Some(ev) = e.tunnel.poll_event() {
@@ -394,20 +402,20 @@ impl ControlPlane {
     fn tunnel_event(&mut self, now: Instant, tid: u16, ev: TunnelEvent) {
         match ev {
             TunnelEvent::Established => {
-                info!(tid, "tunnel established");
+                info!(tunnel = tid, "tunnel established");
             }
             TunnelEvent::IncomingCall {
                 local_sid,
                 peer_sid,
                 call,
             } => {
-                debug!(tid, sid = local_sid, ?call, "incoming call");
+                debug!(tunnel = tid, session = local_sid, ?call, "incoming call");
                 let limit = self.settings.max_sessions as usize;
                 if self.shutting_down || (limit > 0 && self.sessions.len() >= limit) {
                     self.stats.session_limit += 1;
                     warn!(
-                        tid,
-                        sid = local_sid,
+                        tunnel = tid,
+                        session = local_sid,
                         "refusing a call: max_sessions {limit} reached or shutting down"
                     );
                     if let Some(e) = self.tunnels.get_mut(&tid) {
@@ -458,8 +466,8 @@ impl ControlPlane {
             TunnelEvent::CallConnected { local_sid, connect } => {
                 let k = key(tid, local_sid);
                 debug!(
-                    tid,
-                    sid = local_sid,
+                    tunnel = tid,
+                    session = local_sid,
                     ?connect,
                     "call connected, starting LCP"
                 );
@@ -474,7 +482,13 @@ impl ControlPlane {
             }
             TunnelEvent::CallDisconnected { local_sid, info } => {
                 // The "session closed" line carries the result and PPP cause.
-                debug!(tid, sid = local_sid, ?info, "LAC disconnected the call");
+                debug!(
+                    tunnel = tid,
+                    session = local_sid,
+                    user = self.user_of(key(tid, local_sid)),
+                    ?info,
+                    "LAC disconnected the call"
+                );
                 let cause = Cause::LacDisconnect {
                     result: info.result,
                     ppp_cause: info.ppp_disconnect_cause.as_ref().map(|c| c.code),
@@ -482,7 +496,7 @@ impl ControlPlane {
                 self.end_session(now, key(tid, local_sid), cause, false);
             }
             TunnelEvent::Closed { reason } => {
-                info!(tid, ?reason, "tunnel closed");
+                info!(tunnel = tid, ?reason, "tunnel closed");
                 self.end_tunnel_sessions(now, tid, Cause::TunnelClosed);
             }
         }
@@ -506,7 +520,7 @@ impl ControlPlane {
             self.by_peer.retain(|_, v| *v != tid);
             self.timers.set(TimerKey::Tunnel(tid), None);
             self.tunnel_ids.release(tid);
-            debug!(tid, "tunnel freed");
+            debug!(tunnel = tid, "tunnel freed");
         }
     }
 
@@ -582,7 +596,13 @@ impl ControlPlane {
                 }
             }
             ServerEvent::Closed { reason } => {
-                debug!(tid = k.tunnel, sid = k.session, ?reason, "PPP closed");
+                debug!(
+                    tunnel = k.tunnel,
+                    session = k.session,
+                    user = self.user_of(k),
+                    ?reason,
+                    "PPP closed"
+                );
                 self.end_session(now, k, Cause::Ppp(reason), true);
             }
         }
@@ -628,7 +648,7 @@ impl ControlPlane {
             } => (address, message, attrs),
             AuthDecision::Reject { message } => {
                 self.stats.auth_rejected += 1;
-                info!(tid = k.tunnel, sid = k.session, user = %username, "authentication failed");
+                info!(tunnel = k.tunnel, session = k.session, user = %username, "authentication failed");
                 if let Some(s) = self.sessions.get_mut(&k) {
                     s.link.auth_reject(now, &message);
                 }
@@ -648,7 +668,7 @@ impl ControlPlane {
                 .map(|v| v.iter().collect())
                 .unwrap_or_default();
             for old in older.into_iter().filter(|o| *o != k) {
-                info!(user = %username, tid = old.tunnel, sid = old.session, "duplicate login: dropping the older session");
+                info!(user = %username, tunnel = old.tunnel, session = old.session, "duplicate login: dropping the older session");
                 // At once, like l2tpns: the old client is usually gone, and
                 // the new login may want its (sticky) address.
                 self.end_session(now, old, Cause::DuplicateLogin, true);
@@ -657,7 +677,7 @@ impl ControlPlane {
         let user: Arc<str> = Arc::from(username.as_str());
         let Some(assigned) = self.assign_address(k, &user, address) else {
             self.stats.no_address += 1;
-            warn!(user = %username, "no address available; refusing the login");
+            warn!(tunnel = k.tunnel, session = k.session, user = %username, "no address available in ip_pool; refusing the login");
             if let Some(s) = self.sessions.get_mut(&k) {
                 s.link.auth_reject(now, "No address available");
             }
@@ -668,7 +688,7 @@ impl ControlPlane {
         // Debug, not info: the "session up" line that follows names the
         // user and address too (a log line per event was a fifth of the
         // control plane's setup cost at debug 3).
-        debug!(tid = k.tunnel, sid = k.session, user = %username, ip = %assigned, "authenticated");
+        debug!(tunnel = k.tunnel, session = k.session, user = %username, ip = %assigned, "authenticated");
         self.by_user.entry(user.clone()).or_default().push(k);
         let dns = if attrs.dns.iter().any(Option::is_some) {
             attrs.dns
@@ -731,7 +751,7 @@ impl ControlPlane {
         let Some(s) = self.sessions.get_mut(&k) else {
             return;
         };
-        info!(tid = k.tunnel, sid = k.session, ip = %address, user = s.username.as_deref().unwrap_or(""), "session up");
+        info!(tunnel = k.tunnel, session = k.session, ip = %address, user = s.username.as_deref().unwrap_or(""), "session up");
         s.in_dataplane = true;
         s.up_at = Some(now);
         s.last_activity = now;
@@ -780,8 +800,9 @@ impl ControlPlane {
         if let Some(t) = s.attrs.session_timeout.filter(|t| *t > 0) {
             if now >= up + Duration::from_secs(u64::from(t)) {
                 info!(
-                    tid = k.tunnel,
-                    sid = k.session,
+                    tunnel = k.tunnel,
+                    session = k.session,
+                    user = s.username.as_deref().unwrap_or(""),
                     "Session-Timeout {t} s reached"
                 );
                 self.close_session(now, k, Cause::SessionTimeout);
@@ -791,8 +812,9 @@ impl ControlPlane {
         if let Some(t) = s.attrs.idle_timeout.filter(|t| *t > 0) {
             if now >= s.last_activity + Duration::from_secs(u64::from(t)) {
                 info!(
-                    tid = k.tunnel,
-                    sid = k.session,
+                    tunnel = k.tunnel,
+                    session = k.session,
+                    user = s.username.as_deref().unwrap_or(""),
                     "Idle-Timeout {t} s reached"
                 );
                 self.close_session(now, k, Cause::IdleTimeout);
@@ -869,8 +891,8 @@ impl ControlPlane {
         let c = &s.counters;
         use std::sync::atomic::Ordering::Relaxed;
         info!(
-            tid = k.tunnel,
-            sid = k.session,
+            tunnel = k.tunnel,
+            session = k.session,
             user = s.username.as_deref().unwrap_or(""),
             ?cause,
             secs = now.saturating_duration_since(s.opened).as_secs(),
