@@ -63,35 +63,6 @@ fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
     }
 }
 
-fn radclient(lns: &Lns, port: u16, kind: &str, secret: &str, attrs: &str) -> String {
-    use std::io::Write;
-    let mut c = lns
-        .ns
-        .command("radclient")
-        .args([
-            "-x",
-            "-t",
-            "2",
-            "-r",
-            "1",
-            &format!("127.0.0.1:{port}"),
-            kind,
-            secret,
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("radclient (apt-get install freeradius-utils)");
-    c.stdin
-        .take()
-        .expect("stdin")
-        .write_all(attrs.as_bytes())
-        .expect("write");
-    let out = c.wait_with_output().expect("radclient");
-    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
-}
-
 #[test]
 fn pap_and_chap_logins_accepted_and_rejected() {
     if skip_privileged() {
@@ -399,7 +370,7 @@ fn disconnect_and_coa_requests() {
     let ma = "Message-Authenticator = 0x00\n";
     // CoA: a new Session-Timeout takes effect.
     let coa = radclient(
-        &lns,
+        &lns.ns,
         3799,
         "coa",
         RADIUS_SECRET,
@@ -408,7 +379,7 @@ fn disconnect_and_coa_requests() {
     assert!(coa.contains("Received CoA-ACK"), "{coa}");
     // Unknown session: NAK with Error-Cause 503.
     let nak = radclient(
-        &lns,
+        &lns.ns,
         3799,
         "disconnect",
         RADIUS_SECRET,
@@ -418,7 +389,7 @@ fn disconnect_and_coa_requests() {
     assert!(nak.contains("Session-Context-Not-Found"), "{nak}");
     // A wrong secret (bad authenticator): ignored, no answer.
     let bad = radclient(
-        &lns,
+        &lns.ns,
         3799,
         "disconnect",
         "not-the-secret",
@@ -438,7 +409,7 @@ fn disconnect_and_coa_requests() {
     );
     // The named session is dropped.
     let ack = radclient(
-        &lns,
+        &lns.ns,
         3799,
         "disconnect",
         RADIUS_SECRET,

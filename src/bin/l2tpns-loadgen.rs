@@ -141,9 +141,10 @@ struct Args {
     /// Seconds allowed for setup.
     #[arg(long, default_value_t = 60)]
     timeout: u64,
-    /// DNS servers every session must receive, comma separated ("" = none).
-    #[arg(long, default_value = "", value_delimiter = ',')]
-    expect_dns: Vec<String>,
+    /// DNS servers every session must receive, comma separated ("" = none);
+    /// without this option DNS is not checked.
+    #[arg(long)]
+    expect_dns: Option<String>,
     #[arg(long)]
     seed: Option<u64>,
     /// Keep the sessions up this many seconds after the pings, answering echo requests.
@@ -249,16 +250,17 @@ fn main() {
             fail("--traffic up|both needs --sink ADDR:PORT");
         }
     }
-    let mut expect_dns = Vec::new();
-    for d in a.expect_dns.iter().filter(|d| !d.is_empty()) {
-        match d.parse::<Ipv4Addr>() {
-            Ok(ip) => expect_dns.push(ip),
-            Err(e) => {
-                eprintln!("--expect-dns {d}: {e}");
-                std::process::exit(2);
-            }
-        }
-    }
+    let expect_dns = a.expect_dns.as_deref().map(|list| {
+        list.split(',')
+            .filter(|d| !d.is_empty())
+            .map(|d| {
+                d.parse::<Ipv4Addr>().unwrap_or_else(|e| {
+                    eprintln!("--expect-dns {d}: {e}");
+                    std::process::exit(2)
+                })
+            })
+            .collect::<Vec<_>>()
+    });
     let tun = a.tun.as_ref().map(|name| TunOptions {
         name: name.clone(),
         route: a

@@ -20,6 +20,24 @@ pub struct RadiusSetup {
     /// Sign Access-Accept/Reject with Message-Authenticator (FreeRADIUS
     /// 3.2.1 does not by default; Blast-RADIUS-safe servers do).
     pub sign_replies: bool,
+    /// clients.conf demands Message-Authenticator in our requests (Debian's
+    /// stock clients.conf does not).
+    pub require_message_authenticator: bool,
+    /// The shared secret in clients.conf.
+    pub secret: String,
+}
+
+impl RadiusSetup {
+    /// FreeRADIUS 3.2 as Debian installs it: unsigned replies, nothing
+    /// demanded of the NAS but the secret.
+    pub fn debian_stock(users: String) -> RadiusSetup {
+        RadiusSetup {
+            users,
+            sign_replies: false,
+            require_message_authenticator: false,
+            ..RadiusSetup::default()
+        }
+    }
 }
 
 impl Default for RadiusSetup {
@@ -28,6 +46,8 @@ impl Default for RadiusSetup {
             users: String::new(),
             auth_port: 1812,
             sign_replies: true,
+            require_message_authenticator: true,
+            secret: RADIUS_SECRET.into(),
         }
     }
 }
@@ -113,9 +133,17 @@ impl FreeRadius {
         if setup.auth_port != 1812 {
             let _ = fs::remove_file(raddb.join("sites-enabled/inner-tunnel"));
         }
+        let require = if setup.require_message_authenticator {
+            "\trequire_message_authenticator = yes\n"
+        } else {
+            ""
+        };
         fs::write(
             raddb.join("clients.conf"),
-            format!("client lns {{\n\tipaddr = 127.0.0.0/8\n\tsecret = {RADIUS_SECRET}\n\trequire_message_authenticator = yes\n}}\n"),
+            format!(
+                "client lns {{\n\tipaddr = 127.0.0.0/8\n\tsecret = {}\n{require}}}\n",
+                setup.secret
+            ),
         )
         .expect("clients.conf");
         fs::write(raddb.join("mods-config/files/authorize"), &setup.users).expect("authorize");
@@ -199,4 +227,34 @@ impl Drop for FreeRadius {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// radclient (freeradius-utils) in the namespace, as an operator runs it:
+/// `attrs` on its stdin, to 127.0.0.1:`port`; returns what it printed.
+pub fn radclient(ns: &Netns, port: u16, kind: &str, secret: &str, attrs: &str) -> String {
+    use std::io::Write;
+    let mut c = ns
+        .command("radclient")
+        .args([
+            "-x",
+            "-t",
+            "2",
+            "-r",
+            "1",
+            &format!("127.0.0.1:{port}"),
+            kind,
+            secret,
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("radclient (apt-get install freeradius-utils)");
+    c.stdin
+        .take()
+        .expect("stdin")
+        .write_all(attrs.as_bytes())
+        .expect("write");
+    let out = c.wait_with_output().expect("radclient");
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
 }
