@@ -460,3 +460,27 @@ fn five_thousand_logins_at_once_through_freeradius() {
     let st = lns.status();
     assert_eq!(status_field(&st, "sessions"), "0", "{st}");
 }
+
+#[test]
+fn unsigned_replies_under_yes_are_named_in_the_log_and_never_make_the_server_dead() {
+    if skip_privileged() {
+        return;
+    }
+    // Debian's stock FreeRADIUS (unsigned replies) with the strict policy.
+    let lns = Lns::start(&LnsSetup {
+        users: 0,
+        extra_config: radius_config("set radius_require_message_authenticator yes\n"),
+        radius: vec![RadiusSetup::debian_stock(users(1))],
+        ..LnsSetup::default()
+    });
+    let r = lns.loadgen(&["--sessions", "1", "--password", "pw", "--timeout", "40"]);
+    assert!(!r.success, "{}", r.stdout);
+    let log = lns.log_text();
+    assert_eq!(
+        log.matches("radius_require_message_authenticator is yes")
+            .count(),
+        1,
+        "logged once per server, naming the setting:\n{log}"
+    );
+    assert!(!log.contains("did not answer authentication"), "{log}");
+}

@@ -408,7 +408,7 @@ impl RadiusClient {
             };
             tracing::warn!(
                 server = %to,
-                "RADIUS server did not answer {what} after {} tries; skipped for {what} for {} s",
+                "RADIUS server did not answer {what} after {} tries; skipped for {what} for {} s (a server also stays silent when radius_secret is not the secret it has for this NAS: see its log)",
                 self.cfg.retries.max(1),
                 self.cfg.dead_time.as_secs()
             );
