@@ -16,7 +16,7 @@ use common::*;
 use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const DEBIAN: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -51,14 +51,6 @@ fn debian_startup_config() -> String {
     out
 }
 
-fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
-    let t0 = Instant::now();
-    while !f() {
-        assert!(t0.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 #[test]
 fn debian_etc_l2tpns_with_stock_freeradius() {
     if skip_privileged() {
@@ -85,10 +77,7 @@ fn debian_etc_l2tpns_with_stock_freeradius() {
 
     // Four PAP logins (Debian's radius_authtypes is l2tpns's default, pap),
     // with Debian's DNS servers, held for the Disconnect.
-    let mut c = lns.ns.command(LOADGEN);
-    c.args([
-        "--server",
-        "127.0.0.1:1701",
+    let child = lns.loadgen_holding(&[
         "--sessions",
         "4",
         "--auth",
@@ -102,28 +91,6 @@ fn debian_etc_l2tpns_with_stock_freeradius() {
         "--pings",
         "1",
     ]);
-    let child = {
-        use std::io::BufRead;
-        let mut child = c
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("loadgen");
-        let stderr = child.stderr.take().expect("stderr");
-        let mut lines = std::io::BufReader::new(stderr).lines();
-        loop {
-            match lines.next() {
-                Some(Ok(l)) if l.starts_with("HOLDING") => break,
-                Some(Ok(_)) => {}
-                _ => panic!(
-                    "loadgen ended before its sessions were up:\n{}",
-                    lns.log_text()
-                ),
-            }
-        }
-        std::thread::spawn(move || for _ in lines {});
-        child
-    };
     assert_eq!(status_field(&lns.status(), "sessions"), "4");
     wait_for("four Start records", Duration::from_secs(10), || {
         lns.radius[0]

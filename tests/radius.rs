@@ -55,14 +55,6 @@ fn records<'a>(detail: &'a str, needle: &str) -> Vec<&'a str> {
         .collect()
 }
 
-fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
-    let t0 = Instant::now();
-    while !f() {
-        assert!(t0.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 #[test]
 fn pap_and_chap_logins_accepted_and_rejected() {
     if skip_privileged() {

@@ -263,15 +263,14 @@ impl Lns {
         unsafe { libc::kill(self.pid() as libc::pid_t, sig) };
     }
 
-    /// The load generator in the namespace, aimed at this daemon.
+    /// The load generator in the namespace, aimed at this daemon; it
+    /// expects the harness's DNS servers unless `args` name others.
     fn loadgen_command(&self, args: &[&str]) -> Command {
         let mut c = self.ns.command(LOADGEN);
-        c.args([
-            "--server",
-            "127.0.0.1:1701",
-            "--expect-dns",
-            &format!("{DNS1},{DNS2}"),
-        ]);
+        c.args(["--server", "127.0.0.1:1701"]);
+        if !args.contains(&"--expect-dns") {
+            c.args(["--expect-dns", &format!("{DNS1},{DNS2}")]);
+        }
         c.args(args);
         c
     }
@@ -356,6 +355,15 @@ impl Drop for Lns {
             r.stop();
         }
         let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Poll `f` every 200 ms until it holds; fail the test after `limit`.
+pub fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while !f() {
+        assert!(t0.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
     }
 }
 
