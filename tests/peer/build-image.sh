@@ -85,6 +85,11 @@ if [ ${#want[@]} -gt 0 ]; then
   log "downloading ${#want[@]} packages: ${want[*]}"
   (cd "$OUT/debs" && retry apt-get download -q "${want[@]}" >&2 2> >(grep -v unsandboxed >&2))
 fi
+keep=" "
+while read -r pv; do keep="$keep$(basename "$(deb_of "$pv")") "; done <<<"$VERSIONS"
+for f in "$OUT"/debs/*.deb; do  # versions no longer wanted
+  [[ "$keep" == *" ${f##*/} "* ]] || rm -f "$f"
+done
 
 # --- unpack --------------------------------------------------------------------
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/peer-image.XXXXXX")
