@@ -1,6 +1,6 @@
 #!/bin/bash
 # Real PPP clients against our LNS: xl2tpd + pppd on a real Linux kernel in a
-# small QEMU VM (../shared/peer), 20 PAP then 20 CHAP sessions (then 2 with
+# small QEMU VM (tests/peer), 20 PAP then 20 CHAP sessions (then 2 with
 # tunnel authentication and Random Vector AVPs), each pinging through its
 # session. The daemon runs in its own network namespace; the VM's tap lives
 # there too. A capture of the tap is decoded by tshark and must hold no
@@ -14,7 +14,7 @@
 # Exit 0 only when every run passed.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-PEER=${PEER_DIR:-$ROOT/../shared/peer}
+PEER=${PEER_DIR:-$ROOT/tests/peer}
 SESSIONS=${SESSIONS:-20}
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN=${L2TPNS_BIN:-$TARGET/debug/l2tpns}

@@ -1,5 +1,5 @@
-//! Real PPP clients: xl2tpd + pppd on a real Linux kernel (QEMU VM from
-//! ../shared/peer) bring up 20 PAP and 20 CHAP sessions against the daemon
+//! Real PPP clients: xl2tpd + pppd on a real Linux kernel (the QEMU VM of
+//! tests/peer) bring up 20 PAP and 20 CHAP sessions against the daemon
 //! and ping through each (contrib/test-real-client.sh does the work).
 
 mod common;
@@ -10,7 +10,7 @@ static VM: std::sync::Mutex<()> = std::sync::Mutex::new(());
 fn run(mode: &[&str]) {
     let _one_at_a_time = VM.lock().unwrap_or_else(|e| e.into_inner());
     let root = env!("CARGO_MANIFEST_DIR");
-    let peer = std::path::Path::new(root).join("../shared/peer/lac-vm.sh");
+    let peer = std::path::Path::new(root).join("tests/peer/lac-vm.sh");
     assert!(
         peer.exists(),
         "the real-client harness {} is missing",
