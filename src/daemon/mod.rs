@@ -10,6 +10,7 @@ pub mod logging;
 pub mod radius_io;
 pub mod settings;
 pub mod stats;
+mod systemd;
 pub mod teardown;
 pub mod timers;
 pub mod tun;
@@ -398,6 +399,8 @@ async fn control_loop(
     } = signals;
     let mut shutdown_by: Option<Instant> = None;
     let mut last_report = Instant::now();
+    let mut watchdog = systemd::Watchdog::from_env();
+    systemd::ready();
     loop {
         let now = Instant::now();
         clock.update(now);
@@ -434,11 +437,14 @@ async fn control_loop(
             _ = term.recv() => { info!("SIGTERM: closing every tunnel"); start_shutdown(&mut cp, &mut shutdown_by); }
             _ = int.recv() => { info!("SIGINT: closing every tunnel"); start_shutdown(&mut cp, &mut shutdown_by); }
             _ = usr1.recv() => report_status(&cp, &drops, &wstats, &loss),
+            _ = watchdog.due() => watchdog.ping(),
             _ = hup.recv() => {
+                systemd::reloading();
                 match cp.auth_mut().reload() {
                     Ok(()) => info!("SIGHUP: authentication data reloaded"),
                     Err(e) => error!("SIGHUP: reload failed, keeping the old data: {e}"),
                 }
+                systemd::ready();
             }
         }
     }
@@ -491,6 +497,7 @@ fn per_worker(v: &[std::sync::atomic::AtomicU64]) -> String {
 
 fn start_shutdown(cp: &mut ControlPlane, by: &mut Option<Instant>) {
     if by.is_none() {
+        systemd::stopping();
         let now = Instant::now();
         cp.shutdown(now);
         // StopCCN is retransmitted for a while; don't wait forever for acks.

@@ -99,6 +99,8 @@ pub struct LnsSetup {
     /// FreeRADIUS servers to start in the namespace before the daemon
     /// (the test's extra_config points the daemon at them).
     pub radius: Vec<RadiusSetup>,
+    /// Extra environment for the daemon (NOTIFY_SOCKET, WATCHDOG_USEC).
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for LnsSetup {
@@ -110,6 +112,7 @@ impl Default for LnsSetup {
             extra_config: String::new(),
             extra_secrets: String::new(),
             radius: Vec::new(),
+            env: Vec::new(),
         }
     }
 }
@@ -158,6 +161,7 @@ impl Lns {
             .command(DAEMON)
             .arg("-c")
             .arg(dir.join("startup-config"))
+            .envs(setup.env.iter().map(|(k, v)| (k, v)))
             .stdout(logf.try_clone().expect("log"))
             .stderr(logf)
             .spawn()
