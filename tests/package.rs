@@ -112,6 +112,7 @@ fn debian_package_is_complete_and_lintian_clean() {
         "/etc/l2tpns/ppp-secrets",
         "/etc/init.d/l2tpns",
         "/etc/logrotate.d/l2tpns",
+        "/etc/default/l2tpns",
     ]
     .into();
     assert_eq!(conffiles, want);
