@@ -1,6 +1,6 @@
 //! The man pages stay true to the code: startup-config(5) describes every
-//! variable of the table in src/config/vars.rs and no other, and l2tpns(8)
-//! lists exactly the options that `l2tpns --help` (clap) prints.
+//! variable of the table in src/config/vars.rs and no other; l2tpns(8) and
+//! l2tpns-loadgen(1) list exactly the options their `--help` (clap) prints.
 
 use std::collections::BTreeSet;
 use std::process::Command;
@@ -67,30 +67,52 @@ fn flags_in(words: &str) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn l2tpns_page_lists_exactly_the_command_line_options() {
-    let out = Command::new(env!("CARGO_BIN_EXE_l2tpns"))
+/// The flags `BIN --help` prints under "Options:".
+fn help_flags(bin: &str) -> BTreeSet<String> {
+    let out = Command::new(bin)
         .arg("--help")
         .output()
-        .expect("run l2tpns --help");
+        .unwrap_or_else(|e| panic!("{bin} --help: {e}"));
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout).into_owned();
-    let mut code = BTreeSet::new();
+    let mut flags = BTreeSet::new();
     for line in help.lines().skip_while(|l| *l != "Options:").skip(1) {
         // "  -c <CONFIG>    The startup-config file": flags come first.
         let head = line.trim_start().split("  ").next().unwrap_or("");
-        code.extend(flags_in(head));
+        flags.extend(flags_in(head));
     }
-    assert!(code.contains("-c"), "no options found in:\n{help}");
+    assert!(flags.contains("--help"), "no options found in:\n{help}");
+    flags
+}
 
-    let text = page("l2tpns.8");
-    let mut in_page = BTreeSet::new();
+/// The flags of the `.TP` entries of a page's OPTIONS section.
+fn page_flags(name: &str) -> BTreeSet<String> {
+    let text = page(name);
+    let mut flags = BTreeSet::new();
     for tag in tags(&section(&text, "OPTIONS")) {
         // `.BI \-c " file"`, `.BR \-V ", " \-\-version`: the flags are
         // outside the quotes, argument names and separators inside.
-        for flags in tag.split('"').step_by(2) {
-            in_page.extend(flags_in(flags));
+        for part in tag.split('"').step_by(2) {
+            flags.extend(flags_in(part));
         }
     }
-    assert_eq!(in_page, code, "Docs/man/l2tpns.8 OPTIONS vs l2tpns --help");
+    flags
+}
+
+#[test]
+fn l2tpns_page_lists_exactly_the_command_line_options() {
+    assert_eq!(
+        page_flags("l2tpns.8"),
+        help_flags(env!("CARGO_BIN_EXE_l2tpns")),
+        "Docs/man/l2tpns.8 OPTIONS vs l2tpns --help"
+    );
+}
+
+#[test]
+fn loadgen_page_lists_exactly_the_command_line_options() {
+    assert_eq!(
+        page_flags("l2tpns-loadgen.1"),
+        help_flags(env!("CARGO_BIN_EXE_l2tpns-loadgen")),
+        "Docs/man/l2tpns-loadgen.1 OPTIONS vs l2tpns-loadgen --help"
+    );
 }

@@ -92,6 +92,7 @@ fn debian_package_is_complete_and_lintian_clean() {
         "/etc/logrotate.d/l2tpns",
         "/usr/share/man/man8/l2tpns.8.gz",
         "/usr/share/man/man5/startup-config.5.gz",
+        "/usr/share/man/man1/l2tpns-loadgen.1.gz",
         "/usr/share/doc/l2tpns-rs/copyright",
         "/usr/share/doc/l2tpns-rs/changelog.Debian.gz",
     ] {
