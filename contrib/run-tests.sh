@@ -17,9 +17,11 @@ t0=$(date +%s)
 #   freeradius(-utils)       the real RADIUS server, radclient
 #   qemu-system-x86 + bc binutils xz-utils gzip   the peer VM (xl2tpd + pppd)
 #   iperf3, python3          traffic through sessions, small helpers
+#   lintian, dpkg-dev, systemd   the Debian package test (lintian, dpkg-shlibdeps,
+#                            systemd-analyze verify; cargo-deb's objcopy is binutils)
 need=()
 for p in iproute2 iputils-ping tshark qemu-system-x86 bc binutils xz-utils gzip \
-         freeradius freeradius-utils python3 iperf3; do
+         freeradius freeradius-utils python3 iperf3 lintian dpkg-dev systemd; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -35,6 +37,13 @@ if systemctl is-active --quiet freeradius 2>/dev/null; then systemctl stop freer
 # The peer VM image (Debian kernel + initramfs with xl2tpd and pppd), cached
 # under target/peer-vm; rebuilt only when its packages change.
 bash tests/peer/build-image.sh >/dev/null
+# cargo-deb for tests/package.rs, at the version contrib/build-deb.sh pins
+# (a few minutes the first time, then cached in ~/.cargo/bin).
+v=$(sed -n 's/^CARGO_DEB_VERSION=//p' contrib/build-deb.sh)
+if [ "$(cargo deb --version 2>/dev/null)" != "cargo-deb $v" ]; then
+  echo "run-tests: installing cargo-deb $v"
+  cargo install --quiet --locked cargo-deb --version "$v"
+fi
 echo "run-tests: setup done after $(( $(date +%s) - t0 )) s"
 
 cargo build --all-targets --locked

@@ -66,7 +66,13 @@ fn debian_etc_l2tpns_with_stock_freeradius() {
     for i in 1..=4 {
         let _ = writeln!(users, "user{i}\tCleartext-Password := \"pw\"");
     }
-    let mut lns = Lns::launch(ns, dir, &[RadiusSetup::debian_stock(users)], Some("l2tpns"));
+    let mut lns = Lns::launch(
+        ns,
+        dir,
+        &[RadiusSetup::debian_stock(users)],
+        Some("l2tpns"),
+        &[],
+    );
     let log = lns.log_text();
     assert!(
         log.contains("ppp_secrets_file not used while primary_radius is set"),

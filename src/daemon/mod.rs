@@ -10,6 +10,7 @@ pub mod logging;
 pub mod radius_io;
 pub mod settings;
 pub mod stats;
+mod systemd;
 pub mod teardown;
 pub mod timers;
 pub mod tun;
@@ -419,6 +420,8 @@ async fn control_loop(
     } = signals;
     let mut shutdown_by: Option<Instant> = None;
     let mut last_report = Instant::now();
+    let mut watchdog = systemd::Watchdog::from_env();
+    systemd::ready();
     loop {
         let now = Instant::now();
         clock.update(now);
@@ -455,12 +458,15 @@ async fn control_loop(
             _ = term.recv() => { info!("SIGTERM: closing every tunnel"); start_shutdown(&mut cp, &mut shutdown_by); }
             _ = int.recv() => { info!("SIGINT: closing every tunnel"); start_shutdown(&mut cp, &mut shutdown_by); }
             _ = usr1.recv() => report_status(&cp, &drops, &wstats, &loss),
+            _ = watchdog.due() => watchdog.ping(),
             _ = hup.recv() => {
+                systemd::reloading();
                 match cp.auth_mut().map(|a| a.reload()) {
                     Some(Ok(())) => info!("SIGHUP: authentication data reloaded"),
                     Some(Err(e)) => error!("SIGHUP: reload failed, keeping the old data: {e}"),
                     None => info!("SIGHUP: nothing to reload (RADIUS authenticates)"),
                 }
+                systemd::ready();
             }
         }
     }
@@ -513,6 +519,7 @@ fn per_worker(v: &[std::sync::atomic::AtomicU64]) -> String {
 
 fn start_shutdown(cp: &mut ControlPlane, by: &mut Option<Instant>) {
     if by.is_none() {
+        systemd::stopping();
         let now = Instant::now();
         cp.shutdown(now);
         // StopCCN is retransmitted for a while; don't wait forever for acks.

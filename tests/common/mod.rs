@@ -99,6 +99,8 @@ pub struct LnsSetup {
     /// FreeRADIUS servers to start in the namespace before the daemon
     /// (the test's extra_config points the daemon at them).
     pub radius: Vec<RadiusSetup>,
+    /// Extra environment for the daemon (NOTIFY_SOCKET, WATCHDOG_USEC).
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for LnsSetup {
@@ -110,6 +112,7 @@ impl Default for LnsSetup {
             extra_config: String::new(),
             extra_secrets: String::new(),
             radius: Vec::new(),
+            env: Vec::new(),
         }
     }
 }
@@ -144,7 +147,7 @@ impl Lns {
             setup.extra_config
         );
         fs::write(dir.join("startup-config"), config).expect("config");
-        Lns::launch(ns, dir, &setup.radius, None)
+        Lns::launch(ns, dir, &setup.radius, None, &setup.env)
     }
 
     /// A namespace and an empty temp dir for a test's own files.
@@ -166,6 +169,7 @@ impl Lns {
         dir: PathBuf,
         radius: &[RadiusSetup],
         private_var: Option<&str>,
+        env: &[(String, String)],
     ) -> Lns {
         let radius: Vec<FreeRadius> = radius
             .iter()
@@ -194,6 +198,7 @@ impl Lns {
             }
         };
         let child = cmd
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(logf.try_clone().expect("log"))
             .stderr(logf)
             .spawn()
