@@ -31,6 +31,7 @@ use crate::dataplane::drop_reason::DropCounters;
 use crate::pool::AddressPool;
 
 use self::clock::Clock;
+use self::control::command::{Command, Origin, Reply};
 use self::control::ControlPlane;
 use self::tun::Tun;
 use self::workers::{udp_options, Batching, Shared, UdpOffload, Worker, WorkerStats};
@@ -454,17 +455,17 @@ async fn control_loop(
                 }
             }
             _ = tokio::time::sleep_until(deadline) => {}
-            _ = quit.recv() => { info!("SIGQUIT: closing every tunnel"); start_shutdown(&mut cp, &mut shutdown_by); }
-            _ = term.recv() => { info!("SIGTERM: closing every tunnel"); start_shutdown(&mut cp, &mut shutdown_by); }
-            _ = int.recv() => { info!("SIGINT: closing every tunnel"); start_shutdown(&mut cp, &mut shutdown_by); }
+            _ = quit.recv() => start_shutdown(&mut cp, "SIGQUIT", &mut shutdown_by),
+            _ = term.recv() => start_shutdown(&mut cp, "SIGTERM", &mut shutdown_by),
+            _ = int.recv() => start_shutdown(&mut cp, "SIGINT", &mut shutdown_by),
             _ = usr1.recv() => report_status(&cp, &drops, &wstats, &loss),
             _ = watchdog.due() => watchdog.ping(),
             _ = hup.recv() => {
                 systemd::reloading();
-                match cp.auth_mut().map(|a| a.reload()) {
-                    Some(Ok(())) => info!("SIGHUP: authentication data reloaded"),
-                    Some(Err(e)) => error!("SIGHUP: reload failed, keeping the old data: {e}"),
-                    None => info!("SIGHUP: nothing to reload (RADIUS authenticates)"),
+                let origin = Origin::Signal("SIGHUP");
+                match cp.execute(Instant::now(), origin, Command::ReloadAuthentication) {
+                    Reply::Done(lines) => info!("SIGHUP: {}", lines.join("; ")),
+                    Reply::Refused(why) => error!("SIGHUP: {why}"),
                 }
                 systemd::ready();
             }
@@ -517,11 +518,12 @@ fn per_worker(v: &[std::sync::atomic::AtomicU64]) -> String {
     n.join("/")
 }
 
-fn start_shutdown(cp: &mut ControlPlane, by: &mut Option<Instant>) {
+fn start_shutdown(cp: &mut ControlPlane, signal: &'static str, by: &mut Option<Instant>) {
     if by.is_none() {
+        info!("{signal}: closing every tunnel");
         systemd::stopping();
         let now = Instant::now();
-        cp.shutdown(now);
+        cp.execute(now, Origin::Signal(signal), Command::Shutdown);
         // StopCCN is retransmitted for a while; don't wait forever for acks.
         *by = Some(now + Duration::from_secs(10));
     }

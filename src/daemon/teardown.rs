@@ -86,6 +86,11 @@ pub fn terminate_cause(cause: &Cause) -> u32 {
     }
 }
 
+/// An operator closed the tunnel (CLI `drop tunnel`).
+pub fn stopccn_admin() -> StopCcnResult {
+    StopCcnResult::new(StopCcnCode::ClearConnection).with_message("Closed by the administrator")
+}
+
 pub fn stopccn_shutdown() -> StopCcnResult {
     StopCcnResult::new(StopCcnCode::ShuttingDown).with_message("LNS shutting down")
 }

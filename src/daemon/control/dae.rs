@@ -20,6 +20,7 @@ use crate::radius::dae::{
 use crate::radius::{build_dae_response, parse_dae_request, DaeKind, DaeRequest};
 
 use super::super::teardown::Cause;
+use super::command::{Authorization, Command, Origin, Target};
 use super::ControlPlane;
 
 /// Service-Type Authorize-Only (RFC 5176 §3.2): would need a re-auth we do not do.
@@ -46,7 +47,7 @@ impl ControlPlane {
             }
         };
         self.stats.dae_requests += 1;
-        let verdict = self.dae_verdict(now, &req);
+        let verdict = self.dae_verdict(now, from, &req);
         let (ack, cause) = match verdict {
             Ok(()) => (true, None),
             Err(c) => (false, Some(c)),
@@ -74,7 +75,7 @@ impl ControlPlane {
     }
 
     /// Ok = ACK; Err(Error-Cause) = NAK.
-    fn dae_verdict(&mut self, now: Instant, req: &DaeRequest) -> Result<(), u32> {
+    fn dae_verdict(&mut self, now: Instant, from: SocketAddr, req: &DaeRequest) -> Result<(), u32> {
         let Some(aaa) = self.aaa.as_ref() else {
             return Err(ERROR_CAUSE_INVALID_REQUEST);
         };
@@ -99,10 +100,23 @@ impl ControlPlane {
         if found.is_empty() {
             return Err(ERROR_CAUSE_SESSION_CONTEXT_NOT_FOUND);
         }
-        for k in found {
-            match req.kind {
-                DaeKind::Disconnect => self.close_session(now, k, Cause::AdminReset),
-                DaeKind::Coa => self.apply_coa(k, req),
+        let origin = Origin::Dae(from);
+        match req.kind {
+            DaeKind::Disconnect => {
+                for k in found {
+                    let target = Target::Session(k);
+                    let cause = Cause::AdminReset;
+                    self.execute(now, origin.clone(), Command::Drop { target, cause });
+                }
+            }
+            DaeKind::Coa => {
+                let change = Authorization {
+                    session_timeout: req.session_timeout,
+                    idle_timeout: req.idle_timeout,
+                    cisco_avpairs: req.cisco_avpairs.clone(),
+                };
+                let sessions = found;
+                self.execute(now, origin, Command::Authorize { sessions, change });
             }
         }
         Ok(())
@@ -149,23 +163,5 @@ impl ControlPlane {
         let mut v: Vec<SessionKey> = set.into_iter().collect();
         v.sort_by_key(|k| (k.tunnel, k.session));
         Ok(v)
-    }
-
-    /// CoA: new Session-Timeout / Idle-Timeout take effect now; the
-    /// Cisco-AVPairs are kept for the plugin hooks.
-    fn apply_coa(&mut self, k: SessionKey, req: &DaeRequest) {
-        let Some(s) = self.sessions.get_mut(&k) else {
-            return;
-        };
-        if let Some(t) = req.session_timeout {
-            s.attrs.session_timeout = Some(t);
-        }
-        if let Some(t) = req.idle_timeout {
-            s.attrs.idle_timeout = Some(t);
-        }
-        if !req.cisco_avpairs.is_empty() {
-            s.attrs.cisco_avpairs = req.cisco_avpairs.clone();
-        }
-        self.arm_admin(k);
     }
 }

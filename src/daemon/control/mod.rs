@@ -22,6 +22,7 @@ use crate::pool::AddressPool;
 use crate::ppp::server::{NetworkGrant, ServerConfig, ServerEvent, ServerLink};
 
 mod aaa;
+pub mod command;
 mod dae;
 mod session;
 

@@ -1,0 +1,183 @@
+//! The one command layer: every control surface (signals, DAE/CoA, and the
+//! CLI, nsctl and plugins as they come) asks the control plane through
+//! `ControlPlane::execute` with a `Command` and gets a `Reply`. An action
+//! exists once here, whoever asks for it; the surfaces only translate their
+//! own syntax into a `Command` and the `Reply` into their own answer.
+
+use std::time::Instant;
+
+use tracing::info;
+
+use crate::dataplane::session_table::SessionKey;
+
+use super::super::teardown::Cause;
+use super::ControlPlane;
+
+/// Who asked: named in the log line of every action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Signal(&'static str),
+    Dae(std::net::SocketAddr),
+    Cli(String),
+    Nsctl(std::net::SocketAddr),
+    Plugin(&'static str),
+}
+
+/// How the sessions of a `Drop` are named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Session(SessionKey),
+    /// Every session of this user.
+    User(String),
+    /// Every session of this tunnel, then the tunnel (StopCCN).
+    Tunnel(u16),
+}
+
+/// A change of authorisation (RFC 5176 CoA): only what is given changes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Authorization {
+    pub session_timeout: Option<u32>,
+    pub idle_timeout: Option<u32>,
+    pub cisco_avpairs: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// Clean disconnect: PPP Terminate, CDN, accounting Stop with `cause`
+    /// (CLI `drop`, nsctl `drop`, DAE Disconnect-Request).
+    Drop { target: Target, cause: Cause },
+    /// At once, without telling the client (nsctl `kill`): CDN only.
+    Kill { target: Target, cause: Cause },
+    /// New limits for live sessions (CoA).
+    Authorize {
+        sessions: Vec<SessionKey>,
+        change: Authorization,
+    },
+    /// Re-read the authentication data (SIGHUP's part that exists today).
+    ReloadAuthentication,
+    /// StopCCN to every tunnel and exit once they are closed (SIGQUIT,
+    /// CLI `shutdown`).
+    Shutdown,
+}
+
+/// The answer: lines for the one who asked, or why it was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    Done(Vec<String>),
+    Refused(String),
+}
+
+impl Reply {
+    fn done(line: impl Into<String>) -> Reply {
+        Reply::Done(vec![line.into()])
+    }
+
+    pub fn is_done(&self) -> bool {
+        matches!(self, Reply::Done(_))
+    }
+}
+
+impl ControlPlane {
+    pub fn execute(&mut self, now: Instant, origin: Origin, command: Command) -> Reply {
+        info!(?origin, ?command, "command");
+        match command {
+            Command::Drop { target, cause } => self.drop_target(now, &target, cause, false),
+            Command::Kill { target, cause } => self.drop_target(now, &target, cause, true),
+            Command::Authorize { sessions, change } => {
+                let n = sessions.len();
+                for k in sessions {
+                    self.authorize(k, &change);
+                }
+                Reply::done(format!("{n} session(s) changed"))
+            }
+            Command::ReloadAuthentication => match self.auth_mut().map(|a| a.reload()) {
+                Some(Ok(())) => Reply::done("authentication data reloaded"),
+                Some(Err(e)) => Reply::Refused(format!("reload failed, keeping the old data: {e}")),
+                None => Reply::done("nothing to reload (RADIUS authenticates)"),
+            },
+            Command::Shutdown => {
+                if !self.shutting_down {
+                    self.shutdown(now);
+                }
+                Reply::done("closing every tunnel")
+            }
+        }
+    }
+
+    /// The sessions a target names now (empty when it names nothing).
+    pub(super) fn sessions_of(&self, target: &Target) -> Vec<SessionKey> {
+        let mut v: Vec<SessionKey> = match target {
+            Target::Session(k) => self.sessions.get(k).map(|_| *k).into_iter().collect(),
+            Target::User(u) => self
+                .by_user
+                .get(u.as_str())
+                .map(|s| s.iter().collect())
+                .unwrap_or_default(),
+            Target::Tunnel(t) => self
+                .tunnels
+                .get(t)
+                .map(|e| e.sessions.iter().map(|s| super::key(*t, *s)).collect())
+                .unwrap_or_default(),
+        };
+        v.sort_by_key(|k| (k.tunnel, k.session));
+        v
+    }
+
+    fn drop_target(&mut self, now: Instant, target: &Target, cause: Cause, at_once: bool) -> Reply {
+        let keys = self.sessions_of(target);
+        let tunnel = match target {
+            Target::Tunnel(t) if self.tunnels.contains_key(t) => Some(*t),
+            _ => None,
+        };
+        if keys.is_empty() && tunnel.is_none() {
+            return Reply::Refused(format!("no such {}", target_name(target)));
+        }
+        for &k in &keys {
+            if at_once {
+                self.end_session(now, k, cause.clone(), true);
+            } else {
+                self.close_session(now, k, cause.clone());
+            }
+        }
+        if let Some(t) = tunnel {
+            self.close_tunnel(now, t);
+        }
+        Reply::done(format!("{} session(s) dropped", keys.len()))
+    }
+
+    /// End a tunnel's sessions (with Admin-Reset accounting) and the
+    /// tunnel itself with a StopCCN.
+    fn close_tunnel(&mut self, now: Instant, tid: u16) {
+        self.end_tunnel_sessions(now, tid, Cause::AdminReset);
+        if let Some(e) = self.tunnels.get_mut(&tid) {
+            e.tunnel.close(now, super::super::teardown::stopccn_admin());
+        }
+        self.flush_tunnel(now, tid);
+    }
+
+    /// CoA: new Session-Timeout / Idle-Timeout take effect now; the
+    /// Cisco-AVPairs are kept for the plugin hooks.
+    fn authorize(&mut self, k: SessionKey, change: &Authorization) {
+        let Some(s) = self.sessions.get_mut(&k) else {
+            return;
+        };
+        if let Some(t) = change.session_timeout {
+            s.attrs.session_timeout = Some(t);
+        }
+        if let Some(t) = change.idle_timeout {
+            s.attrs.idle_timeout = Some(t);
+        }
+        if !change.cisco_avpairs.is_empty() {
+            s.attrs.cisco_avpairs = change.cisco_avpairs.clone();
+        }
+        self.arm_admin(k);
+    }
+}
+
+fn target_name(t: &Target) -> String {
+    match t {
+        Target::Session(k) => format!("session {}/{}", k.tunnel, k.session),
+        Target::User(u) => format!("user {u}"),
+        Target::Tunnel(t) => format!("tunnel {t}"),
+    }
+}
