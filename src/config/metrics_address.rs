@@ -48,8 +48,18 @@ mod tests {
             parse("0.0.0.0:9100").unwrap(),
             Some("0.0.0.0:9100".parse().unwrap())
         );
-        assert_eq!(parse("[::1]:9100").unwrap(), Some("[::1]:9100".parse().unwrap()));
-        for bad in ["0", "1.2.3.4", "1.2.3.4:0", "host:9100", "70000", "1.2.3.4:x"] {
+        assert_eq!(
+            parse("[::1]:9100").unwrap(),
+            Some("[::1]:9100".parse().unwrap())
+        );
+        for bad in [
+            "0",
+            "1.2.3.4",
+            "1.2.3.4:0",
+            "host:9100",
+            "70000",
+            "1.2.3.4:x",
+        ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
         for a in ["127.0.0.1:9100", "[::1]:9100"] {
