@@ -278,3 +278,65 @@ fn a_taken_port_stops_the_start_up_naming_metrics_address() {
         "{stderr}"
     );
 }
+
+#[test]
+fn radius_requests_and_reply_latency_per_server() {
+    if skip_privileged() {
+        return;
+    }
+    let mut lns = Lns::start(&LnsSetup {
+        users: 0,
+        extra_config: format!(
+            "set metrics_address \"{ADDR}\"\nset primary_radius 127.0.0.1\n\
+             set radius_secret \"{RADIUS_SECRET}\"\nset radius_accounting yes\n"
+        ),
+        radius: vec![RadiusSetup {
+            users: "bob\tCleartext-Password := \"bob-pw\"\n".into(),
+            ..RadiusSetup::default()
+        }],
+        ..LnsSetup::default()
+    });
+    lns.wait_for_log("serving Prometheus metrics", Duration::from_secs(5));
+    let r = lns.loadgen(&[
+        "--user-pattern",
+        "bob",
+        "--password",
+        "bob-pw",
+        "--pings",
+        "1",
+    ]);
+    r.assert_pass();
+    let text = scrape(&lns.ns);
+    promtool_check(&text);
+    let server = "server=\"127.0.0.1:1812\"";
+    assert_eq!(
+        value(
+            &text,
+            &format!("l2tpns_radius_responses_total{{{server},result=\"accept\"}}")
+        ),
+        1.0
+    );
+    // Accounting-On, Start and Stop may still be on their way; the login's
+    // Access-Request and its reply are done.
+    assert!(value(&text, &format!("l2tpns_radius_requests_total{{{server}}}")) >= 2.0);
+    let replies = value(
+        &text,
+        &format!("l2tpns_radius_reply_duration_seconds_count{{{server}}}"),
+    );
+    let answered = sum_of(&text, "l2tpns_radius_responses_total{");
+    assert_eq!(replies, answered, "{text}");
+    assert!(
+        value(
+            &text,
+            &format!("l2tpns_radius_reply_duration_seconds_sum{{{server}}}")
+        ) < replies * 3.0
+    );
+    assert_eq!(
+        value(&text, &format!("l2tpns_radius_server_up{{{server}}}")),
+        1.0
+    );
+    assert_eq!(
+        value(&text, "l2tpns_logins_total{result=\"accepted\"}"),
+        1.0
+    );
+}
