@@ -332,7 +332,10 @@ fn radius_requests_and_reply_latency_per_server() {
         ) < replies * 3.0
     );
     assert_eq!(
-        value(&text, &format!("l2tpns_radius_server_up{{{server}}}")),
+        value(
+            &text,
+            &format!("l2tpns_radius_server_up{{{server},purpose=\"auth\"}}")
+        ),
         1.0
     );
     assert_eq!(

@@ -298,15 +298,18 @@ fn radius(e: &mut DescriptorEncoder, s: &Snapshot) -> fmt::Result {
         let labels = [("server", r.name.as_str())];
         r.latency.histogram().encode(m.encode_family(&labels)?)?;
     }
-    gauges(
-        e,
+    let mut m = e.encode_descriptor(
         "l2tpns_radius_server_up",
-        "1 while a server is in use, 0 while it is skipped as dead.",
-        "server",
-        servers
-            .iter()
-            .map(|r| (r.name.as_str(), u64::from(!r.dead))),
+        "1 while a server is used, 0 while it is skipped as dead; for authentication and accounting apart.",
+        None,
+        MetricType::Gauge,
     )?;
+    for r in servers {
+        for (purpose, dead) in [("auth", r.dead_auth), ("acct", r.dead_acct)] {
+            let labels = [("server", r.name.as_str()), ("purpose", purpose)];
+            ConstGauge::new(u64::from(!dead)).encode(m.encode_family(&labels)?)?;
+        }
+    }
     gauge(
         e,
         "l2tpns_radius_in_flight",

@@ -34,7 +34,9 @@ pub struct RadiusServer {
     pub stats: ServerStats,
     /// A handle on the live histogram (read after the loop let go).
     pub latency: ReplyLatency,
-    pub dead: bool,
+    /// Skipped as dead, for authentication and for accounting (apart).
+    pub dead_auth: bool,
+    pub dead_acct: bool,
 }
 
 impl ControlSnapshot {
@@ -58,7 +60,8 @@ impl ControlSnapshot {
                     name: addr.auth.to_string(),
                     stats: *stats,
                     latency: latency.clone(),
-                    dead: c.is_dead(i, now),
+                    dead_auth: c.is_dead(i, now),
+                    dead_acct: c.is_dead_for_accounting(i, now),
                 })
                 .collect();
             s.radius_in_flight = c.in_flight() as u64;
