@@ -168,6 +168,7 @@ fn scrape_matches_the_sessions_logins_and_packets() {
     assert_eq!(sum_of(&text, "l2tpns_worker_packets_total{"), up + down);
     assert!(value(&text, "l2tpns_uptime_seconds") > 0.0);
     assert!(value(&text, "l2tpns_metrics_snapshot_seconds") < 0.1);
+    assert!(value(&text, "l2tpns_metrics_snapshot_cpu_seconds") < 0.1);
     assert_eq!(
         value(
             &text,

@@ -125,6 +125,12 @@ fn process(e: &mut DescriptorEncoder, s: &Snapshot) -> fmt::Result {
         "Control-loop time this scrape's snapshot took.",
         s.control.took.as_secs_f64(),
     )?;
+    gauge(
+        e,
+        "l2tpns_metrics_snapshot_cpu_seconds",
+        "Control-loop CPU time this scrape's snapshot took (without the time the thread waited for a CPU).",
+        s.control.took_cpu.as_secs_f64(),
+    )?;
     counters(
         e,
         "l2tpns_metrics_http_requests",

@@ -12,7 +12,7 @@ mod encode;
 mod http;
 mod snapshot;
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -28,12 +28,30 @@ pub struct ScrapeRequest(oneshot::Sender<ControlSnapshot>);
 impl ScrapeRequest {
     /// Runs in the control loop: take the snapshot and hand it back.
     pub fn answer(self, cp: &ControlPlane) {
-        let started = Instant::now();
+        let (started, cpu) = (Instant::now(), thread_cpu_time());
         let mut snap = ControlSnapshot::take(cp);
         snap.took = started.elapsed();
+        snap.took_cpu = thread_cpu_time().saturating_sub(cpu);
         // The scrape may have given up waiting: nothing to do then.
         let _ = self.0.send(snap);
     }
+}
+
+/// CPU time of the calling thread: the snapshot's own cost, apart from
+/// the time the loop's thread was descheduled (wall time has both).
+fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec for the call to fill.
+    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(
+        u64::try_from(ts.tv_sec).unwrap_or(0),
+        u32::try_from(ts.tv_nsec).unwrap_or(0),
+    )
 }
 
 /// The control loop's end of the scrape channel.

@@ -23,8 +23,10 @@ pub struct ControlSnapshot {
     pub radius: Vec<RadiusServer>,
     pub radius_in_flight: u64,
     pub radius_stray: u64,
-    /// Control-loop time spent taking this snapshot.
+    /// Control-loop time spent taking this snapshot: wall clock, and the
+    /// loop thread's CPU time.
     pub took: Duration,
+    pub took_cpu: Duration,
 }
 
 #[derive(Debug, Clone)]
