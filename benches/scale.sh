@@ -41,13 +41,15 @@
 # CPU) and net_s_per_mpkt (minus the idle CPU for the same time).
 #
 # scrape: `set metrics_address 127.0.0.1:9100`, SESSIONS held, then SCRAPES
-# (20) scrapes of /metrics with curl, one after the other. Prints one
-# SCRAPE line: the snapshot time the daemon measures in its control loop
-# (l2tpns_metrics_snapshot_seconds, mean and max over the scrapes), the
-# control thread's run time per scrape from its schedstat (nanoseconds,
-# minus its idle rate measured over IDLE seconds just before), the metrics
+# (20) scrapes of /metrics with curl, SCRAPE_GAP seconds apart (0: back to
+# back). Prints one SCRAPE line: the snapshot time the daemon measures in
+# its control loop, wall clock and the loop thread's CPU time
+# (l2tpns_metrics_snapshot_seconds, l2tpns_metrics_snapshot_cpu_seconds;
+# mean, median, max over the scrapes), the control thread's run time per
+# scrape from its schedstat (nanoseconds, minus its idle rate measured over
+# IDLE seconds just before; meaningful back to back only), the metrics
 # thread's run time per scrape (encoding, HTTP), the wall time per scrape
-# as curl saw it, and the size of the answer.
+# as curl saw it (gaps included), and the size of the answer.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -70,6 +72,7 @@ EXTRA_CONFIG=${EXTRA_CONFIG:-}
 if [ "$MODE" = traffic ]; then WORKERS=${WORKERS:-1}; else WORKERS=${WORKERS:-2}; fi
 THREADS=${THREADS:-$TUNNELS}
 SCRAPES=${SCRAPES:-20}
+SCRAPE_GAP=${SCRAPE_GAP:-0}
 METRICS_ADDRESS=127.0.0.1:9100
 [ -n "${SKIP_BUILD:-}" ] || cargo build --release --bins >/dev/null 2>&1 || cargo build --release --bins
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
@@ -219,15 +222,21 @@ if [ "$MODE" = scrape ]; then
   i0=$(run_ns "$CTL"); t0=$(date +%s%N); sleep "$IDLE"
   IDLE_NS_PER_S=$(( ($(run_ns "$CTL") - i0) * 1000000000 / ($(date +%s%N) - t0) ))
   c0=$(run_ns "$CTL"); m0=$(run_ns "$MET"); t0=$(date +%s%N)
-  : > "$RUN/snapshot-seconds"
+  : > "$RUN/snapshot-seconds"; : > "$RUN/snapshot-cpu-seconds"
   for i in $(seq 1 "$SCRAPES"); do
     ip netns exec "$NS" curl -sf -o "$RUN/metrics.txt" "http://$METRICS_ADDRESS/metrics"
     grep '^l2tpns_metrics_snapshot_seconds ' "$RUN/metrics.txt" | cut -d' ' -f2 >> "$RUN/snapshot-seconds"
+    grep '^l2tpns_metrics_snapshot_cpu_seconds ' "$RUN/metrics.txt" | cut -d' ' -f2 >> "$RUN/snapshot-cpu-seconds"
+    [ "$SCRAPE_GAP" = 0 ] || sleep "$SCRAPE_GAP"
   done
   t1=$(date +%s%N); c1=$(run_ns "$CTL"); m1=$(run_ns "$MET")
   WALL_NS=$(( t1 - t0 ))
   CTL_NS=$(( (c1 - c0 - IDLE_NS_PER_S * WALL_NS / 1000000000) / SCRAPES ))
-  SNAP=$(awk '{ s += $1; if ($1 > m) m = $1 } END { printf "snapshot_mean_ms=%.3f snapshot_max_ms=%.3f", 1000 * s / NR, 1000 * m }' "$RUN/snapshot-seconds")
+  stats_ms() {  # NAME FILE: mean, median, max in ms
+    sort -g "$2" | awk -v n="$1" '{ a[NR] = $1; s += $1 }
+      END { printf "%s_mean_ms=%.3f %s_median_ms=%.3f %s_max_ms=%.3f", n, 1000 * s / NR, n, 1000 * a[int((NR + 1) / 2)], n, 1000 * a[NR] }'
+  }
+  SNAP="$(stats_ms snapshot "$RUN/snapshot-seconds") $(stats_ms snapshot_cpu "$RUN/snapshot-cpu-seconds")"
   echo "SCRAPE sessions=$SESSIONS daemon_sessions_up=$(field sessions "$UP_STATUS")" \
        "scraped_sessions_up=$(grep '^l2tpns_sessions{state="up"}' "$RUN/metrics.txt" | cut -d' ' -f2)" \
        "scrapes=$SCRAPES $SNAP" \
