@@ -4,6 +4,7 @@
 #
 #   benches/scale.sh setup   SESSIONS TUNNELS   # setup rate, RSS, idle CPU, teardown
 #   benches/scale.sh traffic SESSIONS TUNNELS   # CPU per packet at a fixed rate
+#   benches/scale.sh scrape  SESSIONS TUNNELS   # control-loop cost of a /metrics scrape
 #
 #   HOLD=30 benches/scale.sh setup 100000 16
 #   EXTRA_CONFIG="set echo_timeout 60" CONCURRENCY=2000 benches/scale.sh setup 1000000 20
@@ -38,6 +39,17 @@
 # of its status line, from TRAFFIC START to the end). Prints one
 # TRAFFIC line per direction and round: cpu_s_per_mpkt (all of the LNS's
 # CPU) and net_s_per_mpkt (minus the idle CPU for the same time).
+#
+# scrape: `set metrics_address 127.0.0.1:9100`, SESSIONS held, then SCRAPES
+# (20) scrapes of /metrics with curl, SCRAPE_GAP seconds apart (0: back to
+# back). Prints one SCRAPE line: the snapshot time the daemon measures in
+# its control loop, wall clock and the loop thread's CPU time
+# (l2tpns_metrics_snapshot_seconds, l2tpns_metrics_snapshot_cpu_seconds;
+# mean, median, max over the scrapes), the control thread's run time per
+# scrape from its schedstat (nanoseconds, minus its idle rate measured over
+# IDLE seconds just before; meaningful back to back only), the metrics
+# thread's run time per scrape (encoding, HTTP), the wall time per scrape
+# as curl saw it (gaps included), and the size of the answer.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -59,6 +71,9 @@ DEBUG=${DEBUG:-3}
 EXTRA_CONFIG=${EXTRA_CONFIG:-}
 if [ "$MODE" = traffic ]; then WORKERS=${WORKERS:-1}; else WORKERS=${WORKERS:-2}; fi
 THREADS=${THREADS:-$TUNNELS}
+SCRAPES=${SCRAPES:-20}
+SCRAPE_GAP=${SCRAPE_GAP:-0}
+METRICS_ADDRESS=127.0.0.1:9100
 [ -n "${SKIP_BUILD:-}" ] || cargo build --release --bins >/dev/null 2>&1 || cargo build --release --bins
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 LNS_BIN=$TARGET/release/l2tpns
@@ -104,6 +119,7 @@ set ip_pool_file "$RUN/ip_pool"
 set data_workers $WORKERS
 $EXTRA_CONFIG
 EOF
+if [ "$MODE" = scrape ]; then echo "set metrics_address \"$METRICS_ADDRESS\"" >> "$RUN/startup-config"; fi
 echo '* * "pw" *' > "$RUN/ppp-secrets"
 echo "$POOL" > "$RUN/ip_pool"
 
@@ -191,6 +207,45 @@ if [ "$MODE" = setup ]; then
        "lns_cpu_s=$(secs "$C_SETUP") loadgen_cpu_s=$(secs "$LG_SETUP") lns_idle_pct=$IDLE_PCT" \
        "lns_thread_ticks=\"${THREADS_CPU% }\" udp_rcvbuf_drops=$(udp_drops) setup_socket_drops=$DROPS_SETUP result=$(field result "$S")" \
        "load=\"$(cut -d' ' -f1-3 /proc/loadavg)\""
+  exit 0
+fi
+
+# ---- scrape -----------------------------------------------------------------
+# Nanoseconds a thread has run (schedstat: exact, unlike the 10 ms ticks of stat).
+run_ns() { cut -d' ' -f1 "/proc/$LNS_PID/task/$1/schedstat"; }
+if [ "$MODE" = scrape ]; then
+  login_and_hold 36000
+  UP_STATUS=$(status_line)
+  CTL=$LNS_PID   # the control loop runs on the main thread
+  MET=$(grep -l '^metrics$' /proc/"$LNS_PID"/task/*/comm | head -1 | cut -d/ -f5)
+  sleep 2
+  i0=$(run_ns "$CTL"); t0=$(date +%s%N); sleep "$IDLE"
+  IDLE_NS_PER_S=$(( ($(run_ns "$CTL") - i0) * 1000000000 / ($(date +%s%N) - t0) ))
+  c0=$(run_ns "$CTL"); m0=$(run_ns "$MET"); t0=$(date +%s%N)
+  : > "$RUN/snapshot-seconds"; : > "$RUN/snapshot-cpu-seconds"
+  for i in $(seq 1 "$SCRAPES"); do
+    ip netns exec "$NS" curl -sf -o "$RUN/metrics.txt" "http://$METRICS_ADDRESS/metrics"
+    grep '^l2tpns_metrics_snapshot_seconds ' "$RUN/metrics.txt" | cut -d' ' -f2 >> "$RUN/snapshot-seconds"
+    grep '^l2tpns_metrics_snapshot_cpu_seconds ' "$RUN/metrics.txt" | cut -d' ' -f2 >> "$RUN/snapshot-cpu-seconds"
+    [ "$SCRAPE_GAP" = 0 ] || sleep "$SCRAPE_GAP"
+  done
+  t1=$(date +%s%N); c1=$(run_ns "$CTL"); m1=$(run_ns "$MET")
+  WALL_NS=$(( t1 - t0 ))
+  CTL_NS=$(( (c1 - c0 - IDLE_NS_PER_S * WALL_NS / 1000000000) / SCRAPES ))
+  stats_ms() {  # NAME FILE: mean, median, max in ms
+    sort -g "$2" | awk -v n="$1" '{ a[NR] = $1; s += $1 }
+      END { printf "%s_mean_ms=%.3f %s_median_ms=%.3f %s_max_ms=%.3f", n, 1000 * s / NR, n, 1000 * a[int((NR + 1) / 2)], n, 1000 * a[NR] }'
+  }
+  SNAP="$(stats_ms snapshot "$RUN/snapshot-seconds") $(stats_ms snapshot_cpu "$RUN/snapshot-cpu-seconds")"
+  echo "SCRAPE sessions=$SESSIONS daemon_sessions_up=$(field sessions "$UP_STATUS")" \
+       "scraped_sessions_up=$(grep '^l2tpns_sessions{state="up"}' "$RUN/metrics.txt" | cut -d' ' -f2)" \
+       "scrapes=$SCRAPES $SNAP" \
+       "control_thread_ms_per_scrape=$(echo "scale=3; $CTL_NS / 1000000" | bc)" \
+       "control_idle_pct=$(echo "scale=1; $IDLE_NS_PER_S / 10000000" | bc)" \
+       "metrics_thread_ms_per_scrape=$(echo "scale=3; ($m1 - $m0) / $SCRAPES / 1000000" | bc)" \
+       "wall_ms_per_scrape=$(echo "scale=3; $WALL_NS / $SCRAPES / 1000000" | bc)" \
+       "bytes=$(wc -c < "$RUN/metrics.txt") load=\"$(cut -d' ' -f1-3 /proc/loadavg)\""
+  kill "$LG" 2>/dev/null || true; wait "$LG" 2>/dev/null || true
   exit 0
 fi
 

@@ -17,11 +17,12 @@ t0=$(date +%s)
 #   freeradius(-utils)       the real RADIUS server, radclient
 #   qemu-system-x86 + bc binutils xz-utils gzip   the peer VM (xl2tpd + pppd)
 #   iperf3, python3          traffic through sessions, small helpers
+#   prometheus               promtool, to check the /metrics scrape
 #   lintian, dpkg-dev, systemd   the Debian package test (lintian, dpkg-shlibdeps,
 #                            systemd-analyze verify; cargo-deb's objcopy is binutils)
 need=()
 for p in iproute2 iputils-ping tshark qemu-system-x86 bc binutils xz-utils gzip \
-         freeradius freeradius-utils python3 iperf3 lintian dpkg-dev systemd; do
+         freeradius freeradius-utils python3 iperf3 lintian dpkg-dev systemd prometheus; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -33,6 +34,8 @@ fi
 # The tests run their own FreeRADIUS (a private copy of its config in each
 # test's namespace); the packaged service must not hold ports 1812/1813.
 if systemctl is-active --quiet freeradius 2>/dev/null; then systemctl stop freeradius; fi
+# Only promtool is wanted from the prometheus package, not its server.
+if systemctl is-active --quiet prometheus 2>/dev/null; then systemctl stop prometheus; fi
 
 # The peer VM image (Debian kernel + initramfs with xl2tpd and pppd), cached
 # under target/peer-vm; rebuilt only when its packages change.

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 pub mod acl;
 pub mod ip_pool;
 mod lexer;
+pub mod metrics_address;
 pub mod secrets;
 pub mod startup;
 pub mod users;

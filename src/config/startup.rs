@@ -55,6 +55,7 @@ pub const IMPLEMENTED: &[&str] = &[
     "data_batch",
     "data_offload",
     "data_coalesce_usecs",
+    "metrics_address",
     "primary_radius",
     "secondary_radius",
     "primary_radius_port",
@@ -276,6 +277,8 @@ pub struct Config {
     pub data_offload: bool,
     /// Receive moderation of the workers while traffic is dense (0: off).
     pub data_coalesce_usecs: u32,
+    /// Prometheus /metrics endpoint; None = off.
+    pub metrics_address: Option<std::net::SocketAddr>,
     /// Which RADIUS replies must carry a valid Message-Authenticator
     /// (auto: those of a server that has once signed one).
     pub radius_require_message_authenticator: MessageAuthenticatorPolicy,
@@ -402,6 +405,7 @@ impl Config {
             data_batch: 32,
             data_offload: true,
             data_coalesce_usecs: 100,
+            metrics_address: None,
             radius_require_message_authenticator: MessageAuthenticatorPolicy::Auto,
             radius_dae_require_message_authenticator: false,
             radius_source_address: None,
@@ -692,6 +696,7 @@ impl Config {
             "data_batch" => self.data_batch = parse_ranged(v, 0, 256)? as u32,
             "data_offload" => self.data_offload = parse_bool(v)?,
             "data_coalesce_usecs" => self.data_coalesce_usecs = parse_ranged(v, 0, 10_000)? as u32,
+            "metrics_address" => self.metrics_address = super::metrics_address::parse(v)?,
             "radius_require_message_authenticator" => {
                 self.radius_require_message_authenticator = match v {
                     "auto" => MessageAuthenticatorPolicy::Auto,
@@ -826,6 +831,7 @@ impl Config {
             "data_batch" => self.data_batch.to_string(),
             "data_offload" => b(self.data_offload),
             "data_coalesce_usecs" => self.data_coalesce_usecs.to_string(),
+            "metrics_address" => super::metrics_address::show(&self.metrics_address),
             "radius_require_message_authenticator" => {
                 self.radius_require_message_authenticator.to_string()
             }
@@ -1304,6 +1310,7 @@ mod tests {
         ("data_batch", "32"),
         ("data_offload", "yes"),
         ("data_coalesce_usecs", "100"),
+        ("metrics_address", ""),
         ("radius_require_message_authenticator", "auto"),
         ("radius_dae_require_message_authenticator", "no"),
         ("radius_source_address", "0.0.0.0"),

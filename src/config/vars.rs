@@ -130,6 +130,7 @@ pub const VARS: &[VarInfo] = &[
     ours("data_batch", Int),
     ours("data_offload", Bool),
     ours("data_coalesce_usecs", Int),
+    ours("metrics_address", String),
     ours("radius_require_message_authenticator", String),
     ours("radius_dae_require_message_authenticator", Bool),
     ours("radius_source_address", Ipv4),

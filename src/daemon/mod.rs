@@ -7,6 +7,7 @@ pub mod control;
 pub mod id_pool;
 mod kernel_loss;
 pub mod logging;
+pub mod metrics;
 pub mod radius_io;
 pub mod settings;
 pub mod stats;
@@ -165,6 +166,8 @@ pub fn run(opts: Options) -> Result<(), String> {
         let _in_runtime = rt.enter();
         Signals::install()?
     };
+    let started = (Instant::now(), std::time::SystemTime::now());
+    let metrics_listener = cfg.metrics_address.map(metrics::bind).transpose()?;
 
     let tun_addr = settings::tun_address(&cfg);
     let mtu = settings::mru(&cfg);
@@ -210,6 +213,21 @@ pub fn run(opts: Options) -> Result<(), String> {
     let clock = Arc::new(Clock::new(Instant::now()));
     let drops = Arc::new(DropCounters::new());
     let wstats = Arc::new(WorkerStats::new(n_workers));
+    let scrapes = match metrics_listener {
+        Some(listener) => {
+            let (tx, scrapes) = metrics::channel();
+            let data = metrics::DataSources {
+                workers: wstats.clone(),
+                drops: drops.clone(),
+                loss: kernel_loss::KernelLoss::new(&udps, &cfg.tundevicename),
+                started: started.0,
+                start_time: started.1,
+            };
+            metrics::spawn(listener, tx, data)?;
+            scrapes
+        }
+        None => metrics::Scrapes::off(),
+    };
     let (ctl_tx, ctl_rx) = tokio::sync::mpsc::channel::<ControlInput>(65536);
     let radius_tx = ctl_tx.clone();
     // The control plane sends through a clone of worker 0's socket and
@@ -294,7 +312,7 @@ pub fn run(opts: Options) -> Result<(), String> {
             radius_io::spawn(r, radius_tx)?;
         }
         cp.start(Instant::now());
-        control_loop(cp, ctl_rx, clock, drops, wstats, loss, signals).await
+        control_loop(cp, ctl_rx, clock, drops, wstats, loss, signals, scrapes).await
     });
     if !cfg.pid_file.is_empty() {
         let _ = std::fs::remove_file(&cfg.pid_file);
@@ -403,6 +421,7 @@ impl Signals {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn control_loop(
     mut cp: ControlPlane,
     mut rx: tokio::sync::mpsc::Receiver<ControlInput>,
@@ -411,6 +430,7 @@ async fn control_loop(
     wstats: Arc<WorkerStats>,
     loss: kernel_loss::KernelLoss,
     signals: Signals,
+    mut scrapes: metrics::Scrapes,
 ) -> Result<(), String> {
     let Signals {
         mut quit,
@@ -455,6 +475,7 @@ async fn control_loop(
                 }
             }
             _ = tokio::time::sleep_until(deadline) => {}
+            scrape = scrapes.next() => scrape.answer(&cp),
             _ = quit.recv() => start_shutdown(&mut cp, "SIGQUIT", &mut shutdown_by),
             _ = term.recv() => start_shutdown(&mut cp, "SIGTERM", &mut shutdown_by),
             _ = int.recv() => start_shutdown(&mut cp, "SIGINT", &mut shutdown_by),

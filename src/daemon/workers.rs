@@ -24,7 +24,7 @@ use std::sync::Arc;
 use crossbeam_channel::Receiver;
 use tracing::{debug, error};
 
-use crate::dataplane::downstream::{downstream, DownOutput, DownVerdict};
+use crate::dataplane::downstream::{downstream, DownOutput, DownVerdict, ENCAP_LEN};
 use crate::dataplane::drop_reason::DropCounters;
 use crate::dataplane::drop_reason::DropReason;
 use crate::dataplane::offload::vnet::GSO_NONE;
@@ -48,6 +48,10 @@ pub const BURST: usize = 64;
 pub struct WorkerStats {
     pub up_packets: AtomicU64,
     pub down_packets: AtomicU64,
+    /// IPv4 bytes (IP total length) written to the TUN / sent to peers,
+    /// as the sessions' accounting counts them.
+    pub up_bytes: AtomicU64,
+    pub down_bytes: AtomicU64,
     pub to_control: AtomicU64,
     pub tun_write_errors: AtomicU64,
     pub udp_send_errors: AtomicU64,
@@ -129,6 +133,8 @@ impl std::fmt::Display for UdpOffload {
 struct Counts {
     up: u64,
     down: u64,
+    up_bytes: u64,
+    down_bytes: u64,
     to_control: u64,
     tun_errors: u64,
     udp_errors: u64,
@@ -154,6 +160,8 @@ impl Counts {
         for (n, a) in [
             (&mut self.up, &s.up_packets),
             (&mut self.down, &s.down_packets),
+            (&mut self.up_bytes, &s.up_bytes),
+            (&mut self.down_bytes, &s.down_bytes),
             (&mut self.to_control, &s.to_control),
             (&mut self.tun_errors, &s.tun_write_errors),
             (&mut self.udp_errors, &s.udp_send_errors),
@@ -397,6 +405,8 @@ impl Worker {
             match verdict {
                 DownVerdict::ToPeer { peer, count } => {
                     self.counts.down += count as u64;
+                    let encap = count.saturating_mul(ENCAP_LEN);
+                    self.counts.down_bytes += self.out.bytes().len().saturating_sub(encap) as u64;
                     self.send_out(fd, peer);
                 }
                 DownVerdict::IcmpToTun => {
@@ -485,6 +495,7 @@ impl Up<'_> {
         match upstream_clamp_mss(self.table, datagram, self.tick) {
             UpVerdict::ToTun(packet, key) => {
                 self.counts.up += 1;
+                self.counts.up_bytes += packet.len() as u64;
                 // Segments merge only within one session.
                 match self.coalescer.as_deref_mut() {
                     Some(c) => {

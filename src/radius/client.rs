@@ -13,6 +13,7 @@ use super::authenticator::{
 use super::builder::{BuildError, MAX_PACKET};
 use super::config::{ClientConfig, MessageAuthenticatorPolicy, ServerStats, MAX_RETRANSMIT};
 use super::ids::{IdPool, Slot};
+use super::latency::ReplyLatency;
 use super::reply::AuthReply;
 use super::request::{encode_access_request, encode_accounting_request, RequestKind};
 use radius::core::code::Code;
@@ -62,6 +63,8 @@ struct Pending {
     /// A reply to the current try came and was dropped for its signature or
     /// authenticator: the server is up (and misconfigured), not dead.
     refused: bool,
+    /// When the current try went out (reply latency is measured from it).
+    sent_at: Instant,
 }
 
 /// Why a reply from a server was dropped: each is logged once per server
@@ -144,6 +147,7 @@ pub struct RadiusClient {
     events: VecDeque<(RequestId, Outcome)>,
     servers: Vec<ServerState>,
     stats: Vec<ServerStats>,
+    latency: Vec<ReplyLatency>,
     stray: u64,
     next_key: u64,
 }
@@ -162,6 +166,7 @@ impl RadiusClient {
             events: VecDeque::new(),
             servers: vec![ServerState::default(); n],
             stats: vec![ServerStats::default(); n],
+            latency: (0..n).map(|_| ReplyLatency::default()).collect(),
             stray: 0,
             next_key: 0,
         }
@@ -192,6 +197,7 @@ impl RadiusClient {
             dest: SocketAddr::from(([0, 0, 0, 0], 0)),
             deadline: None,
             refused: false,
+            sent_at: now,
         };
         match self.pick_server(now, Purpose::of(&p.req), &p.tried) {
             Some(s) => p.server = s,
@@ -310,6 +316,7 @@ impl RadiusClient {
         };
         p.sent_auth = sent_auth;
         p.dest = dest;
+        p.sent_at = now;
         p.tries += 1;
         if let Some(old) = p.deadline.take() {
             self.timers.remove(&(old, key));
@@ -515,6 +522,7 @@ impl RadiusClient {
             return;
         };
         let (index, dest, sent_auth) = (p.server, p.dest, p.sent_auth);
+        let sent_at = p.sent_at;
         let server = Some(index);
         let is_auth = matches!(p.req, RequestKind::Auth(_));
         if from != dest {
@@ -585,6 +593,9 @@ impl RadiusClient {
             Outcome::Reject(_) => s.rejects += 1,
             _ => s.acct_responses += 1,
         });
+        if let Some(h) = self.latency.get(index) {
+            h.observe(now.saturating_duration_since(sent_at));
+        }
         // It answered: it is alive whatever an earlier request thought.
         let purpose = if is_auth {
             Purpose::Auth
@@ -617,6 +628,16 @@ impl RadiusClient {
     /// Per configured server, in `ClientConfig::servers` order.
     pub fn stats(&self) -> &[ServerStats] {
         &self.stats
+    }
+
+    /// Reply latency per configured server, in `ClientConfig::servers` order.
+    pub fn latency(&self) -> &[ReplyLatency] {
+        &self.latency
+    }
+
+    /// The configured servers (to name them in metrics).
+    pub fn servers(&self) -> &[super::config::ServerAddrs] {
+        &self.cfg.servers
     }
 
     /// Datagrams dropped that came from no configured server and matched nothing.

@@ -11,6 +11,7 @@ pub mod client;
 pub mod config;
 pub mod dae;
 pub mod ids;
+pub mod latency;
 pub mod reply;
 pub mod request;
 pub mod terminate_cause;

@@ -1295,3 +1295,23 @@ fn accounting_cannot_take_every_identifier() {
     assert!(matches!(c.poll_event(), Some((_, Outcome::Accept(_)))));
     assert_eq!(c.in_flight(), 300);
 }
+
+#[test]
+fn reply_latency_counts_from_the_answered_try() {
+    let (mut c, t0) = client(cfg());
+    let (_, first) = submit_auth(&mut c, t0);
+    c.handle_timeout(t0 + secs(3)); // the retry goes out at t0 + 3 s
+    let retry = c.poll_transmit().unwrap();
+    let at = t0 + secs(3) + Duration::from_millis(200);
+    c.handle_datagram(at, retry.socket, retry.to, &full_accept(&first.bytes));
+    assert!(matches!(c.poll_event(), Some((_, Outcome::Accept(_)))));
+    let mut reg = prometheus_client::registry::Registry::default();
+    reg.register("lat", "", c.latency()[0].histogram().clone());
+    let mut text = String::new();
+    prometheus_client::encoding::prometheus_text::encode(&mut text, &reg).unwrap();
+    // 0.2 s: above the 0.1 bucket, within 0.25; not 3.2 s from the first try.
+    assert!(text.contains("lat_bucket{le=\"0.1\"} 0\n"), "{text}");
+    assert!(text.contains("lat_bucket{le=\"0.25\"} 1\n"), "{text}");
+    assert!(text.contains("lat_count 1\n"), "{text}");
+    assert_eq!(c.latency().len(), 2);
+}

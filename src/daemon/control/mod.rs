@@ -22,11 +22,13 @@ use crate::pool::AddressPool;
 use crate::ppp::server::{NetworkGrant, ServerConfig, ServerEvent, ServerLink};
 
 mod aaa;
+mod census;
 pub mod command;
 mod dae;
 mod session;
 
 pub use self::aaa::{Aaa, AaaSettings};
+pub use self::census::{SessionState, TunnelState};
 use self::session::Session;
 use super::clock::Clock;
 use super::id_pool::IdPool;
