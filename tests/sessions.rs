@@ -234,3 +234,39 @@ fn max_sessions_refuses_calls_beyond_the_limit() {
     assert!(r.stdout.contains("Session limit reached"), "{}", r.stdout);
     assert!(lns.log_text().contains("max_sessions 5 reached"));
 }
+
+#[test]
+fn log_format_json_names_tunnel_session_and_user_in_every_session_line() {
+    if skip_privileged() {
+        return;
+    }
+    let mut lns = Lns::start(&LnsSetup {
+        users: 2,
+        extra_config: "set log_format json\n".into(),
+        ..LnsSetup::default()
+    });
+    lns.loadgen(&["--sessions", "2", "--password", "secret-pw"])
+        .assert_pass();
+    // The last session line is written when the tunnel goes.
+    lns.wait_for_log(
+        "\"message\":\"tunnel closed\"",
+        std::time::Duration::from_secs(10),
+    );
+    let log = lns.log_text();
+    let mut session_lines = 0;
+    for line in log.lines() {
+        assert!(
+            line.starts_with('{') && line.ends_with('}'),
+            "not one JSON object per line: {line}"
+        );
+        for word in ["\"session up\"", "\"session closed\""] {
+            if line.contains(&format!("\"message\":{word}")) {
+                session_lines += 1;
+                for field in ["\"tunnel\":", "\"session\":", "\"user\":\"user"] {
+                    assert!(line.contains(field), "{field} missing in {line}");
+                }
+            }
+        }
+    }
+    assert_eq!(session_lines, 4, "{log}");
+}
