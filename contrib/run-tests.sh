@@ -17,9 +17,11 @@ t0=$(date +%s)
 #   freeradius(-utils)       the real RADIUS server, radclient
 #   qemu-system-x86 + bc binutils xz-utils gzip   the peer VM (xl2tpd + pppd)
 #   iperf3, python3          traffic through sessions, small helpers
+#   l2tpns                   Debian's /usr/sbin/nsctl (tests/nsctl.rs talks to
+#                            our server with it); its daemon is not wanted
 need=()
 for p in iproute2 iputils-ping tshark qemu-system-x86 bc binutils xz-utils gzip \
-         freeradius freeradius-utils python3 iperf3; do
+         freeradius freeradius-utils python3 iperf3 l2tpns; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -31,6 +33,15 @@ fi
 # The tests run their own FreeRADIUS (a private copy of its config in each
 # test's namespace); the packaged service must not hold ports 1812/1813.
 if systemctl is-active --quiet freeradius 2>/dev/null; then systemctl stop freeradius; fi
+# Debian's l2tpns package starts and enables its daemon, which takes UDP 1701
+# and 1702 (nsctl) in the root namespace. The tests want only its nsctl
+# (tests/nsctl.rs uses an ephemeral port, so this is hygiene, not a need).
+if systemctl is-active --quiet l2tpns 2>/dev/null; then systemctl stop l2tpns; fi
+systemctl disable --quiet l2tpns 2>/dev/null || true
+if [ -x /etc/init.d/l2tpns ] && ! [ -d /run/systemd/system ]; then
+  /etc/init.d/l2tpns stop >/dev/null 2>&1 || true
+  update-rc.d l2tpns disable >/dev/null 2>&1 || true
+fi
 
 # The peer VM image (Debian kernel + initramfs with xl2tpd and pppd), cached
 # under target/peer-vm; rebuilt only when its packages change.
