@@ -554,3 +554,100 @@ fn builtin_help_is_debian_text() {
         "Available commands:\n  load_plugin PLUGIN                          Load named plugin\n  unload_plugin PLUGIN                        Unload named plugin\n  help                                        List available commands\n"
     );
 }
+
+/// Help lines of sessionctl, throttlectl and snoopctl, as Debian's l2tpns
+/// 2.4.1 sent them.
+const REAL_HELP: [&str; 6] = [
+    "  drop USER|SID [REASON]                      Shutdown user session",
+    "  kill USER|SID [REASON]                      Kill user session",
+    "  throttle USER|SID [RATE|[in|out] RATE ...]  Throttle user traffic",
+    "  unthrottle USER|SID                         Stop throttling user",
+    "  snoop USER|SID IP PORT                      Intercept user traffic",
+    "  unsnoop USER|SID                            Stop intercepting user",
+];
+
+/// The three control plugins as l2tpns ships them, with no sessions.
+struct RealPlugins {
+    role: ClusterRole,
+}
+
+impl ControlHandler for RealPlugins {
+    fn help(&self) -> Vec<String> {
+        strings(&REAL_HELP)
+    }
+    fn load_plugin(&mut self, name: &str) -> LoadOutcome {
+        match name {
+            "sessionctl" | "throttlectl" | "snoopctl" => LoadOutcome::AlreadyLoaded,
+            _ => LoadOutcome::Failed,
+        }
+    }
+    fn unload_plugin(&mut self, name: &str) -> UnloadOutcome {
+        match name {
+            "garden" => UnloadOutcome::NotLoaded,
+            _ => UnloadOutcome::NotFound,
+        }
+    }
+    fn control(&mut self, args: &[String]) -> ControlReply {
+        let words = ["drop", "kill", "throttle", "unthrottle", "snoop", "unsnoop"];
+        let Some(w) = args.first().filter(|w| words.contains(&w.as_str())) else {
+            return ControlReply::Unhandled;
+        };
+        if !self.role.iam_master {
+            return ControlReply::NotMaster(self.role.master);
+        }
+        match (w.as_str(), args.len()) {
+            ("drop" | "kill", 2..=3) | ("throttle" | "unthrottle" | "unsnoop", 2..) => {
+                ControlReply::err("session not found")
+            }
+            ("drop" | "kill", _) => {
+                ControlReply::err("requires username or session id and optional reason")
+            }
+            _ => ControlReply::err("requires username or session id and host, port"),
+        }
+    }
+}
+
+/// (role is master, request, the reply Debian's l2tpns 2.4.1 daemon sent),
+/// captured in a network namespace with sessionctl, throttlectl and snoopctl
+/// loaded, before and after it declared itself master.
+const REAL_DAEMON: &[(bool, &str, &str)] = &[
+    (true, "90131300ff", "9013210643202064726f7020555345527c534944205b524541534f4e5d2020202020202020202020202020202020202020202053687574646f776e20757365722073657373696f6e3f20206b696c6c20555345527c534944205b524541534f4e5d202020202020202020202020202020202020202020204b696c6c20757365722073657373696f6e4320207468726f74746c6520555345527c534944205b524154457c5b696e7c6f75745d2052415445202e2e2e5d20205468726f74746c6520757365722074726166666963422020756e7468726f74746c6520555345527c5349442020202020202020202020202020202020202020202020202053746f70207468726f74746c696e672075736572442020736e6f6f7020555345527c53494420495020504f525420202020202020202020202020202020202020202020496e7465726365707420757365722074726166666963442020756e736e6f6f7020555345527c5349442020202020202020202020202020202020202020202020202020202053746f7020696e74657263657074696e672075736572ff"),
+    (false, "901314020464726f70066e6f73756368ff", "90132201236d7573742062652072756e206f6e206d61737465723a206e6f6e6520656c6563746564ff"),
+    (false, "90131402046b696c6c0130ff", "90132201236d7573742062652072756e206f6e206d61737465723a206e6f6e6520656c6563746564ff"),
+    (true, "901314020464726f70066e6f73756368ff", "901322011173657373696f6e206e6f7420666f756e64ff"),
+    (true, "90131402046b696c6c0130ff", "901322011173657373696f6e206e6f7420666f756e64ff"),
+    (true, "901314010464726f70ff", "9013220133726571756972657320757365726e616d65206f722073657373696f6e20696420616e64206f7074696f6e616c20726561736f6eff"),
+    (true, "9013140105736e6f6f70ff", "901322012e726571756972657320757365726e616d65206f722073657373696f6e20696420616e6420686f73742c20706f7274ff"),
+    (true, "901314020a756e7468726f74746c65066e6f73756368ff", "901322011173657373696f6e206e6f7420666f756e64ff"),
+    (true, "901314010473686f77ff", "9013220110756e68616e646c656420616374696f6eff"),
+    (true, "90131400ff", "9013220110756e68616e646c656420616374696f6eff"),
+    (true, "90131100ff", "90132201176e616d65206f6620706c7567696e207265717569726564ff"),
+    (true, "901311010a73657373696f6e63746cff", "9013220115706c7567696e20616c7265616479206c6f61646564ff"),
+    (true, "90131101066e6f73756368ff", "90132201146572726f72206c6f6164696e6720706c7567696eff"),
+    (true, "90131201066e6f73756368ff", "9013220110706c7567696e206e6f7420666f756e64ff"),
+    (true, "901312010667617264656eff", "9013220111706c7567696e206e6f74206c6f61646564ff"),
+    (true, "12341400ff", "901322011e6572726f7220756e7061636b696e6720636f6e74726f6c207061636b6574ff"),
+    (true, "9013", "901322011e6572726f7220756e7061636b696e6720636f6e74726f6c207061636b6574ff"),
+    (true, "90132100ff", "901322011e6572726f7220756e7061636b696e6720636f6e74726f6c207061636b6574ff"),
+];
+
+#[test]
+fn server_replies_byte_for_byte_as_debians_daemon() {
+    let mut s = ControlServer::new();
+    let mut out = [0u8; MAX_PACKET];
+    for (iam_master, req, reply) in REAL_DAEMON {
+        let mut h = RealPlugins {
+            role: ClusterRole {
+                iam_master: *iam_master,
+                master: None,
+            },
+        };
+        let a = s.handle(&hex(req), &mut h, &mut out).unwrap();
+        assert_eq!(
+            &out[..a.len],
+            &hex(reply)[..],
+            "request {req}: {:?}",
+            a.response
+        );
+    }
+}
