@@ -63,7 +63,11 @@ impl ControlHandler for Plugins {
             iam_master: args.len() % 2 == 0,
             master: None,
         };
-        run_control(self.0.iter_mut().map(|p| p as &mut dyn ControlPlugin), role, args)
+        run_control(
+            self.0.iter_mut().map(|p| p as &mut dyn ControlPlugin),
+            role,
+            args,
+        )
     }
 }
 
@@ -97,5 +101,8 @@ fuzz_target!(|data: &[u8]| {
         .expect("a 4096-byte buffer always takes the answer");
     assert!(answer.len <= MAX_PACKET);
     assert_eq!(Response::parse(&out[..answer.len]), Ok(answer.response));
-    assert_eq!(server.counters().malformed(), u64::from(answer.request.is_err()));
+    assert_eq!(
+        server.counters().malformed(),
+        u64::from(answer.request.is_err())
+    );
 });
