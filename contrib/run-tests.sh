@@ -20,22 +20,45 @@ t0=$(date +%s)
 #   prometheus               promtool, to check the /metrics scrape
 #   lintian, dpkg-dev, systemd   the Debian package test (lintian, dpkg-shlibdeps,
 #                            systemd-analyze verify; cargo-deb's objcopy is binutils)
+#   l2tpns                   Debian's /usr/sbin/nsctl (tests/nsctl.rs talks to
+#                            our server with it); its daemon is not wanted
 need=()
 for p in iproute2 iputils-ping tshark qemu-system-x86 bc binutils xz-utils gzip \
-         freeradius freeradius-utils python3 iperf3 lintian dpkg-dev systemd prometheus; do
+         freeradius freeradius-utils python3 iperf3 lintian dpkg-dev systemd prometheus \
+         l2tpns; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
   echo "run-tests: installing ${need[*]}"
   apt-get update -qq
   echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+  # No service of these packages may start on install: Debian's l2tpns
+  # would take UDP 1701/1702 and send cluster heartbeats on eth0, FreeRADIUS
+  # and Prometheus would hold their ports. policy-rc.d says no while apt runs.
+  policy_added=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    policy_added=1
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  if [ -n "$policy_added" ]; then rm -f /usr/sbin/policy-rc.d; trap - EXIT; fi
 fi
 # The tests run their own FreeRADIUS (a private copy of its config in each
 # test's namespace); the packaged service must not hold ports 1812/1813.
 if systemctl is-active --quiet freeradius 2>/dev/null; then systemctl stop freeradius; fi
 # Only promtool is wanted from the prometheus package, not its server.
 if systemctl is-active --quiet prometheus 2>/dev/null; then systemctl stop prometheus; fi
+# Debian's l2tpns package starts and enables its daemon, which takes UDP 1701
+# and 1702 (nsctl) in the root namespace. The tests want only its nsctl
+# (tests/nsctl.rs uses an ephemeral port, so this is hygiene, not a need).
+if systemctl is-active --quiet l2tpns 2>/dev/null; then systemctl stop l2tpns; fi
+systemctl disable --quiet l2tpns 2>/dev/null || true
+if [ -x /etc/init.d/l2tpns ] && ! [ -d /run/systemd/system ]; then
+  /etc/init.d/l2tpns stop >/dev/null 2>&1 || true
+  update-rc.d l2tpns disable >/dev/null 2>&1 || true
+fi
 
 # The peer VM image (Debian kernel + initramfs with xl2tpd and pppd), cached
 # under target/peer-vm; rebuilt only when its packages change.

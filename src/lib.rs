@@ -12,6 +12,7 @@ pub mod daemon;
 pub mod dataplane;
 pub mod l2tp;
 pub mod loadgen;
+pub mod nsctl;
 pub mod pool;
 pub mod ppp;
 pub mod radius;
