@@ -13,6 +13,9 @@ pub mod dataplane;
 pub mod l2tp;
 pub mod loadgen;
 pub mod nsctl;
+pub mod plugin;
+#[path = "../plugins/mod.rs"]
+pub mod plugins;
 pub mod pool;
 pub mod ppp;
 pub mod radius;

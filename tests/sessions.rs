@@ -270,3 +270,36 @@ fn log_format_json_names_tunnel_session_and_user_in_every_session_line() {
     }
     assert_eq!(session_lines, 4, "{log}");
 }
+
+#[test]
+fn stripdomain_plugin_strips_the_realm_before_authentication() {
+    if skip_privileged() {
+        return;
+    }
+    let config = |plugins: &str| LnsSetup {
+        users: 2,
+        extra_config: plugins.into(),
+        ..LnsSetup::default()
+    };
+    let args = [
+        "--sessions",
+        "2",
+        "--user-pattern",
+        "user%d@isp.example",
+        "--password",
+        "secret-pw",
+    ];
+    // Without the plugin "user1@isp.example" is not in the secrets file.
+    let lns = Lns::start(&config(""));
+    let r = lns.loadgen(&args);
+    assert!(!r.success, "{}", r.stdout);
+    drop(lns);
+    let lns = Lns::start(&config("load plugin \"stripdomain\"\n"));
+    lns.loadgen(&args).assert_pass();
+    let log = lns.log_text();
+    assert!(log.contains("plugin loaded plugin=stripdomain"), "{log}");
+    assert!(
+        log.contains("stripping off trailing domain name \"@isp.example\""),
+        "{log}"
+    );
+}

@@ -56,6 +56,8 @@ pub const IMPLEMENTED: &[&str] = &[
     "data_offload",
     "data_coalesce_usecs",
     "metrics_address",
+    "nsctl_bind_address",
+    "nsctl_allow",
     "primary_radius",
     "secondary_radius",
     "primary_radius_port",
@@ -125,6 +127,25 @@ pub enum Statement {
 }
 
 impl Statement {
+    /// Whether the daemon acts on it (plugins are loaded; BGP, access
+    /// lists and forwards are not there yet).
+    pub fn is_implemented(&self) -> bool {
+        matches!(self, Statement::LoadPlugin(_) | Statement::RemovePlugin(_))
+    }
+
+    /// The plugins to load, in file order, after `remove plugin` lines.
+    pub fn plugins(statements: &[Located]) -> Vec<String> {
+        let mut v: Vec<String> = Vec::new();
+        for l in statements {
+            match &l.statement {
+                Statement::LoadPlugin(n) if !v.contains(n) => v.push(n.clone()),
+                Statement::RemovePlugin(n) => v.retain(|x| x != n),
+                _ => {}
+            }
+        }
+        v
+    }
+
     /// The statement as an operator would name it in a message.
     pub fn keyword(&self) -> String {
         match self {
@@ -279,6 +300,10 @@ pub struct Config {
     pub data_coalesce_usecs: u32,
     /// Prometheus /metrics endpoint; None = off.
     pub metrics_address: Option<std::net::SocketAddr>,
+    /// Where the nsctl port (UDP 1702) listens; l2tpns: every address.
+    pub nsctl_bind_address: Ipv4Addr,
+    /// Addresses besides loopback that may send nsctl requests.
+    pub nsctl_allow: Vec<Ipv4Addr>,
     /// Which RADIUS replies must carry a valid Message-Authenticator
     /// (auto: those of a server that has once signed one).
     pub radius_require_message_authenticator: MessageAuthenticatorPolicy,
@@ -406,6 +431,8 @@ impl Config {
             data_offload: true,
             data_coalesce_usecs: 100,
             metrics_address: None,
+            nsctl_bind_address: Ipv4Addr::LOCALHOST,
+            nsctl_allow: Vec::new(),
             radius_require_message_authenticator: MessageAuthenticatorPolicy::Auto,
             radius_dae_require_message_authenticator: false,
             radius_source_address: None,
@@ -697,6 +724,8 @@ impl Config {
             "data_offload" => self.data_offload = parse_bool(v)?,
             "data_coalesce_usecs" => self.data_coalesce_usecs = parse_ranged(v, 0, 10_000)? as u32,
             "metrics_address" => self.metrics_address = super::metrics_address::parse(v)?,
+            "nsctl_bind_address" => self.nsctl_bind_address = parse_ip4(v)?,
+            "nsctl_allow" => self.nsctl_allow = parse_ip4_list(v, 64)?,
             "radius_require_message_authenticator" => {
                 self.radius_require_message_authenticator = match v {
                     "auto" => MessageAuthenticatorPolicy::Auto,
@@ -832,6 +861,13 @@ impl Config {
             "data_offload" => b(self.data_offload),
             "data_coalesce_usecs" => self.data_coalesce_usecs.to_string(),
             "metrics_address" => super::metrics_address::show(&self.metrics_address),
+            "nsctl_bind_address" => self.nsctl_bind_address.to_string(),
+            "nsctl_allow" => self
+                .nsctl_allow
+                .iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
             "radius_require_message_authenticator" => {
                 self.radius_require_message_authenticator.to_string()
             }
@@ -897,6 +933,7 @@ impl Config {
         v.extend(
             self.statements
                 .iter()
+                .filter(|l| !l.statement.is_implemented())
                 .map(|l| (l.line, l.statement.keyword().to_string())),
         );
         v.sort();
@@ -1311,6 +1348,8 @@ mod tests {
         ("data_offload", "yes"),
         ("data_coalesce_usecs", "100"),
         ("metrics_address", ""),
+        ("nsctl_bind_address", "127.0.0.1"),
+        ("nsctl_allow", ""),
         ("radius_require_message_authenticator", "auto"),
         ("radius_dae_require_message_authenticator", "no"),
         ("radius_source_address", "0.0.0.0"),
@@ -1395,11 +1434,17 @@ mod tests {
             c.not_implemented(),
             vec![
                 (2, "set throttle_speed".to_string()),
-                (3, "load plugin autothrottle".to_string()),
                 (4, "router bgp 65000".to_string()),
                 (5, "setforward 10.0.0.0/8".to_string()),
             ]
         );
+    }
+
+    #[test]
+    fn plugins_in_file_order_after_removals() {
+        let c = parse("load plugin \"a\"\nload plugin \"b\"\nremove plugin \"a\"\nload plugin \"c\"\nload plugin \"b\"\n").unwrap();
+        assert_eq!(Statement::plugins(&c.statements), vec!["b", "c"]);
+        assert!(c.not_implemented().is_empty());
     }
 
     #[test]

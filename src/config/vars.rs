@@ -131,6 +131,8 @@ pub const VARS: &[VarInfo] = &[
     ours("data_offload", Bool),
     ours("data_coalesce_usecs", Int),
     ours("metrics_address", String),
+    ours("nsctl_bind_address", Ipv4),
+    ours("nsctl_allow", String),
     ours("radius_require_message_authenticator", String),
     ours("radius_dae_require_message_authenticator", Bool),
     ours("radius_source_address", Ipv4),

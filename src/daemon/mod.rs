@@ -8,6 +8,7 @@ pub mod id_pool;
 mod kernel_loss;
 pub mod logging;
 pub mod metrics;
+pub mod nsctl_io;
 pub mod radius_io;
 pub mod settings;
 pub mod stats;
@@ -53,6 +54,11 @@ pub enum ControlInput {
     },
     /// A Disconnect/CoA request on the DAE port.
     Dae {
+        from: SocketAddr,
+        bytes: Vec<u8>,
+    },
+    /// An nsctl request on UDP 1702.
+    Nsctl {
         from: SocketAddr,
         bytes: Vec<u8>,
     },
@@ -230,6 +236,7 @@ pub fn run(opts: Options) -> Result<(), String> {
     };
     let (ctl_tx, ctl_rx) = tokio::sync::mpsc::channel::<ControlInput>(65536);
     let radius_tx = ctl_tx.clone();
+    let nsctl_tx = ctl_tx.clone();
     // The control plane sends through a clone of worker 0's socket and
     // writes through a clone of its TUN queue: a socket of its own would be
     // one more member of the SO_REUSEPORT group and receive a share of the
@@ -297,6 +304,7 @@ pub fn run(opts: Options) -> Result<(), String> {
         Some((a, r)) => (Some(a), Some(r)),
         None => (None, None),
     };
+    let (nsctl, nsctl_rx) = nsctl_io::bind(&cfg)?;
     let mut cp = ControlPlane::new(
         settings,
         ctl_udp,
@@ -307,10 +315,13 @@ pub fn run(opts: Options) -> Result<(), String> {
         aaa,
         clock.clone(),
     );
+    cp.set_nsctl(nsctl);
+    cp.load_plugins(&crate::config::Statement::plugins(&cfg.statements));
     let result = rt.block_on(async move {
         if let Some(r) = radius_rx {
             radius_io::spawn(r, radius_tx)?;
         }
+        nsctl_io::spawn(nsctl_rx, nsctl_tx)?;
         cp.start(Instant::now());
         control_loop(cp, ctl_rx, clock, drops, wstats, loss, signals, scrapes).await
     });
@@ -559,5 +570,6 @@ fn handle_input(cp: &mut ControlPlane, now: Instant, msg: ControlInput) {
             bytes,
         } => cp.handle_radius_datagram(now, socket, from, &bytes),
         ControlInput::Dae { from, bytes } => cp.handle_dae(now, from, &bytes),
+        ControlInput::Nsctl { from, bytes } => cp.handle_nsctl(now, from, &bytes),
     }
 }

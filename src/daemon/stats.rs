@@ -28,4 +28,6 @@ pub struct ControlStats {
     pub dae_refused_source: u64,
     /// DAE requests with a bad authenticator, Message-Authenticator or format.
     pub dae_bad: u64,
+    /// nsctl requests from an address that is not loopback nor in nsctl_allow.
+    pub nsctl_refused_source: u64,
 }

@@ -64,16 +64,23 @@ pub fn run_control<'a>(
     args: &[String],
 ) -> ControlReply {
     for p in plugins {
-        match p.control(role, args) {
-            PluginVerdict::Pass => continue,
-            PluginVerdict::Stop { kind, additional } => {
-                return ControlReply::Handled { kind, additional }
-            }
-            PluginVerdict::Error(text) => return ControlReply::Error(text),
-            PluginVerdict::NotMaster => return ControlReply::NotMaster(role.master),
+        if let Some(reply) = answer(p.control(role, args), role) {
+            return reply;
         }
     }
     ControlReply::Unhandled
+}
+
+/// The answer one plugin's verdict gives, or None: ask the next plugin.
+pub fn answer(verdict: PluginVerdict, role: ClusterRole) -> Option<ControlReply> {
+    match verdict {
+        PluginVerdict::Pass => None,
+        PluginVerdict::Stop { kind, additional } => {
+            Some(ControlReply::Handled { kind, additional })
+        }
+        PluginVerdict::Error(text) => Some(ControlReply::Error(text)),
+        PluginVerdict::NotMaster => Some(ControlReply::NotMaster(role.master)),
+    }
 }
 
 /// Help lines of `plugins`, in load order, at most 255 (one datagram's

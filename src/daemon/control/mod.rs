@@ -25,6 +25,7 @@ mod aaa;
 mod census;
 pub mod command;
 mod dae;
+pub mod plugin_host;
 mod session;
 
 pub use self::aaa::{Aaa, AaaSettings};
@@ -89,6 +90,11 @@ pub struct ControlPlane {
     auth: Option<Box<dyn Authenticator>>,
     /// RADIUS authentication, accounting and DAE, when servers are configured.
     aaa: Option<Aaa>,
+    /// Loaded plugins, in load order.
+    plugins: crate::plugin::Plugins,
+    /// nsctl: its counters, and its socket when it listens.
+    nsctl_server: crate::nsctl::ControlServer,
+    nsctl_socket: Option<plugin_host::NsctlSettings>,
     timers: Timers<TimerKey>,
     rng: rand::rngs::StdRng,
     clock: Arc<Clock>,
@@ -134,6 +140,9 @@ impl ControlPlane {
             pool,
             auth,
             aaa,
+            plugins: Default::default(),
+            nsctl_server: Default::default(),
+            nsctl_socket: None,
             timers: Timers::default(),
             rng: rand::rngs::StdRng::from_entropy(),
             clock,
@@ -618,6 +627,11 @@ impl ControlPlane {
         username: String,
         credentials: &crate::ppp::server::Credentials,
     ) {
+        let Some(username) = self.plugin_pre_auth(username.clone()) else {
+            let message = "Authentication refused".into();
+            self.complete_auth(now, k, username, AuthDecision::Reject { message });
+            return;
+        };
         if self.aaa.is_some() {
             self.radius_authenticate(now, k, username, credentials);
             return;
@@ -778,6 +792,7 @@ impl ControlPlane {
         self.stats.sessions_up += 1;
         self.accounting_start(now, k);
         self.arm_admin(k);
+        self.plugin_session_event(k, true);
     }
 
     fn arm_admin(&mut self, k: SessionKey) {
@@ -849,6 +864,7 @@ impl ControlPlane {
     /// Take a session down: data plane first (so no packet is forwarded to
     /// a freed address), then the address, then the L2TP call.
     fn end_session(&mut self, now: Instant, k: SessionKey, cause: Cause, send_cdn: bool) {
+        self.plugin_session_event(k, false);
         let Some(s) = self.sessions.remove(&k) else {
             return;
         };

@@ -1,0 +1,169 @@
+//! Plugins: l2tpns's hooks as a Rust trait. A plugin lives in the top-level
+//! `plugins/` folder, is registered there by name, and is enabled by
+//! `load plugin NAME` in the startup-config or `load_plugin NAME` over
+//! nsctl. Loaded plugins run in load order. They see a narrow API
+//! (`PluginApi`): look sessions up, ask for commands through the command
+//! layer, never the data plane's tables. Docs/PLUGINS.md shows how to
+//! write one.
+//!
+//! The hooks called today: `pre_auth` (before a login is checked),
+//! `new_session` (IPCP up), `kill_session` (a session ends) and `control`
+//! (an nsctl command).
+
+use std::net::Ipv4Addr;
+
+use crate::daemon::control::command::{Command, Reply};
+use crate::nsctl::{ClusterRole, PluginVerdict};
+
+/// l2tpns's session id as plugins and nsctl name it: NAS-Port,
+/// (tunnel id << 16) | session id.
+pub type Sid = u32;
+
+/// What a plugin may know of a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    pub sid: Sid,
+    pub user: Option<String>,
+    pub address: Option<Ipv4Addr>,
+}
+
+/// What every hook may ask of the daemon: look sessions up.
+pub trait PluginApi {
+    fn session_by_user(&self, user: &str) -> Option<SessionInfo>;
+    fn session_by_sid(&self, sid: Sid) -> Option<SessionInfo>;
+}
+
+/// What a command hook (`control`) may do besides: run a command as the
+/// CLI or nsctl would, through the command layer.
+pub trait PluginControl: PluginApi {
+    fn execute(&mut self, command: Command) -> Reply;
+}
+
+/// `pre_auth`'s parameters: the user name may be rewritten, and the login
+/// refused (l2tpns's `param_pre_auth.continue_auth`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreAuth {
+    pub username: String,
+    pub continue_auth: bool,
+}
+
+/// A hook's answer (l2tpns's PLUGIN_RET_OK / STOP / ERROR): `Stop` ends the
+/// chain for this event, `Error` too, and is logged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HookResult {
+    Continue,
+    Stop,
+    Error(String),
+}
+
+pub trait Plugin: Send {
+    fn name(&self) -> &'static str;
+
+    fn pre_auth(&mut self, _api: &dyn PluginApi, _auth: &mut PreAuth) -> HookResult {
+        HookResult::Continue
+    }
+
+    fn new_session(&mut self, _api: &dyn PluginApi, _session: &SessionInfo) -> HookResult {
+        HookResult::Continue
+    }
+
+    fn kill_session(&mut self, _api: &dyn PluginApi, _session: &SessionInfo) -> HookResult {
+        HookResult::Continue
+    }
+
+    /// nsctl help lines (`plugin_control_help`).
+    fn control_help(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// An nsctl command; `args[0]` is the command word (may be absent).
+    fn control(
+        &mut self,
+        _api: &mut dyn PluginControl,
+        _role: ClusterRole,
+        _args: &[String],
+    ) -> PluginVerdict {
+        PluginVerdict::Pass
+    }
+}
+
+/// The loaded plugins, in load order.
+#[derive(Default)]
+pub struct Plugins {
+    loaded: Vec<Box<dyn Plugin>>,
+}
+
+/// Why `load` did nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoadError {
+    AlreadyLoaded,
+    Unknown,
+}
+
+impl Plugins {
+    pub fn load(&mut self, name: &str) -> Result<(), LoadError> {
+        if self.is_loaded(name) {
+            return Err(LoadError::AlreadyLoaded);
+        }
+        let plugin = crate::plugins::create(name).ok_or(LoadError::Unknown)?;
+        self.loaded.push(plugin);
+        Ok(())
+    }
+
+    /// Whether it was loaded.
+    pub fn unload(&mut self, name: &str) -> bool {
+        let before = self.loaded.len();
+        self.loaded.retain(|p| p.name() != name);
+        self.loaded.len() != before
+    }
+
+    pub fn is_loaded(&self, name: &str) -> bool {
+        self.loaded.iter().any(|p| p.name() == name)
+    }
+
+    pub fn names(&self) -> Vec<&'static str> {
+        self.loaded.iter().map(|p| p.name()).collect()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.loaded.is_empty()
+    }
+
+    pub fn help(&self) -> Vec<String> {
+        self.loaded.iter().flat_map(|p| p.control_help()).collect()
+    }
+
+    /// Runs `hook` over the plugins in load order until one stops the chain.
+    pub fn run(
+        &mut self,
+        event: &str,
+        mut hook: impl FnMut(&mut dyn Plugin) -> HookResult,
+    ) -> HookResult {
+        for p in &mut self.loaded {
+            match hook(p.as_mut()) {
+                HookResult::Continue => {}
+                HookResult::Error(e) => {
+                    tracing::warn!(plugin = p.name(), "{event}: {e}");
+                    return HookResult::Error(e);
+                }
+                HookResult::Stop => return HookResult::Stop,
+            }
+        }
+        HookResult::Continue
+    }
+
+    /// nsctl's plugin chain: the first verdict other than Pass answers.
+    pub fn control(
+        &mut self,
+        api: &mut dyn PluginControl,
+        role: ClusterRole,
+        args: &[String],
+    ) -> crate::nsctl::ControlReply {
+        for p in &mut self.loaded {
+            if let Some(reply) = crate::nsctl::chain::answer(p.control(api, role, args), role) {
+                return reply;
+            }
+        }
+        crate::nsctl::ControlReply::Unhandled
+    }
+}
