@@ -169,6 +169,17 @@ impl CliSession {
         format!("{}{}{}", self.hostname, self.mode.prompt_part(), sign)
     }
 
+    /// The line editor, for tests that check its bounds.
+    #[cfg(test)]
+    pub(crate) fn editor(&self) -> &LineEditor {
+        &self.editor
+    }
+
+    /// Keys typed while a command runs, waiting.
+    pub fn typeahead_len(&self) -> usize {
+        self.typeahead.len()
+    }
+
     /// Bytes waiting to be sent.
     pub fn pending_transmit(&self) -> usize {
         self.tx.len()
