@@ -110,9 +110,7 @@ pub fn init(debug: u32, target: Target<'_>, format: LogFormat) -> Result<(), Str
         .with_writer(writer);
     match (format, time) {
         (LogFormat::Text, true) => registry.with(layer.with_ansi(ansi)).init(),
-        (LogFormat::Text, false) => registry
-            .with(layer.with_ansi(false).without_time())
-            .init(),
+        (LogFormat::Text, false) => registry.with(layer.with_ansi(false).without_time()).init(),
         (LogFormat::Json, true) => registry.with(layer.json().flatten_event(true)).init(),
         (LogFormat::Json, false) => registry
             .with(layer.json().flatten_event(true).without_time())

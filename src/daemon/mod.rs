@@ -10,6 +10,7 @@ pub mod logging;
 pub mod metrics;
 pub mod nsctl_io;
 pub mod radius_io;
+pub mod reload;
 pub mod settings;
 pub mod stats;
 mod systemd;
@@ -33,7 +34,7 @@ use crate::dataplane::drop_reason::DropCounters;
 use crate::pool::AddressPool;
 
 use self::clock::Clock;
-use self::control::command::{Command, Origin, Reply};
+use self::control::command::{Command, Origin};
 use self::control::ControlPlane;
 use self::tun::Tun;
 use self::workers::{udp_options, Batching, Shared, UdpOffload, Worker, WorkerStats};
@@ -83,7 +84,8 @@ pub struct Loaded {
     pub auth: Option<SecretsFileAuth>,
 }
 
-pub fn load(opts: &Options) -> Result<Loaded, String> {
+/// The startup-config with the command line's overrides (-v, -h).
+pub(crate) fn read_config(opts: &Options) -> Result<Config, String> {
     let mut cfg = Config::load(&opts.config).map_err(|e| e.to_string())?;
     if opts.extra_verbosity > 0 {
         cfg.debug = (u32::from(cfg.debug) + opts.extra_verbosity).min(5) as u8;
@@ -91,6 +93,11 @@ pub fn load(opts: &Options) -> Result<Loaded, String> {
     if let Some(h) = &opts.hostname {
         cfg.hostname = h.clone();
     }
+    Ok(cfg)
+}
+
+pub fn load(opts: &Options) -> Result<Loaded, String> {
+    let cfg = read_config(opts)?;
     let (pool, pool_routes) = settings::load_pool(&cfg)?;
     // ppp_secrets_file is the embedded authentication for when no RADIUS
     // server is configured (Debian's /etc/l2tpns has RADIUS and no
@@ -316,6 +323,11 @@ pub fn run(opts: Options) -> Result<(), String> {
         clock.clone(),
     );
     cp.set_nsctl(nsctl);
+    cp.set_config(cfg.clone());
+    let reloader = reload::Reloader {
+        opts: opts.clone(),
+        tun_addr,
+    };
     cp.load_plugins(&crate::config::Statement::plugins(&cfg.statements));
     let result = rt.block_on(async move {
         if let Some(r) = radius_rx {
@@ -323,7 +335,10 @@ pub fn run(opts: Options) -> Result<(), String> {
         }
         nsctl_io::spawn(nsctl_rx, nsctl_tx)?;
         cp.start(Instant::now());
-        control_loop(cp, ctl_rx, clock, drops, wstats, loss, signals, scrapes).await
+        control_loop(
+            cp, ctl_rx, clock, drops, wstats, loss, signals, scrapes, reloader,
+        )
+        .await
     });
     if !cfg.pid_file.is_empty() {
         let _ = std::fs::remove_file(&cfg.pid_file);
@@ -442,6 +457,7 @@ async fn control_loop(
     loss: kernel_loss::KernelLoss,
     signals: Signals,
     mut scrapes: metrics::Scrapes,
+    reloader: reload::Reloader,
 ) -> Result<(), String> {
     let Signals {
         mut quit,
@@ -494,11 +510,7 @@ async fn control_loop(
             _ = watchdog.due() => watchdog.ping(),
             _ = hup.recv() => {
                 systemd::reloading();
-                let origin = Origin::Signal("SIGHUP");
-                match cp.execute(Instant::now(), origin, Command::ReloadAuthentication) {
-                    Reply::Done(lines) => info!("SIGHUP: {}", lines.join("; ")),
-                    Reply::Refused(why) => error!("SIGHUP: {why}"),
-                }
+                reloader.reload(&mut cp, Origin::Signal("SIGHUP"));
                 systemd::ready();
             }
         }

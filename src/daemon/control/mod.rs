@@ -26,6 +26,7 @@ mod census;
 pub mod command;
 mod dae;
 pub mod plugin_host;
+pub mod reconfigure;
 mod session;
 
 pub use self::aaa::{Aaa, AaaSettings};
@@ -90,6 +91,8 @@ pub struct ControlPlane {
     auth: Option<Box<dyn Authenticator>>,
     /// RADIUS authentication, accounting and DAE, when servers are configured.
     aaa: Option<Aaa>,
+    /// The configuration in force (`set_config` at start, then reloads).
+    config: crate::config::Config,
     /// Loaded plugins, in load order.
     plugins: crate::plugin::Plugins,
     /// nsctl: its counters, and its socket when it listens.
@@ -140,6 +143,7 @@ impl ControlPlane {
             pool,
             auth,
             aaa,
+            config: Default::default(),
             plugins: Default::default(),
             nsctl_server: Default::default(),
             nsctl_socket: None,
