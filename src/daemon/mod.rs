@@ -2,6 +2,7 @@
 //! queues (one of each per data-plane worker), starts the workers and runs the control plane's event
 //! loop (datagrams from the workers, timers, signals).
 
+pub mod cli_io;
 pub mod clock;
 pub mod control;
 pub mod id_pool;
@@ -63,6 +64,8 @@ pub enum ControlInput {
         from: SocketAddr,
         bytes: Vec<u8>,
     },
+    /// A command from a CLI connection.
+    Cli(Box<cli_io::CliCommand>),
 }
 
 /// Command-line options (the binary parses them with clap).
@@ -244,6 +247,7 @@ pub fn run(opts: Options) -> Result<(), String> {
     let (ctl_tx, ctl_rx) = tokio::sync::mpsc::channel::<ControlInput>(65536);
     let radius_tx = ctl_tx.clone();
     let nsctl_tx = ctl_tx.clone();
+    let cli_tx = ctl_tx.clone();
     // The control plane sends through a clone of worker 0's socket and
     // writes through a clone of its TUN queue: a socket of its own would be
     // one more member of the SO_REUSEPORT group and receive a share of the
@@ -312,6 +316,8 @@ pub fn run(opts: Options) -> Result<(), String> {
         None => (None, None),
     };
     let (nsctl, nsctl_rx) = nsctl_io::bind(&cfg)?;
+    let cli_listener = cli_io::bind(&cfg)?;
+    let cli_users: cli_io::SharedUsers = Arc::new(std::sync::RwLock::new(cli_io::load_users(&cfg)));
     let mut cp = ControlPlane::new(
         settings,
         ctl_udp,
@@ -327,13 +333,16 @@ pub fn run(opts: Options) -> Result<(), String> {
     let reloader = reload::Reloader {
         opts: opts.clone(),
         tun_addr,
+        cli_users: cli_users.clone(),
     };
+    let hostname = settings::hostname(&cfg);
     cp.load_plugins(&crate::config::Statement::plugins(&cfg.statements));
     let result = rt.block_on(async move {
         if let Some(r) = radius_rx {
             radius_io::spawn(r, radius_tx)?;
         }
         nsctl_io::spawn(nsctl_rx, nsctl_tx)?;
+        cli_io::spawn(cli_listener, cli_users, hostname, cli_tx)?;
         cp.start(Instant::now());
         control_loop(
             cp, ctl_rx, clock, drops, wstats, loss, signals, scrapes, reloader,
@@ -492,11 +501,11 @@ async fn control_loop(
                 };
                 let now = Instant::now();
                 clock.update(now);
-                handle_input(&mut cp, now, msg);
+                handle_input(&mut cp, now, msg, &wstats);
                 // Drain what is already queued before looking at timers again.
                 for _ in 0..1024 {
                     match rx.try_recv() {
-                        Ok(m) => handle_input(&mut cp, now, m),
+                        Ok(m) => handle_input(&mut cp, now, m, &wstats),
                         Err(_) => break,
                     }
                 }
@@ -573,8 +582,19 @@ fn start_shutdown(cp: &mut ControlPlane, signal: &'static str, by: &mut Option<I
     }
 }
 
-fn handle_input(cp: &mut ControlPlane, now: Instant, msg: ControlInput) {
+fn handle_input(cp: &mut ControlPlane, now: Instant, msg: ControlInput, w: &WorkerStats) {
     match msg {
+        ControlInput::Cli(c) => {
+            use std::sync::atomic::Ordering::Relaxed;
+            let traffic = control::cli::Traffic {
+                up_bytes: w.up_bytes.load(Relaxed),
+                down_bytes: w.down_bytes.load(Relaxed),
+                up_packets: w.up_packets.load(Relaxed),
+                down_packets: w.down_packets.load(Relaxed),
+            };
+            let answer = cp.cli_command(now, &c, traffic);
+            let _ = c.reply.send(answer);
+        }
         ControlInput::Datagram { from, bytes } => cp.handle_datagram(now, from, &bytes),
         ControlInput::Radius {
             socket,

@@ -20,6 +20,8 @@ pub struct Reloader {
     pub opts: Options,
     /// The TUN address (fixed while the daemon runs).
     pub tun_addr: Ipv4Addr,
+    /// The CLI's users file, replaced for new connections.
+    pub cli_users: super::cli_io::SharedUsers,
 }
 
 impl Reloader {
@@ -36,6 +38,11 @@ impl Reloader {
                 settings::hostname(&config),
             )?),
         };
+        // Last: nothing above failed, so the new files are taken whole.
+        let users = super::cli_io::load_users(&config);
+        if let Ok(mut u) = self.cli_users.write() {
+            *u = users;
+        }
         Ok(Reconfigure {
             settings: settings::control_settings(&config, self.tun_addr),
             config,

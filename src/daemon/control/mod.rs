@@ -23,11 +23,13 @@ use crate::ppp::server::{NetworkGrant, ServerConfig, ServerEvent, ServerLink};
 
 mod aaa;
 mod census;
+pub mod cli;
 pub mod command;
 mod dae;
 pub mod plugin_host;
 pub mod reconfigure;
 mod session;
+mod show;
 
 pub use self::aaa::{Aaa, AaaSettings};
 pub use self::census::{SessionState, TunnelState};
@@ -93,6 +95,10 @@ pub struct ControlPlane {
     aaa: Option<Aaa>,
     /// The configuration in force (`set_config` at start, then reloads).
     config: crate::config::Config,
+    started: Instant,
+    /// When `uptime` last ran and the data plane's totals then (its rates
+    /// are over the time since).
+    last_uptime: Option<(Instant, [u64; 4])>,
     /// Loaded plugins, in load order.
     plugins: crate::plugin::Plugins,
     /// nsctl: its counters, and its socket when it listens.
@@ -144,6 +150,8 @@ impl ControlPlane {
             auth,
             aaa,
             config: Default::default(),
+            started: Instant::now(),
+            last_uptime: None,
             plugins: Default::default(),
             nsctl_server: Default::default(),
             nsctl_socket: None,

@@ -133,6 +133,9 @@ impl ControlPlane {
         for l in &lines {
             info!("configuration: {l}");
         }
+        if changes.is_empty() {
+            info!("configuration reloaded: nothing changed");
+        }
         lines
     }
 
