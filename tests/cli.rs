@@ -225,3 +225,45 @@ fn cli_logins_follow_the_users_file() {
         lns.log_text()
     );
 }
+
+#[test]
+fn setrxspeed_fills_the_rx_speed_shown_by_show_session() {
+    if skip_privileged() {
+        return;
+    }
+    let lns = Lns::start(&LnsSetup {
+        users: 1,
+        extra_config: "load plugin \"setrxspeed\"\n".into(),
+        ..LnsSetup::default()
+    });
+    let held = lns.loadgen_holding(&[
+        "--sessions",
+        "1",
+        "--password",
+        "secret-pw",
+        "--hold",
+        "20",
+        "--pings",
+        "0",
+        "--connect-speed",
+        "512",
+    ]);
+    let sid = {
+        let out = cli(&lns, &[], &["show session"]);
+        let row = section(&out, "show session")
+            .lines()
+            .find(|l| l.contains("user1"))
+            .unwrap_or_else(|| panic!("{out}"))
+            .to_string();
+        row.split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let line = format!("show session {sid}");
+    let out = cli(&lns, &[], &[&line]);
+    let detail = section(&out, &line);
+    assert!(detail.contains("Tx Speed:\t512"), "{out}");
+    assert!(detail.contains("Rx Speed:\t128"), "{out}");
+    drop(held);
+}

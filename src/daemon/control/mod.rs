@@ -476,6 +476,8 @@ impl ControlPlane {
                             | u64::from(self.session_counter),
                         nas_port: (u32::from(tid) << 16) | u32::from(local_sid),
                         calling_station_id: call.calling_number.as_deref().map(Box::from),
+                        tx_connect_speed: 0,
+                        rx_connect_speed: 0,
                         called_station_id: call.called_number.as_deref().map(Box::from),
                         attrs: Default::default(),
                         auth_pending: None,
@@ -497,6 +499,8 @@ impl ControlPlane {
                 );
                 if let Some(s) = self.sessions.get_mut(&k) {
                     s.connected = true;
+                    s.tx_connect_speed = connect.tx_connect_speed.unwrap_or(0);
+                    s.rx_connect_speed = connect.rx_connect_speed.unwrap_or(0);
                     s.link.open(now);
                     for f in std::mem::take(&mut s.early_frames) {
                         s.link.handle_frame(now, &f);
@@ -674,7 +678,10 @@ impl ControlPlane {
                 address,
                 message,
                 attrs,
-            } => (address, message, attrs),
+            } => {
+                self.plugin_post_auth(k, &username);
+                (address, message, attrs)
+            }
             AuthDecision::Reject { message } => {
                 self.stats.auth_rejected += 1;
                 info!(tunnel = k.tunnel, session = k.session, user = %username, "authentication failed");

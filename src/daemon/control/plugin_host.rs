@@ -9,7 +9,7 @@ use tracing::{debug, info, warn};
 
 use crate::dataplane::session_table::SessionKey;
 use crate::nsctl::{ClusterRole, ControlHandler, ControlReply, LoadOutcome, UnloadOutcome};
-use crate::plugin::{LoadError, PluginApi, PluginControl, PreAuth, SessionInfo, Sid};
+use crate::plugin::{LoadError, PluginApi, PluginControl, PostAuth, PreAuth, SessionInfo, Sid};
 
 use super::command::{Command, Origin, Reply};
 use super::ControlPlane;
@@ -81,6 +81,28 @@ impl ControlPlane {
         plugins.run("pre_auth", |p| p.pre_auth(&*self, &mut auth));
         self.plugins = plugins;
         auth.continue_auth.then_some(auth.username)
+    }
+
+    /// `post_auth` on an accepted login: plugins may set the connect speeds.
+    pub(super) fn plugin_post_auth(&mut self, k: SessionKey, username: &str) {
+        if self.plugins.is_empty() {
+            return;
+        }
+        let Some(s) = self.sessions.get(&k) else {
+            return;
+        };
+        let mut auth = PostAuth {
+            username: username.to_string(),
+            tx_connect_speed: s.tx_connect_speed,
+            rx_connect_speed: s.rx_connect_speed,
+        };
+        let mut plugins = std::mem::take(&mut self.plugins);
+        plugins.run("post_auth", |p| p.post_auth(&*self, &mut auth));
+        self.plugins = plugins;
+        if let Some(s) = self.sessions.get_mut(&k) {
+            s.tx_connect_speed = auth.tx_connect_speed;
+            s.rx_connect_speed = auth.rx_connect_speed;
+        }
     }
 
     /// `new_session` (IPCP up) and `kill_session` (the session ends).

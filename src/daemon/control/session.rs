@@ -35,6 +35,10 @@ pub(super) struct Session {
     /// NAS-Port: (tunnel id << 16) | session id.
     pub nas_port: u32,
     pub calling_station_id: Option<Box<str>>,
+    /// The LAC's TX / RX Connect Speed AVPs from the ICCN, as l2tpns keeps
+    /// them (0 = not given).
+    pub tx_connect_speed: u32,
+    pub rx_connect_speed: u32,
     pub called_station_id: Option<Box<str>>,
     pub attrs: Attrs,
     /// An Access-Request in flight for this session.

@@ -152,6 +152,8 @@ impl ControlPlane {
             c.rx_packets.load(Relaxed),
             c.tx_packets.load(Relaxed)
         ));
+        line(format!("\tRx Speed:\t{}", s.rx_connect_speed));
+        line(format!("\tTx Speed:\t{}", s.tx_connect_speed));
         line(format!("\tMRU:\t\t{}", s.link.peer_mru()));
         line("\tIntercepted:\tno".into());
         line("\tWalled Garden:\tno".into());
