@@ -93,10 +93,9 @@ impl ControlPlane {
             DropSession => self.drop_each(now, &origin, args, |a| {
                 a.parse::<u32>()
                     .map(|n| {
-                        Target::Session(crate::dataplane::session_table::SessionKey {
-                            tunnel: (n >> 16) as u16,
-                            session: n as u16,
-                        })
+                        Target::Session(crate::dataplane::session_table::SessionKey::from_nas_port(
+                            n,
+                        ))
                     })
                     .map_err(|_| format!("Invalid session id \"{a}\""))
             }),

@@ -474,7 +474,6 @@ impl ControlPlane {
                         opened: now,
                         acct_serial: (u64::from(self.boot_secs) << 32)
                             | u64::from(self.session_counter),
-                        nas_port: (u32::from(tid) << 16) | u32::from(local_sid),
                         calling_station_id: call.calling_number.as_deref().map(Box::from),
                         tx_connect_speed: 0,
                         rx_connect_speed: 0,
@@ -907,7 +906,7 @@ impl ControlPlane {
         if let Some(id) = s.auth_pending {
             self.forget_radius_request(id);
         }
-        self.accounting_stop(now, &s, &cause);
+        self.accounting_stop(now, k, &s, &cause);
         if let Some(a) = s.address {
             self.by_address.remove(&a);
             if s.static_route {

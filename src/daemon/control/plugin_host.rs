@@ -21,17 +21,6 @@ pub struct NsctlSettings {
     pub allowed: Vec<IpAddr>,
 }
 
-fn key_of(sid: Sid) -> SessionKey {
-    SessionKey {
-        tunnel: (sid >> 16) as u16,
-        session: sid as u16,
-    }
-}
-
-fn sid_of(k: SessionKey) -> Sid {
-    (u32::from(k.tunnel) << 16) | u32::from(k.session)
-}
-
 /// The control plane lent to a plugin for one event.
 struct Host<'a> {
     cp: &'a mut ControlPlane,
@@ -43,7 +32,7 @@ impl ControlPlane {
     fn session_info(&self, k: SessionKey) -> Option<SessionInfo> {
         let s = self.sessions.get(&k)?;
         Some(SessionInfo {
-            sid: sid_of(k),
+            sid: k.nas_port(),
             user: s.username.as_deref().map(str::to_owned),
             address: s.address,
         })
@@ -178,7 +167,7 @@ impl PluginApi for ControlPlane {
     }
 
     fn session_by_sid(&self, sid: Sid) -> Option<SessionInfo> {
-        self.session_info(key_of(sid))
+        self.session_info(SessionKey::from_nas_port(sid))
     }
 }
 

@@ -13,14 +13,7 @@ use super::session::Session;
 use super::ControlPlane;
 
 fn sid(k: SessionKey) -> Sid {
-    (u32::from(k.tunnel) << 16) | u32::from(k.session)
-}
-
-fn key(sid: Sid) -> SessionKey {
-    SessionKey {
-        tunnel: (sid >> 16) as u16,
-        session: sid as u16,
-    }
+    k.nas_port()
 }
 
 fn secs(now: Instant, then: Instant) -> u64 {
@@ -42,7 +35,7 @@ impl ControlPlane {
             return ids
                 .iter()
                 .flat_map(|id| match id.parse::<Sid>() {
-                    Ok(n) => self.show_session_detail(now, key(n)),
+                    Ok(n) => self.show_session_detail(now, SessionKey::from_nas_port(n)),
                     Err(_) => vec![format!("Invalid session id \"{id}\"")],
                 })
                 .collect();
