@@ -216,12 +216,8 @@ impl ControlPlane {
             self.handle_control(now, from, header.tunnel_id(), bytes);
         } else {
             let payload = bytes.get(header.payload_offset()..).unwrap_or(&[]);
-            self.handle_ppp(
-                now,
-                from,
-                key(header.tunnel_id(), header.session_id()),
-                payload,
-            );
+            let k = key(header.tunnel_id(), header.session_id());
+            self.handle_ppp(now, from, k, payload, bytes);
         }
     }
 
@@ -293,7 +289,15 @@ impl ControlPlane {
         }
     }
 
-    fn handle_ppp(&mut self, now: Instant, from: SocketAddr, k: SessionKey, ppp: &[u8]) {
+    /// `ppp`: the frame; `datagram`: the whole L2TP datagram it came in.
+    fn handle_ppp(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        k: SessionKey,
+        ppp: &[u8],
+        datagram: &[u8],
+    ) {
         let Some(peer) = self.tunnels.get(&k.tunnel).map(|t| t.peer) else {
             self.stats.unknown_session += 1;
             return;
@@ -312,9 +316,9 @@ impl ControlPlane {
             return;
         };
         if s.link.is_network_up() {
-            if let Some(ip) = ipv4_payload(ppp) {
+            if ipv4_payload(ppp).is_some() {
                 // Overtook the data plane's table update (see dataplane::upstream).
-                self.forward_early_ipv4(k, ip);
+                self.forward_early_ipv4(k, datagram);
                 return;
             }
         }
@@ -333,24 +337,31 @@ impl ControlPlane {
     /// An upstream IPv4 packet the data plane did not know the session of,
     /// for a session whose network is up: check and forward it as the data
     /// plane would have.
-    fn forward_early_ipv4(&mut self, k: SessionKey, ip: &[u8]) {
-        let Some(s) = self.sessions.get(&k) else {
+    ///
+    /// The data plane's own `classify` judges it, on a table of this one
+    /// session: the same anti-spoofing (Framed-Route sources too), MSS
+    /// clamping, counters and idle stamp as every later packet gets.
+    fn forward_early_ipv4(&mut self, k: SessionKey, datagram: &[u8]) {
+        use crate::dataplane::drop_reason::DropReason;
+        use crate::dataplane::upstream::{upstream_clamp_mss, UpVerdict};
+        let Some(address) = self.sessions.get(&k).and_then(|s| s.address) else {
             return;
         };
-        let Ok(p) = crate::dataplane::ipv4::Ipv4Packet::new_checked(ip) else {
-            self.stats.malformed += 1;
+        let Some(entry) = self.dataplane_entry(k, address) else {
             return;
         };
-        if self.settings.anti_spoof && Some(p.src()) != s.address {
-            self.stats.spoofed += 1;
-            return;
-        }
-        use std::sync::atomic::Ordering::Relaxed;
-        s.counters.rx_packets.fetch_add(1, Relaxed);
-        s.counters.rx_bytes.fetch_add(p.total_len() as u64, Relaxed);
-        self.stats.early_ipv4 += 1;
-        if self.tun.send(p.as_bytes()).is_err() {
-            self.stats.send_errors += 1;
+        let mut table = crate::dataplane::session_table::SessionTable::new();
+        table.apply(TableUpdate::Upsert(entry));
+        let mut copy = datagram.to_vec();
+        match upstream_clamp_mss(&table, &mut copy, self.clock.tick()) {
+            UpVerdict::ToTun(ip, _) => {
+                self.stats.early_ipv4 += 1;
+                if self.tun.send(ip).is_err() {
+                    self.stats.send_errors += 1;
+                }
+            }
+            UpVerdict::Drop(DropReason::SpoofedSource) => self.stats.spoofed += 1,
+            UpVerdict::Drop(_) | UpVerdict::ToControl => self.stats.malformed += 1,
         }
     }
 

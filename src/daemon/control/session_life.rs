@@ -192,10 +192,27 @@ impl ControlPlane {
         Some(addr)
     }
 
+    /// What the data plane knows of a session whose network is up.
+    pub(super) fn dataplane_entry(&self, k: SessionKey, address: Ipv4Addr) -> Option<SessionEntry> {
+        let peer = self.tunnel_peer(k.tunnel)?;
+        let s = self.sessions.get(&k)?;
+        Some(SessionEntry {
+            key: k,
+            peer: peer.0,
+            peer_tunnel: peer.1,
+            peer_session: s.peer_session,
+            address,
+            routes: s.attrs.routes.clone(),
+            mru: s.link.peer_mru(),
+            anti_spoof: self.settings.anti_spoof,
+            counters: s.counters.clone(),
+        })
+    }
+
     pub(super) fn network_up(&mut self, now: Instant, k: SessionKey, address: Ipv4Addr) {
-        let Some(peer) = self.tunnel_peer(k.tunnel) else {
+        if self.tunnel_peer(k.tunnel).is_none() {
             return;
-        };
+        }
         let Some(s) = self.sessions.get_mut(&k) else {
             return;
         };
@@ -208,18 +225,9 @@ impl ControlPlane {
                 warn!(route = %r, "Framed-Route: {e}");
             }
         }
-        let entry = SessionEntry {
-            key: k,
-            peer: peer.0,
-            peer_tunnel: peer.1,
-            peer_session: s.peer_session,
-            address,
-            routes: s.attrs.routes.clone(),
-            mru: s.link.peer_mru(),
-            anti_spoof: self.settings.anti_spoof,
-            counters: s.counters.clone(),
-        };
-        publish(&self.workers, TableUpdate::Upsert(entry));
+        if let Some(entry) = self.dataplane_entry(k, address) {
+            publish(&self.workers, TableUpdate::Upsert(entry));
+        }
         self.stats.sessions_up += 1;
         self.accounting_start(now, k);
         self.arm_admin(k);
