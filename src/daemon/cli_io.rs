@@ -25,13 +25,19 @@ const IDLE: Duration = Duration::from_secs(30 * 60);
 /// The users file as loaded now; SIGHUP replaces it.
 pub type SharedUsers = Arc<RwLock<Arc<CliUsers>>>;
 
-/// A command from a CLI connection, answered on `reply`.
+/// A command from a CLI connection, answered on `reply` in one or more
+/// chunks of lines, then `Done`.
 pub struct CliCommand {
     pub user: String,
     pub from: SocketAddr,
     pub command: CommandId,
     pub args: Vec<String>,
-    pub reply: tokio::sync::oneshot::Sender<(Vec<String>, Outcome)>,
+    pub reply: tokio::sync::mpsc::UnboundedSender<CliChunk>,
+}
+
+pub enum CliChunk {
+    Lines(Vec<String>),
+    Done(Outcome),
 }
 
 /// The users file; a missing one is no users (then only local
@@ -113,7 +119,7 @@ async fn serve(
         while let Some(req) = session.poll_request() {
             match req {
                 CliRequest::Execute { command, args } => {
-                    let (reply, answer) = tokio::sync::oneshot::channel();
+                    let (reply, mut answer) = tokio::sync::mpsc::unbounded_channel();
                     let user = session.user().unwrap_or("").to_string();
                     let cmd = CliCommand {
                         user,
@@ -125,11 +131,27 @@ async fn serve(
                     if tx.send(ControlInput::Cli(Box::new(cmd))).await.is_err() {
                         return Ok(());
                     }
-                    let (lines, outcome) = answer
-                        .await
-                        .unwrap_or_else(|_| (vec!["daemon stopping".into()], Outcome::Failed));
-                    session.command_output(lines);
-                    session.command_done(outcome);
+                    // Each chunk goes out as it comes: a long listing is
+                    // never held whole, here or in the control plane.
+                    loop {
+                        match answer.recv().await {
+                            Some(CliChunk::Lines(lines)) => {
+                                session.command_output(lines);
+                                while let Some(out) = session.poll_transmit() {
+                                    stream.write_all(&out).await?;
+                                }
+                            }
+                            Some(CliChunk::Done(outcome)) => {
+                                session.command_done(outcome);
+                                break;
+                            }
+                            None => {
+                                session.command_output(["daemon stopping"]);
+                                session.command_done(Outcome::Failed);
+                                break;
+                            }
+                        }
+                    }
                 }
                 CliRequest::LoggedIn { user } => info!(%from, %user, "CLI login"),
                 CliRequest::LoginFailed { user } => warn!(%from, %user, "CLI login failed"),

@@ -478,6 +478,7 @@ async fn control_loop(
     let mut shutdown_by: Option<Instant> = None;
     let mut last_report = Instant::now();
     let mut watchdog = systemd::Watchdog::from_env();
+    let mut listings = Listings::new();
     systemd::ready();
     loop {
         let now = Instant::now();
@@ -492,7 +493,15 @@ async fn control_loop(
             last_report = now;
             report_status(&cp, &drops, &wstats, &loss);
         }
-        let deadline = tokio::time::Instant::from_std(cp.wake_deadline(now));
+        // A listing in progress: one slice per pass, and no sleep while
+        // more remain, so other input is served between slices.
+        continue_listing(&cp, now, &mut listings);
+        let wake = if listings.is_empty() {
+            cp.wake_deadline(now)
+        } else {
+            now
+        };
+        let deadline = tokio::time::Instant::from_std(wake);
         tokio::select! {
             msg = rx.recv() => {
                 let Some(msg) = msg else {
@@ -501,11 +510,11 @@ async fn control_loop(
                 };
                 let now = Instant::now();
                 clock.update(now);
-                handle_input(&mut cp, now, msg, &wstats);
+                handle_input(&mut cp, now, msg, &wstats, &mut listings);
                 // Drain what is already queued before looking at timers again.
                 for _ in 0..1024 {
                     match rx.try_recv() {
-                        Ok(m) => handle_input(&mut cp, now, m, &wstats),
+                        Ok(m) => handle_input(&mut cp, now, m, &wstats, &mut listings),
                         Err(_) => break,
                     }
                 }
@@ -582,7 +591,32 @@ fn start_shutdown(cp: &mut ControlPlane, signal: &'static str, by: &mut Option<I
     }
 }
 
-fn handle_input(cp: &mut ControlPlane, now: Instant, msg: ControlInput, w: &WorkerStats) {
+/// CLI listings in progress, produced a slice per pass of the control loop.
+type Listings = std::collections::VecDeque<(
+    control::cli::SessionListing,
+    tokio::sync::mpsc::UnboundedSender<cli_io::CliChunk>,
+)>;
+
+/// One slice of the oldest listing; the finished one is answered and dropped.
+fn continue_listing(cp: &ControlPlane, now: Instant, listings: &mut Listings) {
+    let Some((listing, reply)) = listings.front_mut() else {
+        return;
+    };
+    let (lines, done) = cp.listing_slice(now, listing);
+    let gone = reply.send(cli_io::CliChunk::Lines(lines)).is_err();
+    if done || gone {
+        let _ = reply.send(cli_io::CliChunk::Done(crate::cli::Outcome::Done));
+        listings.pop_front();
+    }
+}
+
+fn handle_input(
+    cp: &mut ControlPlane,
+    now: Instant,
+    msg: ControlInput,
+    w: &WorkerStats,
+    listings: &mut Listings,
+) {
     match msg {
         ControlInput::Cli(c) => {
             use std::sync::atomic::Ordering::Relaxed;
@@ -592,8 +626,13 @@ fn handle_input(cp: &mut ControlPlane, now: Instant, msg: ControlInput, w: &Work
                 up_packets: w.up_packets.load(Relaxed),
                 down_packets: w.down_packets.load(Relaxed),
             };
-            let answer = cp.cli_command(now, &c, traffic);
-            let _ = c.reply.send(answer);
+            match cp.cli_command(now, &c, traffic) {
+                control::cli::CliAnswer::Now(lines, outcome) => {
+                    let _ = c.reply.send(cli_io::CliChunk::Lines(lines));
+                    let _ = c.reply.send(cli_io::CliChunk::Done(outcome));
+                }
+                control::cli::CliAnswer::Sessions(l) => listings.push_back((l, c.reply)),
+            }
         }
         ControlInput::Datagram { from, bytes } => cp.handle_datagram(now, from, &bytes),
         ControlInput::Radius {

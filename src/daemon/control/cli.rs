@@ -23,6 +23,23 @@ pub struct Traffic {
 
 type Answer = (Vec<String>, Outcome);
 
+/// What a CLI command gets: its whole answer now, or a listing the control
+/// loop produces a slice at a time between other work (`show session` at
+/// 100,000 sessions must not hold logins and control messages up).
+pub enum CliAnswer {
+    Now(Vec<String>, Outcome),
+    Sessions(SessionListing),
+}
+
+/// A `show session` in progress: the keys at the start, and how far it got.
+pub struct SessionListing {
+    keys: Vec<crate::dataplane::session_table::SessionKey>,
+    next: usize,
+}
+
+/// Sessions per slice: a few milliseconds of the control loop.
+const SLICE: usize = 2_000;
+
 fn done(lines: Vec<String>) -> Answer {
     (lines, Outcome::Done)
 }
@@ -48,12 +65,35 @@ fn raise(signal: libc::c_int) {
 }
 
 impl ControlPlane {
-    pub fn cli_command(&mut self, now: Instant, c: &CliCommand, traffic: Traffic) -> Answer {
+    pub fn cli_command(&mut self, now: Instant, c: &CliCommand, traffic: Traffic) -> CliAnswer {
+        if c.command == CommandId::ShowSession && c.args.is_empty() {
+            return CliAnswer::Sessions(SessionListing {
+                keys: self.session_keys_sorted(),
+                next: 0,
+            });
+        }
+        let (lines, outcome) = self.cli_now(now, c, traffic);
+        CliAnswer::Now(lines, outcome)
+    }
+
+    /// The next slice of a listing (the header first); true when it is done.
+    pub fn listing_slice(&self, now: Instant, l: &mut SessionListing) -> (Vec<String>, bool) {
+        let end = (l.next + SLICE).min(l.keys.len());
+        let mut lines = Vec::new();
+        if l.next == 0 {
+            lines.push(Self::session_table_header());
+        }
+        lines.extend(self.session_rows(now, &l.keys[l.next..end]));
+        l.next = end;
+        (lines, end == l.keys.len())
+    }
+
+    fn cli_now(&mut self, now: Instant, c: &CliCommand, traffic: Traffic) -> Answer {
         use CommandId::*;
         let origin = Origin::Cli(format!("{}@{}", c.user, c.from));
         let args = &c.args;
         match c.command {
-            ShowSession => done(self.show_sessions(now, args)),
+            ShowSession => done(self.show_session_details(now, args)),
             ShowTunnels => done(self.show_tunnels()),
             ShowUsers => done(self.show_users(now, args)),
             ShowPool => done(self.show_pool()),

@@ -315,12 +315,10 @@ impl ControlPlane {
             );
             return;
         };
-        if s.link.is_network_up() {
-            if ipv4_payload(ppp).is_some() {
-                // Overtook the data plane's table update (see dataplane::upstream).
-                self.forward_early_ipv4(k, datagram);
-                return;
-            }
+        if s.link.is_network_up() && ipv4_payload(ppp).is_some() {
+            // Overtook the data plane's table update (see dataplane::upstream).
+            self.forward_early_ipv4(k, datagram);
+            return;
         }
         if !s.connected {
             if s.early_frames.len() < MAX_EARLY_FRAMES {

@@ -9,7 +9,6 @@ use std::time::Instant;
 use crate::dataplane::session_table::SessionKey;
 use crate::plugin::Sid;
 
-use super::session::Session;
 use super::ControlPlane;
 
 fn sid(k: SessionKey) -> Sid {
@@ -21,26 +20,27 @@ fn secs(now: Instant, then: Instant) -> u64 {
 }
 
 impl ControlPlane {
-    /// Sessions sorted by id, so output is stable.
-    fn sorted_sessions(&self) -> Vec<(SessionKey, &Session)> {
-        let mut v: Vec<(SessionKey, &Session)> =
-            self.sessions.iter().map(|(k, s)| (*k, &**s)).collect();
-        v.sort_by_key(|(k, _)| (k.tunnel, k.session));
+    /// `show session SID...`: the detail of each.
+    pub(super) fn show_session_details(&self, now: Instant, ids: &[String]) -> Vec<String> {
+        ids.iter()
+            .flat_map(|id| match id.parse::<Sid>() {
+                Ok(n) => self.show_session_detail(now, SessionKey::from_nas_port(n)),
+                Err(_) => vec![format!("Invalid session id \"{id}\"")],
+            })
+            .collect()
+    }
+
+    /// The sessions' keys in id order: what a `show session` listing walks
+    /// through, a slice at a time.
+    pub(super) fn session_keys_sorted(&self) -> Vec<SessionKey> {
+        let mut v: Vec<SessionKey> = self.sessions.keys().copied().collect();
+        v.sort_unstable_by_key(|k| (k.tunnel, k.session));
         v
     }
 
-    /// `show session`: one line per session; with ids, the detail of each.
-    pub(super) fn show_sessions(&self, now: Instant, ids: &[String]) -> Vec<String> {
-        if !ids.is_empty() {
-            return ids
-                .iter()
-                .flat_map(|id| match id.parse::<Sid>() {
-                    Ok(n) => self.show_session_detail(now, SessionKey::from_nas_port(n)),
-                    Err(_) => vec![format!("Invalid session id \"{id}\"")],
-                })
-                .collect();
-        }
-        let mut out = vec![format!(
+    /// The header line of `show session`.
+    pub(super) fn session_table_header() -> String {
+        format!(
             "{:>10} {:>5} {:<32} {:<15} {} {} {} {} {:>7} {:>10} {:>10} {:>5} {:>8} {:<18} {}",
             "SID",
             "TID",
@@ -57,8 +57,16 @@ impl ControlPlane {
             "Rem.Time",
             "LAC",
             "CLI"
-        )];
-        for (k, s) in self.sorted_sessions() {
+        )
+    }
+
+    /// `show session` rows of these sessions (those gone meanwhile are skipped).
+    pub(super) fn session_rows(&self, now: Instant, keys: &[SessionKey]) -> Vec<String> {
+        let mut out = Vec::with_capacity(keys.len());
+        for &k in keys {
+            let Some(s) = self.sessions.get(&k) else {
+                continue;
+            };
             let c = &s.counters;
             let lac = self
                 .tunnels
