@@ -2,7 +2,8 @@
 //! and the other configuration-mode commands (plugins, BGP, access lists,
 //! setforward) into a `Statement` list. Format and defaults follow l2tpns
 //! 2.4.1 (`man 5 startup-config`; ffdn `l2tpns.c` `config_values[]`,
-//! `initdata()`, `update_config()`; `cli.c` `cmd_set`).
+//! `initdata()`, `update_config()`; `cli.c` `cmd_set`). The commands other
+//! than `set` are read in statements.rs.
 //!
 //! Unlike l2tpns (which prints an error and carries on), an unknown variable
 //! or a bad value stops the load with `FILE:LINE: reason`.
@@ -11,11 +12,14 @@ use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
-use super::acl::{self, AclKind, AclRule, Action};
 use super::lexer::split_line;
 use super::vars::{self, VARS};
 use super::ConfigError;
 pub use crate::radius::MessageAuthenticatorPolicy;
+
+mod statements;
+use statements::{Flow, Mode};
+pub use statements::{Located, NeighbourCmd, Statement};
 
 /// Variables whose feature exists in the daemon now. The daemon logs the
 /// others once at start-up ("accepted, not implemented yet").
@@ -83,92 +87,6 @@ pub const IMPLEMENTED: &[&str] = &[
 pub enum AuthType {
     Pap,
     Chap,
-}
-
-/// A BGP neighbour sub-command (`neighbour PEER ...` after `router bgp`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NeighbourCmd {
-    RemoteAs(u16),
-    Timers { keepalive: u16, hold: u16 },
-    UpdateSource(Ipv4Addr),
-}
-
-/// A configuration command other than `set`, kept in file order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Statement {
-    LoadPlugin(String),
-    RemovePlugin(String),
-    RouterBgp {
-        asn: u16,
-    },
-    Neighbour {
-        peer: String,
-        cmd: NeighbourCmd,
-    },
-    NoNeighbour {
-        peer: String,
-    },
-    AccessList {
-        kind: AclKind,
-        name: String,
-    },
-    AclRule {
-        list: String,
-        kind: AclKind,
-        rule: AclRule,
-    },
-    NoAccessList {
-        name: String,
-    },
-    SetForward {
-        mask: String,
-        ip: Ipv4Addr,
-        port: u16,
-        secret: String,
-    },
-}
-
-impl Statement {
-    /// Whether the daemon acts on it (plugins are loaded; BGP, access
-    /// lists and forwards are not there yet).
-    pub fn is_implemented(&self) -> bool {
-        matches!(self, Statement::LoadPlugin(_) | Statement::RemovePlugin(_))
-    }
-
-    /// The plugins to load, in file order, after `remove plugin` lines.
-    pub fn plugins(statements: &[Located]) -> Vec<String> {
-        let mut v: Vec<String> = Vec::new();
-        for l in statements {
-            match &l.statement {
-                Statement::LoadPlugin(n) if !v.contains(n) => v.push(n.clone()),
-                Statement::RemovePlugin(n) => v.retain(|x| x != n),
-                _ => {}
-            }
-        }
-        v
-    }
-
-    /// The statement as an operator would name it in a message.
-    pub fn keyword(&self) -> String {
-        match self {
-            Statement::LoadPlugin(n) => format!("load plugin {n}"),
-            Statement::RemovePlugin(n) => format!("remove plugin {n}"),
-            Statement::RouterBgp { asn } => format!("router bgp {asn}"),
-            Statement::Neighbour { peer, .. } => format!("neighbour {peer}"),
-            Statement::NoNeighbour { peer } => format!("no neighbour {peer}"),
-            Statement::AccessList { name, .. } => format!("ip access-list {name}"),
-            Statement::AclRule { list, .. } => format!("access-list {list} rule"),
-            Statement::NoAccessList { name } => format!("no ip access-list {name}"),
-            Statement::SetForward { mask, .. } => format!("setforward {mask}"),
-        }
-    }
-}
-
-/// A statement and the line it came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Located {
-    pub line: usize,
-    pub statement: Statement,
 }
 
 /// Something accepted but worth telling the operator (value clamped,
@@ -483,10 +401,14 @@ impl Config {
                 continue;
             }
             cfg.line = line;
-            match cfg.command(&split.words, &mut mode).map_err(err)? {
+            match statements::command(&split.words, &mut mode).map_err(err)? {
+                Flow::Set { name, value } => {
+                    if let Some(msg) = cfg.set_from_file(name, value).map_err(err)? {
+                        cfg.warn(path, line, msg);
+                    }
+                }
                 Flow::Continue => {}
                 Flow::Quit => break,
-                Flow::Warn(msg) => cfg.warn(path, line, msg),
                 Flow::Statement(statement) => cfg.statements.push(Located { line, statement }),
             }
         }
@@ -502,103 +424,12 @@ impl Config {
         });
     }
 
-    /// One non-empty line of words.
-    fn command(&mut self, words: &[String], mode: &mut Mode) -> Result<Flow, String> {
-        let w: Vec<&str> = words.iter().map(String::as_str).collect();
-        // Sub-mode commands first; any other command leaves the sub-mode.
-        match (&*mode, w.as_slice()) {
-            (Mode::Bgp, ["neighbour" | "neighbor", rest @ ..]) => return neighbour(rest),
-            (Mode::Bgp, ["no", "neighbour" | "neighbor", peer]) => {
-                return Ok(Flow::Statement(Statement::NoNeighbour {
-                    peer: (*peer).to_string(),
-                }))
-            }
-            (Mode::Acl { kind, name }, [a @ ("permit" | "deny"), ..]) => {
-                let action = if *a == "permit" {
-                    Action::Permit
-                } else {
-                    Action::Deny
-                };
-                let rule = acl::parse_rule(*kind, action, &words[1..])?;
-                return Ok(Flow::Statement(Statement::AclRule {
-                    list: name.clone(),
-                    kind: *kind,
-                    rule,
-                }));
-            }
-            (Mode::Bgp | Mode::Acl { .. }, ["exit" | "end"]) => {
-                *mode = Mode::Config;
-                return Ok(Flow::Continue);
-            }
-            _ => {}
-        }
-        *mode = Mode::Config;
-        match w.as_slice() {
-            ["set", name, value] => self.set_from_file(name, value),
-            ["set", ..] => {
-                Err("`set` takes a variable and one value (quote values containing spaces)".into())
-            }
-            ["load", "plugin", name] => Ok(Flow::Statement(Statement::LoadPlugin((*name).into()))),
-            ["remove", "plugin", name] => {
-                Ok(Flow::Statement(Statement::RemovePlugin((*name).into())))
-            }
-            ["load" | "remove", ..] => {
-                Err("expected `load plugin NAME` or `remove plugin NAME`".into())
-            }
-            ["router", "bgp", asn] => {
-                let asn = parse_ranged(asn, 1, 65535)
-                    .map_err(|e| format!("invalid autonomous system number: {e}"))?;
-                *mode = Mode::Bgp;
-                Ok(Flow::Statement(Statement::RouterBgp { asn: asn as u16 }))
-            }
-            ["ip", "access-list", kind, name] => {
-                let kind = match *kind {
-                    k if !k.is_empty() && "standard".starts_with(k) => AclKind::Standard,
-                    k if !k.is_empty() && "extended".starts_with(k) => AclKind::Extended,
-                    _ => {
-                        return Err(format!(
-                            "invalid access-list type \"{kind}\" (standard or extended)"
-                        ))
-                    }
-                };
-                check_acl_name(name)?;
-                *mode = Mode::Acl {
-                    kind,
-                    name: (*name).into(),
-                };
-                Ok(Flow::Statement(Statement::AccessList {
-                    kind,
-                    name: (*name).into(),
-                }))
-            }
-            ["no", "ip", "access-list", name] => Ok(Flow::Statement(Statement::NoAccessList {
-                name: (*name).into(),
-            })),
-            ["setforward", mask, ip, port, secret] => Ok(Flow::Statement(Statement::SetForward {
-                mask: (*mask).into(),
-                ip: parse_ip4(ip)?,
-                port: parse_ranged(port, 1, 65535)? as u16,
-                secret: (*secret).into(),
-            })),
-            ["setforward", ..] => Err("expected `setforward MASK IP PORT SECRET`".into()),
-            ["quit"] => Ok(Flow::Quit),
-            ["exit" | "end"] => Ok(Flow::Continue),
-            ["neighbour" | "neighbor", ..] => Err("`neighbour` outside `router bgp`".into()),
-            ["permit" | "deny", ..] => Err("access-list rule outside `ip access-list`".into()),
-            [cmd, ..] => Err(format!("unknown command \"{cmd}\"")),
-            [] => Ok(Flow::Continue),
-        }
-    }
-
-    fn set_from_file(&mut self, name: &str, value: &str) -> Result<Flow, String> {
+    /// A `set` line; returns a warning for the log.
+    fn set_from_file(&mut self, name: &str, value: &str) -> Result<Option<String>, String> {
         if let Some((_, why)) = vars::REMOVED.iter().find(|(n, _)| *n == name) {
-            return Ok(Flow::Warn(format!("variable \"{name}\" {why}")));
+            return Ok(Some(format!("variable \"{name}\" {why}")));
         }
-        let warning = self.set_inner(name, value)?;
-        Ok(match warning {
-            Some(w) => Flow::Warn(w),
-            None => Flow::Continue,
-        })
+        self.set_inner(name, value)
     }
 
     /// Sets one variable from its text value (as `set NAME VALUE` does); the
@@ -1044,66 +875,6 @@ const SYSLOG_FACILITIES: &[&str] = &[
     "local7",
 ];
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Mode {
-    Config,
-    Bgp,
-    Acl { kind: AclKind, name: String },
-}
-
-enum Flow {
-    Continue,
-    Quit,
-    Warn(String),
-    Statement(Statement),
-}
-
-fn neighbour(rest: &[&str]) -> Result<Flow, String> {
-    let (peer, cmd) = match rest {
-        [peer, "remote-as", asn] => (
-            peer,
-            NeighbourCmd::RemoteAs(
-                parse_ranged(asn, 0, 65535).map_err(|e| format!("invalid autonomous system number: {e}"))? as u16,
-            ),
-        ),
-        [peer, "timers", k, h] => (
-            peer,
-            NeighbourCmd::Timers {
-                keepalive: parse_ranged(k, 1, 65535).map_err(|e| format!("invalid keepalive time: {e}"))?
-                    as u16,
-                hold: parse_ranged(h, 3, 65535).map_err(|e| format!("invalid hold time: {e}"))? as u16,
-            },
-        ),
-        [peer, "update-source", a] => (peer, NeighbourCmd::UpdateSource(parse_ip4(a)?)),
-        _ => {
-            return Err(
-                "expected `neighbour PEER remote-as AS`, `neighbour PEER timers KEEPALIVE HOLD` or `neighbour PEER update-source A.B.C.D`"
-                    .into(),
-            )
-        }
-    };
-    Ok(Flow::Statement(Statement::Neighbour {
-        peer: (*peer).to_string(),
-        cmd,
-    }))
-}
-
-fn check_acl_name(name: &str) -> Result<(), String> {
-    // l2tpns: at most 31 characters of [A-Za-z0-9_-].
-    let ok = !name.is_empty()
-        && name.len() <= 31
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "invalid access-list name \"{name}\" (1-31 of A-Z a-z 0-9 _ -)"
-        ))
-    }
-}
-
 fn check_log_file(v: &str) -> Option<String> {
     let fac = v.strip_prefix("syslog:")?;
     if SYSLOG_FACILITIES.contains(&fac) {
@@ -1165,7 +936,7 @@ pub(crate) fn parse_bool(v: &str) -> Result<bool, String> {
     }
 }
 
-fn parse_ip4(v: &str) -> Result<Ipv4Addr, String> {
+pub(super) fn parse_ip4(v: &str) -> Result<Ipv4Addr, String> {
     v.trim()
         .parse()
         .map_err(|_| format!("\"{v}\" is not an IPv4 address (a.b.c.d)"))
@@ -1254,446 +1025,4 @@ fn parse_ifname(v: &str) -> Result<String, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(text: &str) -> Result<Config, ConfigError> {
-        Config::parse(text, Path::new("/etc/l2tpns/startup-config"))
-    }
-
-    fn err(text: &str) -> String {
-        parse(text).unwrap_err().to_string()
-    }
-
-    /// Every variable's code default, from the reference tables (section 1.4),
-    /// in `show running-config` form.
-    const REFERENCE_DEFAULTS: &[(&str, &str)] = &[
-        ("debug", "0"),
-        ("log_file", ""),
-        ("pid_file", ""),
-        ("random_device", "/dev/urandom"),
-        ("l2tp_secret", ""),
-        ("l2tp_mtu", "1500"),
-        ("ppp_restart_time", "3"),
-        ("ppp_max_configure", "10"),
-        ("ppp_max_failure", "5"),
-        ("ppp_keepalive", "yes"),
-        ("primary_dns", "0.0.0.0"),
-        ("secondary_dns", "0.0.0.0"),
-        ("primary_radius", "0.0.0.0"),
-        ("secondary_radius", "0.0.0.0"),
-        ("primary_radius_port", "1812"),
-        ("secondary_radius_port", "1812"),
-        ("radius_accounting", "no"),
-        ("radius_interim", "0"),
-        ("radius_secret", ""),
-        ("radius_authtypes", "pap"),
-        ("radius_dae_port", "3799"),
-        ("radius_bind_min", "0"),
-        ("radius_bind_max", "0"),
-        ("allow_duplicate_users", "no"),
-        ("kill_timedout_sessions", "yes"),
-        ("guest_account", ""),
-        ("bind_address", "0.0.0.0"),
-        ("peer_address", "0.0.0.0"),
-        ("send_garp", "no"),
-        ("throttle_speed", "28"),
-        ("throttle_buckets", "6000"),
-        ("accounting_dir", ""),
-        ("account_all_origin", "no"),
-        ("dump_speed", "no"),
-        ("multi_read_count", "10"),
-        ("scheduler_fifo", "no"),
-        ("lock_pages", "no"),
-        ("icmp_rate", "0"),
-        ("packet_limit", "0"),
-        ("cluster_address", "239.192.13.13"),
-        ("cluster_port", "32792"),
-        ("cluster_interface", "eth0"),
-        ("cluster_mcast_ttl", "1"),
-        ("cluster_hb_interval", "5"),
-        ("cluster_hb_timeout", "150"),
-        ("cluster_master_min_adv", "1"),
-        ("ipv6_prefix", "::"),
-        // Ours: localhost (l2tpns: every address, and open without a users file).
-        ("cli_bind_address", "127.0.0.1"),
-        ("cli_port", "23"),
-        ("hostname", ""),
-        ("nexthop_address", "0.0.0.0"),
-        ("nexthop6_address", "::"),
-        ("echo_timeout", "10"),
-        ("idle_echo_timeout", "240"),
-        ("iftun_address", "0.0.0.0"),
-        ("tundevicename", "tun0"),
-        ("disable_lac_func", "no"),
-        ("auth_tunnel_change_addr_src", "no"),
-        ("bind_address_remotelns", "0.0.0.0"),
-        ("bind_portremotelns", "65432"),
-        ("pppoe_if_to_bind", ""),
-        ("pppoe_service_name", ""),
-        ("pppoe_ac_name", "l2tpns-pppoe"),
-        ("disable_sending_hello", "no"),
-        ("disable_no_spoof", "no"),
-        ("bind_multi_address", ""),
-        ("pppoe_only_equal_svc_name", "no"),
-        ("multi_hostname", ""),
-        ("no_throttle_local_IP", "no"),
-        ("dhcp6_preferred_lifetime", "0"),
-        ("dhcp6_valid_lifetime", "0"),
-        ("dhcp6_server_duid", "0"),
-        ("dns6_lifetime", "1200"),
-        ("primary_ipv6_dns", "::"),
-        ("secondary_ipv6_dns", "::"),
-        ("default_ipv6_domain_list", ""),
-        ("ppp_secrets_file", "/etc/l2tpns/ppp-secrets"),
-        ("l2tp_require_auth", "no"),
-        ("ip_pool_file", "/etc/l2tpns/ip_pool"),
-        ("users_file", "/etc/l2tpns/users"),
-        ("l2tp_receive_window", "16"),
-        ("max_tunnels", "65535"),
-        ("max_sessions", "0"),
-        ("data_workers", "0"),
-        ("data_batch", "32"),
-        ("data_offload", "yes"),
-        ("data_coalesce_usecs", "100"),
-        ("metrics_address", ""),
-        ("nsctl_bind_address", "127.0.0.1"),
-        ("nsctl_allow", ""),
-        ("radius_require_message_authenticator", "auto"),
-        ("radius_dae_require_message_authenticator", "no"),
-        ("radius_source_address", "0.0.0.0"),
-        ("radius_dae_allow", ""),
-        ("log_format", "text"),
-    ];
-
-    #[test]
-    fn every_default_matches_the_reference() {
-        let c = Config::default();
-        assert_eq!(REFERENCE_DEFAULTS.len(), VARS.len());
-        for v in VARS {
-            let want = REFERENCE_DEFAULTS
-                .iter()
-                .find(|(n, _)| *n == v.name)
-                .unwrap_or_else(|| panic!("{} missing from reference table", v.name));
-            assert_eq!(
-                c.get(v.name).as_deref(),
-                Some(want.1),
-                "default of {}",
-                v.name
-            );
-        }
-        // An empty file at the standard place gives exactly the defaults.
-        assert_eq!(parse("").unwrap(), Config::default());
-    }
-
-    #[test]
-    fn every_variable_round_trips_through_get_and_set() {
-        let c = Config::default();
-        for v in VARS {
-            let mut d = Config::default();
-            let value = c.get(v.name).unwrap();
-            // Empty file names are refused; skip those (defaults are never empty).
-            d.set(v.name, &value)
-                .unwrap_or_else(|e| panic!("{}: {e}", v.name));
-            assert_eq!(d.get(v.name), Some(value), "{}", v.name);
-        }
-    }
-
-    #[test]
-    fn running_config_reloads_to_the_same_values() {
-        let mut c = parse("set debug 4\nset l2tp_secret \"a b\"\nset radius_authtypes \"chap, pap\"\nset guest_account \"g1,g2\"\nset bind_multi_address \"10.0.0.1, 10.0.0.2\"\n").unwrap();
-        c.warnings.clear();
-        let text = c.running_config().join("\n");
-        let mut d = parse(&text).unwrap();
-        d.warnings.clear();
-        for v in VARS {
-            assert_eq!(c.get(v.name), d.get(v.name), "{}", v.name);
-        }
-    }
-
-    #[test]
-    fn message_authenticator_policy_and_log_format() {
-        let c = parse("").unwrap();
-        assert_eq!(
-            c.radius_require_message_authenticator,
-            MessageAuthenticatorPolicy::Auto
-        );
-        assert!(!c.radius_dae_require_message_authenticator);
-        assert_eq!(c.log_format, LogFormat::Text);
-        for (v, want) in [
-            ("auto", MessageAuthenticatorPolicy::Auto),
-            ("yes", MessageAuthenticatorPolicy::Yes),
-            ("no", MessageAuthenticatorPolicy::No),
-            ("true", MessageAuthenticatorPolicy::Yes),
-        ] {
-            let c = parse(&format!("set radius_require_message_authenticator {v}\n")).unwrap();
-            assert_eq!(c.radius_require_message_authenticator, want);
-        }
-        assert!(err("set radius_require_message_authenticator maybe\n").contains("auto, yes or no"));
-        let c = parse("set log_format \"json\"\nset radius_source_address 192.0.2.7\n").unwrap();
-        assert_eq!(c.log_format, LogFormat::Json);
-        assert_eq!(c.radius_source_address, Some(Ipv4Addr::new(192, 0, 2, 7)));
-        assert!(err("set log_format xml\n").contains("text or json"));
-    }
-
-    #[test]
-    fn not_implemented_names_file_lines() {
-        let c = parse("set debug 3\nset throttle_speed 64\nload plugin \"autothrottle\"\nrouter bgp 65000\nsetforward 10.0.0.0/8 10.0.0.1 1701 s\n").unwrap();
-        assert_eq!(
-            c.not_implemented(),
-            vec![
-                (2, "set throttle_speed".to_string()),
-                (4, "router bgp 65000".to_string()),
-                (5, "setforward 10.0.0.0/8".to_string()),
-            ]
-        );
-    }
-
-    #[test]
-    fn plugins_in_file_order_after_removals() {
-        let c = parse("load plugin \"a\"\nload plugin \"b\"\nremove plugin \"a\"\nload plugin \"c\"\nload plugin \"b\"\n").unwrap();
-        assert_eq!(Statement::plugins(&c.statements), vec!["b", "c"]);
-        assert!(c.not_implemented().is_empty());
-    }
-
-    #[test]
-    fn typed_values() {
-        let c = parse(
-            "# comment\n! other comment\n\n  set debug 3\nset l2tp_secret \"my secret\"\nset primary_dns 10.0.0.1\nset secondary_dns 0.0.0.0\nset radius_authtypes \"chap pap\"\nset send_garp TRUE\nset lock_pages 0\nset ipv6_prefix 2001:db8::\nset throttle_speed 1024\nset guest_account \"guest, test\"\nset primary_radius_port 0\n",
-        )
-        .unwrap();
-        assert_eq!(c.debug, 3);
-        assert_eq!(c.l2tp_secret, "my secret");
-        assert_eq!(c.primary_dns, Some(Ipv4Addr::new(10, 0, 0, 1)));
-        assert_eq!(c.secondary_dns, None);
-        assert_eq!(c.radius_authtypes, vec![AuthType::Chap, AuthType::Pap]);
-        assert!(c.send_garp);
-        assert!(!c.lock_pages);
-        assert_eq!(c.ipv6_prefix, Some("2001:db8::".parse().unwrap()));
-        assert_eq!(c.throttle_speed, 1024);
-        assert_eq!(c.guest_account, vec!["guest", "test"]);
-        assert_eq!(c.primary_radius_port, 1812);
-        assert_eq!(Config::radius_acct_port(c.primary_radius_port), 1813);
-    }
-
-    #[test]
-    fn mtu_is_clamped_with_a_warning() {
-        let c = parse("set l2tp_mtu 9000\n").unwrap();
-        assert_eq!(c.l2tp_mtu, 2600);
-        assert_eq!(c.warnings.len(), 1);
-        assert!(c.warnings[0]
-            .to_string()
-            .starts_with("/etc/l2tpns/startup-config:1: "));
-        assert_eq!(parse("set l2tp_mtu 100\n").unwrap().l2tp_mtu, 576);
-    }
-
-    #[test]
-    fn error_paths_name_file_and_line() {
-        let f = "/etc/l2tpns/startup-config";
-        let cases: &[(&str, usize, &str)] = &[
-            ("set bogus 1\n", 1, "unknown variable \"bogus\""),
-            (
-                "\nset nexthop 1.2.3.4\n",
-                2,
-                "did you mean \"nexthop_address\"",
-            ),
-            ("set debug x\n", 1, "not a number"),
-            ("set debug 9\n", 1, "out of range"),
-            ("set debug -1\n", 1, "negative"),
-            ("set l2tp_mtu 1500abc\n", 1, "not a number"),
-            ("set primary_dns 10.0.0.300\n", 1, "not an IPv4 address"),
-            ("set ipv6_prefix 10.0.0.1\n", 1, "not an IPv6 address"),
-            ("set send_garp maybe\n", 1, "not a boolean"),
-            ("set radius_dae_port 70000\n", 1, "invalid port"),
-            ("set cluster_port 0\n", 1, "invalid port"),
-            ("set l2tp_secret \"abc\n", 1, "unterminated quote"),
-            ("set debug\n", 1, "takes a variable and one value"),
-            (
-                "set radius_authtypes \"pap,mschap\"\n",
-                1,
-                "unknown authentication type",
-            ),
-            ("set tundevicename \"a/b\"\n", 1, "interface name"),
-            (
-                "set tundevicename averyveryverylongname\n",
-                1,
-                "interface name",
-            ),
-            (
-                "set bind_multi_address \"1.1.1.1,2.2.2.2,3.3.3.3,4.4.4.4,5.5.5.5\"\n",
-                1,
-                "at most 4",
-            ),
-            ("set ppp_secrets_file \"\"\n", 1, "must not be empty"),
-            ("frobnicate\n", 1, "unknown command"),
-            ("load plugin\n", 1, "load plugin NAME"),
-            ("router bgp 0\n", 1, "autonomous system"),
-            (
-                "router bgp 65000\n neighbour 10.0.0.1 timers 10 1\n",
-                2,
-                "hold time",
-            ),
-            (
-                "router bgp 65000\n neighbour 10.0.0.1 frob\n",
-                2,
-                "expected `neighbour",
-            ),
-            (
-                "neighbour 10.0.0.1 remote-as 1\n",
-                1,
-                "outside `router bgp`",
-            ),
-            ("permit ip any any\n", 1, "outside `ip access-list`"),
-            (
-                "ip access-list sideways foo\n",
-                1,
-                "invalid access-list type",
-            ),
-            (
-                "ip access-list extended bad.name\n",
-                1,
-                "invalid access-list name",
-            ),
-            (
-                "ip access-list extended x\n permit icmp any any\n",
-                2,
-                "invalid protocol",
-            ),
-            (
-                "setforward /x@y 1.2.3.4 1701\n",
-                1,
-                "setforward MASK IP PORT SECRET",
-            ),
-            ("setforward /x@y 1.2.3.4 0 s\n", 1, "out of range"),
-        ];
-        for (text, line, needle) in cases {
-            let e = err(text);
-            let prefix = format!("{f}:{line}: ");
-            assert!(e.starts_with(&prefix), "{text:?}: {e}");
-            assert!(e.contains(needle), "{text:?}: {e}");
-        }
-    }
-
-    #[test]
-    fn radius_bind_range_must_be_wide_enough() {
-        assert!(err("set radius_bind_min 2000\nset radius_bind_max 2010\n").contains("at least 64"));
-        let c = parse("set radius_bind_min 2000\nset radius_bind_max 2063\n").unwrap();
-        assert_eq!((c.radius_bind_min, c.radius_bind_max), (2000, 2063));
-    }
-
-    #[test]
-    fn removed_variables_are_accepted_with_a_warning() {
-        let c = parse("set save_state yes\nset setuid 1000\n").unwrap();
-        assert_eq!(c.warnings.len(), 2);
-        assert!(c.warnings[1].message.contains("setuid"));
-    }
-
-    #[test]
-    fn statements() {
-        let c = parse(
-            "load plugin \"sessionctl\"\nremove plugin garden\nrouter bgp 65001\n neighbour 10.0.0.2 remote-as 65002\n neighbour 10.0.0.2 timers 10 30\n neighbour 10.0.0.2 update-source 10.0.0.1\n no neighbour 10.0.0.3\nip access-list extended web\n permit tcp any any eq 80\n deny ip any any\nset debug 2\nip access-list standard lan\n permit 192.168.0.0 0.0.255.255\nno ip access-list old\nsetforward /isp@example.com 192.0.2.7 1701 s3cret\n",
-        )
-        .unwrap();
-        let s: Vec<&Statement> = c.statements.iter().map(|l| &l.statement).collect();
-        assert_eq!(s.len(), 14);
-        assert_eq!(*s[0], Statement::LoadPlugin("sessionctl".into()));
-        assert_eq!(*s[1], Statement::RemovePlugin("garden".into()));
-        assert_eq!(*s[2], Statement::RouterBgp { asn: 65001 });
-        assert_eq!(
-            *s[4],
-            Statement::Neighbour {
-                peer: "10.0.0.2".into(),
-                cmd: NeighbourCmd::Timers {
-                    keepalive: 10,
-                    hold: 30
-                }
-            }
-        );
-        assert_eq!(
-            *s[6],
-            Statement::NoNeighbour {
-                peer: "10.0.0.3".into()
-            }
-        );
-        match s[8] {
-            Statement::AclRule { list, rule, .. } => {
-                assert_eq!(list, "web");
-                assert_eq!(rule.dst_ports, acl::PortMatch::Eq(80));
-            }
-            other => panic!("{other:?}"),
-        }
-        assert_eq!(c.debug, 2, "set after an access-list leaves the sub-mode");
-        assert_eq!(c.statements[8].line, 9);
-        assert_eq!(
-            *s[13],
-            Statement::SetForward {
-                mask: "/isp@example.com".into(),
-                ip: Ipv4Addr::new(192, 0, 2, 7),
-                port: 1701,
-                secret: "s3cret".into()
-            }
-        );
-    }
-
-    #[test]
-    fn write_memory_output_loads() {
-        // What l2tpns's `write memory` writes: leading-space rules, quoted strings.
-        let text = "# Current configuration:\nset debug 3\nset log_file \"\"\nset primary_dns 0.0.0.0\nset radius_authtypes \"pap\"\n# Plugins\nload plugin \"sessionctl\"\n# BGP\nrouter bgp 65000\n neighbour 10.1.1.1 remote-as 65001\n# Filters\nip access-list extended x\n permit tcp any any established\n# end\n";
-        let c = parse(text).unwrap();
-        assert_eq!(c.statements.len(), 5);
-    }
-
-    #[test]
-    fn file_paths_are_relative_to_the_config_dir() {
-        let c = Config::parse(
-            "set ppp_secrets_file \"ppp-secrets\"\nset users_file /abs/users\n",
-            Path::new("etc/startup-config"),
-        )
-        .unwrap();
-        assert_eq!(c.ppp_secrets_file, PathBuf::from("etc/ppp-secrets"));
-        assert_eq!(c.ip_pool_file, PathBuf::from("etc/ip_pool"));
-        assert_eq!(c.users_file, PathBuf::from("/abs/users"));
-        let c = Config::parse("", Path::new("startup-config")).unwrap();
-        assert_eq!(c.ip_pool_file, PathBuf::from("./ip_pool"));
-    }
-
-    #[test]
-    fn not_implemented_set_lists_only_explicit_unimplemented() {
-        let c = parse(
-            "set debug 3\nset radius_accounting yes\nset send_garp no\nset throttle_speed 28\n",
-        )
-        .unwrap();
-        assert_eq!(c.not_implemented_set(), vec!["send_garp", "throttle_speed"]);
-        assert!(Config::default().not_implemented_set().is_empty());
-        for name in IMPLEMENTED {
-            assert!(vars::find(name).is_some(), "{name}");
-        }
-    }
-
-    #[test]
-    fn log_targets() {
-        let mut c = Config::default();
-        assert_eq!(c.log_target(), LogTarget::Stderr);
-        c.set("log_file", "syslog:local5").unwrap();
-        assert_eq!(c.log_target(), LogTarget::Syslog("local5".into()));
-        c.set("log_file", "/var/log/l2tpns").unwrap();
-        assert_eq!(c.log_target(), LogTarget::File("/var/log/l2tpns".into()));
-        let c = parse("set log_file \"syslog:nope\"\n").unwrap();
-        assert_eq!(c.warnings.len(), 1);
-        assert_eq!(c.log_target(), LogTarget::Syslog("daemon".into()));
-    }
-
-    #[test]
-    fn quit_stops_reading() {
-        let c = parse("set debug 1\nquit\nset bogus 1\n").unwrap();
-        assert_eq!(c.debug, 1);
-    }
-
-    #[test]
-    fn set_leaves_value_unchanged_on_error() {
-        let mut c = Config::default();
-        assert!(c.set("l2tp_mtu", "abc").is_err());
-        assert_eq!(c.l2tp_mtu, 1500);
-        assert!(c.set("nope", "1").is_err());
-    }
-}
+mod tests;
