@@ -6,7 +6,7 @@
 
 use std::net::Ipv4Addr;
 
-use super::{parse_ip4, parse_ranged};
+use super::values::{parse_ip4, parse_ranged};
 use crate::config::acl::{self, AclKind, AclRule, Action};
 
 /// A BGP neighbour sub-command (`neighbour PEER ...` after `router bgp`).
