@@ -1,5 +1,5 @@
 //! The man pages stay true to the code: startup-config(5) describes every
-//! variable of the table in src/config/vars.rs and no other; l2tpns(8) and
+//! variable of `VARS` (src/config/startup/table.rs) and no other; l2tpns(8) and
 //! l2tpns-loadgen(1) list exactly the options their `--help` (clap) prints.
 
 use std::collections::BTreeSet;
@@ -52,7 +52,7 @@ fn startup_config_page_names_every_variable_and_no_other() {
     let unknown: Vec<_> = page_set.difference(&code).collect();
     assert!(
         missing.is_empty() && unknown.is_empty(),
-        "Docs/man/startup-config.5: missing {missing:?}; not in src/config/vars.rs {unknown:?}"
+        "Docs/man/startup-config.5: missing {missing:?}; not in src/config/startup/table.rs {unknown:?}"
     );
 }
 

@@ -23,9 +23,7 @@ pub use acl::{
 
 pub use ip_pool::{load_ip_pool, parse_ip_pool, IpPoolSpec};
 pub use secrets::{load_secrets, parse_secrets, AddressRule, SecretEntry, Secrets};
-pub use startup::{
-    AuthType, Config, ConfigWarning, Located, LogTarget, NeighbourCmd, Statement, IMPLEMENTED,
-};
+pub use startup::{AuthType, Config, ConfigWarning, Located, LogTarget, NeighbourCmd, Statement};
 pub use users::{load_users, md5_crypt, parse_users, CliUser, CliUsers, PasswordHash};
 
 /// A configuration file that cannot be used: where, and why.

@@ -1,7 +1,8 @@
-//! The table of startup-config variables: every `set NAME VALUE` that
-//! l2tpns 2.4.1 accepts (ffdn `l2tpns.c` `config_values[]`), plus ours.
-//! The typed storage and the parsing of each value live in `startup.rs`;
-//! this table drives documentation, `show running-config` and the tests.
+//! What is known of a startup-config variable besides its value: its name,
+//! l2tpns type and flags (`VarInfo`), looked up by name; and the names
+//! l2tpns no longer has or never had. The variables themselves are declared
+//! once, in startup/table.rs, which makes `VARS`; it drives `set`,
+//! `show running-config`, the CLI's completion, reloads and the man page test.
 
 /// Value type as l2tpns declares it (`config_values[].type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,131 +16,33 @@ pub enum VarType {
     UnsignedLong,
 }
 
-/// One startup-config variable.
+/// One startup-config variable, as its row in startup/table.rs declares it.
 #[derive(Debug, Clone, Copy)]
 pub struct VarInfo {
     pub name: &'static str,
     pub ty: VarType,
     /// Only in our daemon, not in l2tpns.
     pub ours: bool,
+    /// The daemon acts on it; else it is accepted and logged as not implemented yet.
+    pub implemented: bool,
+    /// A reload applies it to new tunnels and sessions; an implemented
+    /// variable without this flag takes effect at the next start.
+    pub live: bool,
 }
 
-const fn v(name: &'static str, ty: VarType) -> VarInfo {
-    VarInfo {
-        name,
-        ty,
+impl VarInfo {
+    /// No flags: what a table row starts from before its own.
+    pub const PLAIN: VarInfo = VarInfo {
+        name: "",
+        ty: VarType::String,
         ours: false,
-    }
+        implemented: false,
+        live: false,
+    };
 }
-
-const fn ours(name: &'static str, ty: VarType) -> VarInfo {
-    VarInfo {
-        name,
-        ty,
-        ours: true,
-    }
-}
-
-use VarType::*;
 
 /// Every variable, in l2tpns's `config_values[]` order, ours last.
-pub const VARS: &[VarInfo] = &[
-    v("debug", Int),
-    v("log_file", String),
-    v("pid_file", String),
-    v("random_device", String),
-    v("l2tp_secret", String),
-    v("l2tp_mtu", Int),
-    v("ppp_restart_time", Int),
-    v("ppp_max_configure", Int),
-    v("ppp_max_failure", Int),
-    v("ppp_keepalive", Bool),
-    v("primary_dns", Ipv4),
-    v("secondary_dns", Ipv4),
-    v("primary_radius", Ipv4),
-    v("secondary_radius", Ipv4),
-    v("primary_radius_port", Short),
-    v("secondary_radius_port", Short),
-    v("radius_accounting", Bool),
-    v("radius_interim", Int),
-    v("radius_secret", String),
-    v("radius_authtypes", String),
-    v("radius_dae_port", Short),
-    v("radius_bind_min", Short),
-    v("radius_bind_max", Short),
-    v("allow_duplicate_users", Bool),
-    v("kill_timedout_sessions", Bool),
-    v("guest_account", String),
-    v("bind_address", Ipv4),
-    v("peer_address", Ipv4),
-    v("send_garp", Bool),
-    v("throttle_speed", UnsignedLong),
-    v("throttle_buckets", Int),
-    v("accounting_dir", String),
-    v("account_all_origin", Bool),
-    v("dump_speed", Bool),
-    v("multi_read_count", Int),
-    v("scheduler_fifo", Bool),
-    v("lock_pages", Bool),
-    v("icmp_rate", Int),
-    v("packet_limit", Int),
-    v("cluster_address", Ipv4),
-    v("cluster_port", Int),
-    v("cluster_interface", String),
-    v("cluster_mcast_ttl", Int),
-    v("cluster_hb_interval", Int),
-    v("cluster_hb_timeout", Int),
-    v("cluster_master_min_adv", Int),
-    v("ipv6_prefix", Ipv6),
-    v("cli_bind_address", Ipv4),
-    v("hostname", String),
-    v("nexthop_address", Ipv4),
-    v("nexthop6_address", Ipv6),
-    v("echo_timeout", Int),
-    v("idle_echo_timeout", Int),
-    v("iftun_address", Ipv4),
-    v("tundevicename", String),
-    v("disable_lac_func", Bool),
-    v("auth_tunnel_change_addr_src", Bool),
-    v("bind_address_remotelns", Ipv4),
-    v("bind_portremotelns", Short),
-    v("pppoe_if_to_bind", String),
-    v("pppoe_service_name", String),
-    v("pppoe_ac_name", String),
-    v("disable_sending_hello", Bool),
-    v("disable_no_spoof", Bool),
-    v("bind_multi_address", String),
-    v("pppoe_only_equal_svc_name", Bool),
-    v("multi_hostname", String),
-    v("no_throttle_local_IP", Bool),
-    v("dhcp6_preferred_lifetime", Int),
-    v("dhcp6_valid_lifetime", Int),
-    v("dhcp6_server_duid", Int),
-    v("dns6_lifetime", Int),
-    v("primary_ipv6_dns", Ipv6),
-    v("secondary_ipv6_dns", Ipv6),
-    v("default_ipv6_domain_list", String),
-    ours("ppp_secrets_file", String),
-    ours("l2tp_require_auth", Bool),
-    ours("ip_pool_file", String),
-    ours("users_file", String),
-    ours("l2tp_receive_window", Int),
-    ours("max_tunnels", Int),
-    ours("max_sessions", Int),
-    ours("data_workers", Int),
-    ours("data_batch", Int),
-    ours("data_offload", Bool),
-    ours("data_coalesce_usecs", Int),
-    ours("metrics_address", String),
-    ours("nsctl_bind_address", Ipv4),
-    ours("nsctl_allow", String),
-    ours("cli_port", Short),
-    ours("radius_require_message_authenticator", String),
-    ours("radius_dae_require_message_authenticator", Bool),
-    ours("radius_source_address", Ipv4),
-    ours("radius_dae_allow", String),
-    ours("log_format", String),
-];
+pub use super::startup::VARS;
 
 /// Looks a variable up by its exact name (l2tpns uses `strcmp`).
 pub fn find(name: &str) -> Option<&'static VarInfo> {
@@ -176,6 +79,13 @@ mod tests {
             for b in &VARS[i + 1..] {
                 assert_ne!(a.name, b.name);
             }
+        }
+    }
+
+    #[test]
+    fn live_variables_are_implemented() {
+        for v in VARS.iter().filter(|v| v.live) {
+            assert!(v.implemented, "{} is live but not implemented", v.name);
         }
     }
 

@@ -11,43 +11,10 @@ use std::net::Ipv4Addr;
 use ipnetwork::Ipv4Network;
 use tracing::{info, warn};
 
-use crate::config::startup::IMPLEMENTED;
-use crate::config::vars::VARS;
+use crate::config::vars::{VarInfo, VARS};
 use crate::config::{Config, Statement};
 
 use super::{ControlPlane, Settings};
-
-/// Variables a running daemon takes over (for new sessions and tunnels).
-/// Every other implemented variable needs a restart.
-pub const LIVE: &[&str] = &[
-    "debug",
-    "log_file",
-    "primary_dns",
-    "secondary_dns",
-    "ppp_restart_time",
-    "ppp_max_configure",
-    "ppp_max_failure",
-    "echo_timeout",
-    "idle_echo_timeout",
-    "ppp_keepalive",
-    "allow_duplicate_users",
-    "guest_account",
-    "disable_no_spoof",
-    "max_sessions",
-    "radius_authtypes",
-    "l2tp_secret",
-    "l2tp_require_auth",
-    "l2tp_receive_window",
-    "disable_sending_hello",
-    "hostname",
-    "peer_address",
-    "ip_pool_file",
-    "ppp_secrets_file",
-    "users_file",
-    "radius_accounting",
-    "radius_interim",
-    "kill_timedout_sessions",
-];
 
 /// What the daemon read from disk (or the CLI changed) for the control
 /// plane to take over.
@@ -67,10 +34,9 @@ impl std::fmt::Debug for Reconfigure {
 }
 
 /// The variables whose value differs.
-pub fn changed(old: &Config, new: &Config) -> Vec<&'static str> {
+pub fn changed(old: &Config, new: &Config) -> Vec<&'static VarInfo> {
     VARS.iter()
-        .map(|v| v.name)
-        .filter(|n| old.get(n) != new.get(n))
+        .filter(|v| old.get(v.name) != new.get(v.name))
         .collect()
 }
 
@@ -88,10 +54,12 @@ impl ControlPlane {
     pub(super) fn reconfigure(&mut self, r: Reconfigure) -> Vec<String> {
         let mut lines = Vec::new();
         let changes = changed(&self.config, &r.config);
-        for name in &changes {
-            let line = if LIVE.contains(name) {
+        for var in &changes {
+            // Each variable's row in config/startup/table.rs says whether it is live.
+            let name = var.name;
+            let line = if var.live {
                 format!("{name}: now {}", r.config.get(name).unwrap_or_default())
-            } else if !IMPLEMENTED.contains(name) {
+            } else if !var.implemented {
                 format!("{name}: changed (accepted, not implemented yet)")
             } else {
                 warn!("{name} changed in the configuration: it cannot change while the daemon runs and takes effect at the next start");
