@@ -5,6 +5,7 @@
 #   benches/scale.sh setup   SESSIONS TUNNELS   # setup rate, RSS, idle CPU, teardown
 #   benches/scale.sh traffic SESSIONS TUNNELS   # CPU per packet at a fixed rate
 #   benches/scale.sh scrape  SESSIONS TUNNELS   # control-loop cost of a /metrics scrape
+#   benches/scale.sh cli     SESSIONS TUNNELS   # `show session` on the CLI vs packet delay
 #
 #   HOLD=30 benches/scale.sh setup 100000 16
 #   EXTRA_CONFIG="set echo_timeout 60" CONCURRENCY=2000 benches/scale.sh setup 1000000 20
@@ -50,6 +51,13 @@
 # IDLE seconds just before; meaningful back to back only), the metrics
 # thread's run time per scrape (encoding, HTTP), the wall time per scrape
 # as curl saw it (gaps included), and the size of the answer.
+#
+# cli: SESSIONS held, then pings (every 10 ms) through the first session
+# (the load generator answers them) before and while SHOWS (3) `show
+# session` listings run on the telnet CLI (tests/data/cli_client.py). Prints
+# one CLI line: the listing's lines and wall time, and the pings' average
+# and maximum round trip before and during, with their loss: how much a
+# listing of every session delays user packets.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -245,6 +253,41 @@ if [ "$MODE" = scrape ]; then
        "metrics_thread_ms_per_scrape=$(echo "scale=3; ($m1 - $m0) / $SCRAPES / 1000000" | bc)" \
        "wall_ms_per_scrape=$(echo "scale=3; $WALL_NS / $SCRAPES / 1000000" | bc)" \
        "bytes=$(wc -c < "$RUN/metrics.txt") load=\"$(cut -d' ' -f1-3 /proc/loadavg)\""
+  kill "$LG" 2>/dev/null || true; wait "$LG" 2>/dev/null || true
+  exit 0
+fi
+
+# ---- cli --------------------------------------------------------------------
+if [ "$MODE" = cli ]; then
+  SHOWS=${SHOWS:-3}
+  login_and_hold 36000
+  UP_STATUS=$(status_line)
+  ADDR=$(grep -m1 -o 'session up .* ip=[0-9.]*' "$RUN/lns.log" | grep -o 'ip=[0-9.]*' | cut -d= -f2)
+  pings() {  # COUNT: "avg_ms max_ms loss%"
+    ip netns exec "$NS" ping -q -n -i 0.01 -W 1 -c "$1" "$ADDR" 2>/dev/null |
+      awk -F'[/ ]' '/packet loss/ { for (i = 1; i <= NF; i++) if ($i ~ /%$/) loss = $i }
+                    /^rtt/ { avg = $8; max = $9 } END { printf "%s %s %s", avg, max, loss }'
+  }
+  read -r B_AVG B_MAX B_LOSS <<< "$(pings 300)"
+  ip netns exec "$NS" ping -q -n -i 0.01 -W 1 -w 600 "$ADDR" > "$RUN/ping-during.txt" 2>&1 &
+  PING=$!
+  sleep 1
+  t0=$(date +%s%N)
+  for i in $(seq 1 "$SHOWS"); do
+    ip netns exec "$NS" python3 -W ignore::DeprecationWarning tests/data/cli_client.py \
+      127.0.0.1 23 "show session" > "$RUN/show-session.txt"
+  done
+  t1=$(date +%s%N)
+  sleep 1
+  kill -INT "$PING"; wait "$PING" 2>/dev/null || true
+  read -r D_AVG D_MAX D_LOSS <<< "$(awk -F'[/ ]' '/packet loss/ { for (i = 1; i <= NF; i++) if ($i ~ /%$/) loss = $i }
+      /^rtt/ { avg = $8; max = $9 } END { printf "%s %s %s", avg, max, loss }' "$RUN/ping-during.txt")"
+  echo "CLI sessions=$SESSIONS daemon_sessions_up=$(field sessions "$UP_STATUS")" \
+       "listing_lines=$(( $(wc -l < "$RUN/show-session.txt") - 2 )) shows=$SHOWS" \
+       "show_session_s=$(echo "scale=2; ($t1 - $t0) / $SHOWS / 1000000000" | bc)" \
+       "ping_before_avg_ms=$B_AVG ping_before_max_ms=$B_MAX ping_before_loss=$B_LOSS" \
+       "ping_during_avg_ms=$D_AVG ping_during_max_ms=$D_MAX ping_during_loss=$D_LOSS" \
+       "load=\"$(cut -d' ' -f1-3 /proc/loadavg)\""
   kill "$LG" 2>/dev/null || true; wait "$LG" 2>/dev/null || true
   exit 0
 fi
