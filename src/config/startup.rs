@@ -74,6 +74,10 @@ pub const IMPLEMENTED: &[&str] = &[
     "radius_source_address",
     "radius_dae_allow",
     "log_format",
+    "accounting_dir",
+    "account_all_origin",
+    "accounting_dir_interval",
+    "dump_speed",
 ];
 
 /// Authentication protocol offered to clients (`radius_authtypes`).
@@ -298,6 +302,8 @@ pub struct Config {
     pub data_offload: bool,
     /// Receive moderation of the workers while traffic is dense (0: off).
     pub data_coalesce_usecs: u32,
+    /// Seconds between accounting_dir files (l2tpns: 300, fixed).
+    pub accounting_dir_interval: u32,
     /// Prometheus /metrics endpoint; None = off.
     pub metrics_address: Option<std::net::SocketAddr>,
     /// Where the nsctl port (UDP 1702) listens; l2tpns: every address.
@@ -430,6 +436,7 @@ impl Config {
             data_batch: 32,
             data_offload: true,
             data_coalesce_usecs: 100,
+            accounting_dir_interval: 300,
             metrics_address: None,
             nsctl_bind_address: Ipv4Addr::LOCALHOST,
             nsctl_allow: Vec::new(),
@@ -723,6 +730,9 @@ impl Config {
             "data_batch" => self.data_batch = parse_ranged(v, 0, 256)? as u32,
             "data_offload" => self.data_offload = parse_bool(v)?,
             "data_coalesce_usecs" => self.data_coalesce_usecs = parse_ranged(v, 0, 10_000)? as u32,
+            "accounting_dir_interval" => {
+                self.accounting_dir_interval = parse_ranged(v, 1, 86_400)? as u32
+            }
             "metrics_address" => self.metrics_address = super::metrics_address::parse(v)?,
             "nsctl_bind_address" => self.nsctl_bind_address = parse_ip4(v)?,
             "nsctl_allow" => self.nsctl_allow = parse_ip4_list(v, 64)?,
@@ -860,6 +870,7 @@ impl Config {
             "data_batch" => self.data_batch.to_string(),
             "data_offload" => b(self.data_offload),
             "data_coalesce_usecs" => self.data_coalesce_usecs.to_string(),
+            "accounting_dir_interval" => self.accounting_dir_interval.to_string(),
             "metrics_address" => super::metrics_address::show(&self.metrics_address),
             "nsctl_bind_address" => self.nsctl_bind_address.to_string(),
             "nsctl_allow" => self
@@ -1347,6 +1358,7 @@ mod tests {
         ("data_batch", "32"),
         ("data_offload", "yes"),
         ("data_coalesce_usecs", "100"),
+        ("accounting_dir_interval", "300"),
         ("metrics_address", ""),
         ("nsctl_bind_address", "127.0.0.1"),
         ("nsctl_allow", ""),

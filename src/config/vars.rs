@@ -138,6 +138,7 @@ pub const VARS: &[VarInfo] = &[
     ours("radius_source_address", Ipv4),
     ours("radius_dae_allow", String),
     ours("log_format", String),
+    ours("accounting_dir_interval", Int),
 ];
 
 /// Looks a variable up by its exact name (l2tpns uses `strcmp`).

@@ -11,11 +11,13 @@ pub mod metrics;
 pub mod nsctl_io;
 pub mod radius_io;
 pub mod settings;
+pub mod speed;
 pub mod stats;
 mod systemd;
 pub mod teardown;
 pub mod timers;
 pub mod tun;
+pub mod usage_file;
 pub mod workers;
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
@@ -316,6 +318,10 @@ pub fn run(opts: Options) -> Result<(), String> {
         clock.clone(),
     );
     cp.set_nsctl(nsctl);
+    if let Some(a) = settings::acct_dir(&cfg, started.1) {
+        cp.set_accounting_dir(a, Instant::now());
+    }
+    let dump_speed = cfg.dump_speed.then(speed::SpeedMeter::default);
     cp.load_plugins(&crate::config::Statement::plugins(&cfg.statements));
     let result = rt.block_on(async move {
         if let Some(r) = radius_rx {
@@ -323,7 +329,10 @@ pub fn run(opts: Options) -> Result<(), String> {
         }
         nsctl_io::spawn(nsctl_rx, nsctl_tx)?;
         cp.start(Instant::now());
-        control_loop(cp, ctl_rx, clock, drops, wstats, loss, signals, scrapes).await
+        control_loop(
+            cp, ctl_rx, clock, drops, wstats, loss, signals, scrapes, dump_speed,
+        )
+        .await
     });
     if !cfg.pid_file.is_empty() {
         let _ = std::fs::remove_file(&cfg.pid_file);
@@ -442,6 +451,7 @@ async fn control_loop(
     loss: kernel_loss::KernelLoss,
     signals: Signals,
     mut scrapes: metrics::Scrapes,
+    mut dump_speed: Option<speed::SpeedMeter>,
 ) -> Result<(), String> {
     let Signals {
         mut quit,
@@ -466,6 +476,12 @@ async fn control_loop(
         if now.duration_since(last_report) >= Duration::from_secs(60) {
             last_report = now;
             report_status(&cp, &drops, &wstats, &loss);
+        }
+        if let Some(line) = dump_speed
+            .as_mut()
+            .and_then(|m| m.sample(now, totals(&wstats)))
+        {
+            speed::print(&line);
         }
         let deadline = tokio::time::Instant::from_std(cp.wake_deadline(now));
         tokio::select! {
@@ -503,8 +519,20 @@ async fn control_loop(
             }
         }
     }
+    cp.flush_accounting_dir();
     info!(tunnels = cp.tunnel_count(), "shutdown complete");
     Ok(())
+}
+
+fn totals(w: &WorkerStats) -> speed::Totals {
+    use std::sync::atomic::Ordering::Relaxed;
+    speed::Totals {
+        up_bytes: w.up_bytes.load(Relaxed),
+        down_bytes: w.down_bytes.load(Relaxed),
+        up_packets: w.up_packets.load(Relaxed),
+        down_packets: w.down_packets.load(Relaxed),
+        to_control: w.to_control.load(Relaxed),
+    }
 }
 
 /// One log line with the totals (every 60 s, and on SIGUSR1).

@@ -22,6 +22,7 @@ use crate::pool::AddressPool;
 use crate::ppp::server::{NetworkGrant, ServerConfig, ServerEvent, ServerLink};
 
 mod aaa;
+mod acct_dir;
 mod census;
 pub mod command;
 mod dae;
@@ -29,6 +30,7 @@ pub mod plugin_host;
 mod session;
 
 pub use self::aaa::{Aaa, AaaSettings};
+pub use self::acct_dir::AcctDirSettings;
 pub use self::census::{SessionState, TunnelState};
 use self::session::Session;
 use super::clock::Clock;
@@ -59,6 +61,8 @@ enum TimerKey {
     /// Session-Timeout, Idle-Timeout, interim accounting.
     Admin(u16, u16),
     Radius,
+    /// accounting_dir's usage files.
+    AcctDir,
 }
 
 struct TunnelEntry {
@@ -95,6 +99,8 @@ pub struct ControlPlane {
     /// nsctl: its counters, and its socket when it listens.
     nsctl_server: crate::nsctl::ControlServer,
     nsctl_socket: Option<plugin_host::NsctlSettings>,
+    /// accounting_dir, when set.
+    acct_dir: Option<Box<acct_dir::AcctDir>>,
     timers: Timers<TimerKey>,
     rng: rand::rngs::StdRng,
     clock: Arc<Clock>,
@@ -143,6 +149,7 @@ impl ControlPlane {
             plugins: Default::default(),
             nsctl_server: Default::default(),
             nsctl_socket: None,
+            acct_dir: None,
             timers: Timers::default(),
             rng: rand::rngs::StdRng::from_entropy(),
             clock,
@@ -359,6 +366,7 @@ impl ControlPlane {
                 }
                 TimerKey::Admin(tid, sid) => self.admin_tick(now, key(tid, sid)),
                 TimerKey::Radius => self.radius_timeout(now),
+                TimerKey::AcctDir => self.acct_dir_tick(now),
                 TimerKey::Session(tid, sid) => {
                     let k = key(tid, sid);
                     if let Some(s) = self.sessions.get_mut(&k) {
@@ -889,6 +897,7 @@ impl ControlPlane {
             self.forget_radius_request(id);
         }
         self.accounting_stop(now, &s, &cause);
+        self.acct_dir_session_closed(k, &s);
         if let Some(a) = s.address {
             self.by_address.remove(&a);
             if s.static_route {
