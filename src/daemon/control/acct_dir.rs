@@ -158,7 +158,12 @@ impl ControlPlane {
         let name = usage_file::file_name(&local);
         match write_atomically(&s.dir, &name, &text) {
             Ok(path) => {
-                info!(file = %path.display(), sessions = plan.lines.len(), "dumped accounting information");
+                // l2tpns logs this at level 3 (info).
+                info!(
+                    sessions = plan.lines.len(),
+                    "dumping accounting information to {}",
+                    path.display()
+                );
                 self.stats.accounting_dir_files += 1;
                 a.ledger.commit(plan);
             }
