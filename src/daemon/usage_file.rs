@@ -4,10 +4,12 @@
 //! ledger of what was written, so each file holds the octets since the
 //! previous one. The control plane feeds it samples; writing the file is
 //! the caller's job, and only a successful write commits the deltas.
+//! `Schedule` says which file is due when.
 
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::dataplane::fx_hash::FxHashMap;
 use crate::dataplane::session_table::SessionKey;
@@ -208,9 +210,83 @@ impl Ledger {
     }
 }
 
+/// Which file is due (l2tpns's ACCT_TIME / ACCT_SHUT_TIME in its main loop).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Due {
+    /// The periodic file: closed sessions and every live one.
+    All,
+    /// Only the sessions closed since the last file.
+    Closed,
+}
+
+/// When the next files are due. Like l2tpns, the next periodic file is an
+/// interval after this one (no catching up after a stall), and the closed
+/// sessions wait at most `shut` after any file.
+#[derive(Clone, Copy, Debug)]
+pub struct Schedule {
+    interval: Duration,
+    shut: Duration,
+    next_all: Instant,
+    next_closed: Instant,
+}
+
+impl Schedule {
+    pub fn new(now: Instant, interval: Duration, shut: Duration) -> Schedule {
+        Schedule {
+            interval,
+            shut,
+            next_all: now + interval,
+            next_closed: now + shut,
+        }
+    }
+
+    /// The timer's deadline.
+    pub fn next(&self) -> Instant {
+        self.next_all.min(self.next_closed)
+    }
+
+    /// What to write at `now`, if anything; advances the deadlines.
+    pub fn poll(&mut self, now: Instant, has_closed: bool) -> Option<Due> {
+        if now >= self.next_all {
+            self.next_all = now + self.interval;
+            self.next_closed = now + self.shut;
+            Some(Due::All)
+        } else if now >= self.next_closed {
+            self.next_closed = now + self.shut;
+            has_closed.then_some(Due::Closed)
+        } else {
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn schedule_periodic_files_and_the_closed_sessions_minute() {
+        let t0 = Instant::now();
+        let s = |n: u64| t0 + Duration::from_secs(n);
+        let mut sch = Schedule::new(t0, Duration::from_secs(300), Duration::from_secs(60));
+        assert_eq!(sch.next(), s(60));
+        assert_eq!(sch.poll(s(30), true), None);
+        // Nothing closed: no file, but the minute starts again.
+        assert_eq!(sch.poll(s(60), false), None);
+        assert_eq!(sch.next(), s(120));
+        assert_eq!(sch.poll(s(120), true), Some(Due::Closed));
+        assert_eq!(sch.poll(s(300), true), Some(Due::All));
+        assert_eq!(sch.next(), s(360));
+        // A stalled loop: one file, the next an interval later.
+        assert_eq!(sch.poll(s(1000), true), Some(Due::All));
+        assert_eq!(sch.poll(s(1001), true), None);
+        assert_eq!(sch.next(), s(1060));
+        // An interval under a minute: only periodic files.
+        let mut short = Schedule::new(t0, Duration::from_secs(2), Duration::from_secs(60));
+        assert_eq!(short.next(), s(2));
+        assert_eq!(short.poll(s(2), true), Some(Due::All));
+        assert_eq!(short.next(), s(4));
+    }
 
     fn sample(session: u16, user: Option<&str>, up: u64, down: u64) -> Sample {
         Sample {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tracing::{debug, error, info};
 
-use crate::daemon::usage_file::{self, Header, Ledger, LocalTime, Sample};
+use crate::daemon::usage_file::{self, Due, Header, Ledger, LocalTime, Sample, Schedule};
 use crate::dataplane::session_table::SessionKey;
 
 use super::session::Session;
@@ -38,8 +38,7 @@ pub struct AcctDirSettings {
 pub(super) struct AcctDir {
     settings: AcctDirSettings,
     ledger: Ledger,
-    next_full: Instant,
-    next_shut: Instant,
+    schedule: Schedule,
 }
 
 fn sample_of(k: SessionKey, s: &Session) -> Sample {
@@ -64,8 +63,7 @@ impl ControlPlane {
             settings.interval.as_secs()
         );
         self.acct_dir = Some(Box::new(AcctDir {
-            next_full: now + settings.interval,
-            next_shut: now + SHUT_INTERVAL,
+            schedule: Schedule::new(now, settings.interval, SHUT_INTERVAL),
             settings,
             ledger: Ledger::default(),
         }));
@@ -73,7 +71,7 @@ impl ControlPlane {
     }
 
     fn arm_acct_dir(&mut self) {
-        let at = self.acct_dir.as_ref().map(|a| a.next_full.min(a.next_shut));
+        let at = self.acct_dir.as_ref().map(|a| a.schedule.next());
         self.timers.set(TimerKey::AcctDir, at);
     }
 
@@ -82,22 +80,9 @@ impl ControlPlane {
         let Some(a) = self.acct_dir.as_mut() else {
             return;
         };
-        // Like l2tpns, the next file is due an interval after this one
-        // (no catching up after a stall), and the closed sessions' flush
-        // a minute after any file.
-        let all = now >= a.next_full;
-        let write = if all {
-            a.next_full = now + a.settings.interval;
-            a.next_shut = now + SHUT_INTERVAL;
-            true
-        } else if now >= a.next_shut {
-            a.next_shut = now + SHUT_INTERVAL;
-            a.ledger.has_closed()
-        } else {
-            false
-        };
-        if write {
-            self.write_usage_file(all);
+        let has_closed = a.ledger.has_closed();
+        if let Some(due) = a.schedule.poll(now, has_closed) {
+            self.write_usage_file(due == Due::All);
         }
         self.arm_acct_dir();
     }
