@@ -133,23 +133,19 @@ pub fn acct_dir(
         interval: Duration::from_secs(u64::from(cfg.accounting_dir_interval.max(1))),
         all_origin: cfg.account_all_origin,
         host: hostname(cfg),
-        endpoint: acct_endpoint(cfg),
+        endpoint: crate::daemon::usage_file::endpoint(
+            &cfg.bind_multi_address,
+            cfg.iftun_address,
+            cfg.bind_address,
+            || interface_ipv4(&cfg.cluster_interface),
+        ),
         started,
     })
 }
 
-/// The files' "# endpoint:": l2tpns writes the tunnel's local address
-/// (iftun_address, which defaults to bind_address), else the address of
-/// its cluster interface (cluster_interface, eth0).
-fn acct_endpoint(cfg: &Config) -> Ipv4Addr {
-    cfg.iftun_address
-        .or(cfg.bind_address)
-        .or_else(|| interface_ipv4(&cfg.cluster_interface))
-        .unwrap_or(Ipv4Addr::UNSPECIFIED)
-}
-
-/// The first IPv4 address of interface `name`, if it has one.
-fn interface_ipv4(name: &str) -> Option<Ipv4Addr> {
+/// The first IPv4 address of interface `name`, if it has one (l2tpns's
+/// `my_address`, of cluster_interface).
+pub fn interface_ipv4(name: &str) -> Option<Ipv4Addr> {
     let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
     // SAFETY: getifaddrs fills `list`, freed below with freeifaddrs.
     if unsafe { libc::getifaddrs(&mut list) } != 0 {
@@ -181,4 +177,15 @@ fn interface_ipv4(name: &str) -> Option<Ipv4Addr> {
     // SAFETY: the list from getifaddrs, freed once.
     unsafe { libc::freeifaddrs(list) };
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_has_its_address() {
+        assert_eq!(interface_ipv4("lo"), Some(Ipv4Addr::LOCALHOST));
+        assert_eq!(interface_ipv4("no-such-if0"), None);
+    }
 }

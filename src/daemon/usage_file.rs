@@ -53,6 +53,30 @@ pub struct Header<'a> {
     pub all_origin: bool,
 }
 
+/// The "# endpoint:" address, by l2tpns's rule (`iftun_n_address[]`, else
+/// `my_address`): the first of bind_multi_address; else bind_address when
+/// iftun_address is unset (l2tpns copies it there only then); else the
+/// address of the cluster interface (`interface`, looked up only then);
+/// else 0.0.0.0. An iftun_address of its own is never the endpoint.
+pub fn endpoint(
+    bind_multi: &[Ipv4Addr],
+    iftun: Option<Ipv4Addr>,
+    bind: Option<Ipv4Addr>,
+    interface: impl FnOnce() -> Option<Ipv4Addr>,
+) -> Ipv4Addr {
+    let set = |a: Option<Ipv4Addr>| a.filter(|a| !a.is_unspecified());
+    bind_multi
+        .iter()
+        .copied()
+        .find(|a| !a.is_unspecified())
+        .or_else(|| match set(iftun) {
+            None => set(bind),
+            Some(_) => None,
+        })
+        .or_else(|| set(interface()))
+        .unwrap_or(Ipv4Addr::UNSPECIFIED)
+}
+
 /// One session's line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Line {
@@ -307,6 +331,18 @@ mod tests {
             uptime: 3600,
             all_origin,
         }
+    }
+
+    #[test]
+    fn endpoint_follows_l2tpns() {
+        let a = |n: u8| Ipv4Addr::new(192, 0, 2, n);
+        let eth0 = || Some(a(9));
+        assert_eq!(endpoint(&[a(1), a(2)], Some(a(3)), Some(a(4)), eth0), a(1));
+        assert_eq!(endpoint(&[], None, Some(a(4)), eth0), a(4));
+        // iftun_address set: l2tpns leaves iftun_n_address[0] at 0.
+        assert_eq!(endpoint(&[], Some(a(3)), Some(a(4)), eth0), a(9));
+        assert_eq!(endpoint(&[], None, Some(Ipv4Addr::UNSPECIFIED), eth0), a(9));
+        assert_eq!(endpoint(&[], None, None, || None), Ipv4Addr::UNSPECIFIED);
     }
 
     #[test]
