@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use tracing::{debug, error, info};
+use tracing::{debug, error, info, warn};
 
 use crate::daemon::usage_file::{self, Due, Header, Ledger, LocalTime, Sample, Schedule};
 use crate::dataplane::session_table::SessionKey;
@@ -62,6 +62,13 @@ impl ControlPlane {
             "accounting_dir: a usage file of every session's octets every {} s",
             settings.interval.as_secs()
         );
+        // Told now rather than at the first file; never fatal (it may be
+        // mounted later), every file retries.
+        match std::fs::metadata(&settings.dir) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => warn!("accounting_dir {}: not a directory; usage files will fail until it is one (change accounting_dir)", settings.dir.display()),
+            Err(e) => warn!("accounting_dir {}: {e}; usage files will fail until it exists (create it or change accounting_dir)", settings.dir.display()),
+        }
         self.acct_dir = Some(Box::new(AcctDir {
             schedule: Schedule::new(now, settings.interval, SHUT_INTERVAL),
             settings,
@@ -96,13 +103,16 @@ impl ControlPlane {
     }
 
     /// At shutdown: write what the last sessions did (l2tpns loses it).
+    /// One retry a second later: a periodic file may hold this second's name.
     pub fn flush_accounting_dir(&mut self) {
-        if self.acct_dir.is_some() {
+        if self.acct_dir.is_some() && !self.write_usage_file(true) {
+            std::thread::sleep(Duration::from_secs(1));
             self.write_usage_file(true);
         }
     }
 
-    fn write_usage_file(&mut self, all: bool) {
+    /// False when a file was due and could not be written.
+    fn write_usage_file(&mut self, all: bool) -> bool {
         let live: Option<Vec<Sample>> = match &self.acct_dir {
             Some(_) if all => Some(
                 self.sessions
@@ -111,21 +121,21 @@ impl ControlPlane {
                     .collect(),
             ),
             Some(_) => None,
-            None => return,
+            None => return true,
         };
         let Some(a) = self.acct_dir.as_mut() else {
-            return;
+            return true;
         };
         let plan = a.ledger.plan(live);
         // l2tpns opens a file only for a first line to write.
         if plan.lines.is_empty() {
-            return;
+            return true;
         }
         let now = SystemTime::now();
         let Some(local) = local_time(now) else {
             self.stats.accounting_dir_errors += 1;
             error!("accounting_dir: the local time is unknown; no usage file written (the octets are kept for the next one)");
-            return;
+            return false;
         };
         let s = &a.settings;
         let epoch = |t: SystemTime| {
@@ -141,7 +151,8 @@ impl ControlPlane {
         };
         let text = usage_file::render(&header, &plan.lines);
         let name = usage_file::file_name(&local);
-        match write_atomically(&s.dir, &name, &text) {
+        let written = write_atomically(&s.dir, &name, &text);
+        match &written {
             Ok(path) => {
                 // l2tpns logs this at level 3 (info).
                 info!(
@@ -161,6 +172,7 @@ impl ControlPlane {
             }
         }
         debug!(sessions_marked = a.ledger.marked(), "accounting_dir ledger");
+        written.is_ok()
     }
 }
 
