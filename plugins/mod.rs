@@ -3,16 +3,18 @@
 //! the trait and its API are in src/plugin.rs.
 
 mod sessionctl;
+mod setrxspeed;
 mod stripdomain;
 
 use crate::plugin::Plugin;
 
 /// Every plugin `load plugin` can name.
-pub const AVAILABLE: &[&str] = &["sessionctl", "stripdomain"];
+pub const AVAILABLE: &[&str] = &["sessionctl", "setrxspeed", "stripdomain"];
 
 pub fn create(name: &str) -> Option<Box<dyn Plugin>> {
     match name {
         "sessionctl" => Some(Box::new(sessionctl::SessionCtl)),
+        "setrxspeed" => Some(Box::new(setrxspeed::SetRxSpeed)),
         "stripdomain" => Some(Box::new(stripdomain::StripDomain)),
         _ => None,
     }

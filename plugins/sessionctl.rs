@@ -58,10 +58,7 @@ impl Plugin for SessionCtl {
         let Some(session) = found.filter(|s| s.address.is_some()) else {
             return stop(ResponseKind::Err, Some("session not found"));
         };
-        let target = Target::Session(SessionKey {
-            tunnel: (session.sid >> 16) as u16,
-            session: session.sid as u16,
-        });
+        let target = Target::Session(SessionKey::from_nas_port(session.sid));
         let cause = Cause::AdminReset;
         let command = if word == "drop" {
             Command::Drop { target, cause }

@@ -7,7 +7,7 @@
 //! write one.
 //!
 //! The hooks called today: `pre_auth` (before a login is checked),
-//! `new_session` (IPCP up), `kill_session` (a session ends) and `control`
+//! `post_auth` (a login accepted), `new_session` (IPCP up), `kill_session` (a session ends) and `control`
 //! (an nsctl command).
 
 use std::net::Ipv4Addr;
@@ -47,6 +47,15 @@ pub struct PreAuth {
     pub continue_auth: bool,
 }
 
+/// `post_auth`'s parameters for an accepted login: the LAC's connect
+/// speeds, which a plugin may fill in (setrxspeed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostAuth {
+    pub username: String,
+    pub tx_connect_speed: u32,
+    pub rx_connect_speed: u32,
+}
+
 /// A hook's answer (l2tpns's PLUGIN_RET_OK / STOP / ERROR): `Stop` ends the
 /// chain for this event, `Error` too, and is logged.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +69,11 @@ pub trait Plugin: Send {
     fn name(&self) -> &'static str;
 
     fn pre_auth(&mut self, _api: &dyn PluginApi, _auth: &mut PreAuth) -> HookResult {
+        HookResult::Continue
+    }
+
+    /// An accepted login, before the network comes up.
+    fn post_auth(&mut self, _api: &dyn PluginApi, _auth: &mut PostAuth) -> HookResult {
         HookResult::Continue
     }
 

@@ -174,6 +174,27 @@ impl AddressPool {
         }
     }
 
+    /// The pool of a re-read ip_pool file (SIGHUP): addresses in use that
+    /// are still listed stay taken by the same user, and free ones keep
+    /// their last user (sticky addresses survive). Addresses in use that
+    /// left the file are not in the new pool: `release` of them returns
+    /// false and they are simply gone when their session ends.
+    pub fn reloaded(&self, addrs: impl IntoIterator<Item = Ipv4Addr>) -> AddressPool {
+        let mut next = AddressPool::new(addrs);
+        for s in self.slots.iter().filter(|s| s.used) {
+            next.reserve_shared(s.addr, &s.user);
+        }
+        for s in self.slots.iter().filter(|s| !s.used && !s.user.is_empty()) {
+            if let Some(i) = next.index_of(s.addr) {
+                if !next.slots[i as usize].used {
+                    next.slots[i as usize].user = s.user.clone();
+                    next.sticky.insert(s.user.clone(), i);
+                }
+            }
+        }
+        next
+    }
+
     fn index_of(&self, addr: Ipv4Addr) -> Option<u32> {
         self.by_addr
             .binary_search_by_key(&addr, |&i| self.slots[i as usize].addr)
@@ -246,6 +267,25 @@ mod tests {
 
     fn pool(n: u32) -> AddressPool {
         AddressPool::new((1..=n).map(ip))
+    }
+
+    #[test]
+    fn reload_keeps_addresses_in_use_and_sticky_ones() {
+        let mut p = pool(4);
+        assert_eq!(p.allocate("a"), Some(ip(1)));
+        assert_eq!(p.allocate("b"), Some(ip(2)));
+        assert_eq!(p.allocate("c"), Some(ip(3)));
+        assert!(p.release(ip(3)));
+        // The new file drops 2 (in use) and adds 5 and 6.
+        let mut q = p.reloaded([ip(1), ip(3), ip(4), ip(5), ip(6)]);
+        assert_eq!(q.len(), 5);
+        assert!(!q.is_free(ip(1)));
+        assert!(!q.contains(ip(2)));
+        // b's address left the pool: releasing it changes nothing.
+        assert!(!q.release(ip(2)));
+        // c gets its sticky address back.
+        assert_eq!(q.allocate("c"), Some(ip(3)));
+        assert_eq!(q.free_count(), 3);
     }
 
     #[test]

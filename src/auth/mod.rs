@@ -47,9 +47,5 @@ pub struct SessionAttrs {
 
 pub trait Authenticator: Send {
     fn authenticate(&mut self, req: &AuthRequest<'_>) -> AuthDecision;
-    /// Re-read backing files (SIGHUP). Errors keep the old data.
-    fn reload(&mut self) -> Result<(), String> {
-        Ok(())
-    }
     fn name(&self) -> &'static str;
 }

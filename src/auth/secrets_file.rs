@@ -72,11 +72,6 @@ impl Authenticator for SecretsFileAuth {
         }
     }
 
-    fn reload(&mut self) -> Result<(), String> {
-        self.secrets = load_secrets(&self.path).map_err(|e| e.to_string())?;
-        Ok(())
-    }
-
     fn name(&self) -> &'static str {
         "secrets-file"
     }

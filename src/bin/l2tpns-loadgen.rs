@@ -113,6 +113,9 @@ struct Args {
     user_pattern: String,
     #[arg(long, default_value_t = 1)]
     first_index: usize,
+    /// TX Connect Speed AVP in every ICCN.
+    #[arg(long, default_value_t = 100_000_000)]
+    connect_speed: u32,
     #[arg(long, default_value = "password")]
     password: String,
     /// L2TP tunnel secret: challenge the LNS and answer its challenge.
@@ -282,6 +285,7 @@ fn main() {
         },
         user_pattern: a.user_pattern,
         first_index: a.first_index,
+        connect_speed: a.connect_speed,
         password: a.password,
         tunnel_secret: a.tunnel_secret,
         hide_avps: a.hide_avps,

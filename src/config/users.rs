@@ -2,12 +2,10 @@
 //! `user:password` per line; lines starting with `#` and blank lines are
 //! skipped, and so (as in l2tpns) are lines without a `:`, with a warning.
 //! The user `enable` holds the enable password. Passwords are plain text,
-//! `$1$salt$hash` MD5-crypt, or `{crypt}HASH` DES crypt (parsed, but not
-//! verifiable here: `verify` returns false for it).
+//! `$1$salt$hash` MD5-crypt, or `{crypt}HASH` DES crypt, both checked with
+//! the `pwhash` crate as libcli checks them with crypt(3).
 
 use std::path::Path;
-
-use md5::{Digest, Md5};
 
 use super::startup::ConfigWarning;
 use super::ConfigError;
@@ -38,17 +36,13 @@ impl PasswordHash {
     pub fn verify(&self, password: &str) -> bool {
         match self {
             PasswordHash::Plain(p) => ct_eq(p.as_bytes(), password.as_bytes()),
-            PasswordHash::Md5Crypt(stored) => {
-                let salt = stored
-                    .strip_prefix("$1$")
-                    .and_then(|r| r.split('$').next())
-                    .unwrap_or("");
-                ct_eq(
-                    md5_crypt(password.as_bytes(), salt.as_bytes()).as_bytes(),
-                    stored.as_bytes(),
-                )
+            // pwhash compares in constant time.
+            PasswordHash::Md5Crypt(stored) => pwhash::md5_crypt::verify(password, stored),
+            // libcli hands `{crypt}` text to crypt(3), which also takes `$1$`.
+            PasswordHash::DesCrypt(stored) if stored.starts_with("$1$") => {
+                pwhash::md5_crypt::verify(password, stored)
             }
-            PasswordHash::DesCrypt(_) => false,
+            PasswordHash::DesCrypt(stored) => pwhash::unix_crypt::verify(password, stored),
         }
     }
 }
@@ -126,75 +120,17 @@ pub fn parse_users(text: &str, path: &Path) -> Result<CliUsers, ConfigError> {
     Ok(out)
 }
 
-const ITOA64: &[u8; 64] = b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-
-/// FreeBSD/glibc MD5-crypt (`$1$`): returns `$1$salt$hash`.
-pub fn md5_crypt(pw: &[u8], salt: &[u8]) -> String {
-    let salt = &salt[..salt.len().min(8)];
-    let mut alt = Md5::new();
-    alt.update(pw);
-    alt.update(salt);
-    alt.update(pw);
-    let alt = alt.finalize();
-
-    let mut ctx = Md5::new();
-    ctx.update(pw);
-    ctx.update(b"$1$");
-    ctx.update(salt);
-    let mut left = pw.len();
-    while left > 0 {
-        let n = left.min(16);
-        ctx.update(&alt[..n]);
-        left -= n;
-    }
-    let mut i = pw.len();
-    while i > 0 {
-        if i & 1 == 1 {
-            ctx.update([0u8]);
-        } else {
-            ctx.update(&pw[..1.min(pw.len())]);
-        }
-        i >>= 1;
-    }
-    let mut fin = ctx.finalize();
-
-    for round in 0..1000 {
-        let mut c = Md5::new();
-        if round & 1 == 1 {
-            c.update(pw);
-        } else {
-            c.update(fin);
-        }
-        if round % 3 != 0 {
-            c.update(salt);
-        }
-        if round % 7 != 0 {
-            c.update(pw);
-        }
-        if round & 1 == 1 {
-            c.update(fin);
-        } else {
-            c.update(pw);
-        }
-        fin = c.finalize();
-    }
-
-    let mut out = String::from("$1$");
-    out.push_str(&String::from_utf8_lossy(salt));
-    out.push('$');
-    let mut enc = |v: u32, n: usize| {
-        let mut v = v;
-        for _ in 0..n {
-            out.push(ITOA64[(v & 0x3f) as usize] as char);
-            v >>= 6;
-        }
+/// FreeBSD/glibc MD5-crypt (`$1$`) through `pwhash`: returns `$1$salt$hash`,
+/// or `None` when the salt holds characters crypt does not allow.
+pub fn md5_crypt(pw: &[u8], salt: &[u8]) -> Option<String> {
+    let salt = std::str::from_utf8(salt).ok()?;
+    let setup = pwhash::HashSetup {
+        salt: Some(salt),
+        rounds: None,
     };
-    let f = |i: usize| u32::from(fin[i]);
-    for (a, b, c) in [(0, 6, 12), (1, 7, 13), (2, 8, 14), (3, 9, 15), (4, 10, 5)] {
-        enc((f(a) << 16) | (f(b) << 8) | f(c), 4);
-    }
-    enc(f(11), 2);
-    out
+    // Deprecated only as advice against new MD5 hashes; we verify old ones.
+    #[allow(deprecated)]
+    pwhash::md5_crypt::hash_with(setup, pw).ok()
 }
 
 #[cfg(test)]
@@ -204,23 +140,28 @@ mod tests {
     #[test]
     fn md5_crypt_vectors_from_openssl() {
         assert_eq!(
-            md5_crypt(b"password", b"saltsalt"),
-            "$1$saltsalt$qjXMvbEw8oaL.CzflDtaK/"
+            md5_crypt(b"password", b"saltsalt").as_deref(),
+            Some("$1$saltsalt$qjXMvbEw8oaL.CzflDtaK/")
         );
-        assert_eq!(md5_crypt(b"", b"ab"), "$1$ab$rn6aQS/o7141mj179E/zA.");
+        assert_eq!(
+            md5_crypt(b"", b"ab").as_deref(),
+            Some("$1$ab$rn6aQS/o7141mj179E/zA.")
+        );
         assert_eq!(
             md5_crypt(
                 b"a very long password that is longer than sixteen bytes",
                 b"12345678"
-            ),
-            "$1$12345678$4ZPu1XpOzP7yWHC/KN4Mn1"
+            )
+            .as_deref(),
+            Some("$1$12345678$4ZPu1XpOzP7yWHC/KN4Mn1")
         );
+        assert_eq!(md5_crypt(b"x", b"bad:salt"), None);
     }
 
     #[test]
     fn parse_and_verify() {
         let u = parse_users(
-            "# List username:password combinations here for cli users\nadmin:secret\r\nops:$1$saltsalt$qjXMvbEw8oaL.CzflDtaK/\nold:{crypt}abJnggxhB/yWI\nenable:en\njunk line\n\n",
+            "# List username:password combinations here for cli users\nadmin:secret\r\nops:$1$saltsalt$qjXMvbEw8oaL.CzflDtaK/\nold:{crypt}abNANd1rDfiNc\nenable:en\njunk line\n\n",
             Path::new("/etc/l2tpns/users"),
         )
         .unwrap();
@@ -229,6 +170,8 @@ mod tests {
         assert!(!u.verify("admin", "Secret"));
         assert!(u.verify("ops", "password"));
         assert!(!u.verify("ops", "passwore"));
+        // DES crypt("secret", "ab"), from perl's crypt(3).
+        assert!(u.verify("old", "secret"));
         assert!(!u.verify("old", "anything"));
         assert!(!u.verify("nobody", "secret"));
         assert!(u.enable.as_ref().unwrap().verify("en"));
@@ -236,7 +179,7 @@ mod tests {
         assert_eq!(u.warnings[0].line, 6);
         assert_eq!(
             u.users[2].password,
-            PasswordHash::DesCrypt("abJnggxhB/yWI".into())
+            PasswordHash::DesCrypt("abNANd1rDfiNc".into())
         );
     }
 

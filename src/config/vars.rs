@@ -133,6 +133,7 @@ pub const VARS: &[VarInfo] = &[
     ours("metrics_address", String),
     ours("nsctl_bind_address", Ipv4),
     ours("nsctl_allow", String),
+    ours("cli_port", Short),
     ours("radius_require_message_authenticator", String),
     ours("radius_dae_require_message_authenticator", Bool),
     ours("radius_source_address", Ipv4),

@@ -5,10 +5,11 @@
 //! l2tpns levels: 0 critical, 1 error, 2 warning, 3 info, 4 calls, 5 packets.
 
 use std::ffi::CString;
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::io;
-use std::path::Path;
-use std::sync::Mutex;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 use tracing::level_filters::LevelFilter;
 
 use crate::config::startup::LogFormat;
@@ -30,12 +31,52 @@ pub enum Target<'a> {
     Syslog(&'a str),
 }
 
+/// What SIGHUP may change in the log after start-up: the level (`debug`)
+/// and, for a log file, the file itself (reopened: rotation without
+/// copytruncate works).
+static LIVE: OnceLock<Live> = OnceLock::new();
+
+struct Live {
+    set_level: Box<dyn Fn(LevelFilter) -> Result<(), String> + Send + Sync>,
+    file: Option<Arc<LogFile>>,
+}
+
+/// A log file that can be reopened under the same name.
+struct LogFile {
+    path: PathBuf,
+    file: Mutex<File>,
+}
+
+fn open_append(path: &Path) -> Result<File, String> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| format!("log_file {}: {e}", path.display()))
+}
+
+/// One event's write: the formatter hands over the whole line at once.
+struct LogFileWriter(Arc<LogFile>);
+
+impl io::Write for LogFileWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self.0.file.lock() {
+            Ok(mut f) => f.write(buf),
+            Err(_) => Ok(buf.len()),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// `format`: l2tpns-like text lines, or one JSON object per line whose
 /// fields (tunnel, session, user, ...) sit beside "message" at the top level,
 /// for journald and log shippers.
 pub fn init(debug: u32, target: Target<'_>, format: LogFormat) -> Result<(), String> {
     use std::io::IsTerminal;
     use tracing_subscriber::fmt::writer::BoxMakeWriter;
+    let mut file = None;
     let (writer, ansi, time) = match target {
         Target::Stdout => (
             BoxMakeWriter::new(io::stdout),
@@ -43,12 +84,13 @@ pub fn init(debug: u32, target: Target<'_>, format: LogFormat) -> Result<(), Str
             true,
         ),
         Target::File(path) => {
-            let file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|e| format!("log_file {}: {e}", path.display()))?;
-            (BoxMakeWriter::new(Mutex::new(file)), false, true)
+            let f = Arc::new(LogFile {
+                path: path.to_path_buf(),
+                file: Mutex::new(open_append(path)?),
+            });
+            file = Some(f.clone());
+            let w = move || LogFileWriter(f.clone());
+            (BoxMakeWriter::new(w), false, true)
         }
         Target::Syslog(facility) => {
             open_syslog(facility);
@@ -57,15 +99,40 @@ pub fn init(debug: u32, target: Target<'_>, format: LogFormat) -> Result<(), Str
             (BoxMakeWriter::new(w), false, false)
         }
     };
-    let builder = tracing_subscriber::fmt()
-        .with_max_level(level_for(debug))
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    // The level filter sits right on the registry, so its reload handle
+    // has one type whatever the format.
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(level_for(debug));
+    let registry = tracing_subscriber::registry().with(filter);
+    let layer = tracing_subscriber::fmt::layer()
         .with_target(false)
         .with_writer(writer);
     match (format, time) {
-        (LogFormat::Text, true) => builder.with_ansi(ansi).init(),
-        (LogFormat::Text, false) => builder.with_ansi(false).without_time().init(),
-        (LogFormat::Json, true) => builder.json().flatten_event(true).init(),
-        (LogFormat::Json, false) => builder.json().flatten_event(true).without_time().init(),
+        (LogFormat::Text, true) => registry.with(layer.with_ansi(ansi)).init(),
+        (LogFormat::Text, false) => registry.with(layer.with_ansi(false).without_time()).init(),
+        (LogFormat::Json, true) => registry.with(layer.json().flatten_event(true)).init(),
+        (LogFormat::Json, false) => registry
+            .with(layer.json().flatten_event(true).without_time())
+            .init(),
+    }
+    let set_level: Box<dyn Fn(LevelFilter) -> Result<(), String> + Send + Sync> =
+        Box::new(move |l| handle.reload(l).map_err(|e| e.to_string()));
+    let _ = LIVE.set(Live { set_level, file });
+    Ok(())
+}
+
+/// SIGHUP: the new `debug` level, and the log file reopened by name.
+pub fn reload(debug: u32) -> Result<(), String> {
+    let Some(live) = LIVE.get() else {
+        return Ok(());
+    };
+    (live.set_level)(level_for(debug))?;
+    if let Some(f) = &live.file {
+        let fresh = open_append(&f.path)?;
+        if let Ok(mut old) = f.file.lock() {
+            *old = fresh;
+        }
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! queues (one of each per data-plane worker), starts the workers and runs the control plane's event
 //! loop (datagrams from the workers, timers, signals).
 
+pub mod cli_io;
 pub mod clock;
 pub mod control;
 pub mod id_pool;
@@ -10,6 +11,7 @@ pub mod logging;
 pub mod metrics;
 pub mod nsctl_io;
 pub mod radius_io;
+pub mod reload;
 pub mod settings;
 pub mod speed;
 pub mod stats;
@@ -35,7 +37,7 @@ use crate::dataplane::drop_reason::DropCounters;
 use crate::pool::AddressPool;
 
 use self::clock::Clock;
-use self::control::command::{Command, Origin, Reply};
+use self::control::command::{Command, Origin};
 use self::control::ControlPlane;
 use self::tun::Tun;
 use self::workers::{udp_options, Batching, Shared, UdpOffload, Worker, WorkerStats};
@@ -64,6 +66,8 @@ pub enum ControlInput {
         from: SocketAddr,
         bytes: Vec<u8>,
     },
+    /// A command from a CLI connection.
+    Cli(Box<cli_io::CliCommand>),
 }
 
 /// Command-line options (the binary parses them with clap).
@@ -85,7 +89,8 @@ pub struct Loaded {
     pub auth: Option<SecretsFileAuth>,
 }
 
-pub fn load(opts: &Options) -> Result<Loaded, String> {
+/// The startup-config with the command line's overrides (-v, -h).
+pub(crate) fn read_config(opts: &Options) -> Result<Config, String> {
     let mut cfg = Config::load(&opts.config).map_err(|e| e.to_string())?;
     if opts.extra_verbosity > 0 {
         cfg.debug = (u32::from(cfg.debug) + opts.extra_verbosity).min(5) as u8;
@@ -93,6 +98,11 @@ pub fn load(opts: &Options) -> Result<Loaded, String> {
     if let Some(h) = &opts.hostname {
         cfg.hostname = h.clone();
     }
+    Ok(cfg)
+}
+
+pub fn load(opts: &Options) -> Result<Loaded, String> {
+    let cfg = read_config(opts)?;
     let (pool, pool_routes) = settings::load_pool(&cfg)?;
     // ppp_secrets_file is the embedded authentication for when no RADIUS
     // server is configured (Debian's /etc/l2tpns has RADIUS and no
@@ -239,6 +249,7 @@ pub fn run(opts: Options) -> Result<(), String> {
     let (ctl_tx, ctl_rx) = tokio::sync::mpsc::channel::<ControlInput>(65536);
     let radius_tx = ctl_tx.clone();
     let nsctl_tx = ctl_tx.clone();
+    let cli_tx = ctl_tx.clone();
     // The control plane sends through a clone of worker 0's socket and
     // writes through a clone of its TUN queue: a socket of its own would be
     // one more member of the SO_REUSEPORT group and receive a share of the
@@ -307,6 +318,8 @@ pub fn run(opts: Options) -> Result<(), String> {
         None => (None, None),
     };
     let (nsctl, nsctl_rx) = nsctl_io::bind(&cfg)?;
+    let cli_listener = cli_io::bind(&cfg)?;
+    let cli_users: cli_io::SharedUsers = Arc::new(std::sync::RwLock::new(cli_io::load_users(&cfg)));
     let mut cp = ControlPlane::new(
         settings,
         ctl_udp,
@@ -318,6 +331,13 @@ pub fn run(opts: Options) -> Result<(), String> {
         clock.clone(),
     );
     cp.set_nsctl(nsctl);
+    cp.set_config(cfg.clone());
+    let reloader = reload::Reloader {
+        opts: opts.clone(),
+        tun_addr,
+        cli_users: cli_users.clone(),
+    };
+    let hostname = settings::hostname(&cfg);
     if let Some(a) = settings::acct_dir(&cfg, started.1) {
         cp.set_accounting_dir(a, Instant::now());
     }
@@ -328,9 +348,10 @@ pub fn run(opts: Options) -> Result<(), String> {
             radius_io::spawn(r, radius_tx)?;
         }
         nsctl_io::spawn(nsctl_rx, nsctl_tx)?;
+        cli_io::spawn(cli_listener, cli_users, hostname, cli_tx)?;
         cp.start(Instant::now());
         control_loop(
-            cp, ctl_rx, clock, drops, wstats, loss, signals, scrapes, dump_speed,
+            cp, ctl_rx, clock, drops, wstats, loss, signals, scrapes, reloader, dump_speed,
         )
         .await
     });
@@ -451,6 +472,7 @@ async fn control_loop(
     loss: kernel_loss::KernelLoss,
     signals: Signals,
     mut scrapes: metrics::Scrapes,
+    reloader: reload::Reloader,
     mut dump_speed: Option<speed::SpeedMeter>,
 ) -> Result<(), String> {
     let Signals {
@@ -463,6 +485,7 @@ async fn control_loop(
     let mut shutdown_by: Option<Instant> = None;
     let mut last_report = Instant::now();
     let mut watchdog = systemd::Watchdog::from_env();
+    let mut listings = Listings::new();
     systemd::ready();
     loop {
         let now = Instant::now();
@@ -483,7 +506,15 @@ async fn control_loop(
         {
             speed::print(&line);
         }
-        let deadline = tokio::time::Instant::from_std(cp.wake_deadline(now));
+        // A listing in progress: one slice per pass, and no sleep while
+        // more remain, so other input is served between slices.
+        continue_listing(&cp, now, &mut listings);
+        let wake = if listings.is_empty() {
+            cp.wake_deadline(now)
+        } else {
+            now
+        };
+        let deadline = tokio::time::Instant::from_std(wake);
         tokio::select! {
             msg = rx.recv() => {
                 let Some(msg) = msg else {
@@ -492,11 +523,11 @@ async fn control_loop(
                 };
                 let now = Instant::now();
                 clock.update(now);
-                handle_input(&mut cp, now, msg);
+                handle_input(&mut cp, now, msg, &wstats, &mut listings);
                 // Drain what is already queued before looking at timers again.
                 for _ in 0..1024 {
                     match rx.try_recv() {
-                        Ok(m) => handle_input(&mut cp, now, m),
+                        Ok(m) => handle_input(&mut cp, now, m, &wstats, &mut listings),
                         Err(_) => break,
                     }
                 }
@@ -510,11 +541,7 @@ async fn control_loop(
             _ = watchdog.due() => watchdog.ping(),
             _ = hup.recv() => {
                 systemd::reloading();
-                let origin = Origin::Signal("SIGHUP");
-                match cp.execute(Instant::now(), origin, Command::ReloadAuthentication) {
-                    Reply::Done(lines) => info!("SIGHUP: {}", lines.join("; ")),
-                    Reply::Refused(why) => error!("SIGHUP: {why}"),
-                }
+                reloader.reload(&mut cp, Origin::Signal("SIGHUP"));
                 systemd::ready();
             }
         }
@@ -589,8 +616,49 @@ fn start_shutdown(cp: &mut ControlPlane, signal: &'static str, by: &mut Option<I
     }
 }
 
-fn handle_input(cp: &mut ControlPlane, now: Instant, msg: ControlInput) {
+/// CLI listings in progress, produced a slice per pass of the control loop.
+type Listings = std::collections::VecDeque<(
+    control::cli::SessionListing,
+    tokio::sync::mpsc::UnboundedSender<cli_io::CliChunk>,
+)>;
+
+/// One slice of the oldest listing; the finished one is answered and dropped.
+fn continue_listing(cp: &ControlPlane, now: Instant, listings: &mut Listings) {
+    let Some((listing, reply)) = listings.front_mut() else {
+        return;
+    };
+    let (lines, done) = cp.listing_slice(now, listing);
+    let gone = reply.send(cli_io::CliChunk::Lines(lines)).is_err();
+    if done || gone {
+        let _ = reply.send(cli_io::CliChunk::Done(crate::cli::Outcome::Done));
+        listings.pop_front();
+    }
+}
+
+fn handle_input(
+    cp: &mut ControlPlane,
+    now: Instant,
+    msg: ControlInput,
+    w: &WorkerStats,
+    listings: &mut Listings,
+) {
     match msg {
+        ControlInput::Cli(c) => {
+            use std::sync::atomic::Ordering::Relaxed;
+            let traffic = control::cli::Traffic {
+                up_bytes: w.up_bytes.load(Relaxed),
+                down_bytes: w.down_bytes.load(Relaxed),
+                up_packets: w.up_packets.load(Relaxed),
+                down_packets: w.down_packets.load(Relaxed),
+            };
+            match cp.cli_command(now, &c, traffic) {
+                control::cli::CliAnswer::Now(lines, outcome) => {
+                    let _ = c.reply.send(cli_io::CliChunk::Lines(lines));
+                    let _ = c.reply.send(cli_io::CliChunk::Done(outcome));
+                }
+                control::cli::CliAnswer::Sessions(l) => listings.push_back((l, c.reply)),
+            }
+        }
         ControlInput::Datagram { from, bytes } => cp.handle_datagram(now, from, &bytes),
         ControlInput::Radius {
             socket,

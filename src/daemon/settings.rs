@@ -58,13 +58,19 @@ pub fn secrets_path(cfg: &Config) -> PathBuf {
 
 /// The pool, and the networks to route into the TUN device for it.
 pub fn load_pool(cfg: &Config) -> Result<(AddressPool, Vec<Ipv4Network>), String> {
+    let (addresses, routes) = read_pool(cfg)?;
+    Ok((AddressPool::new(addresses), routes))
+}
+
+/// The ip_pool file's addresses and networks (warnings logged).
+pub fn read_pool(cfg: &Config) -> Result<(Vec<Ipv4Addr>, Vec<Ipv4Network>), String> {
     let spec = crate::config::ip_pool::load_ip_pool(&cfg.ip_pool_file, cfg.bind_address)
         .map_err(|e| e.to_string())?;
     for w in &spec.warnings {
         tracing::warn!("{}:{}: {}", w.file.display(), w.line, w.message);
     }
     let routes = spec.networks.iter().map(|(_, n)| *n).collect();
-    Ok((AddressPool::from_spec(&spec), routes))
+    Ok((spec.addresses, routes))
 }
 
 fn auth_order(cfg: &Config) -> Vec<AuthProto> {

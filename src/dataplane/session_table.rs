@@ -19,6 +19,21 @@ pub struct SessionKey {
     pub session: u16,
 }
 
+impl SessionKey {
+    /// The one number that names a session outside: RADIUS NAS-Port, and
+    /// the SID of the CLI, nsctl and plugins: (tunnel id << 16) | session id.
+    pub fn nas_port(self) -> u32 {
+        (u32::from(self.tunnel) << 16) | u32::from(self.session)
+    }
+
+    pub fn from_nas_port(n: u32) -> SessionKey {
+        SessionKey {
+            tunnel: (n >> 16) as u16,
+            session: n as u16,
+        }
+    }
+}
+
 /// Per-session counters, written by a worker and read by the control plane
 /// (Relaxed: statistics and idle detection, no ordering with other data).
 #[derive(Debug, Default)]

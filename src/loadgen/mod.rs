@@ -59,6 +59,9 @@ pub struct Options {
     pub auth: AuthProto,
     pub user_pattern: String,
     pub first_index: usize,
+    /// TX Connect Speed in every ICCN (bits/s, or whatever the LNS's
+    /// plugins expect: l2tpns's setrxspeed reads 256, 512, 1500).
+    pub connect_speed: u32,
     pub password: String,
     pub tunnel_secret: Option<String>,
     pub hide_avps: bool,
@@ -856,6 +859,7 @@ impl LoadGen {
                 call_serial_number: g as u32,
                 calling_number: Some(format!("loadgen-{g}")),
                 called_number: Some("l2tpns".into()),
+                tx_connect_speed: self.opts.connect_speed,
                 ..OutgoingCall::default()
             };
             match self.tunnels[t].lac.place_call(now, call) {

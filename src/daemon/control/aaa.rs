@@ -133,7 +133,7 @@ impl ControlPlane {
         let req = AccessRequest {
             user_name: username.clone(),
             credentials: credentials.clone(),
-            nas_port: s.nas_port,
+            nas_port: k.nas_port(),
             calling_station_id: s.calling_station_id.as_deref().map(str::to_owned),
             called_station_id: s.called_station_id.as_deref().map(str::to_owned),
             acct_session_id: s.acct_session_id(),
@@ -275,6 +275,7 @@ impl ControlPlane {
     }
 
     fn acct_request(
+        k: SessionKey,
         s: &Session,
         now: Instant,
         status: AcctStatus,
@@ -285,7 +286,7 @@ impl ControlPlane {
             status,
             user_name: s.username.as_deref().map(str::to_owned),
             acct_session_id: s.acct_session_id(),
-            nas_port: Some(s.nas_port),
+            nas_port: Some(k.nas_port()),
             framed_ip: s.address,
             calling_station_id: s.calling_station_id.as_deref().map(str::to_owned),
             called_station_id: s.called_station_id.as_deref().map(str::to_owned),
@@ -321,7 +322,7 @@ impl ControlPlane {
         let Some(s) = self.sessions.get(&k) else {
             return;
         };
-        let req = Self::acct_request(s, now, AcctStatus::Start, None);
+        let req = Self::acct_request(k, s, now, AcctStatus::Start, None);
         let every = self.interim_every(s);
         if let Some(s) = self.sessions.get_mut(&k) {
             s.acct_started = true;
@@ -335,7 +336,7 @@ impl ControlPlane {
         let Some(s) = self.sessions.get(&k) else {
             return;
         };
-        let req = Self::acct_request(s, now, AcctStatus::InterimUpdate, None);
+        let req = Self::acct_request(k, s, now, AcctStatus::InterimUpdate, None);
         let every = self.interim_every(s);
         if let Some(s) = self.sessions.get_mut(&k) {
             s.next_interim = every.map(|e| now + e);
@@ -343,11 +344,17 @@ impl ControlPlane {
         self.submit_accounting(now, req);
     }
 
-    pub(super) fn accounting_stop(&mut self, now: Instant, s: &Session, cause: &Cause) {
+    pub(super) fn accounting_stop(
+        &mut self,
+        now: Instant,
+        k: SessionKey,
+        s: &Session,
+        cause: &Cause,
+    ) {
         if !s.acct_started || !self.accounting_enabled() {
             return;
         }
-        let req = Self::acct_request(s, now, AcctStatus::Stop, Some(terminate_cause(cause)));
+        let req = Self::acct_request(k, s, now, AcctStatus::Stop, Some(terminate_cause(cause)));
         self.submit_accounting(now, req);
     }
 

@@ -41,7 +41,7 @@ pub struct Authorization {
     pub cisco_avpairs: Vec<(String, String)>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum Command {
     /// Clean disconnect: PPP Terminate, CDN, accounting Stop with `cause`
     /// (CLI `drop`, nsctl `drop`, DAE Disconnect-Request).
@@ -53,8 +53,9 @@ pub enum Command {
         sessions: Vec<SessionKey>,
         change: Authorization,
     },
-    /// Re-read the authentication data (SIGHUP's part that exists today).
-    ReloadAuthentication,
+    /// Take over a configuration read again from disk (SIGHUP, CLI
+    /// `reload`) or changed by the CLI (`set`).
+    Reconfigure(Box<super::reconfigure::Reconfigure>),
     /// StopCCN to every tunnel and exit once they are closed (SIGQUIT,
     /// CLI `shutdown`).
     Shutdown,
@@ -90,11 +91,14 @@ impl ControlPlane {
                 }
                 Reply::done(format!("{n} session(s) changed"))
             }
-            Command::ReloadAuthentication => match self.auth_mut().map(|a| a.reload()) {
-                Some(Ok(())) => Reply::done("authentication data reloaded"),
-                Some(Err(e)) => Reply::Refused(format!("reload failed, keeping the old data: {e}")),
-                None => Reply::done("nothing to reload (RADIUS authenticates)"),
-            },
+            Command::Reconfigure(r) => {
+                let lines = self.reconfigure(*r);
+                if lines.is_empty() {
+                    Reply::done("configuration reloaded: nothing changed")
+                } else {
+                    Reply::Done(lines)
+                }
+            }
             Command::Shutdown => {
                 if !self.shutting_down {
                     self.shutdown(now);

@@ -135,10 +135,7 @@ impl ControlPlane {
             narrow(self.by_address.get(&ip).copied().into_iter().collect());
         }
         if let Some(port) = req.nas_port {
-            let k = SessionKey {
-                tunnel: (port >> 16) as u16,
-                session: port as u16,
-            };
+            let k = SessionKey::from_nas_port(port);
             narrow(self.sessions.get(&k).map(|_| k).into_iter().collect());
         }
         if let Some(user) = &req.user_name {

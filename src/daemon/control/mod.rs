@@ -14,20 +14,24 @@ use std::time::{Duration, Instant};
 use rand::{RngCore, SeedableRng};
 use tracing::{debug, info, warn};
 
-use crate::auth::{AuthDecision, AuthRequest, Authenticator};
-use crate::dataplane::session_table::{SessionCounters, SessionEntry, SessionKey, TableUpdate};
+use crate::auth::Authenticator;
+use crate::dataplane::session_table::{SessionCounters, SessionKey, TableUpdate};
 use crate::l2tp::tunnel::{sccrq_assigned_tunnel_id, Tunnel, TunnelConfig, TunnelEvent};
 use crate::l2tp::wire::{write_data_header, Header, DATA_HEADER_LEN};
 use crate::pool::AddressPool;
-use crate::ppp::server::{NetworkGrant, ServerConfig, ServerEvent, ServerLink};
+use crate::ppp::server::{ServerConfig, ServerEvent, ServerLink};
 
 mod aaa;
 mod acct_dir;
 mod census;
+pub mod cli;
 pub mod command;
 mod dae;
 pub mod plugin_host;
+pub mod reconfigure;
 mod session;
+mod session_life;
+mod show;
 
 pub use self::aaa::{Aaa, AaaSettings};
 pub use self::acct_dir::AcctDirSettings;
@@ -36,7 +40,7 @@ use self::session::Session;
 use super::clock::Clock;
 use super::id_pool::IdPool;
 use super::stats::ControlStats;
-use super::teardown::{cdn_for, Cause};
+use super::teardown::Cause;
 use super::timers::Timers;
 use super::tun::Tun;
 
@@ -94,6 +98,12 @@ pub struct ControlPlane {
     auth: Option<Box<dyn Authenticator>>,
     /// RADIUS authentication, accounting and DAE, when servers are configured.
     aaa: Option<Aaa>,
+    /// The configuration in force (`set_config` at start, then reloads).
+    config: crate::config::Config,
+    started: Instant,
+    /// When `uptime` last ran and the data plane's totals then (its rates
+    /// are over the time since).
+    last_uptime: Option<(Instant, [u64; 4])>,
     /// Loaded plugins, in load order.
     plugins: crate::plugin::Plugins,
     /// nsctl: its counters, and its socket when it listens.
@@ -146,6 +156,9 @@ impl ControlPlane {
             pool,
             auth,
             aaa,
+            config: Default::default(),
+            started: Instant::now(),
+            last_uptime: None,
             plugins: Default::default(),
             nsctl_server: Default::default(),
             nsctl_socket: None,
@@ -193,11 +206,6 @@ impl ControlPlane {
             .unwrap_or("")
     }
 
-    /// The local authentication back end; None when RADIUS authenticates.
-    pub fn auth_mut(&mut self) -> Option<&mut (dyn Authenticator + 'static)> {
-        self.auth.as_deref_mut()
-    }
-
     // ---- input from the data plane ------------------------------------
 
     /// A datagram the data plane did not forward itself: an L2TP control
@@ -215,12 +223,8 @@ impl ControlPlane {
             self.handle_control(now, from, header.tunnel_id(), bytes);
         } else {
             let payload = bytes.get(header.payload_offset()..).unwrap_or(&[]);
-            self.handle_ppp(
-                now,
-                from,
-                key(header.tunnel_id(), header.session_id()),
-                payload,
-            );
+            let k = key(header.tunnel_id(), header.session_id());
+            self.handle_ppp(now, from, k, payload, bytes);
         }
     }
 
@@ -292,7 +296,15 @@ impl ControlPlane {
         }
     }
 
-    fn handle_ppp(&mut self, now: Instant, from: SocketAddr, k: SessionKey, ppp: &[u8]) {
+    /// `ppp`: the frame; `datagram`: the whole L2TP datagram it came in.
+    fn handle_ppp(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        k: SessionKey,
+        ppp: &[u8],
+        datagram: &[u8],
+    ) {
         let Some(peer) = self.tunnels.get(&k.tunnel).map(|t| t.peer) else {
             self.stats.unknown_session += 1;
             return;
@@ -310,12 +322,10 @@ impl ControlPlane {
             );
             return;
         };
-        if s.link.is_network_up() {
-            if let Some(ip) = ipv4_payload(ppp) {
-                // Overtook the data plane's table update (see dataplane::upstream).
-                self.forward_early_ipv4(k, ip);
-                return;
-            }
+        if s.link.is_network_up() && ipv4_payload(ppp).is_some() {
+            // Overtook the data plane's table update (see dataplane::upstream).
+            self.forward_early_ipv4(k, datagram);
+            return;
         }
         if !s.connected {
             if s.early_frames.len() < MAX_EARLY_FRAMES {
@@ -332,24 +342,31 @@ impl ControlPlane {
     /// An upstream IPv4 packet the data plane did not know the session of,
     /// for a session whose network is up: check and forward it as the data
     /// plane would have.
-    fn forward_early_ipv4(&mut self, k: SessionKey, ip: &[u8]) {
-        let Some(s) = self.sessions.get(&k) else {
+    ///
+    /// The data plane's own `classify` judges it, on a table of this one
+    /// session: the same anti-spoofing (Framed-Route sources too), MSS
+    /// clamping, counters and idle stamp as every later packet gets.
+    fn forward_early_ipv4(&mut self, k: SessionKey, datagram: &[u8]) {
+        use crate::dataplane::drop_reason::DropReason;
+        use crate::dataplane::upstream::{upstream_clamp_mss, UpVerdict};
+        let Some(address) = self.sessions.get(&k).and_then(|s| s.address) else {
             return;
         };
-        let Ok(p) = crate::dataplane::ipv4::Ipv4Packet::new_checked(ip) else {
-            self.stats.malformed += 1;
+        let Some(entry) = self.dataplane_entry(k, address) else {
             return;
         };
-        if self.settings.anti_spoof && Some(p.src()) != s.address {
-            self.stats.spoofed += 1;
-            return;
-        }
-        use std::sync::atomic::Ordering::Relaxed;
-        s.counters.rx_packets.fetch_add(1, Relaxed);
-        s.counters.rx_bytes.fetch_add(p.total_len() as u64, Relaxed);
-        self.stats.early_ipv4 += 1;
-        if self.tun.send(p.as_bytes()).is_err() {
-            self.stats.send_errors += 1;
+        let mut table = crate::dataplane::session_table::SessionTable::new();
+        table.apply(TableUpdate::Upsert(entry));
+        let mut copy = datagram.to_vec();
+        match upstream_clamp_mss(&table, &mut copy, self.clock.tick()) {
+            UpVerdict::ToTun(ip, _) => {
+                self.stats.early_ipv4 += 1;
+                if self.tun.send(ip).is_err() {
+                    self.stats.send_errors += 1;
+                }
+            }
+            UpVerdict::Drop(DropReason::SpoofedSource) => self.stats.spoofed += 1,
+            UpVerdict::Drop(_) | UpVerdict::ToControl => self.stats.malformed += 1,
         }
     }
 
@@ -470,8 +487,9 @@ impl ControlPlane {
                         opened: now,
                         acct_serial: (u64::from(self.boot_secs) << 32)
                             | u64::from(self.session_counter),
-                        nas_port: (u32::from(tid) << 16) | u32::from(local_sid),
                         calling_station_id: call.calling_number.as_deref().map(Box::from),
+                        tx_connect_speed: 0,
+                        rx_connect_speed: 0,
                         called_station_id: call.called_number.as_deref().map(Box::from),
                         attrs: Default::default(),
                         auth_pending: None,
@@ -493,6 +511,8 @@ impl ControlPlane {
                 );
                 if let Some(s) = self.sessions.get_mut(&k) {
                     s.connected = true;
+                    s.tx_connect_speed = connect.tx_connect_speed.unwrap_or(0);
+                    s.rx_connect_speed = connect.rx_connect_speed.unwrap_or(0);
                     s.link.open(now);
                     for f in std::mem::take(&mut s.early_frames) {
                         s.link.handle_frame(now, &f);
@@ -595,345 +615,6 @@ impl ControlPlane {
             if self.udp.send_to(&self.out, peer).is_err() {
                 self.stats.send_errors += 1;
             }
-        }
-    }
-
-    fn session_event(&mut self, now: Instant, k: SessionKey, ev: ServerEvent) {
-        match ev {
-            ServerEvent::AuthRequest {
-                username,
-                credentials,
-            } => {
-                self.authenticate(now, k, username, &credentials);
-            }
-            ServerEvent::NetworkUp { peer_address } => self.network_up(now, k, peer_address),
-            ServerEvent::NetworkDown => {
-                if let Some(s) = self.sessions.get_mut(&k) {
-                    if s.in_dataplane {
-                        s.in_dataplane = false;
-                        publish(&self.workers, TableUpdate::Remove(k));
-                    }
-                }
-            }
-            ServerEvent::Closed { reason } => {
-                debug!(
-                    tunnel = k.tunnel,
-                    session = k.session,
-                    user = self.user_of(k),
-                    ?reason,
-                    "PPP closed"
-                );
-                self.end_session(now, k, Cause::Ppp(reason), true);
-            }
-        }
-    }
-
-    fn authenticate(
-        &mut self,
-        now: Instant,
-        k: SessionKey,
-        username: String,
-        credentials: &crate::ppp::server::Credentials,
-    ) {
-        let Some(username) = self.plugin_pre_auth(username.clone()) else {
-            let message = "Authentication refused".into();
-            self.complete_auth(now, k, username, AuthDecision::Reject { message });
-            return;
-        };
-        if self.aaa.is_some() {
-            self.radius_authenticate(now, k, username, credentials);
-            return;
-        }
-        let decision = match self.auth.as_mut() {
-            Some(auth) => auth.authenticate(&AuthRequest {
-                username: &username,
-                credentials,
-            }),
-            // Not reached: the daemon starts with RADIUS or a secrets file.
-            None => AuthDecision::Reject {
-                message: "No authentication configured".into(),
-            },
-        };
-        self.complete_auth(now, k, username, decision);
-    }
-
-    /// Act on an authentication answer (local, or RADIUS when it arrives).
-    fn complete_auth(
-        &mut self,
-        now: Instant,
-        k: SessionKey,
-        username: String,
-        decision: AuthDecision,
-    ) {
-        let (address, message, attrs) = match decision {
-            AuthDecision::Accept {
-                address,
-                message,
-                attrs,
-            } => (address, message, attrs),
-            AuthDecision::Reject { message } => {
-                self.stats.auth_rejected += 1;
-                info!(tunnel = k.tunnel, session = k.session, user = %username, "authentication failed");
-                if let Some(s) = self.sessions.get_mut(&k) {
-                    s.link.auth_reject(now, &message);
-                }
-                self.flush_session(now, k);
-                return;
-            }
-        };
-        if !self.sessions.contains_key(&k) {
-            return;
-        }
-        if !self.settings.allow_duplicate_users
-            && !self.settings.guest_accounts.iter().any(|g| g == &username)
-        {
-            let older: Vec<SessionKey> = self
-                .by_user
-                .get(username.as_str())
-                .map(|v| v.iter().collect())
-                .unwrap_or_default();
-            for old in older.into_iter().filter(|o| *o != k) {
-                info!(user = %username, tunnel = old.tunnel, session = old.session, "duplicate login: dropping the older session");
-                // At once, like l2tpns: the old client is usually gone, and
-                // the new login may want its (sticky) address.
-                self.end_session(now, old, Cause::DuplicateLogin, true);
-            }
-        }
-        let user: Arc<str> = Arc::from(username.as_str());
-        let Some(assigned) = self.assign_address(k, &user, address) else {
-            self.stats.no_address += 1;
-            warn!(tunnel = k.tunnel, session = k.session, user = %username, "no address available in ip_pool; refusing the login");
-            if let Some(s) = self.sessions.get_mut(&k) {
-                s.link.auth_reject(now, "No address available");
-            }
-            self.flush_session(now, k);
-            return;
-        };
-        self.stats.auth_accepted += 1;
-        // Debug, not info: the "session up" line that follows names the
-        // user and address too (a log line per event was a fifth of the
-        // control plane's setup cost at debug 3).
-        debug!(tunnel = k.tunnel, session = k.session, user = %username, ip = %assigned, "authenticated");
-        self.by_user.entry(user.clone()).or_default().push(k);
-        let dns = if attrs.dns.iter().any(Option::is_some) {
-            attrs.dns
-        } else {
-            self.settings.dns
-        };
-        if let Some(s) = self.sessions.get_mut(&k) {
-            s.username = Some(user);
-            s.attrs = session::Attrs::new(attrs);
-            s.link.auth_accept(
-                now,
-                &message,
-                NetworkGrant {
-                    peer_address: assigned,
-                    dns,
-                },
-            );
-        }
-        self.flush_session(now, k);
-    }
-
-    /// Pool address, or the back end's own; None when nothing is free or the
-    /// requested address is taken.
-    fn assign_address(
-        &mut self,
-        k: SessionKey,
-        user: &Arc<str>,
-        wanted: Option<Ipv4Addr>,
-    ) -> Option<Ipv4Addr> {
-        let (addr, static_route) = match wanted {
-            Some(a) if self.pool.contains(a) => {
-                if !self.pool.reserve_shared(a, user) {
-                    return None;
-                }
-                (a, false)
-            }
-            Some(a) => {
-                if self.by_address.contains_key(&a) {
-                    return None;
-                }
-                if let Err(e) = self.tun.add_route(a, 32) {
-                    warn!(ip = %a, "route for a static address: {e}");
-                }
-                (a, true)
-            }
-            None => (self.pool.allocate_shared(user)?, false),
-        };
-        self.by_address.insert(addr, k);
-        if let Some(s) = self.sessions.get_mut(&k) {
-            s.address = Some(addr);
-            s.static_route = static_route;
-        }
-        Some(addr)
-    }
-
-    fn network_up(&mut self, now: Instant, k: SessionKey, address: Ipv4Addr) {
-        let Some(peer) = self.tunnel_peer(k.tunnel) else {
-            return;
-        };
-        let Some(s) = self.sessions.get_mut(&k) else {
-            return;
-        };
-        info!(tunnel = k.tunnel, session = k.session, ip = %address, user = s.username.as_deref().unwrap_or(""), "session up");
-        s.in_dataplane = true;
-        s.up_at = Some(now);
-        s.last_activity = now;
-        for r in &s.attrs.routes {
-            if let Err(e) = self.tun.add_route(r.network(), r.prefix()) {
-                warn!(route = %r, "Framed-Route: {e}");
-            }
-        }
-        let entry = SessionEntry {
-            key: k,
-            peer: peer.0,
-            peer_tunnel: peer.1,
-            peer_session: s.peer_session,
-            address,
-            routes: s.attrs.routes.clone(),
-            mru: s.link.peer_mru(),
-            anti_spoof: self.settings.anti_spoof,
-            counters: s.counters.clone(),
-        };
-        publish(&self.workers, TableUpdate::Upsert(entry));
-        self.stats.sessions_up += 1;
-        self.accounting_start(now, k);
-        self.arm_admin(k);
-        self.plugin_session_event(k, true);
-    }
-
-    fn arm_admin(&mut self, k: SessionKey) {
-        let at = self.sessions.get(&k).and_then(|s| s.admin_deadline());
-        self.timers.set(TimerKey::Admin(k.tunnel, k.session), at);
-    }
-
-    /// Session-Timeout, Idle-Timeout and interim accounting.
-    fn admin_tick(&mut self, now: Instant, k: SessionKey) {
-        let Some(s) = self.sessions.get_mut(&k) else {
-            return;
-        };
-        let Some(up) = s.up_at else { return };
-        // Idle means nothing from the user: the data plane stamps its last
-        // upstream packet; downstream-only traffic (scans) does not count.
-        let last_rx = s
-            .counters
-            .last_rx_tick
-            .load(std::sync::atomic::Ordering::Relaxed);
-        if last_rx != 0 {
-            s.last_activity = s.last_activity.max(self.clock.instant_of(last_rx));
-        }
-        if let Some(t) = s.attrs.session_timeout.filter(|t| *t > 0) {
-            if now >= up + Duration::from_secs(u64::from(t)) {
-                info!(
-                    tunnel = k.tunnel,
-                    session = k.session,
-                    user = s.username.as_deref().unwrap_or(""),
-                    "Session-Timeout {t} s reached"
-                );
-                self.close_session(now, k, Cause::SessionTimeout);
-                return;
-            }
-        }
-        if let Some(t) = s.attrs.idle_timeout.filter(|t| *t > 0) {
-            if now >= s.last_activity + Duration::from_secs(u64::from(t)) {
-                info!(
-                    tunnel = k.tunnel,
-                    session = k.session,
-                    user = s.username.as_deref().unwrap_or(""),
-                    "Idle-Timeout {t} s reached"
-                );
-                self.close_session(now, k, Cause::IdleTimeout);
-                return;
-            }
-        }
-        if s.next_interim.is_some_and(|n| now >= n) {
-            self.accounting_interim(now, k);
-        }
-        self.arm_admin(k);
-    }
-
-    /// Close a session on our initiative: PPP Terminate first (the client
-    /// is told), CDN when the link has finished. `cause` is what accounting
-    /// reports.
-    fn close_session(&mut self, now: Instant, k: SessionKey, cause: Cause) {
-        let Some(s) = self.sessions.get_mut(&k) else {
-            return;
-        };
-        if s.end_cause.is_some() {
-            return;
-        }
-        s.end_cause = Some(cause);
-        s.link
-            .close(now, crate::ppp::server::CloseReason::AdminClose);
-        self.flush_session(now, k);
-    }
-
-    /// Take a session down: data plane first (so no packet is forwarded to
-    /// a freed address), then the address, then the L2TP call.
-    fn end_session(&mut self, now: Instant, k: SessionKey, cause: Cause, send_cdn: bool) {
-        self.plugin_session_event(k, false);
-        let Some(s) = self.sessions.remove(&k) else {
-            return;
-        };
-        if let Some(e) = self.tunnels.get_mut(&k.tunnel) {
-            e.sessions.remove(&k.session);
-        }
-        let cause = s.end_cause.clone().unwrap_or(cause);
-        self.timers
-            .set(TimerKey::Session(k.tunnel, k.session), None);
-        self.timers.set(TimerKey::Admin(k.tunnel, k.session), None);
-        if s.in_dataplane {
-            publish(&self.workers, TableUpdate::Remove(k));
-        }
-        if s.up_at.is_some() {
-            for r in &s.attrs.routes {
-                if let Err(e) = self.tun.del_route(r.network(), r.prefix()) {
-                    debug!(route = %r, "removing Framed-Route: {e}");
-                }
-            }
-        }
-        if let Some(id) = s.auth_pending {
-            self.forget_radius_request(id);
-        }
-        self.accounting_stop(now, &s, &cause);
-        self.acct_dir_session_closed(k, &s);
-        if let Some(a) = s.address {
-            self.by_address.remove(&a);
-            if s.static_route {
-                if let Err(e) = self.tun.del_route(a, 32) {
-                    debug!(ip = %a, "removing route: {e}");
-                }
-            } else {
-                self.pool.release(a);
-            }
-        }
-        if let Some(u) = &s.username {
-            if let Some(v) = self.by_user.get_mut(&**u) {
-                v.remove(k);
-                if v.is_empty() {
-                    self.by_user.remove(&**u);
-                }
-            }
-        }
-        let c = &s.counters;
-        use std::sync::atomic::Ordering::Relaxed;
-        info!(
-            tunnel = k.tunnel,
-            session = k.session,
-            user = s.username.as_deref().unwrap_or(""),
-            ?cause,
-            secs = now.saturating_duration_since(s.opened).as_secs(),
-            rx_bytes = c.rx_bytes.load(Relaxed),
-            tx_bytes = c.tx_bytes.load(Relaxed),
-            "session closed"
-        );
-        self.stats.sessions_closed += 1;
-        if send_cdn {
-            if let Some(e) = self.tunnels.get_mut(&k.tunnel) {
-                e.tunnel.disconnect_session(now, k.session, cdn_for(&cause));
-            }
-            self.flush_tunnel(now, k.tunnel);
         }
     }
 

@@ -9,7 +9,7 @@ use tracing::{debug, info, warn};
 
 use crate::dataplane::session_table::SessionKey;
 use crate::nsctl::{ClusterRole, ControlHandler, ControlReply, LoadOutcome, UnloadOutcome};
-use crate::plugin::{LoadError, PluginApi, PluginControl, PreAuth, SessionInfo, Sid};
+use crate::plugin::{LoadError, PluginApi, PluginControl, PostAuth, PreAuth, SessionInfo, Sid};
 
 use super::command::{Command, Origin, Reply};
 use super::ControlPlane;
@@ -19,17 +19,6 @@ pub struct NsctlSettings {
     pub socket: UdpSocket,
     /// Besides loopback addresses (nsctl_allow).
     pub allowed: Vec<IpAddr>,
-}
-
-fn key_of(sid: Sid) -> SessionKey {
-    SessionKey {
-        tunnel: (sid >> 16) as u16,
-        session: sid as u16,
-    }
-}
-
-fn sid_of(k: SessionKey) -> Sid {
-    (u32::from(k.tunnel) << 16) | u32::from(k.session)
 }
 
 /// The control plane lent to a plugin for one event.
@@ -43,7 +32,7 @@ impl ControlPlane {
     fn session_info(&self, k: SessionKey) -> Option<SessionInfo> {
         let s = self.sessions.get(&k)?;
         Some(SessionInfo {
-            sid: sid_of(k),
+            sid: k.nas_port(),
             user: s.username.as_deref().map(str::to_owned),
             address: s.address,
         })
@@ -81,6 +70,28 @@ impl ControlPlane {
         plugins.run("pre_auth", |p| p.pre_auth(&*self, &mut auth));
         self.plugins = plugins;
         auth.continue_auth.then_some(auth.username)
+    }
+
+    /// `post_auth` on an accepted login: plugins may set the connect speeds.
+    pub(super) fn plugin_post_auth(&mut self, k: SessionKey, username: &str) {
+        if self.plugins.is_empty() {
+            return;
+        }
+        let Some(s) = self.sessions.get(&k) else {
+            return;
+        };
+        let mut auth = PostAuth {
+            username: username.to_string(),
+            tx_connect_speed: s.tx_connect_speed,
+            rx_connect_speed: s.rx_connect_speed,
+        };
+        let mut plugins = std::mem::take(&mut self.plugins);
+        plugins.run("post_auth", |p| p.post_auth(&*self, &mut auth));
+        self.plugins = plugins;
+        if let Some(s) = self.sessions.get_mut(&k) {
+            s.tx_connect_speed = auth.tx_connect_speed;
+            s.rx_connect_speed = auth.rx_connect_speed;
+        }
     }
 
     /// `new_session` (IPCP up) and `kill_session` (the session ends).
@@ -156,7 +167,7 @@ impl PluginApi for ControlPlane {
     }
 
     fn session_by_sid(&self, sid: Sid) -> Option<SessionInfo> {
-        self.session_info(key_of(sid))
+        self.session_info(SessionKey::from_nas_port(sid))
     }
 }
 

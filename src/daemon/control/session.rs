@@ -32,9 +32,11 @@ pub(super) struct Session {
     /// Acct-Session-Id as a number: the daemon's start time (high 32 bits)
     /// and a counter, unique across restarts; formatted on demand.
     pub acct_serial: u64,
-    /// NAS-Port: (tunnel id << 16) | session id.
-    pub nas_port: u32,
     pub calling_station_id: Option<Box<str>>,
+    /// The LAC's TX / RX Connect Speed AVPs from the ICCN, as l2tpns keeps
+    /// them (0 = not given).
+    pub tx_connect_speed: u32,
+    pub rx_connect_speed: u32,
     pub called_station_id: Option<Box<str>>,
     pub attrs: Attrs,
     /// An Access-Request in flight for this session.
@@ -172,7 +174,8 @@ mod tests {
     #[test]
     fn per_session_records_stay_small() {
         use std::mem::size_of;
-        assert!(size_of::<Session>() <= 968, "{}", size_of::<Session>());
+        // 976: the LAC's two connect speeds (8 bytes) joined in session 3.
+        assert!(size_of::<Session>() <= 976, "{}", size_of::<Session>());
         assert!(
             size_of::<ServerLink>() <= 768,
             "{}",

@@ -1,0 +1,154 @@
+//! A new configuration for the running daemon (SIGHUP, CLI `reload` and
+//! `set`): what changed is applied where it can be without dropping a
+//! session, and each change that needs a restart is named. New sessions see
+//! the new DNS servers, pool and PPP/L2TP parameters; sessions that are up
+//! keep what they negotiated; addresses in use that left the pool stay
+//! until their session ends.
+
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+
+use ipnetwork::Ipv4Network;
+use tracing::{info, warn};
+
+use crate::config::startup::IMPLEMENTED;
+use crate::config::vars::VARS;
+use crate::config::{Config, Statement};
+
+use super::{ControlPlane, Settings};
+
+/// Variables a running daemon takes over (for new sessions and tunnels).
+/// Every other implemented variable needs a restart.
+pub const LIVE: &[&str] = &[
+    "debug",
+    "log_file",
+    "primary_dns",
+    "secondary_dns",
+    "ppp_restart_time",
+    "ppp_max_configure",
+    "ppp_max_failure",
+    "echo_timeout",
+    "idle_echo_timeout",
+    "ppp_keepalive",
+    "allow_duplicate_users",
+    "guest_account",
+    "disable_no_spoof",
+    "max_sessions",
+    "radius_authtypes",
+    "l2tp_secret",
+    "l2tp_require_auth",
+    "l2tp_receive_window",
+    "disable_sending_hello",
+    "hostname",
+    "peer_address",
+    "ip_pool_file",
+    "ppp_secrets_file",
+    "users_file",
+    "radius_accounting",
+    "radius_interim",
+    "kill_timedout_sessions",
+];
+
+/// What the daemon read from disk (or the CLI changed) for the control
+/// plane to take over.
+pub struct Reconfigure {
+    pub config: Config,
+    pub settings: Settings,
+    /// The pool's addresses and networks, when ip_pool was read again.
+    pub pool: Option<(Vec<Ipv4Addr>, Vec<Ipv4Network>)>,
+    /// The secrets file, read again (no RADIUS).
+    pub auth: Option<crate::auth::secrets_file::SecretsFileAuth>,
+}
+
+impl std::fmt::Debug for Reconfigure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Reconfigure({})", self.config.source.display())
+    }
+}
+
+/// The variables whose value differs.
+pub fn changed(old: &Config, new: &Config) -> Vec<&'static str> {
+    VARS.iter()
+        .map(|v| v.name)
+        .filter(|n| old.get(n) != new.get(n))
+        .collect()
+}
+
+impl ControlPlane {
+    /// The configuration the daemon runs with (`show running-config`).
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn set_config(&mut self, config: Config) {
+        self.config = config;
+    }
+
+    /// Take over a new configuration; returns a line per change.
+    pub(super) fn reconfigure(&mut self, r: Reconfigure) -> Vec<String> {
+        let mut lines = Vec::new();
+        let changes = changed(&self.config, &r.config);
+        for name in &changes {
+            let line = if LIVE.contains(name) {
+                format!("{name}: now {}", r.config.get(name).unwrap_or_default())
+            } else if !IMPLEMENTED.contains(name) {
+                format!("{name}: changed (accepted, not implemented yet)")
+            } else {
+                warn!("{name} changed in the configuration: it cannot change while the daemon runs and takes effect at the next start");
+                format!("{name}: takes effect at the next start (cannot change live)")
+            };
+            lines.push(line);
+        }
+        // New tunnels and sessions take the new parameters; the tunnel id
+        // space was sized at start.
+        let max_tunnels = self.settings.max_tunnels;
+        self.settings = r.settings;
+        self.settings.max_tunnels = max_tunnels;
+        if let Some(aaa) = self.aaa.as_mut() {
+            aaa.settings.accounting = r.config.radius_accounting;
+            aaa.settings.interim = r.config.radius_interim;
+            aaa.settings.kill_timedout = r.config.kill_timedout_sessions;
+        }
+        if let Some((addresses, routes)) = r.pool {
+            self.pool = self.pool.reloaded(addresses);
+            for net in routes {
+                // Existing routes answer EEXIST: harmless. Routes of
+                // networks that left the file stay for the sessions there.
+                let _ = self.tun.add_route(net.network(), net.prefix());
+            }
+            lines.push(format!(
+                "ip pool: {} addresses, {} free",
+                self.pool.len(),
+                self.pool.free_count()
+            ));
+        }
+        if let Some(auth) = r.auth {
+            self.auth = Some(Box::new(auth));
+        }
+        self.reload_plugins(&r.config);
+        if let Err(e) = crate::daemon::logging::reload(u32::from(r.config.debug)) {
+            warn!("log: {e} (log_file)");
+        }
+        self.config = r.config;
+        for l in &lines {
+            info!("configuration: {l}");
+        }
+        if changes.is_empty() {
+            info!("configuration reloaded: nothing changed");
+        }
+        lines
+    }
+
+    /// Load what the new file adds, unload what it no longer names.
+    fn reload_plugins(&mut self, config: &Config) {
+        let wanted = Statement::plugins(&config.statements);
+        let before = Statement::plugins(&self.config.statements);
+        let gone: BTreeSet<&String> = before.iter().filter(|p| !wanted.contains(p)).collect();
+        for p in gone {
+            if self.plugins.unload(p) {
+                info!(plugin = %p, "plugin unloaded (configuration)");
+            }
+        }
+        self.load_plugins(&wanted);
+    }
+}
