@@ -207,3 +207,33 @@ fn dump_speed_prints_the_bandwidth_every_second() {
     );
     lns.stop();
 }
+
+#[test]
+fn sighup_turns_accounting_dir_and_dump_speed_on() {
+    if skip_privileged() {
+        return;
+    }
+    let dir = temp_dir("reload");
+    fs::create_dir_all(&dir).expect("accounting dir");
+    let mut lns = Lns::start(&LnsSetup::default());
+    let cfg_path = lns.files().join("startup-config");
+    let cfg = fs::read_to_string(&cfg_path).expect("config")
+        + &format!(
+            "set accounting_dir \"{}\"\nset accounting_dir_interval 2\nset cluster_interface \"lo\"\nset dump_speed yes\n",
+            dir.display()
+        );
+    fs::write(&cfg_path, cfg).expect("config");
+    lns.signal(libc::SIGHUP);
+    lns.wait_for_log("accounting_dir: now", Duration::from_secs(5));
+    let r = lns.loadgen(&["--sessions", "1", "--password", "secret-pw", "--pings", "2"]);
+    r.assert_pass();
+    let want = BTreeMap::from([("user1".to_string(), (2 * PING_IP_BYTES, 2 * PING_IP_BYTES))]);
+    wait_for(
+        "a usage file after the reload",
+        Duration::from_secs(10),
+        || totals(&dir, false) == want,
+    );
+    assert!(lns.log_text().contains("UDP-ETH:"), "{}", lns.log_text());
+    lns.stop();
+    let _ = fs::remove_dir_all(&dir);
+}

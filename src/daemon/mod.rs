@@ -341,7 +341,6 @@ pub fn run(opts: Options) -> Result<(), String> {
     if let Some(a) = settings::acct_dir(&cfg, started.1) {
         cp.set_accounting_dir(a, Instant::now());
     }
-    let dump_speed = cfg.dump_speed.then(speed::SpeedMeter::default);
     cp.load_plugins(&crate::config::Statement::plugins(&cfg.statements));
     let result = rt.block_on(async move {
         if let Some(r) = radius_rx {
@@ -351,7 +350,7 @@ pub fn run(opts: Options) -> Result<(), String> {
         cli_io::spawn(cli_listener, cli_users, hostname, cli_tx)?;
         cp.start(Instant::now());
         control_loop(
-            cp, ctl_rx, clock, drops, wstats, loss, signals, scrapes, reloader, dump_speed,
+            cp, ctl_rx, clock, drops, wstats, loss, signals, scrapes, reloader,
         )
         .await
     });
@@ -473,7 +472,6 @@ async fn control_loop(
     signals: Signals,
     mut scrapes: metrics::Scrapes,
     reloader: reload::Reloader,
-    mut dump_speed: Option<speed::SpeedMeter>,
 ) -> Result<(), String> {
     let Signals {
         mut quit,
@@ -485,6 +483,7 @@ async fn control_loop(
     let mut shutdown_by: Option<Instant> = None;
     let mut last_report = Instant::now();
     let mut watchdog = systemd::Watchdog::from_env();
+    let mut meter = speed::SpeedMeter::default();
     let mut listings = Listings::new();
     systemd::ready();
     loop {
@@ -500,11 +499,13 @@ async fn control_loop(
             last_report = now;
             report_status(&cp, &drops, &wstats, &loss);
         }
-        if let Some(line) = dump_speed
-            .as_mut()
-            .and_then(|m| m.sample(now, totals(&wstats)))
-        {
-            speed::print(&line);
+        // dump_speed as the configuration says now (SIGHUP may change it).
+        if cp.config().dump_speed {
+            if let Some(line) = meter.sample(now, totals(&wstats)) {
+                speed::print(&line);
+            }
+        } else {
+            meter = speed::SpeedMeter::default();
         }
         // A listing in progress: one slice per pass, and no sleep while
         // more remain, so other input is served between slices.

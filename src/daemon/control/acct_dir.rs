@@ -102,6 +102,32 @@ impl ControlPlane {
         }
     }
 
+    /// A reload (SIGHUP, CLI): the new directory, interval, origin column
+    /// apply from the next file; unset, what is pending is written first.
+    pub(super) fn acct_dir_reconfigure(&mut self, cfg: &crate::config::Config) {
+        let now = Instant::now();
+        let started = SystemTime::now() - self.started.elapsed();
+        let new = crate::daemon::settings::acct_dir(cfg, started);
+        match (new, self.acct_dir.as_mut()) {
+            (None, None) => {}
+            (Some(s), None) => self.set_accounting_dir(s, now),
+            (None, Some(_)) => {
+                self.write_usage_file(true);
+                self.acct_dir = None;
+                self.arm_acct_dir();
+                info!("accounting_dir unset: no more usage files");
+            }
+            (Some(mut s), Some(a)) => {
+                s.started = a.settings.started;
+                if s.interval != a.settings.interval {
+                    a.schedule = Schedule::new(now, s.interval, SHUT_INTERVAL);
+                }
+                a.settings = s;
+                self.arm_acct_dir();
+            }
+        }
+    }
+
     /// At shutdown: write what the last sessions did (l2tpns loses it).
     /// One retry a second later: a periodic file may hold this second's name.
     pub fn flush_accounting_dir(&mut self) {

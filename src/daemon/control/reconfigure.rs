@@ -47,6 +47,10 @@ pub const LIVE: &[&str] = &[
     "radius_accounting",
     "radius_interim",
     "kill_timedout_sessions",
+    "accounting_dir",
+    "account_all_origin",
+    "accounting_dir_interval",
+    "dump_speed",
 ];
 
 /// What the daemon read from disk (or the CLI changed) for the control
@@ -126,6 +130,7 @@ impl ControlPlane {
             self.auth = Some(Box::new(auth));
         }
         self.reload_plugins(&r.config);
+        self.acct_dir_reconfigure(&r.config);
         if let Err(e) = crate::daemon::logging::reload(u32::from(r.config.debug)) {
             warn!("log: {e} (log_file)");
         }
