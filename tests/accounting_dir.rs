@@ -3,7 +3,9 @@
 //! `username ip qos uptxoctets downrxoctets [origin]`) while the load
 //! generator's sessions ping through it; the octets over all files add up
 //! to what the pings carried (84-byte IP packets each way). A directory
-//! that is missing at first is logged, not fatal, and nothing is lost.
+//! that is missing at first is logged, not fatal, and nothing is lost;
+//! closed sessions are written at shutdown; dump_speed prints l2tpns's
+//! bandwidth line; SIGHUP turns both on.
 
 mod common;
 
