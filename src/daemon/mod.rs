@@ -13,11 +13,13 @@ pub mod nsctl_io;
 pub mod radius_io;
 pub mod reload;
 pub mod settings;
+pub mod speed;
 pub mod stats;
 mod systemd;
 pub mod teardown;
 pub mod timers;
 pub mod tun;
+pub mod usage_file;
 pub mod workers;
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
@@ -336,6 +338,9 @@ pub fn run(opts: Options) -> Result<(), String> {
         cli_users: cli_users.clone(),
     };
     let hostname = settings::hostname(&cfg);
+    if let Some(a) = settings::acct_dir(&cfg, started.1) {
+        cp.set_accounting_dir(a, Instant::now());
+    }
     cp.load_plugins(&crate::config::Statement::plugins(&cfg.statements));
     let result = rt.block_on(async move {
         if let Some(r) = radius_rx {
@@ -478,6 +483,7 @@ async fn control_loop(
     let mut shutdown_by: Option<Instant> = None;
     let mut last_report = Instant::now();
     let mut watchdog = systemd::Watchdog::from_env();
+    let mut meter = speed::SpeedMeter::default();
     let mut listings = Listings::new();
     systemd::ready();
     loop {
@@ -492,6 +498,14 @@ async fn control_loop(
         if now.duration_since(last_report) >= Duration::from_secs(60) {
             last_report = now;
             report_status(&cp, &drops, &wstats, &loss);
+        }
+        // dump_speed as the configuration says now (SIGHUP may change it).
+        if cp.config().dump_speed {
+            if let Some(line) = meter.sample(now, totals(&wstats)) {
+                speed::print(&line);
+            }
+        } else {
+            meter = speed::SpeedMeter::default();
         }
         // A listing in progress: one slice per pass, and no sleep while
         // more remain, so other input is served between slices.
@@ -533,8 +547,20 @@ async fn control_loop(
             }
         }
     }
+    cp.flush_accounting_dir();
     info!(tunnels = cp.tunnel_count(), "shutdown complete");
     Ok(())
+}
+
+fn totals(w: &WorkerStats) -> speed::Totals {
+    use std::sync::atomic::Ordering::Relaxed;
+    speed::Totals {
+        up_bytes: w.up_bytes.load(Relaxed),
+        down_bytes: w.down_bytes.load(Relaxed),
+        up_packets: w.up_packets.load(Relaxed),
+        down_packets: w.down_packets.load(Relaxed),
+        to_control: w.to_control.load(Relaxed),
+    }
 }
 
 /// One log line with the totals (every 60 s, and on SIGUSR1).

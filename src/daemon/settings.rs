@@ -125,3 +125,73 @@ pub fn control_settings(cfg: &Config, local_address: Ipv4Addr) -> Settings {
         max_sessions: cfg.max_sessions,
     }
 }
+
+/// `accounting_dir` and its companions; None when it is not set.
+pub fn acct_dir(
+    cfg: &Config,
+    started: std::time::SystemTime,
+) -> Option<super::control::AcctDirSettings> {
+    if cfg.accounting_dir.is_empty() {
+        return None;
+    }
+    Some(super::control::AcctDirSettings {
+        dir: PathBuf::from(&cfg.accounting_dir),
+        interval: Duration::from_secs(u64::from(cfg.accounting_dir_interval.max(1))),
+        all_origin: cfg.account_all_origin,
+        host: hostname(cfg),
+        endpoint: crate::daemon::usage_file::endpoint(
+            &cfg.bind_multi_address,
+            cfg.iftun_address,
+            cfg.bind_address,
+            || interface_ipv4(&cfg.cluster_interface),
+        ),
+        started,
+    })
+}
+
+/// The first IPv4 address of interface `name`, if it has one (l2tpns's
+/// `my_address`, of cluster_interface).
+pub fn interface_ipv4(name: &str) -> Option<Ipv4Addr> {
+    let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills `list`, freed below with freeifaddrs.
+    if unsafe { libc::getifaddrs(&mut list) } != 0 {
+        return None;
+    }
+    let mut found = None;
+    let mut p = list;
+    while !p.is_null() && found.is_none() {
+        // SAFETY: p is a node of the list getifaddrs returned, not yet freed.
+        let ifa = unsafe { &*p };
+        p = ifa.ifa_next;
+        if ifa.ifa_addr.is_null() || ifa.ifa_name.is_null() {
+            continue;
+        }
+        // SAFETY: a NUL-terminated name and a sockaddr of the family it says.
+        let (ifname, family) = unsafe {
+            (
+                std::ffi::CStr::from_ptr(ifa.ifa_name),
+                (*ifa.ifa_addr).sa_family,
+            )
+        };
+        if ifname.to_bytes() != name.as_bytes() || i32::from(family) != libc::AF_INET {
+            continue;
+        }
+        // SAFETY: AF_INET, so the sockaddr is a sockaddr_in.
+        let sin = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in) };
+        found = Some(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)));
+    }
+    // SAFETY: the list from getifaddrs, freed once.
+    unsafe { libc::freeifaddrs(list) };
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_has_its_address() {
+        assert_eq!(interface_ipv4("lo"), Some(Ipv4Addr::LOCALHOST));
+        assert_eq!(interface_ipv4("no-such-if0"), None);
+    }
+}

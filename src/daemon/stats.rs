@@ -30,4 +30,9 @@ pub struct ControlStats {
     pub dae_bad: u64,
     /// nsctl requests from an address that is not loopback nor in nsctl_allow.
     pub nsctl_refused_source: u64,
+    /// accounting_dir: usage files written, writes that failed, closed
+    /// sessions dropped while too many waited for a file.
+    pub accounting_dir_files: u64,
+    pub accounting_dir_errors: u64,
+    pub accounting_dir_dropped: u64,
 }

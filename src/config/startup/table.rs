@@ -63,9 +63,9 @@ startup_variables! {
     /// kbit/s.
     throttle_speed: u64 = 28, UnsignedLong, Ranged(0, u64::MAX);
     throttle_buckets: u32 = 6000, Int, Ranged::U32;
-    accounting_dir: String = String::new(), String, Text;
-    account_all_origin: bool = false, Bool, YesNo;
-    dump_speed: bool = false, Bool, YesNo;
+    accounting_dir: String = String::new(), String, Text, implemented, live;
+    account_all_origin: bool = false, Bool, YesNo, implemented, live;
+    dump_speed: bool = false, Bool, YesNo, implemented, live;
     multi_read_count: u32 = 10, Int, Ranged(1, U32_MAX);
     scheduler_fifo: bool = false, Bool, YesNo;
     lock_pages: bool = false, Bool, YesNo;
@@ -131,6 +131,8 @@ startup_variables! {
     data_offload: bool = true, Bool, YesNo, ours, implemented;
     /// Receive moderation of the workers while traffic is dense (0: off).
     data_coalesce_usecs: u32 = 100, Int, Ranged(0, 10_000), ours, implemented;
+    /// Seconds between accounting_dir files (l2tpns: 300, fixed).
+    accounting_dir_interval: u32 = 300, Int, Ranged(1, 86_400), ours, implemented, live;
     /// Prometheus /metrics endpoint; None = off.
     metrics_address: Option<SocketAddr> = None, String, MetricsAddress, ours, implemented;
     /// Where the nsctl port (UDP 1702) listens; l2tpns: every address.

@@ -22,6 +22,7 @@ use crate::pool::AddressPool;
 use crate::ppp::server::{ServerConfig, ServerEvent, ServerLink};
 
 mod aaa;
+mod acct_dir;
 mod census;
 pub mod cli;
 pub mod command;
@@ -33,6 +34,7 @@ mod session_life;
 mod show;
 
 pub use self::aaa::{Aaa, AaaSettings};
+pub use self::acct_dir::AcctDirSettings;
 pub use self::census::{SessionState, TunnelState};
 use self::session::Session;
 use super::clock::Clock;
@@ -63,6 +65,8 @@ enum TimerKey {
     /// Session-Timeout, Idle-Timeout, interim accounting.
     Admin(u16, u16),
     Radius,
+    /// accounting_dir's usage files.
+    AcctDir,
 }
 
 struct TunnelEntry {
@@ -105,6 +109,8 @@ pub struct ControlPlane {
     /// nsctl: its counters, and its socket when it listens.
     nsctl_server: crate::nsctl::ControlServer,
     nsctl_socket: Option<plugin_host::NsctlSettings>,
+    /// accounting_dir, when set.
+    acct_dir: Option<Box<acct_dir::AcctDir>>,
     timers: Timers<TimerKey>,
     rng: rand::rngs::StdRng,
     clock: Arc<Clock>,
@@ -156,6 +162,7 @@ impl ControlPlane {
             plugins: Default::default(),
             nsctl_server: Default::default(),
             nsctl_socket: None,
+            acct_dir: None,
             timers: Timers::default(),
             rng: rand::rngs::StdRng::from_entropy(),
             clock,
@@ -376,6 +383,7 @@ impl ControlPlane {
                 }
                 TimerKey::Admin(tid, sid) => self.admin_tick(now, key(tid, sid)),
                 TimerKey::Radius => self.radius_timeout(now),
+                TimerKey::AcctDir => self.acct_dir_tick(now),
                 TimerKey::Session(tid, sid) => {
                     let k = key(tid, sid);
                     if let Some(s) = self.sessions.get_mut(&k) {

@@ -94,6 +94,7 @@ impl ControlPlane {
             self.auth = Some(Box::new(auth));
         }
         self.reload_plugins(&r.config);
+        self.acct_dir_reconfigure(&r.config);
         if let Err(e) = crate::daemon::logging::reload(u32::from(r.config.debug)) {
             warn!("log: {e} (log_file)");
         }

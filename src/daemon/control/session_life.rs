@@ -334,6 +334,7 @@ impl ControlPlane {
             self.forget_radius_request(id);
         }
         self.accounting_stop(now, k, &s, &cause);
+        self.acct_dir_session_closed(k, &s);
         if let Some(a) = s.address {
             self.by_address.remove(&a);
             if s.static_route {

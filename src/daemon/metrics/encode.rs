@@ -230,6 +230,22 @@ fn control(e: &mut DescriptorEncoder, s: &Snapshot) -> fmt::Result {
             ("refused_source", st.dae_refused_source),
             ("bad", st.dae_bad),
         ],
+    )?;
+    counters(
+        e,
+        "l2tpns_accounting_dir_files",
+        "accounting_dir usage files by result: written, failed (kept for the next file).",
+        "result",
+        [
+            ("written", st.accounting_dir_files),
+            ("failed", st.accounting_dir_errors),
+        ],
+    )?;
+    counter(
+        e,
+        "l2tpns_accounting_dir_dropped_sessions",
+        "Closed sessions left out of accounting_dir files: too many waited for one.",
+        st.accounting_dir_dropped,
     )
 }
 
