@@ -73,6 +73,9 @@ fi
 echo "run-tests: setup done after $(( $(date +%s) - t0 )) s"
 
 cargo build --all-targets --locked
+# The fuzz targets are a crate of their own (fuzz/): check that they still
+# build against the library, so an API change cannot break them unseen.
+(cd fuzz && cargo check --bins --locked --quiet)
 echo "run-tests: build done after $(( $(date +%s) - t0 )) s"
 cargo test --locked --no-fail-fast -- --test-threads=2
 echo "run-tests: all tests done after $(( $(date +%s) - t0 )) s"

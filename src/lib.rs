@@ -9,8 +9,10 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod credentials;
 pub mod daemon;
 pub mod dataplane;
+pub mod fx_hash;
 pub mod l2tp;
 pub mod loadgen;
 pub mod nsctl;
@@ -20,3 +22,5 @@ pub mod plugins;
 pub mod pool;
 pub mod ppp;
 pub mod radius;
+pub mod timers;
+pub mod tun;

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
-use crate::dataplane::fx_hash::FxBuildHasher;
+use crate::fx_hash::FxBuildHasher;
 
 use crate::config::IpPoolSpec;
 

@@ -34,9 +34,21 @@ fn table() -> &'static SessionTable {
     static TABLE: OnceLock<SessionTable> = OnceLock::new();
     TABLE.get_or_init(|| {
         let mut t = SessionTable::new();
-        t.apply(TableUpdate::Upsert(session(1, 1, [10, 0, 0, 1], &["192.168.0.0/16"], 68)));
+        t.apply(TableUpdate::Upsert(session(
+            1,
+            1,
+            [10, 0, 0, 1],
+            &["192.168.0.0/16"],
+            68,
+        )));
         t.apply(TableUpdate::Upsert(session(1, 2, [10, 0, 0, 2], &[], 1500)));
-        t.apply(TableUpdate::Upsert(session(2, 1, [10, 0, 0, 3], &["0.0.0.0/0"], 576)));
+        t.apply(TableUpdate::Upsert(session(
+            2,
+            1,
+            [10, 0, 0, 3],
+            &["0.0.0.0/0"],
+            576,
+        )));
         t
     })
 }
@@ -74,7 +86,10 @@ fuzz_target!(|data: &[u8]| {
         frames += 1;
     };
     for (i, p) in data.split(|&b| b == 0xff).enumerate() {
-        let key = SessionKey { tunnel: 1, session: (i % 2) as u16 };
+        let key = SessionKey {
+            tunnel: 1,
+            session: (i % 2) as u16,
+        };
         c.push(key, p, &mut emit);
         pushed += 1;
     }

@@ -4,9 +4,10 @@
 //! The setup matches `radius::tests::write_fuzz_seeds` (secret "fuzz",
 //! authenticator [7; 16], first request on socket 0 id 0).
 #![no_main]
+use l2tpns::credentials::Credentials;
 use l2tpns::radius::{
     build_dae_response, parse_dae_request, AccessRequest, AccountingRequest, ClientConfig,
-    Credentials, RadiusClient, RequestKind, ServerAddrs,
+    MessageAuthenticatorPolicy, RadiusClient, RequestKind, ServerAddrs,
 };
 use libfuzzer_sys::fuzz_target;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -28,7 +29,11 @@ fuzz_target!(|data: &[u8]| {
     let cfg = ClientConfig {
         servers: vec![ServerAddrs::new(server)],
         secret: secret.to_vec(),
-        require_message_authenticator: selector & 2 == 2,
+        require_message_authenticator: match selector & 6 {
+            0 => MessageAuthenticatorPolicy::No,
+            2 => MessageAuthenticatorPolicy::Yes,
+            _ => MessageAuthenticatorPolicy::Auto,
+        },
         nas_ip: Ipv4Addr::new(192, 0, 2, 1),
         nas_identifier: "lns1".into(),
         ..ClientConfig::default()

@@ -4,7 +4,7 @@
 
 pub mod secrets_file;
 
-use crate::ppp::server::Credentials;
+use crate::credentials::Credentials;
 use std::net::Ipv4Addr;
 
 /// What the control plane asks.

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use super::{AuthDecision, AuthRequest, Authenticator};
 use crate::config::secrets::{load_secrets, AddressRule, Secrets};
+use crate::credentials::Credentials;
 use crate::ppp::chap::chap_md5_verify;
-use crate::ppp::server::Credentials;
 
 pub struct SecretsFileAuth {
     path: PathBuf,

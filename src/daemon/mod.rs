@@ -17,8 +17,6 @@ pub mod speed;
 pub mod stats;
 mod systemd;
 pub mod teardown;
-pub mod timers;
-pub mod tun;
 pub mod usage_file;
 pub mod workers;
 
@@ -39,8 +37,8 @@ use crate::pool::AddressPool;
 use self::clock::Clock;
 use self::control::command::{Command, Origin};
 use self::control::ControlPlane;
-use self::tun::Tun;
 use self::workers::{udp_options, Batching, Shared, UdpOffload, Worker, WorkerStats};
+use crate::tun::Tun;
 
 pub const L2TP_PORT: u16 = 1701;
 

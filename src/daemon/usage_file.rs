@@ -11,8 +11,8 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::dataplane::fx_hash::FxHashMap;
 use crate::dataplane::session_table::SessionKey;
+use crate::fx_hash::FxHashMap;
 
 /// Closed sessions kept for the next file at most (l2tpns keeps 8192 and
 /// drops the rest); beyond, counted and dropped so an unwritable directory

@@ -35,8 +35,8 @@ use crate::dataplane::upstream::{upstream_clamp_mss, UpVerdict};
 use self::moderation::{Moderation, Wakeup};
 use self::udp_batch::{recv_from_now, RecvBatch, SendBatch};
 use super::clock::Clock;
-use super::tun::Tun;
 use super::ControlInput;
+use crate::tun::Tun;
 
 /// Packets taken from each descriptor per wake-up, so one busy direction
 /// cannot starve the other (poll is level-triggered: the rest waits).

@@ -14,7 +14,6 @@
 pub mod downstream;
 pub mod drop_reason;
 pub mod fragment;
-pub mod fx_hash;
 pub mod icmp;
 pub mod ipv4;
 pub mod l2tp_data;

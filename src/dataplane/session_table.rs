@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use ipnetwork::Ipv4Network;
 
-use super::fx_hash::FxHashMap;
+use crate::fx_hash::FxHashMap;
 
 /// Our local ids, as they appear in upstream L2TP data headers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::dataplane::fx_hash::FxBuildHasher;
+use crate::fx_hash::FxBuildHasher;
 
 /// The sessions of one tunnel, keyed by our (local) session id.
 #[derive(Debug, Clone)]

@@ -30,12 +30,12 @@ use std::time::{Duration, Instant};
 
 use rand::{rngs::StdRng, Rng, RngCore, SeedableRng};
 
-use crate::daemon::timers::Timers;
 use crate::l2tp::lac::{LacConfig, LacEvent, LacTunnel, OutgoingCall};
 use crate::l2tp::result_code::{CdnCode, CdnResult, StopCcnCode, StopCcnResult};
 use crate::l2tp::wire::{write_data_header, Header, DATA_HEADER_LEN};
 use crate::ppp::client::{ClientConfig, ClientEvent, ClientLink};
 use crate::ppp::server::AuthProto;
+use crate::timers::Timers;
 
 use self::flow::{FlowTotals, RxFlow};
 use self::gate::Gates;

@@ -9,8 +9,8 @@ use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::daemon::tun::Tun;
 use crate::l2tp::wire::{write_data_header, DATA_HEADER_LEN};
+use crate::tun::Tun;
 
 /// What `--tun` asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,6 +9,7 @@ use super::chap::chap_md5_verify;
 use super::client::{ClientConfig, ClientEvent, ClientLink};
 use super::server::*;
 use super::wire::{code, emit_control_frame, protocol, ControlPacket, Frame};
+use crate::credentials::Credentials;
 
 const PEER: Ipv4Addr = Ipv4Addr::new(10, 1, 2, 3);
 const LOCAL: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);

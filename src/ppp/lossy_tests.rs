@@ -15,6 +15,7 @@ use rand::{rngs::StdRng, Rng, SeedableRng};
 use super::chap::chap_md5_verify;
 use super::client::{ClientConfig, ClientEvent, ClientLink};
 use super::server::*;
+use crate::credentials::Credentials;
 
 const PEER: Ipv4Addr = Ipv4Addr::new(10, 1, 2, 3);
 const LOCAL: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);

@@ -16,7 +16,7 @@ pub use fsm::State;
 pub use ipcp::NetworkGrant;
 pub use lcp::AuthProto;
 pub use link::{CloseReason, LinkStats, Phase};
-pub use server::{Credentials, ServerConfig, ServerEvent, ServerLink};
+pub use server::{ServerConfig, ServerEvent, ServerLink};
 
 #[cfg(test)]
 mod link_tests;

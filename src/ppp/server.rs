@@ -4,6 +4,7 @@
 //! Protocol-Reject of protocols we do not run (§5.7). Sans-IO in the
 //! quinn-proto shape: `handle_*` in, `poll_*` out, time passed in.
 
+use crate::credentials::Credentials;
 use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -46,19 +47,6 @@ pub struct ServerConfig {
     pub hostname: String,
     /// Our IPCP address.
     pub local_address: Ipv4Addr,
-}
-
-/// What the peer presented, for the caller to check (RADIUS).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Credentials {
-    Pap {
-        password: Vec<u8>,
-    },
-    Chap {
-        id: u8,
-        challenge: Vec<u8>,
-        response: Vec<u8>,
-    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

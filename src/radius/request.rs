@@ -4,7 +4,7 @@
 
 use super::builder::{BuildError, Builder};
 use super::config::ClientConfig;
-pub use crate::ppp::server::Credentials;
+use crate::credentials::Credentials;
 use radius::core::code::Code;
 use radius::core::{rfc2865, rfc2866, rfc2869};
 use std::net::Ipv4Addr;

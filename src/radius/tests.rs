@@ -5,6 +5,7 @@
 use super::authenticator::HEADER_LEN;
 use super::request::{encode_access_request, encode_accounting_request, split_gigawords};
 use super::*;
+use crate::credentials::Credentials;
 use hmac::{Hmac, Mac};
 use md5::{Digest, Md5};
 use radius::core::packet::Packet;

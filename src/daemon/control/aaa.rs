@@ -12,8 +12,8 @@ use rand::RngCore;
 use tracing::{debug, info, warn};
 
 use crate::auth::{AuthDecision, SessionAttrs};
+use crate::credentials::Credentials;
 use crate::dataplane::session_table::SessionKey;
-use crate::ppp::server::Credentials;
 use crate::radius::{
     AccessRequest, AccountingRequest, AcctStatus, AuthReply, FramedIp, Outcome, RadiusClient,
     RequestId, RequestKind,

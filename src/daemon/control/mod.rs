@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::dataplane::fx_hash::{FxBuildHasher, FxHashMap};
+use crate::fx_hash::{FxBuildHasher, FxHashMap};
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -41,8 +41,8 @@ use super::clock::Clock;
 use super::id_pool::IdPool;
 use super::stats::ControlStats;
 use super::teardown::Cause;
-use super::timers::Timers;
-use super::tun::Tun;
+use crate::timers::Timers;
+use crate::tun::Tun;
 
 /// Settings the control plane needs, derived once from the startup-config.
 pub struct Settings {

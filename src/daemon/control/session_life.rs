@@ -53,7 +53,7 @@ impl ControlPlane {
         now: Instant,
         k: SessionKey,
         username: String,
-        credentials: &crate::ppp::server::Credentials,
+        credentials: &crate::credentials::Credentials,
     ) {
         let Some(username) = self.plugin_pre_auth(username.clone()) else {
             let message = "Authentication refused".into();

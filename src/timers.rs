@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::hash::Hash;
 use std::time::Instant;
 
-use crate::dataplane::fx_hash::FxHashMap;
+use crate::fx_hash::FxHashMap;
 
 pub struct Timers<K: Copy + Ord + Hash> {
     by_time: BTreeSet<(Instant, K)>,
