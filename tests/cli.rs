@@ -267,3 +267,56 @@ fn setrxspeed_fills_the_rx_speed_shown_by_show_session() {
     assert!(detail.contains("Rx Speed:\t128"), "{out}");
     drop(held);
 }
+
+#[test]
+fn debug_shows_the_log_on_the_connection_that_asked() {
+    if skip_privileged() {
+        return;
+    }
+    let lns = Lns::start(&LnsSetup {
+        users: 1,
+        ..LnsSetup::default()
+    });
+    let ready = lns.files().join("cli.ready");
+    let mut client = lns
+        .ns
+        .command("python3")
+        .args([
+            "-W",
+            "ignore::DeprecationWarning",
+            CLIENT,
+            "127.0.0.1",
+            "23",
+        ])
+        .args(["--wait", "user=\"user1\"", "debug info", "debug"])
+        .env("CLI_READY_FILE", &ready)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    wait_for("the CLI client", Duration::from_secs(10), || ready.exists());
+    lns.loadgen(&["--sessions", "1", "--password", "secret-pw"])
+        .assert_pass();
+    let out = client.wait_with_output().expect("client");
+    let out = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        section(&out, "debug").contains("Currently debugging: info"),
+        "{out}"
+    );
+    assert!(out.contains("SAW: session up"), "{out}");
+    client = lns
+        .ns
+        .command("python3")
+        .args([
+            "-W",
+            "ignore::DeprecationWarning",
+            CLIENT,
+            "127.0.0.1",
+            "23",
+        ])
+        .args(["no debug", "debug"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let out = client.wait_with_output().expect("client");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Debugging is off"));
+}

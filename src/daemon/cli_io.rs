@@ -15,6 +15,8 @@ use tracing::{debug, info, warn};
 use crate::cli::{CliRequest, CliSession, CommandId, LoginPolicy, Outcome};
 use crate::config::{CliUsers, Config};
 
+use super::cli_debug::DebugFlags;
+use super::logging::ConsoleLine;
 use super::ControlInput;
 
 /// Connections served at once; more wait in the kernel's backlog.
@@ -104,53 +106,50 @@ pub fn spawn(
     Ok(())
 }
 
+/// The console log for a connection with `debug` on; never ready otherwise.
+async fn next_console_line(
+    console: &mut Option<tokio::sync::broadcast::Receiver<ConsoleLine>>,
+) -> Result<ConsoleLine, tokio::sync::broadcast::error::RecvError> {
+    match console {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 async fn serve(
     mut stream: tokio::net::TcpStream,
     from: SocketAddr,
     mut session: CliSession,
     tx: tokio::sync::mpsc::Sender<ControlInput>,
 ) -> std::io::Result<()> {
+    use tokio::sync::broadcast::error::RecvError;
     let mut buf = vec![0u8; 4096];
     let mut pending: Vec<u8> = Vec::new();
+    // This connection's `debug` flags and its copy of the log.
+    let mut debug = DebugFlags::default();
+    let mut console = None;
     loop {
         while let Some(out) = session.poll_transmit() {
             stream.write_all(&out).await?;
         }
         while let Some(req) = session.poll_request() {
             match req {
-                CliRequest::Execute { command, args } => {
-                    let (reply, mut answer) = tokio::sync::mpsc::unbounded_channel();
-                    let user = session.user().unwrap_or("").to_string();
-                    let cmd = CliCommand {
-                        user,
-                        from,
-                        command,
-                        args,
-                        reply,
-                    };
-                    if tx.send(ControlInput::Cli(Box::new(cmd))).await.is_err() {
-                        return Ok(());
+                CliRequest::Execute { command, args }
+                    if matches!(command, CommandId::Debug | CommandId::NoDebug) =>
+                {
+                    let (flags, lines) = debug.apply(command == CommandId::Debug, &args);
+                    debug = flags;
+                    if !debug.is_on() {
+                        console = None;
+                    } else if console.is_none() {
+                        console = Some(super::logging::console());
                     }
-                    // Each chunk goes out as it comes: a long listing is
-                    // never held whole, here or in the control plane.
-                    loop {
-                        match answer.recv().await {
-                            Some(CliChunk::Lines(lines)) => {
-                                session.command_output(lines);
-                                while let Some(out) = session.poll_transmit() {
-                                    stream.write_all(&out).await?;
-                                }
-                            }
-                            Some(CliChunk::Done(outcome)) => {
-                                session.command_done(outcome);
-                                break;
-                            }
-                            None => {
-                                session.command_output(["daemon stopping"]);
-                                session.command_done(Outcome::Failed);
-                                break;
-                            }
-                        }
+                    session.command_output(lines);
+                    session.command_done(Outcome::Done);
+                }
+                CliRequest::Execute { command, args } => {
+                    if !run_command(&mut stream, from, &mut session, &tx, command, args).await? {
+                        return Ok(());
                     }
                 }
                 CliRequest::LoggedIn { user } => info!(%from, %user, "CLI login"),
@@ -173,14 +172,69 @@ async fn serve(
             pending.drain(..used);
             continue;
         }
-        let n = match tokio::time::timeout(IDLE, stream.read(&mut buf)).await {
-            Ok(r) => r?,
-            Err(_) => return Ok(()),
+        let n = tokio::select! {
+            r = stream.read(&mut buf) => r?,
+            line = next_console_line(&mut console) => {
+                match line {
+                    Ok(l) if debug.shows(l.level) => session.notify([l.text]),
+                    Ok(_) => {}
+                    Err(RecvError::Lagged(n)) => {
+                        session.notify([format!("({n} log lines not shown: the connection fell behind)")])
+                    }
+                    Err(RecvError::Closed) => console = None,
+                }
+                continue;
+            }
+            _ = tokio::time::sleep(IDLE) => return Ok(()),
         };
         if n == 0 {
             return Ok(());
         }
         let used = session.handle_input(&buf[..n]);
         pending.extend_from_slice(&buf[used..n]);
+    }
+}
+
+/// A command for the control plane; its answer is written out chunk by
+/// chunk as it comes, so a long listing is never held whole, here or in
+/// the control plane. False when the daemon is going away.
+async fn run_command(
+    stream: &mut tokio::net::TcpStream,
+    from: SocketAddr,
+    session: &mut CliSession,
+    tx: &tokio::sync::mpsc::Sender<ControlInput>,
+    command: CommandId,
+    args: Vec<String>,
+) -> std::io::Result<bool> {
+    let (reply, mut answer) = tokio::sync::mpsc::unbounded_channel();
+    let user = session.user().unwrap_or("").to_string();
+    let cmd = CliCommand {
+        user,
+        from,
+        command,
+        args,
+        reply,
+    };
+    if tx.send(ControlInput::Cli(Box::new(cmd))).await.is_err() {
+        return Ok(false);
+    }
+    loop {
+        match answer.recv().await {
+            Some(CliChunk::Lines(lines)) => {
+                session.command_output(lines);
+                while let Some(out) = session.poll_transmit() {
+                    stream.write_all(&out).await?;
+                }
+            }
+            Some(CliChunk::Done(outcome)) => {
+                session.command_done(outcome);
+                return Ok(true);
+            }
+            None => {
+                session.command_output(["daemon stopping"]);
+                session.command_done(Outcome::Failed);
+                return Ok(true);
+            }
+        }
     }
 }

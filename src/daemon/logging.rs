@@ -104,7 +104,9 @@ pub fn init(debug: u32, target: Target<'_>, format: LogFormat) -> Result<(), Str
     // The level filter sits right on the registry, so its reload handle
     // has one type whatever the format.
     let (filter, handle) = tracing_subscriber::reload::Layer::new(level_for(debug));
-    let registry = tracing_subscriber::registry().with(filter);
+    let registry = tracing_subscriber::registry()
+        .with(filter)
+        .with(ConsoleLayer);
     let layer = tracing_subscriber::fmt::layer()
         .with_target(false)
         .with_writer(writer);
@@ -120,6 +122,68 @@ pub fn init(debug: u32, target: Target<'_>, format: LogFormat) -> Result<(), Str
         Box::new(move |l| handle.reload(l).map_err(|e| e.to_string()));
     let _ = LIVE.set(Live { set_level, file });
     Ok(())
+}
+
+/// A log line for the CLI connections that asked for its level (`debug`).
+#[derive(Debug, Clone)]
+pub struct ConsoleLine {
+    pub level: tracing::Level,
+    pub text: String,
+}
+
+/// Lines sent to no receiver are dropped at once; a slow connection that
+/// falls this far behind misses lines (and is told how many).
+const CONSOLE_BACKLOG: usize = 1024;
+
+fn console_sender() -> &'static tokio::sync::broadcast::Sender<ConsoleLine> {
+    static CONSOLE: OnceLock<tokio::sync::broadcast::Sender<ConsoleLine>> = OnceLock::new();
+    CONSOLE.get_or_init(|| tokio::sync::broadcast::channel(CONSOLE_BACKLOG).0)
+}
+
+/// The log as it is written, for one CLI connection's `debug` output.
+pub fn console() -> tokio::sync::broadcast::Receiver<ConsoleLine> {
+    console_sender().subscribe()
+}
+
+/// Copies each event the level filter lets through to the CLI's console
+/// receivers; costs nothing while no connection has `debug` on.
+struct ConsoleLayer;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for ConsoleLayer {
+    fn on_event(
+        &self,
+        event: &tracing::Event<'_>,
+        _ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        let tx = console_sender();
+        if tx.receiver_count() == 0 {
+            return;
+        }
+        let mut text = ConsoleText(String::new());
+        event.record(&mut text);
+        let level = *event.metadata().level();
+        let _ = tx.send(ConsoleLine {
+            level,
+            text: text.0,
+        });
+    }
+}
+
+/// "message k=v k=v", as the text log shows an event.
+struct ConsoleText(String);
+
+impl tracing::field::Visit for ConsoleText {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        use std::fmt::Write as _;
+        if !self.0.is_empty() {
+            self.0.push(' ');
+        }
+        if field.name() == "message" {
+            let _ = write!(self.0, "{value:?}");
+        } else {
+            let _ = write!(self.0, "{}={value:?}", field.name());
+        }
+    }
 }
 
 /// SIGHUP: the new `debug` level, and the log file reopened by name.

@@ -2,6 +2,7 @@
 //! queues (one of each per data-plane worker), starts the workers and runs the control plane's event
 //! loop (datagrams from the workers, timers, signals).
 
+pub mod cli_debug;
 pub mod cli_io;
 pub mod clock;
 pub mod control;

@@ -3,10 +3,13 @@
 telnetlib answers the option negotiation, then each argument is typed as a
 line and the output up to the next prompt is printed between markers.
 
-  cli_client.py HOST PORT [--source ADDR] [--login USER PASS] LINE...
+  cli_client.py HOST PORT [--source ADDR] [--login USER PASS] [--wait TEXT] LINE...
 
 Prints '=== LINE' before each command's output, 'CLOSED' if the daemon
-closed the connection, and 'LOGIN-PROMPT' when it asked for a user name."""
+closed the connection, and 'LOGIN-PROMPT' when it asked for a user name.
+With --wait, after the lines it reads (10 s at most) until TEXT comes and
+prints 'SAW: ' and the line it came in, or 'NOT-SEEN'; a ready file
+(CLI_READY_FILE) is created first, for the caller to act."""
 import re
 import sys
 import telnetlib
@@ -23,6 +26,9 @@ def main():
         source, args = args[1], args[2:]
     if args[:1] == ["--login"]:
         login, args = (args[1], args[2]), args[3:]
+    wait = None
+    if args[:1] == ["--wait"]:
+        wait, args = args[1], args[2:]
     t = telnetlib.Telnet()
     if source:
         import socket
@@ -59,6 +65,15 @@ def main():
             if idx == -1:
                 print("NO-PROMPT")
                 return
+        if wait is not None:
+            import os
+            open(os.environ["CLI_READY_FILE"], "w").close()
+            got = t.read_until(wait.encode(), 10)
+            text = got.decode("utf-8", "replace")
+            if wait in text:
+                print("SAW: " + text.replace("\r", "").split("\n")[-1])
+            else:
+                print("NOT-SEEN " + repr(text))
     except EOFError:
         print("CLOSED")
 

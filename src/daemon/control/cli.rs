@@ -141,9 +141,8 @@ impl ControlPlane {
             }),
             Set => self.cli_set(now, origin, args),
             LoadPlugin | RemovePlugin => self.cli_plugin(c.command == LoadPlugin, args),
-            Debug | NoDebug => failed(
-                "console debugging is not implemented yet: the log level is `set debug N`",
-            ),
+            // The connection keeps its own console flags (daemon::cli_io).
+            Debug | NoDebug => done(Vec::new()),
             Snoop | NoSnoop => later("Snoop (lawful intercept)"),
             Throttle | NoThrottle | ShowThrottle | ShowTbf => later("Throttling"),
             Filter | NoFilter | IpAccessList | NoIpAccessList | AccessListPermit
