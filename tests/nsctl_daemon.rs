@@ -113,4 +113,23 @@ fn debian_nsctl_loads_sessionctl_and_drops_a_user() {
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "silent");
     let st = lns.status();
     assert!(st.contains("nsctl_refused_source: 1"), "{st}");
+
+    // Garbage on the port is answered or ignored, counted, never fatal.
+    let out = lns
+        .ns
+        .command("python3")
+        .arg("-c")
+        .arg("import socket,os\ns=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nfor n in range(200):\n  s.sendto(os.urandom(n % 40) if n % 2 else bytes([0x90,0x13,0x14,0xff]) + os.urandom(n), ('127.0.0.1',1702))")
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (out, code) = nsctl(&lns, &["help"]);
+    assert_eq!(code, 0, "{out}");
+    let st = lns.status();
+    let malformed: u64 = status_field(&st, "nsctl_malformed").parse().unwrap_or(0);
+    assert!(malformed >= 100, "{st}");
 }

@@ -591,6 +591,7 @@ fn report_status(
         worker_up = %per_worker(&w.worker_up),
         worker_down = %per_worker(&w.worker_down),
         control = ?cp.stats,
+        nsctl_malformed = cp.nsctl_counters().malformed(),
         radius = cp.radius_stats().unwrap_or_default(),
         "status"
     );
