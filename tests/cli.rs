@@ -142,6 +142,17 @@ fn cli_commands_show_the_state_and_act_through_the_command_layer() {
     assert!(fs::read_to_string(&written)
         .unwrap()
         .contains("load plugin \"sessionctl\""));
+    // The daemon reading the written file again shows the same running-config.
+    lns.signal(libc::SIGHUP);
+    lns.wait_for_log(
+        "configuration reloaded: nothing changed",
+        Duration::from_secs(5),
+    );
+    let again = cli(&lns, &[], &["enable", "show running-config"]);
+    assert_eq!(
+        section(&again, "show running-config").trim(),
+        section(&out, "show running-config").trim()
+    );
     wait_for("user1's session to go", Duration::from_secs(10), || {
         status_field(&lns.status(), "sessions") == "1"
     });
