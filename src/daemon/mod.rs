@@ -7,6 +7,7 @@ pub mod cli_io;
 pub mod clock;
 pub mod control;
 pub mod id_pool;
+pub mod io_driver;
 mod kernel_loss;
 pub mod logging;
 pub mod metrics;
@@ -312,23 +313,28 @@ pub fn run(opts: Options) -> Result<(), String> {
 
     let settings = settings::control_settings(&cfg, tun_addr);
     let nas_ip = cfg.bind_address.unwrap_or(tun_addr);
-    let (aaa, radius_rx) = match radius_io::setup(&cfg, nas_ip, &settings::hostname(&cfg))? {
-        Some((a, r)) => (Some(a), Some(r)),
-        None => (None, None),
-    };
-    let (nsctl, nsctl_rx) = nsctl_io::bind(&cfg)?;
+    let (aaa, radius_rx, radius_tx_sockets) =
+        match radius_io::setup(&cfg, nas_ip, &settings::hostname(&cfg))? {
+            Some((a, r, s)) => (Some(a), Some(r), Some(s)),
+            None => (None, None, None),
+        };
+    let (nsctl, nsctl_socket, nsctl_rx) = nsctl_io::bind(&cfg)?;
     let cli_listener = cli_io::bind(&cfg)?;
     let cli_users: cli_io::SharedUsers = Arc::new(std::sync::RwLock::new(cli_io::load_users(&cfg)));
     let mut cp = ControlPlane::new(
         settings,
-        ctl_udp,
-        ctl_tun,
-        table_senders,
         pool,
         auth.map(|a| Box::new(a) as Box<dyn crate::auth::Authenticator>),
         aaa,
         clock.clone(),
     );
+    let driver = io_driver::IoDriver {
+        l2tp: ctl_udp,
+        tun: ctl_tun,
+        workers: table_senders,
+        radius: radius_tx_sockets,
+        nsctl: nsctl_socket,
+    };
     cp.set_nsctl(nsctl);
     cp.set_config(cfg.clone());
     let reloader = reload::Reloader {
@@ -349,7 +355,7 @@ pub fn run(opts: Options) -> Result<(), String> {
         cli_io::spawn(cli_listener, cli_users, hostname, cli_tx)?;
         cp.start(Instant::now());
         control_loop(
-            cp, ctl_rx, clock, drops, wstats, loss, signals, scrapes, reloader,
+            cp, driver, ctl_rx, clock, drops, wstats, loss, signals, scrapes, reloader,
         )
         .await
     });
@@ -463,6 +469,7 @@ impl Signals {
 #[allow(clippy::too_many_arguments)]
 async fn control_loop(
     mut cp: ControlPlane,
+    mut driver: io_driver::IoDriver,
     mut rx: tokio::sync::mpsc::Receiver<ControlInput>,
     clock: Arc<Clock>,
     drops: Arc<DropCounters>,
@@ -489,6 +496,8 @@ async fn control_loop(
         let now = Instant::now();
         clock.update(now);
         cp.handle_timeouts(now);
+        // What the last pass (input, signals, timers) queued goes out now.
+        driver.drain(&mut cp);
         if let Some(by) = shutdown_by {
             if cp.is_idle() || now >= by {
                 break;
@@ -547,6 +556,7 @@ async fn control_loop(
         }
     }
     cp.flush_accounting_dir();
+    driver.drain(&mut cp);
     info!(tunnels = cp.tunnel_count(), "shutdown complete");
     Ok(())
 }

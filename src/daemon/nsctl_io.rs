@@ -14,8 +14,9 @@ use super::ControlInput;
 /// l2tpns's NSCTL_PORT.
 pub const NSCTL_PORT: u16 = 1702;
 
-/// The control plane's half (it sends the answers) and the receiving half.
-pub fn bind(cfg: &Config) -> Result<(NsctlSettings, UdpSocket), String> {
+/// Who may ask (for the control plane), the socket the I/O driver answers
+/// from, and the receiving half.
+pub fn bind(cfg: &Config) -> Result<(NsctlSettings, UdpSocket, UdpSocket), String> {
     let addr = SocketAddrV4::new(cfg.nsctl_bind_address, NSCTL_PORT);
     let socket = UdpSocket::bind(addr)
         .map_err(|e| format!("nsctl socket {addr}: {e} (nsctl_bind_address)"))?;
@@ -23,7 +24,7 @@ pub fn bind(cfg: &Config) -> Result<(NsctlSettings, UdpSocket), String> {
     let rx = socket.try_clone().map_err(|e| e.to_string())?;
     info!(%addr, "nsctl listening");
     let allowed = cfg.nsctl_allow.iter().map(|a| (*a).into()).collect();
-    Ok((NsctlSettings { socket, allowed }, rx))
+    Ok((NsctlSettings { allowed }, socket, rx))
 }
 
 /// One receive task (inside the runtime).

@@ -19,6 +19,13 @@ use super::ControlInput;
 /// Client sockets: 16 x 256 identifiers in flight.
 const SOCKETS: usize = 16;
 
+/// The sockets the I/O driver sends from: client socket `i` for
+/// `Io::Radius { socket: i, .. }`, the DAE port for `Io::Dae`.
+pub struct Senders {
+    pub client: Vec<UdpSocket>,
+    pub dae: Option<UdpSocket>,
+}
+
 /// Sockets whose datagrams go to the control plane.
 pub struct Receivers {
     client: Vec<UdpSocket>,
@@ -36,7 +43,7 @@ pub fn setup(
     cfg: &Config,
     nas_ip: Ipv4Addr,
     hostname: &str,
-) -> Result<Option<(Aaa, Receivers)>, String> {
+) -> Result<Option<(Aaa, Receivers, Senders)>, String> {
     let Some(primary) = cfg.primary_radius else {
         return Ok(None);
     };
@@ -119,10 +126,14 @@ pub fn setup(
     };
     let client = RadiusClient::new(Arc::new(client_cfg), Instant::now());
     Ok(Some((
-        Aaa::new(client, client_sockets, dae, settings),
+        Aaa::new(client, settings),
         Receivers {
             client: receivers,
             dae: dae_rx,
+        },
+        Senders {
+            client: client_sockets,
+            dae,
         },
     )))
 }

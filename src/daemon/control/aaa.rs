@@ -4,7 +4,7 @@
 //! what to ask and what an answer means for a session.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -47,23 +47,14 @@ enum Pending {
 
 pub struct Aaa {
     client: RadiusClient,
-    sockets: Vec<UdpSocket>,
-    pub(super) dae_socket: Option<UdpSocket>,
     pending: HashMap<RequestId, Pending>,
     pub settings: AaaSettings,
 }
 
 impl Aaa {
-    pub fn new(
-        client: RadiusClient,
-        sockets: Vec<UdpSocket>,
-        dae_socket: Option<UdpSocket>,
-        settings: AaaSettings,
-    ) -> Aaa {
+    pub fn new(client: RadiusClient, settings: AaaSettings) -> Aaa {
         Aaa {
             client,
-            sockets,
-            dae_socket,
             pending: HashMap::new(),
             settings,
         }
@@ -185,15 +176,11 @@ impl ControlPlane {
         loop {
             let Some(aaa) = self.aaa.as_mut() else { return };
             while let Some(t) = aaa.client.poll_transmit() {
-                match aaa.sockets.get(t.socket) {
-                    Some(sock) => {
-                        if let Err(e) = sock.send_to(&t.bytes, t.to) {
-                            self.stats.send_errors += 1;
-                            debug!(to = %t.to, "RADIUS send: {e}");
-                        }
-                    }
-                    None => self.stats.send_errors += 1,
-                }
+                self.io.push_back(super::io::Io::Radius {
+                    socket: t.socket,
+                    to: t.to,
+                    bytes: t.bytes,
+                });
             }
             let Some((id, outcome)) = aaa.client.poll_event() else {
                 break;

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
 use crate::dataplane::session_table::SessionKey;
 use crate::radius::dae::{
@@ -59,12 +59,8 @@ impl ControlPlane {
         }
         info!(%from, kind = ?req.kind, user = req.user_name.as_deref().unwrap_or(""), ack, error_cause = ?cause, "DAE request");
         let Some(aaa) = self.aaa.as_ref() else { return };
-        let reply = build_dae_response(bytes, &req, ack, cause, &aaa.settings.secret);
-        if let Some(sock) = aaa.dae_socket.as_ref() {
-            if let Err(e) = sock.send_to(&reply, from) {
-                debug!(%from, "DAE reply: {e}");
-            }
-        }
+        let bytes = build_dae_response(bytes, &req, ack, cause, &aaa.settings.secret);
+        self.emit(super::io::Io::Dae { to: from, bytes });
     }
 
     fn dae_source_allowed(&self, from: SocketAddr) -> bool {

@@ -7,7 +7,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::fx_hash::{FxBuildHasher, FxHashMap};
-use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,6 +27,7 @@ mod census;
 pub mod cli;
 pub mod command;
 mod dae;
+pub mod io;
 pub mod plugin_host;
 pub mod reconfigure;
 mod session;
@@ -36,13 +37,13 @@ mod show;
 pub use self::aaa::{Aaa, AaaSettings};
 pub use self::acct_dir::AcctDirSettings;
 pub use self::census::{SessionState, TunnelState};
+use self::io::Io;
 use self::session::Session;
 use super::clock::Clock;
 use super::id_pool::IdPool;
 use super::stats::ControlStats;
 use super::teardown::Cause;
 use crate::timers::Timers;
-use crate::tun::Tun;
 
 /// Settings the control plane needs, derived once from the startup-config.
 pub struct Settings {
@@ -79,9 +80,8 @@ struct TunnelEntry {
 
 pub struct ControlPlane {
     settings: Settings,
-    udp: UdpSocket,
-    tun: Tun,
-    workers: Vec<crossbeam_channel::Sender<TableUpdate>>,
+    /// I/O for the driver to perform (`poll_io`).
+    io: std::collections::VecDeque<io::Io>,
     // Maps keyed by ids we allocate use the Fx hash (SipHash was a tenth of
     // the control plane's setup cost); those keyed by what peers choose
     // (addresses and ports, user names) keep std's keyed SipHash.
@@ -116,7 +116,6 @@ pub struct ControlPlane {
     clock: Arc<Clock>,
     pub stats: ControlStats,
     shutting_down: bool,
-    out: Vec<u8>,
     /// Acct-Session-Id = start time (unique across restarts) + a counter.
     boot_secs: u32,
     session_counter: u32,
@@ -130,12 +129,8 @@ fn key(tunnel: u16, session: u16) -> SessionKey {
 }
 
 impl ControlPlane {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         settings: Settings,
-        udp: UdpSocket,
-        tun: Tun,
-        workers: Vec<crossbeam_channel::Sender<TableUpdate>>,
         pool: AddressPool,
         auth: Option<Box<dyn Authenticator>>,
         aaa: Option<Aaa>,
@@ -144,9 +139,7 @@ impl ControlPlane {
         let max = settings.max_tunnels;
         ControlPlane {
             settings,
-            udp,
-            tun,
-            workers,
+            io: std::collections::VecDeque::new(),
             tunnels: FxHashMap::default(),
             tunnel_ids: IdPool::new(max),
             by_peer: HashMap::new(),
@@ -168,7 +161,6 @@ impl ControlPlane {
             clock,
             stats: ControlStats::default(),
             shutting_down: false,
-            out: Vec::with_capacity(2048),
             boot_secs: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs() as u32),
@@ -361,9 +353,7 @@ impl ControlPlane {
         match upstream_clamp_mss(&table, &mut copy, self.clock.tick()) {
             UpVerdict::ToTun(ip, _) => {
                 self.stats.early_ipv4 += 1;
-                if self.tun.send(ip).is_err() {
-                    self.stats.send_errors += 1;
-                }
+                self.emit(Io::Tun(ip.to_vec()));
             }
             UpVerdict::Drop(DropReason::SpoofedSource) => self.stats.spoofed += 1,
             UpVerdict::Drop(_) | UpVerdict::ToControl => self.stats.malformed += 1,
@@ -408,10 +398,10 @@ impl ControlPlane {
         let mut events = Vec::new();
         if let Some(e) = self.tunnels.get_mut(&tid) {
             while let Some(d) = e.tunnel.poll_transmit(now) {
-                if let Err(err) = self.udp.send_to(&d, e.peer) {
-                    self.stats.send_errors += 1;
-                    debug!(tunnel = tid, "send: {err}");
-                }
+                self.io.push_back(Io::L2tp {
+                    to: e.peer,
+                    bytes: d,
+                });
             }
             while let Some(ev) = e.tunnel.poll_event() {
                 events.push(ev);
@@ -423,9 +413,10 @@ impl ControlPlane {
         // Events may have queued more (CDNs); send them and re-arm.
         if let Some(e) = self.tunnels.get_mut(&tid) {
             while let Some(d) = e.tunnel.poll_transmit(now) {
-                if self.udp.send_to(&d, e.peer).is_err() {
-                    self.stats.send_errors += 1;
-                }
+                self.io.push_back(Io::L2tp {
+                    to: e.peer,
+                    bytes: d,
+                });
             }
             if e.tunnel.is_closed() {
                 self.free_tunnel(tid);
@@ -608,13 +599,10 @@ impl ControlPlane {
             return;
         };
         while let Some(frame) = s.link.poll_transmit() {
-            self.out.clear();
-            self.out.resize(DATA_HEADER_LEN, 0);
-            write_data_header(&mut self.out, peer_tid, s.peer_session);
-            self.out.extend_from_slice(&frame);
-            if self.udp.send_to(&self.out, peer).is_err() {
-                self.stats.send_errors += 1;
-            }
+            let mut bytes = vec![0; DATA_HEADER_LEN];
+            write_data_header(&mut bytes, peer_tid, s.peer_session);
+            bytes.extend_from_slice(&frame);
+            self.io.push_back(Io::L2tp { to: peer, bytes });
         }
     }
 
@@ -656,18 +644,6 @@ impl ControlPlane {
     pub fn wake_deadline(&self, now: Instant) -> Instant {
         let tick = now + Duration::from_millis(500);
         self.timers.next().map_or(tick, |t| t.min(tick))
-    }
-}
-
-fn publish(workers: &[crossbeam_channel::Sender<TableUpdate>], u: TableUpdate) {
-    match workers.split_last() {
-        None => {}
-        Some((last, rest)) => {
-            for w in rest {
-                let _ = w.send(u.clone());
-            }
-            let _ = last.send(u);
-        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! (session look-ups and the command layer), the plugin hooks at their
 //! events, and nsctl requests answered through the plugin chain.
 
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use tracing::{debug, info, warn};
@@ -14,9 +14,8 @@ use crate::plugin::{LoadError, PluginApi, PluginControl, PostAuth, PreAuth, Sess
 use super::command::{Command, Origin, Reply};
 use super::ControlPlane;
 
-/// The nsctl socket and who may use it.
+/// Who may use nsctl.
 pub struct NsctlSettings {
-    pub socket: UdpSocket,
     /// Besides loopback addresses (nsctl_allow).
     pub allowed: Vec<IpAddr>,
 }
@@ -147,11 +146,8 @@ impl ControlPlane {
             }
             Err(e) => debug!(%from, "malformed nsctl request: {e}"),
         }
-        if let Some(n) = self.nsctl_socket.as_ref() {
-            if let Err(e) = n.socket.send_to(&out[..answer.len], from) {
-                debug!(%from, "nsctl reply: {e}");
-            }
-        }
+        let bytes = out.get(..answer.len).unwrap_or_default().to_vec();
+        self.emit(super::io::Io::Nsctl { to: from, bytes });
     }
 
     /// nsctl counters for the status line: requests by kind, malformed.

@@ -79,10 +79,10 @@ impl ControlPlane {
         }
         if let Some((addresses, routes)) = r.pool {
             self.pool = self.pool.reloaded(addresses);
+            // Routes of networks that left the file stay for the sessions
+            // there; the driver takes EEXIST for the ones already in.
             for net in routes {
-                // Existing routes answer EEXIST: harmless. Routes of
-                // networks that left the file stay for the sessions there.
-                let _ = self.tun.add_route(net.network(), net.prefix());
+                self.emit(super::io::Io::Route { add: true, net });
             }
             lines.push(format!(
                 "ip pool: {} addresses, {} free",

@@ -15,7 +15,9 @@ use crate::dataplane::session_table::{SessionEntry, SessionKey, TableUpdate};
 use crate::ppp::server::{NetworkGrant, ServerEvent};
 
 use super::super::teardown::{cdn_for, Cause};
-use super::{publish, session, ControlPlane, TimerKey};
+use super::io::Io;
+use super::{session, ControlPlane, TimerKey};
+use ipnetwork::Ipv4Network;
 
 impl ControlPlane {
     pub(super) fn session_event(&mut self, now: Instant, k: SessionKey, ev: ServerEvent) {
@@ -31,7 +33,7 @@ impl ControlPlane {
                 if let Some(s) = self.sessions.get_mut(&k) {
                     if s.in_dataplane {
                         s.in_dataplane = false;
-                        publish(&self.workers, TableUpdate::Remove(k));
+                        self.io.push_back(Io::Table(TableUpdate::Remove(k)));
                     }
                 }
             }
@@ -177,9 +179,10 @@ impl ControlPlane {
                 if self.by_address.contains_key(&a) {
                     return None;
                 }
-                if let Err(e) = self.tun.add_route(a, 32) {
-                    warn!(ip = %a, "route for a static address: {e}");
-                }
+                self.emit(Io::Route {
+                    add: true,
+                    net: Ipv4Network::from(a),
+                });
                 (a, true)
             }
             None => (self.pool.allocate_shared(user)?, false),
@@ -220,13 +223,14 @@ impl ControlPlane {
         s.in_dataplane = true;
         s.up_at = Some(now);
         s.last_activity = now;
-        for r in &s.attrs.routes {
-            if let Err(e) = self.tun.add_route(r.network(), r.prefix()) {
-                warn!(route = %r, "Framed-Route: {e}");
-            }
+        for net in &s.attrs.routes {
+            self.io.push_back(Io::Route {
+                add: true,
+                net: *net,
+            });
         }
         if let Some(entry) = self.dataplane_entry(k, address) {
-            publish(&self.workers, TableUpdate::Upsert(entry));
+            self.emit(Io::Table(TableUpdate::Upsert(entry)));
         }
         self.stats.sessions_up += 1;
         self.accounting_start(now, k);
@@ -321,13 +325,14 @@ impl ControlPlane {
             .set(TimerKey::Session(k.tunnel, k.session), None);
         self.timers.set(TimerKey::Admin(k.tunnel, k.session), None);
         if s.in_dataplane {
-            publish(&self.workers, TableUpdate::Remove(k));
+            self.emit(Io::Table(TableUpdate::Remove(k)));
         }
         if s.up_at.is_some() {
-            for r in &s.attrs.routes {
-                if let Err(e) = self.tun.del_route(r.network(), r.prefix()) {
-                    debug!(route = %r, "removing Framed-Route: {e}");
-                }
+            for net in &s.attrs.routes {
+                self.emit(Io::Route {
+                    add: false,
+                    net: *net,
+                });
             }
         }
         if let Some(id) = s.auth_pending {
@@ -338,9 +343,10 @@ impl ControlPlane {
         if let Some(a) = s.address {
             self.by_address.remove(&a);
             if s.static_route {
-                if let Err(e) = self.tun.del_route(a, 32) {
-                    debug!(ip = %a, "removing route: {e}");
-                }
+                self.emit(Io::Route {
+                    add: false,
+                    net: Ipv4Network::from(a),
+                });
             } else {
                 self.pool.release(a);
             }

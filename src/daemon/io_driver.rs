@@ -1,0 +1,96 @@
+//! The thin driver of the control plane's I/O: it performs each `Io` the
+//! control plane queued (`ControlPlane::poll_io`) on the real sockets, TUN
+//! queue and worker channels, and counts what failed. Nothing here decides
+//! anything.
+
+use std::net::UdpSocket;
+
+use tracing::{debug, warn};
+
+use crate::dataplane::session_table::TableUpdate;
+use crate::tun::Tun;
+
+use super::control::io::Io;
+use super::control::ControlPlane;
+use super::radius_io::Senders;
+
+pub struct IoDriver {
+    /// A clone of worker 0's L2TP socket (a socket of its own would join
+    /// the SO_REUSEPORT group and be handed a share of the LACs' traffic).
+    pub l2tp: UdpSocket,
+    /// A clone of worker 0's TUN queue (a queue of its own would be handed
+    /// downstream flows).
+    pub tun: Tun,
+    /// One channel per data-plane worker.
+    pub workers: Vec<crossbeam_channel::Sender<TableUpdate>>,
+    pub radius: Option<Senders>,
+    pub nsctl: UdpSocket,
+}
+
+impl IoDriver {
+    /// Perform everything the control plane has queued.
+    pub fn drain(&mut self, cp: &mut ControlPlane) {
+        while let Some(io) = cp.poll_io() {
+            if !self.perform(io) {
+                cp.stats.send_errors += 1;
+            }
+        }
+    }
+
+    /// False when it failed (logged at debug level, counted by the caller).
+    fn perform(&mut self, io: Io) -> bool {
+        let result = match io {
+            Io::L2tp { to, bytes } => self.l2tp.send_to(&bytes, to).map(drop),
+            Io::Tun(packet) => self.tun.send(&packet).map(drop),
+            Io::Route { add, net } => return self.route(add, net),
+            Io::Table(update) => {
+                self.publish(update);
+                Ok(())
+            }
+            Io::Radius { socket, to, bytes } => {
+                match self.radius.as_ref().and_then(|r| r.client.get(socket)) {
+                    Some(s) => s.send_to(&bytes, to).map(drop),
+                    None => return false,
+                }
+            }
+            Io::Dae { to, bytes } => match self.radius.as_ref().and_then(|r| r.dae.as_ref()) {
+                Some(s) => s.send_to(&bytes, to).map(drop),
+                None => return false,
+            },
+            Io::Nsctl { to, bytes } => self.nsctl.send_to(&bytes, to).map(drop),
+        };
+        if let Err(e) = &result {
+            debug!("control-plane send: {e}");
+        }
+        result.is_ok()
+    }
+
+    /// A route into the TUN device; one already there (a pool network
+    /// after a reload) or already gone is not an error.
+    fn route(&self, add: bool, net: ipnetwork::Ipv4Network) -> bool {
+        let r = if add {
+            self.tun.add_route(net.network(), net.prefix())
+        } else {
+            self.tun.del_route(net.network(), net.prefix())
+        };
+        match r {
+            Ok(()) => true,
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EEXIST) | Some(libc::ESRCH)) => true,
+            Err(e) => {
+                let what = if add { "adding" } else { "removing" };
+                warn!(route = %net, "{what} a route via {}: {e}", self.tun.name());
+                false
+            }
+        }
+    }
+
+    /// Every worker gets every update (each keeps its own table).
+    fn publish(&self, u: TableUpdate) {
+        if let Some((last, rest)) = self.workers.split_last() {
+            for w in rest {
+                let _ = w.send(u.clone());
+            }
+            let _ = last.send(u);
+        }
+    }
+}
