@@ -33,6 +33,8 @@ pub mod reconfigure;
 mod session;
 mod session_life;
 mod show;
+#[cfg(test)]
+mod tests;
 
 pub use self::aaa::{Aaa, AaaSettings};
 pub use self::acct_dir::AcctDirSettings;

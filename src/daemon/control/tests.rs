@@ -1,0 +1,248 @@
+//! The control plane without root, sockets or a TUN device: a LAC
+//! (`l2tp::lac`) and a PPP client (`ppp::client`) talk to it through its
+//! I/O actions, on a clock driven by hand.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::auth::{AuthDecision, AuthRequest, Authenticator};
+use crate::config::Config;
+use crate::credentials::Credentials;
+use crate::daemon::clock::Clock;
+use crate::daemon::teardown::Cause;
+use crate::dataplane::session_table::{SessionEntry, TableUpdate};
+use crate::l2tp::lac::{LacConfig, LacEvent, LacTunnel, OutgoingCall};
+use crate::l2tp::wire::{write_data_header, Header, DATA_HEADER_LEN};
+use crate::pool::AddressPool;
+use crate::ppp::client::{ClientConfig, ClientEvent, ClientLink};
+
+use super::command::{Command, Origin, Target};
+use super::io::Io;
+use super::ControlPlane;
+
+/// alice / pw, nobody else.
+struct OneUser;
+
+impl Authenticator for OneUser {
+    fn authenticate(&mut self, req: &AuthRequest<'_>) -> AuthDecision {
+        match req.credentials {
+            Credentials::Pap { password } if req.username == "alice" && password == b"pw" => {
+                AuthDecision::Accept {
+                    address: None,
+                    message: "Welcome".into(),
+                    attrs: Default::default(),
+                }
+            }
+            _ => AuthDecision::Reject {
+                message: "no".into(),
+            },
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "test"
+    }
+}
+
+const LAC: &str = "192.0.2.9:1701";
+const TUN: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 1);
+
+/// A LAC with one PPP client against a control plane, all on one clock.
+struct Bench {
+    now: Instant,
+    cp: ControlPlane,
+    lac: LacTunnel,
+    client: Option<(ClientLink, u16, u16)>,
+    /// The password the PPP client presents.
+    password: &'static str,
+    up: Option<Ipv4Addr>,
+    table: Vec<TableUpdate>,
+    disconnected: bool,
+}
+
+impl Bench {
+    fn new(password: &'static str) -> Bench {
+        let now = Instant::now();
+        let cfg = Config::default();
+        let settings = crate::daemon::settings::control_settings(&cfg, TUN);
+        let pool = AddressPool::new((1..=4).map(|i| Ipv4Addr::new(10, 100, 0, i)));
+        let cp = ControlPlane::new(
+            settings,
+            pool,
+            Some(Box::new(OneUser)),
+            None,
+            Arc::new(Clock::new(now)),
+        );
+        let lac = LacTunnel::new(Arc::new(LacConfig::default()), 7, [1; 16], now);
+        Bench {
+            now,
+            cp,
+            lac,
+            client: None,
+            password,
+            up: None,
+            table: Vec::new(),
+            disconnected: false,
+        }
+    }
+
+    fn lac_addr() -> SocketAddr {
+        LAC.parse().unwrap()
+    }
+
+    /// Everything each side has to say, until nobody says anything.
+    fn exchange(&mut self) {
+        for _ in 0..100 {
+            let mut quiet = true;
+            while let Some(d) = self.lac.poll_transmit(self.now) {
+                quiet = false;
+                self.cp.handle_datagram(self.now, Self::lac_addr(), &d);
+            }
+            while let Some(io) = self.cp.poll_io() {
+                quiet = false;
+                match io {
+                    Io::L2tp { to, bytes } => {
+                        assert_eq!(to, Self::lac_addr());
+                        let h = Header::parse(&bytes).unwrap();
+                        if h.is_control() {
+                            self.lac.handle_datagram(self.now, &bytes);
+                        } else if let Some((c, _, _)) = self.client.as_mut() {
+                            c.handle_frame(self.now, &bytes[h.payload_offset()..]);
+                        }
+                    }
+                    Io::Table(u) => self.table.push(u),
+                    other => panic!("unexpected I/O {other:?}"),
+                }
+            }
+            while let Some(ev) = self.lac.poll_event() {
+                quiet = false;
+                match ev {
+                    LacEvent::Established => {
+                        self.lac.place_call(self.now, OutgoingCall::default());
+                    }
+                    LacEvent::CallUp {
+                        local_sid,
+                        peer_sid,
+                    } => {
+                        let cfg = ClientConfig {
+                            username: "alice".into(),
+                            password: self.password.into(),
+                            allowed_auth: None,
+                            mru: 1460,
+                            restart_time: Duration::from_secs(3),
+                            max_configure: 10,
+                            max_failure: 5,
+                            request_dns: true,
+                        };
+                        let mut c = ClientLink::new(cfg, 0x1234_5678, self.now);
+                        c.open(self.now);
+                        self.client = Some((c, local_sid, peer_sid));
+                    }
+                    LacEvent::CallDisconnected { .. } => self.disconnected = true,
+                    LacEvent::Closed { .. } => {}
+                }
+            }
+            if let Some((c, _, peer_sid)) = self.client.as_mut() {
+                while let Some(frame) = c.poll_transmit() {
+                    quiet = false;
+                    let mut d = vec![0; DATA_HEADER_LEN];
+                    write_data_header(&mut d, self.lac.peer_id(), *peer_sid);
+                    d.extend_from_slice(&frame);
+                    self.cp.handle_datagram(self.now, Self::lac_addr(), &d);
+                }
+                while let Some(ev) = c.poll_event() {
+                    if let ClientEvent::Up { local_address, .. } = ev {
+                        self.up = Some(local_address);
+                    }
+                }
+            }
+            if quiet {
+                return;
+            }
+        }
+        panic!("the exchange never settled");
+    }
+
+    fn tick(&mut self, d: Duration) {
+        self.now += d;
+        self.cp.handle_timeouts(self.now);
+        self.lac.handle_timeout(self.now);
+        if let Some((c, _, _)) = self.client.as_mut() {
+            c.handle_timeout(self.now);
+        }
+        self.exchange();
+    }
+}
+
+fn upserts(t: &[TableUpdate]) -> Vec<&SessionEntry> {
+    t.iter()
+        .filter_map(|u| match u {
+            TableUpdate::Upsert(e) => Some(e),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_session_comes_up_and_is_dropped_through_the_command_layer() {
+    let mut b = Bench::new("pw");
+    b.exchange();
+    for _ in 0..50 {
+        if b.up.is_some() {
+            break;
+        }
+        b.tick(Duration::from_millis(100));
+    }
+    assert_eq!(b.up, Some(Ipv4Addr::new(10, 100, 0, 1)));
+    // The data plane was told, with the address and the LAC's ids.
+    let entries = upserts(&b.table);
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].address, Ipv4Addr::new(10, 100, 0, 1));
+    assert_eq!(entries[0].peer, Bench::lac_addr());
+    assert_eq!(b.cp.session_count(), 1);
+
+    // An operator drops alice: PPP Terminate, then the CDN, then the table.
+    let target = Target::User("alice".into());
+    let r = b.cp.execute(
+        b.now,
+        Origin::Signal("test"),
+        Command::Drop {
+            target,
+            cause: Cause::AdminReset,
+        },
+    );
+    assert!(r.is_done(), "{r:?}");
+    for _ in 0..100 {
+        if b.disconnected {
+            break;
+        }
+        b.exchange();
+        b.tick(Duration::from_millis(100));
+    }
+    assert!(b.disconnected, "the LAC got its CDN");
+    assert_eq!(b.cp.session_count(), 0);
+    assert!(b
+        .table
+        .iter()
+        .any(|u| matches!(u, TableUpdate::Remove(k) if k.session == entries_session(&b.table))));
+    assert_eq!(b.cp.free_addresses(), 4);
+}
+
+fn entries_session(t: &[TableUpdate]) -> u16 {
+    upserts(t).first().map_or(0, |e| e.key.session)
+}
+
+#[test]
+fn a_wrong_password_is_refused_and_nothing_is_allocated() {
+    let mut b = Bench::new("wrong");
+    b.exchange();
+    for _ in 0..100 {
+        b.tick(Duration::from_millis(100));
+    }
+    assert!(b.client.is_some(), "the call came up");
+    assert_eq!(b.up, None);
+    assert!(upserts(&b.table).is_empty());
+    assert_eq!(b.cp.free_addresses(), 4);
+    assert!(b.cp.stats.auth_rejected >= 1);
+}
