@@ -12,18 +12,22 @@ use std::time::Duration;
 
 const CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/cli_client.py");
 
+/// The telnet client in the daemon's namespace, talking to its CLI.
+fn client_command(lns: &Lns) -> std::process::Command {
+    let mut c = lns.ns.command("python3");
+    c.args([
+        "-W",
+        "ignore::DeprecationWarning",
+        CLIENT,
+        "127.0.0.1",
+        "23",
+    ]);
+    c
+}
+
 /// Runs the client in the namespace; returns what it printed.
 fn cli(lns: &Lns, extra: &[&str], lines: &[&str]) -> String {
-    let out = lns
-        .ns
-        .command("python3")
-        .args([
-            "-W",
-            "ignore::DeprecationWarning",
-            CLIENT,
-            "127.0.0.1",
-            "23",
-        ])
+    let out = client_command(lns)
         .args(extra)
         .args(lines)
         .output()
@@ -289,16 +293,7 @@ fn debug_shows_the_log_on_the_connection_that_asked() {
         ..LnsSetup::default()
     });
     let ready = lns.files().join("cli.ready");
-    let mut client = lns
-        .ns
-        .command("python3")
-        .args([
-            "-W",
-            "ignore::DeprecationWarning",
-            CLIENT,
-            "127.0.0.1",
-            "23",
-        ])
+    let mut client = client_command(&lns)
         .args(["--wait", "user=\"user1\"", "debug info", "debug"])
         .env("CLI_READY_FILE", &ready)
         .stdout(std::process::Stdio::piped())
@@ -314,16 +309,7 @@ fn debug_shows_the_log_on_the_connection_that_asked() {
         "{out}"
     );
     assert!(out.contains("SAW: session up"), "{out}");
-    client = lns
-        .ns
-        .command("python3")
-        .args([
-            "-W",
-            "ignore::DeprecationWarning",
-            CLIENT,
-            "127.0.0.1",
-            "23",
-        ])
+    client = client_command(&lns)
         .args(["no debug", "debug"])
         .stdout(std::process::Stdio::piped())
         .spawn()
