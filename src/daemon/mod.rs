@@ -655,13 +655,7 @@ fn handle_input(
 ) {
     match msg {
         ControlInput::Cli(c) => {
-            use std::sync::atomic::Ordering::Relaxed;
-            let traffic = control::cli::Traffic {
-                up_bytes: w.up_bytes.load(Relaxed),
-                down_bytes: w.down_bytes.load(Relaxed),
-                up_packets: w.up_packets.load(Relaxed),
-                down_packets: w.down_packets.load(Relaxed),
-            };
+            let traffic = totals(w);
             match cp.cli_command(now, &c, traffic) {
                 control::cli::CliAnswer::Now(lines, outcome) => {
                     let _ = c.reply.send(cli_io::CliChunk::Lines(lines));

@@ -45,7 +45,8 @@ impl SpeedMeter {
     }
 }
 
-fn delta(a: &Totals, b: &Totals) -> Totals {
+/// What was counted between two samples.
+pub fn delta(a: &Totals, b: &Totals) -> Totals {
     Totals {
         up_bytes: b.up_bytes.saturating_sub(a.up_bytes),
         down_bytes: b.down_bytes.saturating_sub(a.down_bytes),

@@ -9,17 +9,10 @@ use crate::cli::{CommandId, Outcome};
 use crate::config::{Located, Statement};
 
 use super::super::cli_io::CliCommand;
+use super::super::speed::{self, Totals};
 use super::super::teardown::Cause;
 use super::command::{Command, Origin, Reply, Target};
 use super::ControlPlane;
-
-/// The data plane's totals, for `uptime`.
-pub struct Traffic {
-    pub up_bytes: u64,
-    pub down_bytes: u64,
-    pub up_packets: u64,
-    pub down_packets: u64,
-}
 
 type Answer = (Vec<String>, Outcome);
 
@@ -65,7 +58,7 @@ fn raise(signal: libc::c_int) {
 }
 
 impl ControlPlane {
-    pub fn cli_command(&mut self, now: Instant, c: &CliCommand, traffic: Traffic) -> CliAnswer {
+    pub fn cli_command(&mut self, now: Instant, c: &CliCommand, traffic: Totals) -> CliAnswer {
         if c.command == CommandId::ShowSession && c.args.is_empty() {
             return CliAnswer::Sessions(SessionListing {
                 keys: self.session_keys_sorted(),
@@ -88,7 +81,7 @@ impl ControlPlane {
         (lines, end == l.keys.len())
     }
 
-    fn cli_now(&mut self, now: Instant, c: &CliCommand, traffic: Traffic) -> Answer {
+    fn cli_now(&mut self, now: Instant, c: &CliCommand, traffic: Totals) -> Answer {
         use CommandId::*;
         let origin = Origin::Cli(format!("{}@{}", c.user, c.from));
         let args = &c.args;
@@ -257,16 +250,13 @@ impl ControlPlane {
         done(Vec::new())
     }
 
-    /// `uptime`: l2tpns's two lines, the bandwidth over the time since the
-    /// last `uptime` (or the start).
-    fn uptime(&mut self, now: Instant, t: &Traffic) -> Vec<String> {
-        let (since, before) = self.last_uptime.unwrap_or((self.started, [0; 4]));
-        let dt = now
-            .saturating_duration_since(since)
-            .as_secs_f64()
-            .max(0.001);
-        let rate = |now: u64, then: u64| (now.saturating_sub(then)) as f64 * 8.0 / dt / 1e6;
-        let pps = |now: u64, then: u64| (now.saturating_sub(then)) as f64 / dt;
+    /// `uptime`: l2tpns's two lines; the bandwidth, in dump_speed's words,
+    /// over the time since the last `uptime` (or the start).
+    fn uptime(&mut self, now: Instant, t: &Totals) -> Vec<String> {
+        let (since, before) = self
+            .last_uptime
+            .unwrap_or((self.started, Totals::default()));
+        let dt = now.saturating_duration_since(since).as_secs_f64();
         let up = self.started.elapsed().as_secs();
         let lines = vec![
             format!(
@@ -276,19 +266,9 @@ impl ControlPlane {
                 (up % 3600) / 60,
                 self.by_user.len()
             ),
-            format!(
-                "Bandwidth: UDP-ETH:{:6.2} Mbit/s  ETH-UDP:{:6.2} Mbit/s  TOTAL:{:6.2} Mbit/s  IN:{:.0} pps OUT:{:.0} pps",
-                rate(t.up_bytes, before[0]),
-                rate(t.down_bytes, before[1]),
-                rate(t.up_bytes, before[0]) + rate(t.down_bytes, before[1]),
-                pps(t.up_packets, before[2]),
-                pps(t.down_packets, before[3]),
-            ),
+            format!("Bandwidth: {}", speed::line(&speed::delta(&before, t), dt)),
         ];
-        self.last_uptime = Some((
-            now,
-            [t.up_bytes, t.down_bytes, t.up_packets, t.down_packets],
-        ));
+        self.last_uptime = Some((now, *t));
         lines
     }
 }

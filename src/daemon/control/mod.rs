@@ -105,7 +105,7 @@ pub struct ControlPlane {
     started: Instant,
     /// When `uptime` last ran and the data plane's totals then (its rates
     /// are over the time since).
-    last_uptime: Option<(Instant, [u64; 4])>,
+    last_uptime: Option<(Instant, super::speed::Totals)>,
     /// Loaded plugins, in load order.
     plugins: crate::plugin::Plugins,
     /// nsctl: its counters, and its socket when it listens.
