@@ -104,17 +104,7 @@ pub(crate) fn read_config(opts: &Options) -> Result<Config, String> {
 pub fn load(opts: &Options) -> Result<Loaded, String> {
     let cfg = read_config(opts)?;
     let (pool, pool_routes) = settings::load_pool(&cfg)?;
-    // ppp_secrets_file is the embedded authentication for when no RADIUS
-    // server is configured (Debian's /etc/l2tpns has RADIUS and no
-    // ppp-secrets file). With RADIUS it is not read at all.
-    let auth = if cfg.primary_radius.is_some() {
-        None
-    } else {
-        Some(SecretsFileAuth::load(
-            settings::secrets_path(&cfg),
-            settings::hostname(&cfg),
-        )?)
-    };
+    let auth = settings::local_auth(&cfg)?;
     Ok(Loaded {
         cfg,
         pool,

@@ -8,8 +8,6 @@ use std::time::Instant;
 
 use tracing::{error, warn};
 
-use crate::auth::secrets_file::SecretsFileAuth;
-
 use super::control::command::{Command, Origin, Reply};
 use super::control::reconfigure::Reconfigure;
 use super::control::ControlPlane;
@@ -31,13 +29,7 @@ impl Reloader {
             warn!("{}:{}: {}", w.file.display(), w.line, w.message);
         }
         let pool = settings::read_pool(&config)?;
-        let auth = match config.primary_radius {
-            Some(_) => None,
-            None => Some(SecretsFileAuth::load(
-                settings::secrets_path(&config),
-                settings::hostname(&config),
-            )?),
-        };
+        let auth = settings::local_auth(&config)?;
         // Last: nothing above failed, so the new files are taken whole.
         let users = super::cli_io::load_users(&config);
         if let Ok(mut u) = self.cli_users.write() {

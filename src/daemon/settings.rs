@@ -56,6 +56,18 @@ pub fn secrets_path(cfg: &Config) -> PathBuf {
     cfg.ppp_secrets_file.clone()
 }
 
+/// The embedded authentication: ppp_secrets_file when no RADIUS server is
+/// configured. With RADIUS it is not read at all (Debian's /etc/l2tpns has
+/// RADIUS and no ppp-secrets file). At start and on every reload.
+pub fn local_auth(
+    cfg: &Config,
+) -> Result<Option<crate::auth::secrets_file::SecretsFileAuth>, String> {
+    if cfg.primary_radius.is_some() {
+        return Ok(None);
+    }
+    crate::auth::secrets_file::SecretsFileAuth::load(secrets_path(cfg), hostname(cfg)).map(Some)
+}
+
 /// The pool, and the networks to route into the TUN device for it.
 pub fn load_pool(cfg: &Config) -> Result<(AddressPool, Vec<Ipv4Network>), String> {
     let (addresses, routes) = read_pool(cfg)?;

@@ -611,7 +611,7 @@ impl ControlPlane {
     // ---- administrative actions -----------------------------------------
 
     /// Clean shutdown (SIGQUIT): StopCCN to every tunnel, refuse new ones.
-    pub fn shutdown(&mut self, now: Instant) {
+    pub(super) fn shutdown(&mut self, now: Instant) {
         self.shutting_down = true;
         // Every session's Stop is queued first, then Accounting-Off, then
         // the StopCCNs (which end the calls on the LACs' side).

@@ -11,10 +11,6 @@ use crate::plugin::Sid;
 
 use super::ControlPlane;
 
-fn sid(k: SessionKey) -> Sid {
-    k.nas_port()
-}
-
 fn secs(now: Instant, then: Instant) -> u64 {
     now.saturating_duration_since(then).as_secs()
 }
@@ -82,7 +78,7 @@ impl ControlPlane {
                 .unwrap_or_else(|| "-".into());
             out.push(format!(
                 "{:>10} {:>5} {:<32} {:<15} {} {} {} {} {:>7} {:>10} {:>10} {:>5} {:>8} L{:<17} {}",
-                sid(k),
+                k.nas_port(),
                 k.tunnel,
                 s.username.as_deref().unwrap_or("*"),
                 s.address
@@ -106,12 +102,12 @@ impl ControlPlane {
 
     fn show_session_detail(&self, now: Instant, k: SessionKey) -> Vec<String> {
         let Some(s) = self.sessions.get(&k) else {
-            return vec![format!("Session {} not found", sid(k))];
+            return vec![format!("Session {} not found", k.nas_port())];
         };
         let c = &s.counters;
         let mut out = Vec::new();
         let mut line = |l: String| out.push(l);
-        line(format!("Session {}:", sid(k)));
+        line(format!("Session {}:", k.nas_port()));
         line(format!(
             "\tUser:\t\t{}",
             s.username.as_deref().unwrap_or("")
@@ -227,7 +223,7 @@ impl ControlPlane {
         let mut out = vec![format!("{:<15} {:>10} {}", "IP Address", "SID", "Username")];
         for (a, k) in used {
             let user = self.user_of(k);
-            out.push(format!("{:<15} {:>10} {}", a, sid(k), user));
+            out.push(format!("{:<15} {:>10} {}", a, k.nas_port(), user));
         }
         out.push(String::new());
         out.push(format!(
