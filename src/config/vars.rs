@@ -51,16 +51,10 @@ pub fn find(name: &str) -> Option<&'static VarInfo> {
 
 /// Variables of older or other l2tpns trees that 2.4.1 no longer has.
 /// They are accepted with a warning so a migrated file still loads.
-pub const REMOVED: &[(&str, &str)] = &[
-    (
-        "save_state",
-        "removed in l2tpns 2.1.0 (use clustering to keep sessions); ignored",
-    ),
-    (
-        "setuid",
-        "removed in l2tpns 2.2.0 (it did not work); ignored - run the daemon as the user you want",
-    ),
-];
+pub const REMOVED: &[(&str, &str)] = &[(
+    "setuid",
+    "removed in l2tpns 2.2.0 (it did not work); ignored - run the daemon as the user you want",
+)];
 
 /// Names that were never valid but appear commented out in Debian's sample
 /// startup-config; the error message names the real variable.

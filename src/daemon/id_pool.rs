@@ -18,6 +18,20 @@ impl IdPool {
         }
     }
 
+    /// Ids 1..=max with `used` taken (restored tunnels keep their ids).
+    pub fn with_used(max: u16, used: impl IntoIterator<Item = u16>) -> IdPool {
+        let mut in_use = vec![false; usize::from(max) + 1];
+        for id in used {
+            if let Some(u) = in_use.get_mut(usize::from(id)).filter(|_| id != 0) {
+                *u = true;
+            }
+        }
+        IdPool {
+            free: (1..=max).filter(|id| !in_use[usize::from(*id)]).collect(),
+            in_use,
+        }
+    }
+
     pub fn allocate(&mut self) -> Option<u16> {
         let id = self.free.pop_front()?;
         self.in_use[usize::from(id)] = true;

@@ -58,6 +58,11 @@ impl IoDriver {
                 None => return false,
             },
             Io::Nsctl { to, bytes } => self.nsctl.send_to(&bytes, to).map(drop),
+            Io::SaveState {
+                path,
+                identity,
+                state,
+            } => return save_state(&path, &identity, &state),
         };
         if let Err(e) = &result {
             debug!("control-plane send: {e}");
@@ -91,6 +96,34 @@ impl IoDriver {
                 let _ = w.send(u.clone());
             }
             let _ = last.send(u);
+        }
+    }
+}
+
+/// Write the saved state; its size and time go to the log (and the
+/// restart benchmark reads them there).
+fn save_state(
+    path: &std::path::Path,
+    identity: &super::state_file::Identity,
+    state: &super::control::SavedState,
+) -> bool {
+    let started = std::time::Instant::now();
+    match super::state_file::save(path, identity, state) {
+        Ok(w) => {
+            tracing::info!(
+                file = %path.display(),
+                tunnels = state.tunnels.len(),
+                sessions = state.sessions.len(),
+                bytes = w.bytes,
+                bytes_per_session = w.bytes / state.sessions.len().max(1),
+                write_ms = started.elapsed().as_secs_f64() * 1000.0,
+                "state saved"
+            );
+            true
+        }
+        Err(e) => {
+            tracing::error!("state_file: saving failed ({e}): the sessions are lost; set state_file to a writable path");
+            false
         }
     }
 }

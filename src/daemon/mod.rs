@@ -16,6 +16,7 @@ pub mod radius_io;
 pub mod reload;
 pub mod settings;
 pub mod speed;
+pub mod state_file;
 pub mod stats;
 mod systemd;
 pub mod teardown;
@@ -337,6 +338,7 @@ pub fn run(opts: Options) -> Result<(), String> {
         cp.set_accounting_dir(a, Instant::now());
     }
     cp.load_plugins(&crate::config::Statement::plugins(&cfg.statements));
+    restore_saved_state(&mut cp, &cfg);
     let result = rt.block_on(async move {
         if let Some(r) = radius_rx {
             radius_io::spawn(r, radius_tx)?;
@@ -488,6 +490,11 @@ async fn control_loop(
         cp.handle_timeouts(now);
         // What the last pass (input, signals, timers) queued goes out now.
         driver.drain(&mut cp);
+        if cp.state_saved() {
+            // Written (or the failure logged) by the drain above; the
+            // peers are told nothing: the next start takes over.
+            return Ok(());
+        }
         if let Some(by) = shutdown_by {
             if cp.is_idle() || now >= by {
                 break;
@@ -534,8 +541,8 @@ async fn control_loop(
             _ = tokio::time::sleep_until(deadline) => {}
             scrape = scrapes.next() => scrape.answer(&cp),
             _ = quit.recv() => start_shutdown(&mut cp, "SIGQUIT", &mut shutdown_by),
-            _ = term.recv() => start_shutdown(&mut cp, "SIGTERM", &mut shutdown_by),
-            _ = int.recv() => start_shutdown(&mut cp, "SIGINT", &mut shutdown_by),
+            _ = term.recv() => stop_or_save(&mut cp, "SIGTERM", &mut shutdown_by),
+            _ = int.recv() => stop_or_save(&mut cp, "SIGINT", &mut shutdown_by),
             _ = usr1.recv() => report_status(&cp, &drops, &wstats, &loss),
             _ = watchdog.due() => watchdog.ping(),
             _ = hup.recv() => {
@@ -615,6 +622,42 @@ fn start_shutdown(cp: &mut ControlPlane, signal: &'static str, by: &mut Option<I
         // StopCCN is retransmitted for a while; don't wait forever for acks.
         *by = Some(now + Duration::from_secs(10));
     }
+}
+
+/// SIGTERM and SIGINT: with save_state, save everything and stop without
+/// telling any peer; without, the clean shutdown of SIGQUIT.
+fn stop_or_save(cp: &mut ControlPlane, signal: &'static str, by: &mut Option<Instant>) {
+    if !cp.config().save_state || by.is_some() {
+        return start_shutdown(cp, signal, by);
+    }
+    systemd::stopping();
+    let reply = cp.execute(Instant::now(), Origin::Signal(signal), Command::SaveState);
+    info!("{signal}: {reply:?}");
+}
+
+/// With save_state, take back what the last stop saved (the file is gone
+/// afterwards); without, set a leftover file aside so that it can never
+/// be restored stale later.
+fn restore_saved_state(cp: &mut ControlPlane, cfg: &Config) {
+    let path = &cfg.state_file;
+    if !cfg.save_state {
+        if path.exists() {
+            state_file::set_aside(path, "save_state is no");
+        }
+        return;
+    }
+    let identity = state_file::Identity::of(cfg, &cp.ppp_settings());
+    let Some(loaded) = state_file::load(path, &identity) else {
+        return;
+    };
+    let started = Instant::now();
+    let done = cp.restore_state(started, loaded.state, loaded.downtime);
+    info!(
+        tunnels = done.tunnels,
+        sessions = done.sessions,
+        restore_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "restored the saved state"
+    );
 }
 
 /// CLI listings in progress, produced a slice per pass of the control loop.

@@ -1,7 +1,7 @@
 //! Control-plane counters: every refused or dropped input is counted here
 //! (and logged at debug level where it happens).
 
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, bincode::Encode, bincode::Decode)]
 pub struct ControlStats {
     pub malformed: u64,
     pub unknown_tunnel: u64,

@@ -56,8 +56,8 @@ pub struct SessionCounters {
     pub fragmented: AtomicU64,
 }
 
-/// A plain copy of [`SessionCounters`] for display and accounting.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// A plain copy of [`SessionCounters`] for display, accounting and saved state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub struct CounterSnapshot {
     pub rx_packets: u64,
     pub rx_bytes: u64,
@@ -72,6 +72,22 @@ pub struct CounterSnapshot {
 impl SessionCounters {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Counters that carry on from a saved copy (a restored session).
+    /// The last-packet tick is a clock reading of the old process: not kept.
+    pub fn resumed(c: &CounterSnapshot) -> Self {
+        let n = |v: u64| AtomicU64::new(v);
+        SessionCounters {
+            rx_packets: n(c.rx_packets),
+            rx_bytes: n(c.rx_bytes),
+            tx_packets: n(c.tx_packets),
+            tx_bytes: n(c.tx_bytes),
+            last_rx_tick: n(0),
+            spoof_drops: n(c.spoof_drops),
+            too_big_drops: n(c.too_big_drops),
+            fragmented: n(c.fragmented),
+        }
     }
 
     pub fn snapshot(&self) -> CounterSnapshot {

@@ -18,6 +18,9 @@
 use super::avp::push_message_type;
 use super::message::MessageType;
 use super::wire::build_control;
+
+mod snapshot;
+pub use self::snapshot::ChannelSnapshot;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -46,7 +49,7 @@ impl Default for ChannelConfig {
 }
 
 /// Counters for the daemon's statistics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, bincode::Encode, bincode::Decode)]
 pub struct ChannelStats {
     pub sent: u64,
     pub retransmits: u64,

@@ -57,6 +57,21 @@ impl<S> SessionTable<S> {
     pub fn clear(&mut self) {
         self.map.clear()
     }
+    pub fn iter(&self) -> impl Iterator<Item = (u16, &S)> {
+        self.map.iter().map(|(id, s)| (*id, s))
+    }
+    /// Where the next id search starts (saved across a restart, so ids
+    /// are not reused sooner than without one).
+    pub fn cursor(&self) -> u16 {
+        self.cursor
+    }
+    /// A table as saved: these sessions under their ids.
+    pub fn restored(entries: impl IntoIterator<Item = (u16, S)>, cursor: u16) -> Self {
+        SessionTable {
+            map: entries.into_iter().filter(|(id, _)| *id != 0).collect(),
+            cursor: cursor.max(1),
+        }
+    }
     /// First id whose session matches `pred`.
     pub fn find(&self, mut pred: impl FnMut(&S) -> bool) -> Option<u16> {
         self.map.iter().find(|(_, s)| pred(s)).map(|(id, _)| *id)

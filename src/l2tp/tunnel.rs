@@ -35,6 +35,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use thiserror::Error;
 
+mod snapshot;
+pub use self::snapshot::TunnelSnapshot;
+
 /// Framing Capabilities we announce: synchronous and asynchronous.
 pub const FRAMING_SYNC_ASYNC: u32 = 3;
 /// Firmware Revision we announce.
@@ -380,6 +383,10 @@ impl Tunnel {
     }
     pub fn session_peer_id(&self, local_sid: u16) -> Option<u16> {
         self.sessions.get(local_sid).map(|s| s.peer_sid)
+    }
+    /// Our ids of the tunnel's calls.
+    pub fn session_ids(&self) -> impl Iterator<Item = u16> + '_ {
+        self.sessions.iter().map(|(id, _)| id)
     }
     pub fn session_count(&self) -> usize {
         self.sessions.len()

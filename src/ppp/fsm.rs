@@ -183,6 +183,19 @@ impl<N: Negotiator> Fsm<N> {
         }
     }
 
+    /// A layer restored from saved state, Opened as it was before the
+    /// restart: nothing is sent, no timer runs.
+    pub fn restore_opened(&mut self, next_id: u8) {
+        self.state = State::Opened;
+        self.next_id = next_id;
+        self.timer = None;
+    }
+
+    /// The identifier the next packet will carry (saved across a restart).
+    pub fn next_id(&self) -> u8 {
+        self.next_id
+    }
+
     /// Allocate an identifier for a packet outside the automaton (Echo...).
     pub fn alloc_id(&mut self) -> u8 {
         let id = self.next_id;

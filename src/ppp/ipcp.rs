@@ -99,6 +99,15 @@ impl IpcpServer {
         self.grant = grant;
     }
 
+    /// A link restored from saved state: the address Acked before the restart.
+    pub(super) fn restore_acked(&mut self, peer: Ipv4Addr) {
+        self.acked_peer = Some(peer);
+    }
+
+    pub fn grant(&self) -> &NetworkGrant {
+        &self.grant
+    }
+
     /// The address we Acked for the peer.
     pub fn peer_address(&self) -> Option<Ipv4Addr> {
         self.acked_peer

@@ -36,7 +36,7 @@ pub const MIN_PEER_MRU: u16 = 576;
 pub const LOOPBACK_LIMIT: u32 = 3;
 
 /// An authentication protocol we can run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub enum AuthProto {
     Pap,
     /// CHAP with MD5 (algorithm 5) only.
@@ -234,6 +234,20 @@ impl LcpNegotiator {
         } else {
             super::link::CloseReason::NegotiationFailed
         }
+    }
+
+    /// A link restored from saved state (`ServerLink::restore`): the
+    /// values the peer and we agreed on before the restart.
+    pub(super) fn restore_agreed(
+        &mut self,
+        peer_mru: u16,
+        peer_magic: Option<u32>,
+        our_auth: Option<AuthProto>,
+    ) {
+        self.request_magic = self.magic != 0;
+        self.peer_mru = peer_mru;
+        self.peer_magic = peer_magic;
+        self.our_auth = our_auth;
     }
 
     fn requested_auth(&self) -> Option<AuthProto> {

@@ -35,7 +35,7 @@ pub enum CloseReason {
 }
 
 /// Per-link counters.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub struct LinkStats {
     pub frames_received: u64,
     pub frames_sent: u64,

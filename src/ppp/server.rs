@@ -17,6 +17,8 @@ use super::lcp::{AuthPolicy, LcpNegotiator};
 use super::pap::{self, PapRequest, PapServer, PapServerAction};
 use super::wire::{code, emit_frame, protocol, ControlPacket, Frame};
 
+mod snapshot;
+pub use self::snapshot::LinkSnapshot;
 pub use super::fsm::State;
 pub use super::ipcp::NetworkGrant;
 pub use super::lcp::AuthProto;

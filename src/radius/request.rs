@@ -30,7 +30,7 @@ pub struct AccessRequest {
     pub framed_ip: Option<Ipv4Addr>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, bincode::Encode, bincode::Decode)]
 pub enum AcctStatus {
     #[default]
     Start,
@@ -61,7 +61,7 @@ impl AcctStatus {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, bincode::Encode, bincode::Decode)]
 pub struct AccountingRequest {
     pub status: AcctStatus,
     pub user_name: Option<String>,

@@ -153,4 +153,9 @@ startup_variables! {
     radius_dae_allow: Vec<Ipv4Addr> = Vec::new(), String, IpList(64), ours, implemented;
     /// Log lines as text (l2tpns's) or one JSON object each.
     log_format: LogFormat = LogFormat::Text, String, TextOrJson, ours, implemented;
+    /// SIGTERM/SIGINT write every tunnel and session to state_file and exit
+    /// without telling any peer; the next start restores them. Off: TERM
+    /// is a clean shutdown, as SIGQUIT (l2tpns had this until 2.1.0).
+    save_state: bool = false, Bool, YesNo, ours, implemented, live;
+    state_file: PathBuf = PathBuf::from("/var/lib/l2tpns/state"), String, File, ours, implemented, live;
 }

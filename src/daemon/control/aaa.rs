@@ -108,7 +108,9 @@ impl ControlPlane {
     /// Accounting-On at start-up (RFC 2866 §5.1): the server may close any
     /// session it still thinks we have.
     pub fn start(&mut self, now: Instant) {
-        self.accounting_onoff(now, AcctStatus::AccountingOn);
+        if !self.restored {
+            self.accounting_onoff(now, AcctStatus::AccountingOn);
+        }
     }
 
     pub(super) fn radius_authenticate(
@@ -233,7 +235,7 @@ impl ControlPlane {
         }
     }
 
-    fn submit_accounting(&mut self, now: Instant, req: AccountingRequest) {
+    pub(super) fn submit_accounting(&mut self, now: Instant, req: AccountingRequest) {
         let mut authenticator = [0u8; 16];
         self.rng.fill_bytes(&mut authenticator);
         let Some(aaa) = self.aaa.as_mut() else { return };
@@ -242,6 +244,20 @@ impl ControlPlane {
             .submit(now, RequestKind::Acct(req.clone()), authenticator);
         aaa.pending.insert(id, Pending::Acct(Box::new(req)));
         self.flush_radius(now);
+    }
+
+    /// Accounting requests not acknowledged yet (saved across a restart).
+    pub(super) fn pending_accounting(&self) -> Vec<AccountingRequest> {
+        let Some(aaa) = self.aaa.as_ref() else {
+            return Vec::new();
+        };
+        aaa.pending
+            .values()
+            .filter_map(|p| match p {
+                Pending::Acct(r) => Some((**r).clone()),
+                Pending::Auth { .. } => None,
+            })
+            .collect()
     }
 
     fn accounting_enabled(&self) -> bool {

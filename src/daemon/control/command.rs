@@ -59,6 +59,10 @@ pub enum Command {
     /// StopCCN to every tunnel and exit once they are closed (SIGQUIT,
     /// CLI `shutdown`).
     Shutdown,
+    /// Save every tunnel and session to the state file and stop without
+    /// telling any peer (SIGTERM/SIGINT with save_state): the next start
+    /// takes them back.
+    SaveState,
 }
 
 /// The answer: lines for the one who asked, or why it was refused.
@@ -105,6 +109,7 @@ impl ControlPlane {
                 }
                 Reply::done("closing every tunnel")
             }
+            Command::SaveState => self.save_and_stop(now),
         }
     }
 

@@ -32,6 +32,12 @@ pub enum Io {
     Dae { to: SocketAddr, bytes: Vec<u8> },
     /// An nsctl answer from UDP 1702.
     Nsctl { to: SocketAddr, bytes: Vec<u8> },
+    /// The whole state, to be written to the state file (save_state).
+    SaveState {
+        path: std::path::PathBuf,
+        identity: super::super::state_file::Identity,
+        state: Box<super::SavedState>,
+    },
 }
 
 impl super::ControlPlane {

@@ -30,6 +30,7 @@ mod dae;
 pub mod io;
 pub mod plugin_host;
 pub mod reconfigure;
+mod saved;
 mod session;
 mod session_life;
 mod show;
@@ -40,6 +41,7 @@ pub use self::aaa::{Aaa, AaaSettings};
 pub use self::acct_dir::AcctDirSettings;
 pub use self::census::{SessionState, TunnelState};
 use self::io::Io;
+pub use self::saved::{Restored, SavedState};
 use self::session::Session;
 use super::clock::Clock;
 use super::id_pool::IdPool;
@@ -118,6 +120,11 @@ pub struct ControlPlane {
     clock: Arc<Clock>,
     pub stats: ControlStats,
     shutting_down: bool,
+    /// Sessions came back from saved state: no Accounting-On at start (it
+    /// would tell the RADIUS server that every session of ours ended).
+    restored: bool,
+    /// `Command::SaveState` ran: nothing more is taken in.
+    state_saved: bool,
     /// Acct-Session-Id = start time (unique across restarts) + a counter.
     boot_secs: u32,
     session_counter: u32,
@@ -163,6 +170,8 @@ impl ControlPlane {
             clock,
             stats: ControlStats::default(),
             shutting_down: false,
+            restored: false,
+            state_saved: false,
             boot_secs: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs() as u32),
@@ -182,6 +191,12 @@ impl ControlPlane {
     /// retransmission cycle after the peer's StopCCN (RFC 2661 §5.7).
     pub fn closing_tunnel_count(&self) -> usize {
         self.tunnels.len() - self.tunnel_count()
+    }
+
+    /// The PPP settings links are made with (the state file records what
+    /// restored links depend on).
+    pub fn ppp_settings(&self) -> Arc<ServerConfig> {
+        self.settings.ppp.clone()
     }
 
     pub fn session_count(&self) -> usize {

@@ -246,3 +246,106 @@ fn a_wrong_password_is_refused_and_nothing_is_allocated() {
     assert_eq!(b.cp.free_addresses(), 4);
     assert!(b.cp.stats.auth_rejected >= 1);
 }
+
+/// A control plane like `Bench::new`'s, with nothing in it yet.
+fn fresh_control_plane(now: Instant) -> ControlPlane {
+    let cfg = Config::default();
+    let settings = crate::daemon::settings::control_settings(&cfg, TUN);
+    let pool = AddressPool::new((1..=4).map(|i| Ipv4Addr::new(10, 100, 0, i)));
+    ControlPlane::new(
+        settings,
+        pool,
+        Some(Box::new(OneUser)),
+        None,
+        Arc::new(Clock::new(now)),
+    )
+}
+
+#[test]
+fn a_saved_session_carries_on_in_a_new_control_plane_without_renegotiation() {
+    let mut b = Bench::new("pw");
+    b.exchange();
+    for _ in 0..50 {
+        if b.up.is_some() {
+            break;
+        }
+        b.tick(Duration::from_millis(100));
+    }
+    assert_eq!(b.up, Some(Ipv4Addr::new(10, 100, 0, 1)));
+    let before = upserts(&b.table)[0].clone();
+
+    // Save, through the file format's encoder, and stop the old one.
+    let state = b.cp.save_state(b.now);
+    assert_eq!((state.tunnels.len(), state.sessions.len()), (1, 1));
+    let bytes = bincode::encode_to_vec(&state, bincode::config::standard()).unwrap();
+    let (state, _): (super::SavedState, usize) =
+        bincode::decode_from_slice(&bytes, bincode::config::standard()).unwrap();
+
+    // Two seconds later a new process takes it back.
+    let away = Duration::from_secs(2);
+    b.now += away;
+    let mut cp = fresh_control_plane(b.now);
+    let done = cp.restore_state(b.now, state, away);
+    assert_eq!((done.tunnels, done.sessions, done.calls_dropped), (1, 1, 0));
+    b.cp = cp;
+    b.table.clear();
+    b.up = None;
+    // Nothing goes to the LAC or the client: only the data plane is told.
+    while let Some(io) = b.cp.poll_io() {
+        match io {
+            Io::Table(u) => b.table.push(u),
+            other => panic!("a restore says nothing to peers, got {other:?}"),
+        }
+    }
+    let after = upserts(&b.table);
+    assert_eq!(after.len(), 1);
+    assert_eq!(
+        (
+            after[0].key,
+            after[0].address,
+            after[0].peer,
+            after[0].peer_tunnel,
+            after[0].peer_session
+        ),
+        (
+            before.key,
+            before.address,
+            before.peer,
+            before.peer_tunnel,
+            before.peer_session
+        )
+    );
+    assert_eq!(b.cp.session_count(), 1);
+    assert_eq!(b.cp.free_addresses(), 3, "the address stays taken");
+
+    // Two minutes of LCP echoes and L2TP HELLOs: both sides stay up and
+    // nothing is negotiated again.
+    for _ in 0..120 {
+        b.tick(Duration::from_secs(1));
+    }
+    assert_eq!(b.up, None, "IPCP came up again: a renegotiation");
+    assert!(!b.disconnected);
+    assert!(b.lac.is_established());
+    assert_eq!(b.cp.session_count(), 1);
+    let (c, _, _) = b.client.as_ref().unwrap();
+    assert!(c.is_network_up());
+
+    // The restored session is an ordinary one: a drop reaches the LAC.
+    let r = b.cp.execute(
+        b.now,
+        Origin::Signal("test"),
+        Command::Drop {
+            target: Target::User("alice".into()),
+            cause: Cause::AdminReset,
+        },
+    );
+    assert!(r.is_done(), "{r:?}");
+    for _ in 0..100 {
+        if b.disconnected {
+            break;
+        }
+        b.tick(Duration::from_millis(100));
+    }
+    assert!(b.disconnected);
+    assert_eq!(b.cp.free_addresses(), 4);
+}
