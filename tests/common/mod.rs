@@ -337,6 +337,41 @@ impl Lns {
         child.wait().ok()
     }
 
+    /// SIGTERM, wait for the daemon to exit (with save_state it saves and
+    /// stops at once), then start the same binary on the same files; its
+    /// log goes to `lns.N.log`. Returns the old one's exit status.
+    pub fn terminate_and_restart(&mut self, n: usize) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
+        // SAFETY: our own child by PID.
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+        let t0 = Instant::now();
+        let status = loop {
+            if let Ok(Some(st)) = child.try_wait() {
+                break st;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(15),
+                "l2tpns did not exit on SIGTERM:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        self.log = self.dir.join(format!("lns.{n}.log"));
+        let logf = fs::File::create(&self.log).expect("log");
+        let child = self
+            .ns
+            .command(DAEMON)
+            .arg("-c")
+            .arg(self.dir.join("startup-config"))
+            .stdout(logf.try_clone().expect("log"))
+            .stderr(logf)
+            .spawn()
+            .expect("start l2tpns again");
+        self.child = Some(child);
+        self.wait_for_log("listening for L2TP", Duration::from_secs(20));
+        status
+    }
+
     pub fn files(&self) -> &Path {
         &self.dir
     }
