@@ -10,6 +10,7 @@
 #   L2TPNS_BIN=/path/to/l2tpns contrib/test-real-client.sh
 #   SESSIONS=20 contrib/test-real-client.sh
 #   contrib/test-real-client.sh --radius   # authenticate and account via FreeRADIUS
+#   contrib/test-real-client.sh --restart  # sessions survive SIGTERM + a new start (save_state)
 #
 # Exit 0 only when every run passed.
 set -euo pipefail
@@ -26,6 +27,7 @@ command -v qemu-system-x86_64 >/dev/null || { echo "FAIL: qemu-system-x86_64 mis
 
 MODE=secrets
 [ "${1:-}" = "--radius" ] && MODE=radius
+[ "${1:-}" = "--restart" ] && MODE=restart
 NS=pa-l2t$$
 RUN=$(mktemp -d /tmp/l2tpns-real.XXXXXX)
 LNS_PID=""; CAP_PID=""; FR_PID=""
@@ -68,10 +70,16 @@ if [ "$MODE" = radius ]; then
   { echo "set primary_radius 127.0.0.1"; echo "set radius_secret \"real-radius-s3cret\""; echo "set radius_accounting yes"; } >> "$RUN/startup-config"
   : > "$RUN/ppp-secrets"
 fi
-ip netns exec "$NS" "$BIN" -c "$RUN/startup-config" > "$RUN/lns.log" 2>&1 &
-LNS_PID=$!
-for _ in $(seq 1 100); do grep -q "listening for L2TP" "$RUN/lns.log" && break; kill -0 $LNS_PID || break; sleep 0.1; done
-grep -q "listening for L2TP" "$RUN/lns.log" || { echo "FAIL: l2tpns did not start"; cat "$RUN/lns.log"; exit 1; }
+if [ "$MODE" = restart ]; then
+  { echo "set save_state yes"; echo "set state_file \"$RUN/state\""; } >> "$RUN/startup-config"
+fi
+start_lns() {  # $1: log file
+  ip netns exec "$NS" "$BIN" -c "$RUN/startup-config" > "$1" 2>&1 &
+  LNS_PID=$!
+  for _ in $(seq 1 100); do grep -q "listening for L2TP" "$1" && break; kill -0 $LNS_PID || break; sleep 0.1; done
+  grep -q "listening for L2TP" "$1" || { echo "FAIL: l2tpns did not start"; cat "$1"; exit 1; }
+}
+start_lns "$RUN/lns.log"
 
 rc=0
 run_vm() {
@@ -88,8 +96,36 @@ if command -v tshark >/dev/null; then
   CAP_PID=$!
   sleep 1
 fi
+# --restart: sessions up and pinged, then SIGTERM (save_state) and a new
+# start of the same binary while pppd holds them; then every session must
+# ping again with no PPP negotiation in pppd's log (lac-vm --pause).
+restart_run() {
+  echo "== restart"
+  "$PEER/lac-vm.sh" --netns "$NS" --lns 10.254.254.1 --timeout 300 --sessions 4 --auth chap \
+    --first-index 1 --pause 15 > "$RUN/restart.out" 2>&1 &
+  local vm=$!
+  for _ in $(seq 1 1200); do grep -q PEER-HOLDING "$RUN/restart.out" && break; kill -0 $vm 2>/dev/null || break; sleep 0.2; done
+  if ! grep -q PEER-HOLDING "$RUN/restart.out"; then
+    echo "FAIL: the VM never held its sessions"; wait $vm || true; cat "$RUN/restart.out"; rc=1; return
+  fi
+  local t0; t0=$(date +%s.%N)
+  kill -TERM "$LNS_PID"
+  for _ in $(seq 1 200); do kill -0 "$LNS_PID" 2>/dev/null || break; sleep 0.05; done
+  if kill -0 "$LNS_PID" 2>/dev/null; then echo "FAIL: l2tpns did not exit on SIGTERM"; rc=1; fi
+  start_lns "$RUN/lns2.log"
+  echo "RESTART saved=\"$(grep -o 'sessions=[0-9]*' "$RUN/lns.log" | tail -1)\" restored=\"$(grep 'state restored' "$RUN/lns2.log" | grep -o 'sessions=[0-9]*')\" restart_s=$(echo "$(date +%s.%N) - $t0" | bc)"
+  grep -q "state restored" "$RUN/lns2.log" || { echo "FAIL: no state restored"; rc=1; }
+  wait $vm || rc=1
+  cat "$RUN/restart.out"
+  grep -q "result=PASS" "$RUN/restart.out" || rc=1
+  grep -q "after_ok=4 renegotiation_packets=0" "$RUN/restart.out" || rc=1
+}
+if [ "$MODE" = restart ]; then
+  restart_run
+else
 run_vm pap --sessions "$SESSIONS" --auth pap --first-index 1
 run_vm chap --sessions "$SESSIONS" --auth chap --first-index $((SESSIONS + 1))
+fi
 [ "$MODE" = secrets ] && run_vm tunnel-auth --sessions 2 --auth chap --first-index $((SESSIONS * 2 + 1)) --tunnel-secret tunnel-s3cret --hide-avps
 if [ "$MODE" = radius ]; then
   sleep 2
@@ -111,6 +147,6 @@ if [ -n "$CAP_PID" ]; then
 fi
 ip netns exec "$NS" true
 kill -USR1 "$LNS_PID"; sleep 0.5
-grep " status " "$RUN/lns.log" | tail -1
+grep -h " status " "$RUN"/lns*.log | tail -1
 if [ $rc = 0 ]; then echo "REAL-CLIENT PASS mode=$MODE"; else echo "REAL-CLIENT FAIL (log: $RUN/lns.log)"; tail -50 "$RUN/lns.log"; fi
 exit $rc

@@ -1,6 +1,7 @@
 //! Real PPP clients: xl2tpd + pppd on a real Linux kernel (the QEMU VM of
 //! tests/peer) bring up 20 PAP and 20 CHAP sessions against the daemon
-//! and ping through each (contrib/test-real-client.sh does the work).
+//! and ping through each (contrib/test-real-client.sh does the work); with
+//! save_state, their sessions survive a restart of the daemon.
 
 mod common;
 
@@ -29,7 +30,12 @@ fn run(mode: &[&str]) {
         "real-client test failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("SUMMARY sessions=20 up=20"), "{stdout}");
+    if mode == ["--restart"] {
+        assert!(stdout.contains("SUMMARY sessions=4 up=4"), "{stdout}");
+        assert!(stdout.contains("after_ok=4 renegotiation_packets=0"), "{stdout}");
+    } else {
+        assert!(stdout.contains("SUMMARY sessions=20 up=20"), "{stdout}");
+    }
 }
 
 #[test]
@@ -46,4 +52,14 @@ fn xl2tpd_and_pppd_in_a_vm_authenticate_through_freeradius() {
         return;
     }
     run(&["--radius"]);
+}
+
+/// save_state: pppd's sessions outlive a SIGTERM and a new start of the
+/// daemon, and ping again with no PPP packet negotiated in pppd's log.
+#[test]
+fn xl2tpd_and_pppd_sessions_survive_a_restart() {
+    if common::skip_privileged() {
+        return;
+    }
+    run(&["--restart"]);
 }

@@ -29,6 +29,10 @@
 #   --transfer HOST:PORT  iperf3 client through the first session; --transfer-time S
 #                         (3), --transfer-bytes N (instead of a time), --transfer-reverse
 #   --connect-interval S  pause between connect requests (default 0.05)
+#   --pause S             after the first report, print PEER-HOLDING and wait S s
+#                         (the LNS may be restarted meanwhile), then ping through every
+#                         session again and count PPP negotiation packets since
+#                         (AFTER lines; any renegotiation fails the run)
 #   --timeout S           hard limit of the whole run, VM included (default 180)
 #   --mem MB              guest memory (default 256)
 #   --accel auto|kvm|tcg  auto (default): KVM only if kvm_intel or kvm_amd is loaded,
@@ -52,7 +56,7 @@ SESSIONS=1; USER_PATTERN='user%d'; FIRST_INDEX=1; PASSWORD=pa-pass; AUTH=pap
 TUNNEL_SECRET=""; HIDE_AVPS=0
 PING_TARGET=""; PING_COUNT=3; MAX_LOSS=0; REQUIRE_DNS=1
 TRANSFER=""; TRANSFER_TIME=3; TRANSFER_BYTES=""; TRANSFER_REVERSE=0
-CONNECT_INTERVAL=0.05; TIMEOUT=180; MEM=256; ACCEL=auto
+CONNECT_INTERVAL=0.05; PAUSE=0; TIMEOUT=180; MEM=256; ACCEL=auto
 SHOW_PPP_LOG=0; CONSOLE_LOG=""; DEBUG=0
 while [ $# -gt 0 ]; do
   opt=$1
@@ -84,6 +88,7 @@ while [ $# -gt 0 ]; do
     --transfer-time) TRANSFER_TIME=$val ;;
     --transfer-bytes) TRANSFER_BYTES=$val ;;
     --connect-interval) CONNECT_INTERVAL=$val ;;
+    --pause) PAUSE=$val ;;
     --timeout) TIMEOUT=$val ;;
     --mem) MEM=$val ;;
     --accel) ACCEL=$val ;;
@@ -99,7 +104,7 @@ LNS_ADDR=${LNS%%:*}; LNS_PORT=1701
 [ "$LNS" = "$LNS_ADDR" ] || LNS_PORT=${LNS#*:}
 is_number "$LNS_PORT" || usage_error "--lns ADDR[:PORT]: bad port $LNS_PORT"
 is_number "$SESSIONS" && [ "$SESSIONS" -ge 1 ] && [ "$SESSIONS" -le 250 ] || usage_error "--sessions 1..250"
-for n in FIRST_INDEX PING_COUNT MAX_LOSS TIMEOUT MEM SHOW_PPP_LOG; do
+for n in FIRST_INDEX PING_COUNT MAX_LOSS TIMEOUT MEM SHOW_PPP_LOG PAUSE; do
   is_number "${!n}" || usage_error "--$(tr 'A-Z_' 'a-z-' <<<"$n") needs a number"
 done
 case "$AUTH" in pap|chap) ;; *) usage_error "--auth pap|chap" ;; esac
@@ -173,7 +178,7 @@ mkdir -p "$RUN/extra/peer" "$RUN/extra/etc/ppp"
 for v in SESSIONS USER_PATTERN FIRST_INDEX PASSWORD AUTH TUNNEL_SECRET HIDE_AVPS \
          TUNNEL_AUTH HIDDEN GUEST_IP GUEST_PREFIX GUEST_GW PING_TARGET PING_COUNT MAX_LOSS \
          REQUIRE_DNS TRANSFER TRANSFER_TIME TRANSFER_BYTES TRANSFER_REVERSE \
-         CONNECT_INTERVAL SHOW_PPP_LOG DEBUG; do
+         CONNECT_INTERVAL SHOW_PPP_LOG PAUSE DEBUG; do
   printf '%s=%q\n' "$v" "${!v}"
 done > "$RUN/extra/peer/config"
 {
@@ -227,7 +232,7 @@ fi
 echo "VM qemu_pid=$QEMU_PID accel=$USE net=$NET${NETNS:+ netns=$NETNS} guest_ip=$GUEST_IP lns=$GUEST_LNS:$LNS_PORT sessions=$SESSIONS auth=$AUTH tunnel_auth=$TUNNEL_AUTH hidden=$HIDDEN"
 
 # --- follow the console until the VM powers off (or the time is up) --------------------------
-if [ "$DEBUG" = 1 ]; then SHOW='.'; else SHOW='^(SESSION|TRANSFER|SUMMARY|PPPLOG|IPERFLOG|XL2TPDLOG|PEER-)'; fi
+if [ "$DEBUG" = 1 ]; then SHOW='.'; else SHOW='^(SESSION|AFTER|TRANSFER|SUMMARY|PPPLOG|IPERFLOG|XL2TPDLOG|PEER-)'; fi
 plain() { sed -E 's/\r//g; s/\x1b\[[0-9;?]*[A-Za-z]//g; s/\x1b.//g'; }
 SHOWN=0
 show_new_lines() {  # complete new console lines that match SHOW

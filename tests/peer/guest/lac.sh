@@ -149,20 +149,59 @@ wait_sessions() {
 # Every session's address routes through its own ppp unit (policy routing,
 # table 100+i), then all sessions ping at once, each through its interface.
 route_and_ping() {
-  i=0; pids=""
+  i=0
   for u in $USERS; do
     f=/run/peer/up.$u
     if [ -f "$f" ]; then
       ip rule add from "$(field local "$f")" lookup $((100 + i)) pref $((1000 + i))
       ip route add default dev "$(field if "$f")" table $((100 + i))
-      target=${PING_TARGET:-$(field remote "$f")}
-      (ping -c "$PING_COUNT" -W 3 -I "$(field if "$f")" "$target" > "/run/peer/ping.$u" 2>&1
-       echo "rc=$?" >> "/run/peer/ping.$u") &
-      pids="$pids $!"
     fi
     i=$((i + 1))
   done
+  ping_all ping
+}
+
+ping_all() {  # $1: result file prefix (/run/peer/$1.<user>)
+  pids=""
+  for u in $USERS; do
+    f=/run/peer/up.$u
+    [ -f "$f" ] || continue
+    target=${PING_TARGET:-$(field remote "$f")}
+    (ping -c "$PING_COUNT" -W 3 -I "$(field if "$f")" "$target" > "/run/peer/$1.$u" 2>&1
+     echo "rc=$?" >> "/run/peer/$1.$u") &
+    pids="$pids $!"
+  done
   for p in $pids; do wait "$p"; done
+}
+
+# PPP negotiation packets in pppd's debug log (LCP Configure/Terminate,
+# IPCP, PAP, CHAP; echoes do not count).
+negotiation_count() {
+  grep -cE '(rcvd|sent) \[(LCP (Conf|Term)|IPCP|PAP|CHAP)' "/run/peer/ppp.$1.log" 2>/dev/null || true
+}
+
+# --pause: hold the sessions while the host may restart the LNS, then
+# ping through each again; a session passes when its ping works, its pppd
+# is still running and it negotiated nothing meanwhile.
+pause_and_ping_again() {
+  N_AFTER=skip; N_RENEG=0
+  [ "$PAUSE" -gt 0 ] || return 0
+  for u in $USERS; do negotiation_count "$u" > "/run/peer/neg.$u"; done
+  echo "PEER-HOLDING pause_s=$PAUSE"
+  sleep "$PAUSE"
+  ping_all after
+  N_AFTER=0
+  for u in $USERS; do
+    [ -f "/run/peer/up.$u" ] || continue
+    p=/run/peer/after.$u
+    recv=$(sed -n 's/.* \([0-9]*\) packets received.*/\1/p' "$p")
+    reneg=$(( $(negotiation_count "$u") - $(cat "/run/peer/neg.$u") ))
+    N_RENEG=$((N_RENEG + reneg))
+    ended=no; grep -qE 'Connection terminated|Modem hangup|^Exit' "/run/peer/ppp.$u.log" && ended=yes
+    result=PASS
+    if [ "${recv:-0}" -eq 0 ] || [ "$reneg" -ne 0 ] || [ $ended = yes ]; then result=FAIL; else N_AFTER=$((N_AFTER + 1)); fi
+    echo "AFTER $u recv=${recv:-0} negotiation_packets=$reneg ended=$ended result=$result"
+  done
 }
 
 down_reason() {  # why a session never reached ip-up
@@ -253,7 +292,8 @@ summary() {
   result=PASS
   [ "$N_PASS" -eq "$SESSIONS" ] || result=FAIL
   [ "$TRANSFER_RESULT" != fail ] || result=FAIL
-  echo "SUMMARY sessions=$SESSIONS up=$N_UP ip=$N_IP dns=$N_DNS ping_ok=$N_PING passed=$N_PASS auth=$AUTH tunnel_auth=$TUNNEL_AUTH hidden=$HIDDEN transfer=$TRANSFER_RESULT setup_s=$SETUP_S xl2tpd=$MODE result=$result"
+  if [ "$N_AFTER" != skip ] && { [ "$N_AFTER" -ne "$N_UP" ] || [ "$N_RENEG" -ne 0 ]; }; then result=FAIL; fi
+  echo "SUMMARY sessions=$SESSIONS up=$N_UP ip=$N_IP dns=$N_DNS ping_ok=$N_PING passed=$N_PASS auth=$AUTH tunnel_auth=$TUNNEL_AUTH hidden=$HIDDEN transfer=$TRANSFER_RESULT setup_s=$SETUP_S xl2tpd=$MODE after_ok=$N_AFTER renegotiation_packets=$N_RENEG result=$result"
 }
 
 # Hang up like a LAC does: CDN for every call, then StopCCN as xl2tpd exits.
@@ -277,5 +317,6 @@ route_and_ping
 report_sessions
 show_logs
 transfer
+pause_and_ping_again
 summary
 teardown
