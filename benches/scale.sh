@@ -6,6 +6,7 @@
 #   benches/scale.sh traffic SESSIONS TUNNELS   # CPU per packet at a fixed rate
 #   benches/scale.sh scrape  SESSIONS TUNNELS   # control-loop cost of a /metrics scrape
 #   benches/scale.sh cli     SESSIONS TUNNELS   # `show session` on the CLI vs packet delay
+#   benches/scale.sh restart SESSIONS TUNNELS   # save_state: SIGTERM + a new start under pings
 #
 #   HOLD=30 benches/scale.sh setup 100000 16
 #   EXTRA_CONFIG="set echo_timeout 60" CONCURRENCY=2000 benches/scale.sh setup 1000000 20
@@ -58,6 +59,16 @@
 # one CLI line: the listing's lines and wall time, and the pings' average
 # and maximum round trip before and during, with their loss: how much a
 # listing of every session delays user packets.
+#
+# restart: `set save_state yes`, SESSIONS held while the load generator
+# pings round robin through them (--hold-ping-rate PING_RATE, 1000 pps),
+# then SIGTERM and a new start of the same binary, while the generator
+# holds on. Prints one RESTART line: the snapshot and write time and the
+# state size (whole, per session) from the old daemon's log; the restore
+# time from the new one's; TERM to sessions restored (log timestamps);
+# the pings' largest gap (last reply before, first after: the outage
+# users see); PPP renegotiations, sessions lost, and sessions that pass a
+# ping after the hold (must be all).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -128,6 +139,9 @@ set data_workers $WORKERS
 $EXTRA_CONFIG
 EOF
 if [ "$MODE" = scrape ]; then echo "set metrics_address \"$METRICS_ADDRESS\"" >> "$RUN/startup-config"; fi
+if [ "$MODE" = restart ]; then
+  printf 'set save_state yes\nset state_file "%s"\n' "$RUN/state" >> "$RUN/startup-config"
+fi
 echo '* * "pw" *' > "$RUN/ppp-secrets"
 echo "$POOL" > "$RUN/ip_pool"
 
@@ -306,6 +320,39 @@ s.sendall(b"quit\r\n")
        "ping_during_avg_ms=$D_AVG ping_during_max_ms=$D_MAX ping_during_loss=$D_LOSS" \
        "load=\"$(cut -d' ' -f1-3 /proc/loadavg)\""
   kill "$LG" 2>/dev/null || true; wait "$LG" 2>/dev/null || true
+  exit 0
+fi
+
+# ---- restart -----------------------------------------------------------------
+if [ "$MODE" = restart ]; then
+  PING_RATE=${PING_RATE:-1000}
+  "${GEN[@]}" ip netns exec "$NS" "$LOADGEN" "${LG_ARGS[@]}" --hold "$HOLD" \
+      --hold-ping-rate "$PING_RATE" > "$RUN/lg.out" 2> "$RUN/lg.err" &
+  LG=$!
+  until grep -qs '^HOLDING' "$RUN/lg.err"; do kill -0 "$LG" 2>/dev/null || break; sleep 0.1; done
+  sleep 3
+  OLD=$LNS_PID
+  kill -TERM "$OLD"
+  while kill -0 "$OLD" 2>/dev/null; do sleep 0.01; done
+  wait "$OLD" 2>/dev/null || true
+  start_lns
+  for _ in $(seq 1 600); do grep -q 'restored the saved state' "$RUN/lns.log" && break; sleep 0.1; done
+  wait "$LG" || true
+  S=$(grep -m1 'state saved' "$RUN/lns.log" || true)
+  R=$(grep -m1 'restored the saved state' "$RUN/lns.log" || true)
+  T=$(grep -m1 'SIGTERM' "$RUN/lns.log" || true)
+  L=$(grep '^SUMMARY' "$RUN/lg.out" || true)
+  ts() { date -d "$(echo "$1" | awk '{ print $1 }')" +%s.%N 2>/dev/null || echo 0; }
+  echo "RESTART sessions=$SESSIONS tunnels=$TUNNELS saved_sessions=$(field sessions "$S")" \
+       "snapshot_ms=$(echo "$T" | grep -o 'snapshot taken in [0-9.]* ms' | grep -o '[0-9.]*' || echo -)" \
+       "write_ms=$(field write_ms "$S") state_bytes=$(field bytes "$S")" \
+       "bytes_per_session=$(field bytes_per_session "$S")" \
+       "restored_sessions=$(field sessions "$R") restore_ms=$(field restore_ms "$R")" \
+       "term_to_restored_s=$(echo "$(ts "$R") - $(ts "$T")" | bc)" \
+       "gap_ms=$(field hold_max_gap_ms "$L") hold_pings_sent=$(field hold_pings_sent "$L")" \
+       "hold_pings_received=$(field hold_pings_received "$L")" \
+       "renegotiations=$(field renegotiations "$L") lost_during_hold=$(field lost_during_hold "$L")" \
+       "after_ok_sessions=$(field after_ok_sessions "$L") result=$(field result "$L")"
   exit 0
 fi
 
