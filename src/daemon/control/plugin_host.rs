@@ -1,18 +1,24 @@
 //! The control plane as plugins and nsctl see it: the narrow `PluginApi`
 //! (session look-ups and the command layer), the plugin hooks at their
-//! events, and nsctl requests answered through the plugin chain.
+//! events, the plugins' 1 s timer, and nsctl requests answered through the
+//! plugin chain.
 
 use std::net::{IpAddr, SocketAddr};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tracing::{debug, info, warn};
 
 use crate::dataplane::session_table::SessionKey;
 use crate::nsctl::{ClusterRole, ControlHandler, ControlReply, LoadOutcome, UnloadOutcome};
-use crate::plugin::{LoadError, PluginApi, PluginControl, PostAuth, PreAuth, SessionInfo, Sid};
+use crate::plugin::{
+    AcctAttributes, AcctKind, LoadError, PluginApi, PluginControl, PostAuth, PreAuth, SessionInfo,
+    Sid,
+};
+use crate::radius::ExtraAttribute;
 
 use super::command::{Command, Origin, Reply};
-use super::ControlPlane;
+use super::session::Session;
+use super::{ControlPlane, TimerKey};
 
 /// Who may use nsctl.
 pub struct NsctlSettings {
@@ -27,18 +33,25 @@ struct Host<'a> {
     origin: Origin,
 }
 
+/// How often the `timer` hook runs (l2tpns: once a second).
+const PLUGIN_TIMER_EVERY: Duration = Duration::from_secs(1);
+
+/// What a plugin may know of session `k`.
+pub(super) fn session_info_of(k: SessionKey, s: &Session) -> SessionInfo {
+    SessionInfo {
+        sid: k.nas_port(),
+        user: s.username.as_deref().map(str::to_owned),
+        address: s.address,
+    }
+}
+
 impl ControlPlane {
     fn session_info(&self, k: SessionKey) -> Option<SessionInfo> {
-        let s = self.sessions.get(&k)?;
-        Some(SessionInfo {
-            sid: k.nas_port(),
-            user: s.username.as_deref().map(str::to_owned),
-            address: s.address,
-        })
+        Some(session_info_of(k, self.sessions.get(&k)?))
     }
 
     /// Load the plugins the startup-config names, in its order.
-    pub fn load_plugins(&mut self, names: &[String]) {
+    pub fn load_plugins(&mut self, now: Instant, names: &[String]) {
         for name in names {
             match self.plugins.load(name) {
                 Ok(()) => info!(plugin = %name, "plugin loaded"),
@@ -50,6 +63,35 @@ impl ControlPlane {
                 ),
             }
         }
+        self.arm_plugin_timer(now);
+    }
+
+    /// A plugin the registry does not know, as a test loads it.
+    #[cfg(test)]
+    pub(super) fn load_boxed_plugin(&mut self, now: Instant, p: Box<dyn crate::plugin::Plugin>) {
+        self.plugins.load_boxed(p);
+        self.arm_plugin_timer(now);
+    }
+
+    /// After the plugin set changed: the 1 s timer runs while a plugin is
+    /// loaded, and an idle daemon without plugins does not wake up for it.
+    pub(super) fn arm_plugin_timer(&mut self, now: Instant) {
+        let at = match self.timers.deadline(TimerKey::PluginTimer) {
+            _ if self.plugins.is_empty() => None,
+            Some(armed) => Some(armed),
+            None => Some(now + PLUGIN_TIMER_EVERY),
+        };
+        self.timers.set(TimerKey::PluginTimer, at);
+    }
+
+    /// `timer`, then the next one a second later (a late wake-up runs it
+    /// once, not once per second missed: l2tpns's main loop does the same).
+    pub(super) fn plugin_timer(&mut self, now: Instant) {
+        let unix = self.unix_secs(now);
+        let mut plugins = std::mem::take(&mut self.plugins);
+        plugins.run("timer", |p| p.timer(&*self, unix));
+        self.plugins = plugins;
+        self.arm_plugin_timer(now);
     }
 
     pub fn set_nsctl(&mut self, settings: NsctlSettings) {
@@ -91,6 +133,56 @@ impl ControlPlane {
             s.tx_connect_speed = auth.tx_connect_speed;
             s.rx_connect_speed = auth.rx_connect_speed;
         }
+    }
+
+    /// `radius_response` for each Cisco-AVPair, in order: each pair is its
+    /// own event (a `Stop` ends the chain for that pair only).
+    pub(super) fn plugin_radius_response(&mut self, k: SessionKey, pairs: &[(String, String)]) {
+        if self.plugins.is_empty() || pairs.is_empty() {
+            return;
+        }
+        let Some(info) = self.session_info(k) else {
+            return;
+        };
+        let mut plugins = std::mem::take(&mut self.plugins);
+        for (key, value) in pairs {
+            plugins.run("radius_response", |p| {
+                p.radius_response(&*self, &info, key, value)
+            });
+        }
+        self.plugins = plugins;
+    }
+
+    /// `radius_reset`: a CoA is about to apply.
+    pub(super) fn plugin_radius_reset(&mut self, k: SessionKey) {
+        if self.plugins.is_empty() {
+            return;
+        }
+        let Some(info) = self.session_info(k) else {
+            return;
+        };
+        let mut plugins = std::mem::take(&mut self.plugins);
+        plugins.run("radius_reset", |p| p.radius_reset(&*self, &info));
+        self.plugins = plugins;
+    }
+
+    /// `radius_account`: what the plugins add to this accounting record.
+    /// `info` is passed in: at Stop the session has left the table.
+    pub(super) fn plugin_radius_account(
+        &mut self,
+        info: &SessionInfo,
+        kind: AcctKind,
+    ) -> Vec<ExtraAttribute> {
+        if self.plugins.is_empty() {
+            return Vec::new();
+        }
+        let mut add = AcctAttributes::default();
+        let mut plugins = std::mem::take(&mut self.plugins);
+        plugins.run("radius_account", |p| {
+            p.radius_account(&*self, info, kind, &mut add)
+        });
+        self.plugins = plugins;
+        add.into_vec()
     }
 
     /// `new_session` (IPCP up) and `kill_session` (the session ends).
@@ -139,6 +231,8 @@ impl ControlPlane {
         };
         self.plugins = plugins;
         self.nsctl_server = server;
+        // load_plugin / unload_plugin may have changed the set.
+        self.arm_plugin_timer(now);
         let Ok(answer) = answer else { return };
         match &answer.request {
             Ok(req) => {
