@@ -11,8 +11,8 @@ use tracing::{debug, info, warn};
 use crate::dataplane::session_table::SessionKey;
 use crate::nsctl::{ClusterRole, ControlHandler, ControlReply, LoadOutcome, UnloadOutcome};
 use crate::plugin::{
-    AcctAttributes, AcctKind, LoadError, PluginApi, PluginControl, PostAuth, PreAuth, SessionInfo,
-    Sid,
+    AcctAttributes, AcctKind, HookResult, LoadError, Plugin, PluginApi, PluginControl, PostAuth,
+    PreAuth, SessionInfo, Sid,
 };
 use crate::radius::ExtraAttribute;
 
@@ -68,7 +68,7 @@ impl ControlPlane {
 
     /// A plugin the registry does not know, as a test loads it.
     #[cfg(test)]
-    pub(super) fn load_boxed_plugin(&mut self, now: Instant, p: Box<dyn crate::plugin::Plugin>) {
+    pub(super) fn load_boxed_plugin(&mut self, now: Instant, p: Box<dyn Plugin>) {
         self.plugins.load_boxed(p);
         self.arm_plugin_timer(now);
     }
@@ -88,10 +88,21 @@ impl ControlPlane {
     /// once, not once per second missed: l2tpns's main loop does the same).
     pub(super) fn plugin_timer(&mut self, now: Instant) {
         let unix = self.unix_secs(now);
-        let mut plugins = std::mem::take(&mut self.plugins);
-        plugins.run("timer", |p| p.timer(&*self, unix));
-        self.plugins = plugins;
+        self.run_hook("timer", |p, cp| p.timer(cp, unix));
         self.arm_plugin_timer(now);
+    }
+
+    /// Runs `hook` over the plugins in load order (`Plugins::run`). They
+    /// are taken out for the call, so a hook sees the control plane, never
+    /// the plugin list it is in.
+    fn run_hook(
+        &mut self,
+        event: &str,
+        mut hook: impl FnMut(&mut dyn Plugin, &ControlPlane) -> HookResult,
+    ) {
+        let mut plugins = std::mem::take(&mut self.plugins);
+        plugins.run(event, |p| hook(p, &*self));
+        self.plugins = plugins;
     }
 
     pub fn set_nsctl(&mut self, settings: NsctlSettings) {
@@ -107,9 +118,7 @@ impl ControlPlane {
             username,
             continue_auth: true,
         };
-        let mut plugins = std::mem::take(&mut self.plugins);
-        plugins.run("pre_auth", |p| p.pre_auth(&*self, &mut auth));
-        self.plugins = plugins;
+        self.run_hook("pre_auth", |p, cp| p.pre_auth(cp, &mut auth));
         auth.continue_auth.then_some(auth.username)
     }
 
@@ -126,9 +135,7 @@ impl ControlPlane {
             tx_connect_speed: s.tx_connect_speed,
             rx_connect_speed: s.rx_connect_speed,
         };
-        let mut plugins = std::mem::take(&mut self.plugins);
-        plugins.run("post_auth", |p| p.post_auth(&*self, &mut auth));
-        self.plugins = plugins;
+        self.run_hook("post_auth", |p, cp| p.post_auth(cp, &mut auth));
         if let Some(s) = self.sessions.get_mut(&k) {
             s.tx_connect_speed = auth.tx_connect_speed;
             s.rx_connect_speed = auth.rx_connect_speed;
@@ -144,13 +151,11 @@ impl ControlPlane {
         let Some(info) = self.session_info(k) else {
             return;
         };
-        let mut plugins = std::mem::take(&mut self.plugins);
         for (key, value) in pairs {
-            plugins.run("radius_response", |p| {
-                p.radius_response(&*self, &info, key, value)
+            self.run_hook("radius_response", |p, cp| {
+                p.radius_response(cp, &info, key, value)
             });
         }
-        self.plugins = plugins;
     }
 
     /// `radius_reset`: a CoA is about to apply.
@@ -161,9 +166,7 @@ impl ControlPlane {
         let Some(info) = self.session_info(k) else {
             return;
         };
-        let mut plugins = std::mem::take(&mut self.plugins);
-        plugins.run("radius_reset", |p| p.radius_reset(&*self, &info));
-        self.plugins = plugins;
+        self.run_hook("radius_reset", |p, cp| p.radius_reset(cp, &info));
     }
 
     /// `radius_account`: what the plugins add to this accounting record.
@@ -177,11 +180,9 @@ impl ControlPlane {
             return Vec::new();
         }
         let mut add = AcctAttributes::default();
-        let mut plugins = std::mem::take(&mut self.plugins);
-        plugins.run("radius_account", |p| {
-            p.radius_account(&*self, info, kind, &mut add)
+        self.run_hook("radius_account", |p, cp| {
+            p.radius_account(cp, info, kind, &mut add)
         });
-        self.plugins = plugins;
         add.into_vec()
     }
 
@@ -193,13 +194,11 @@ impl ControlPlane {
         let Some(info) = self.session_info(k) else {
             return;
         };
-        let mut plugins = std::mem::take(&mut self.plugins);
         if up {
-            plugins.run("new_session", |p| p.new_session(&*self, &info));
+            self.run_hook("new_session", |p, cp| p.new_session(cp, &info));
         } else {
-            plugins.run("kill_session", |p| p.kill_session(&*self, &info));
+            self.run_hook("kill_session", |p, cp| p.kill_session(cp, &info));
         }
-        self.plugins = plugins;
     }
 
     /// An nsctl datagram: refused (counted) from outside loopback and
