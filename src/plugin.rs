@@ -6,14 +6,19 @@
 //! layer, never the data plane's tables. Docs/PLUGINS.md shows how to
 //! write one.
 //!
-//! The hooks called today: `pre_auth` (before a login is checked),
-//! `post_auth` (a login accepted), `new_session` (IPCP up), `kill_session` (a session ends) and `control`
-//! (an nsctl command).
+//! The hooks called: `pre_auth` (before a login is checked), `post_auth`
+//! (a login accepted), `radius_response` (each Cisco-AVPair of an
+//! Access-Accept or CoA-Request), `radius_reset` (a CoA, before its values
+//! apply), `new_session` (IPCP up), `kill_session` (a session ends),
+//! `radius_account` (an accounting Start, Interim-Update or Stop is built:
+//! attributes may be added), `timer` (once a second while a plugin is
+//! loaded) and `control` (an nsctl command).
 
 use std::net::Ipv4Addr;
 
 use crate::daemon::control::command::{Command, Reply};
 use crate::nsctl::{ClusterRole, PluginVerdict};
+use crate::radius::ExtraAttribute;
 
 /// l2tpns's session id as plugins and nsctl name it: NAS-Port,
 /// (tunnel id << 16) | session id.
@@ -56,6 +61,59 @@ pub struct PostAuth {
     pub rx_connect_speed: u32,
 }
 
+/// Which accounting record `radius_account` is adding to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcctKind {
+    Start,
+    InterimUpdate,
+    Stop,
+}
+
+/// What `radius_account` may add to an Accounting-Request: vendor
+/// attributes (Cisco-AVPair first of all) and standard ones the LNS does not
+/// write itself. They go after the LNS's own, in the order added.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct AcctAttributes(Vec<ExtraAttribute>);
+
+/// Standard attributes a plugin may not add: the ones the LNS writes in an
+/// Accounting-Request (radius::request::encode_accounting_request), a second
+/// copy of which would confuse the server; Vendor-Specific (use `vendor`);
+/// Message-Authenticator (the builder signs it, first); and 0.
+const LNS_ATTRIBUTES: &[u8] = &[
+    0, 1, 4, 5, 6, 7, 8, 25, 26, 30, 31, 32, 40, 41, 42, 43, 44, 46, 47, 48, 49, 52, 53, 55, 61, 80,
+];
+
+/// `AcctAttributes::standard` was given a type the LNS writes itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReservedAttribute(pub u8);
+
+impl AcctAttributes {
+    /// Cisco-AVPair (vendor 9, attribute 1), "key=value".
+    pub fn cisco_avpair(&mut self, pair: &str) {
+        self.0.push(ExtraAttribute::cisco_avpair(pair));
+    }
+
+    /// One sub-attribute of `vendor` inside a Vendor-Specific (26).
+    pub fn vendor(&mut self, vendor: u32, typ: u8, value: &[u8]) {
+        let value = value.to_vec();
+        self.0.push(ExtraAttribute::Vendor { vendor, typ, value });
+    }
+
+    /// A standard attribute (Connect-Info, Acct-Multi-Session-Id, ...).
+    pub fn standard(&mut self, typ: u8, value: &[u8]) -> Result<(), ReservedAttribute> {
+        if LNS_ATTRIBUTES.contains(&typ) {
+            return Err(ReservedAttribute(typ));
+        }
+        let value = value.to_vec();
+        self.0.push(ExtraAttribute::Standard { typ, value });
+        Ok(())
+    }
+
+    pub fn into_vec(self) -> Vec<ExtraAttribute> {
+        self.0
+    }
+}
+
 /// A hook's answer (l2tpns's PLUGIN_RET_OK / STOP / ERROR): `Stop` ends the
 /// chain for this event, `Error` too, and is logged.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,11 +135,50 @@ pub trait Plugin: Send {
         HookResult::Continue
     }
 
+    /// One `key=value` of a Cisco-AVPair in an Access-Accept (after
+    /// `post_auth`, before the network comes up) or a CoA-Request (after
+    /// `radius_reset`), in attribute order. `key` is what precedes the first
+    /// '=', `value` what follows (unquoted; empty when there is no '=').
+    fn radius_response(
+        &mut self,
+        _api: &dyn PluginApi,
+        _session: &SessionInfo,
+        _key: &str,
+        _value: &str,
+    ) -> HookResult {
+        HookResult::Continue
+    }
+
+    /// A CoA-Request for this session, before its values apply: forget
+    /// what earlier Cisco-AVPairs set (the CoA's own follow).
+    fn radius_reset(&mut self, _api: &dyn PluginApi, _session: &SessionInfo) -> HookResult {
+        HookResult::Continue
+    }
+
     fn new_session(&mut self, _api: &dyn PluginApi, _session: &SessionInfo) -> HookResult {
         HookResult::Continue
     }
 
     fn kill_session(&mut self, _api: &dyn PluginApi, _session: &SessionInfo) -> HookResult {
+        HookResult::Continue
+    }
+
+    /// An Accounting-Request for this session is being built: `add` what
+    /// it should carry besides the LNS's attributes. A Stop comes after
+    /// `kill_session`.
+    fn radius_account(
+        &mut self,
+        _api: &dyn PluginApi,
+        _session: &SessionInfo,
+        _kind: AcctKind,
+        _add: &mut AcctAttributes,
+    ) -> HookResult {
+        HookResult::Continue
+    }
+
+    /// Once a second while at least one plugin is loaded; the time is the
+    /// control plane's, in seconds since the Unix epoch.
+    fn timer(&mut self, _api: &dyn PluginApi, _now_unix_secs: u64) -> HookResult {
         HookResult::Continue
     }
 
@@ -122,6 +219,12 @@ impl Plugins {
         let plugin = crate::plugins::create(name).ok_or(LoadError::Unknown)?;
         self.loaded.push(plugin);
         Ok(())
+    }
+
+    /// A plugin the registry does not know (tests' recording plugins).
+    #[cfg(test)]
+    pub fn load_boxed(&mut self, plugin: Box<dyn Plugin>) {
+        self.loaded.push(plugin);
     }
 
     /// Whether it was loaded.

@@ -41,6 +41,11 @@ impl<K: Copy + Ord + Hash> Timers<K> {
         }
     }
 
+    /// `key`'s deadline, if armed.
+    pub fn deadline(&self, key: K) -> Option<Instant> {
+        self.by_key.get(&key).copied()
+    }
+
     pub fn next(&self) -> Option<Instant> {
         self.by_time.first().map(|(t, _)| *t)
     }

@@ -32,7 +32,10 @@ fn run(mode: &[&str]) {
     );
     if mode == ["--restart"] {
         assert!(stdout.contains("SUMMARY sessions=4 up=4"), "{stdout}");
-        assert!(stdout.contains("after_ok=4 renegotiation_packets=0"), "{stdout}");
+        assert!(
+            stdout.contains("after_ok=4 renegotiation_packets=0"),
+            "{stdout}"
+        );
     } else {
         assert!(stdout.contains("SUMMARY sessions=20 up=20"), "{stdout}");
     }

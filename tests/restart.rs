@@ -52,7 +52,10 @@ fn a_thousand_sessions_survive_sigterm_and_a_fresh_start() {
     let t0 = Instant::now();
     let status = lns.terminate_and_restart(2);
     let restart_ms = t0.elapsed().as_millis();
-    assert!(status.success(), "SIGTERM with save_state exits 0: {status}");
+    assert!(
+        status.success(),
+        "SIGTERM with save_state exits 0: {status}"
+    );
     let first_log = std::fs::read_to_string(lns.files().join("lns.log")).unwrap();
     let saved = first_log
         .lines()
@@ -89,7 +92,10 @@ fn a_thousand_sessions_survive_sigterm_and_a_fresh_start() {
     assert_eq!(f("result"), "PASS", "{summary}");
     assert!(out.status.success(), "{summary}");
     let gap: u64 = f("hold_max_gap_ms").parse().unwrap();
-    assert!(gap < 10_000, "the outage is the restart, not more: {summary}");
+    assert!(
+        gap < 10_000,
+        "the outage is the restart, not more: {summary}"
+    );
     // The new daemon saw no tunnel or call set up: no SCCRQ, no ICRQ.
     let log = lns.log_text();
     assert!(!log.contains("new tunnel"), "an SCCRQ after the restart");
@@ -167,7 +173,10 @@ fn accounting_carries_on_under_the_same_session_id_with_no_new_start() {
     stops.sort();
     assert_eq!(starts.len(), 3, "{d}");
     assert_eq!(starts, stops, "{d}");
-    for r in d.split("\n\n").filter(|r| r.contains("Acct-Status-Type = Stop")) {
+    for r in d
+        .split("\n\n")
+        .filter(|r| r.contains("Acct-Status-Type = Stop"))
+    {
         let time: u64 = r
             .lines()
             .find_map(|l| l.trim().strip_prefix("Acct-Session-Time = "))

@@ -337,7 +337,10 @@ pub fn run(opts: Options) -> Result<(), String> {
     if let Some(a) = settings::acct_dir(&cfg, started.1) {
         cp.set_accounting_dir(a, Instant::now());
     }
-    cp.load_plugins(&crate::config::Statement::plugins(&cfg.statements));
+    cp.load_plugins(
+        Instant::now(),
+        &crate::config::Statement::plugins(&cfg.statements),
+    );
     restore_saved_state(&mut cp, &cfg);
     let result = rt.block_on(async move {
         if let Some(r) = radius_rx {

@@ -17,6 +17,8 @@ use std::net::Ipv4Addr;
 pub const MAX_PACKET: usize = 4096;
 /// Largest attribute value.
 pub const MAX_VALUE: usize = 253;
+/// Largest value of a vendor sub-attribute (4 vendor id + 2 sub-header).
+pub const MAX_VENDOR_VALUE: usize = MAX_VALUE - 6;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum BuildError {
@@ -42,7 +44,7 @@ pub struct Builder {
 }
 
 /// Cut a string to at most `max` bytes on a char boundary.
-fn clamp_str(s: &str, max: usize) -> &str {
+pub fn clamp_str(s: &str, max: usize) -> &str {
     let mut end = s.len().min(max);
     while !s.is_char_boundary(end) {
         end -= 1;
@@ -121,15 +123,14 @@ impl Builder {
         Ok(())
     }
 
-    /// Vendor-Specific (26) with one string sub-attribute (RFC 2865 §5.26).
-    pub fn vsa_string(&mut self, vendor: u32, vtype: u8, s: &str) {
-        // 4 vendor id + 2 sub-header.
-        let s = clamp_str(s, MAX_VALUE - 6);
-        let mut v = Vec::with_capacity(6 + s.len());
+    /// Vendor-Specific (26) with one sub-attribute (RFC 2865 §5.26).
+    pub fn vsa(&mut self, vendor: u32, vtype: u8, value: &[u8]) {
+        let value = value.get(..MAX_VENDOR_VALUE).unwrap_or(value);
+        let mut v = Vec::with_capacity(6 + value.len());
         v.extend_from_slice(&vendor.to_be_bytes());
         v.push(vtype);
-        v.push((2 + s.len()) as u8);
-        v.extend_from_slice(s.as_bytes());
+        v.push((2 + value.len()) as u8);
+        v.extend_from_slice(value);
         self.avp(AVP::from_bytes(26, &v), v.len());
     }
 

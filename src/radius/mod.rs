@@ -23,5 +23,5 @@ pub use client::{Outcome, RadiusClient, RequestId, Transmit};
 pub use config::{ClientConfig, MessageAuthenticatorPolicy, ServerAddrs, ServerStats};
 pub use dae::{build_dae_response, parse_dae_request, DaeError, DaeKind, DaeRequest};
 pub use reply::{AuthReply, FramedIp};
-pub use request::{AccessRequest, AccountingRequest, AcctStatus, RequestKind};
+pub use request::{AccessRequest, AccountingRequest, AcctStatus, ExtraAttribute, RequestKind};
 pub use terminate_cause::terminate_cause_name;

@@ -90,12 +90,16 @@ pub fn vendor_subattributes(value: &[u8]) -> Option<(u32, Vec<SubAttribute<'_>>)
     Some((vendor, out))
 }
 
-/// "key=value" split at the first '='; no '=' gives an empty value.
+/// "key=value" split at the first '='; no '=' gives an empty value, and
+/// one pair of matching quotes around a value of 3 or more octets goes
+/// (l2tpns 2.4.1's handle_avpair does both).
 pub fn split_avpair(s: &str) -> (String, String) {
-    match s.split_once('=') {
-        Some((k, v)) => (k.to_string(), v.to_string()),
-        None => (s.to_string(), String::new()),
-    }
+    let (key, value) = s.split_once('=').unwrap_or((s, ""));
+    let unquoted = ['"', '\'']
+        .into_iter()
+        .find_map(|q| value.strip_prefix(q)?.strip_suffix(q))
+        .filter(|_| value.len() > 2);
+    (key.to_string(), unquoted.unwrap_or(value).to_string())
 }
 
 fn ipv4_of(v: &[u8]) -> Option<Ipv4Addr> {
@@ -200,5 +204,18 @@ mod tests {
             ("lcp:interface-config".into(), "ip mtu 1400=x".into())
         );
         assert_eq!(split_avpair("novalue"), ("novalue".into(), String::new()));
+        assert_eq!(
+            split_avpair("lcp:interface-config#1=service-policy input 512"),
+            (
+                "lcp:interface-config#1".into(),
+                "service-policy input 512".into()
+            )
+        );
+        let value = |s| split_avpair(s).1;
+        assert_eq!(value("throttle=\"yes\""), "yes");
+        assert_eq!(value("throttle='yes'"), "yes");
+        assert_eq!(value("throttle=\"yes'"), "\"yes'");
+        assert_eq!(value("throttle=\"\""), "\"\"");
+        assert_eq!(value("throttle=\"é\""), "é");
     }
 }

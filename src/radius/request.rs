@@ -80,11 +80,38 @@ pub struct AccountingRequest {
     pub terminate_cause: Option<u32>,
     /// Class attributes from the Access-Accept, echoed (RFC 2865 §5.25).
     pub class: Vec<Vec<u8>>,
-    /// Cisco-AVPair strings ("key=value").
-    pub extra_cisco_avpairs: Vec<String>,
+    /// Appended last (plugins' `radius_account`, disc-cause-ext).
+    pub extra: Vec<ExtraAttribute>,
     /// Event-Timestamp (RFC 2869 §5.3, seconds since the Unix epoch); the
     /// core reads no clock, so the caller supplies it when it wants one.
     pub event_timestamp: Option<u32>,
+}
+
+/// An attribute appended to an Accounting-Request beyond the ones the LNS
+/// writes itself.
+#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub enum ExtraAttribute {
+    /// A standard attribute (RFC 2865 §5): type and raw value.
+    Standard { typ: u8, value: Vec<u8> },
+    /// One sub-attribute of a vendor, inside a Vendor-Specific (26).
+    Vendor {
+        vendor: u32,
+        typ: u8,
+        value: Vec<u8>,
+    },
+}
+
+impl ExtraAttribute {
+    /// Cisco-AVPair (vendor 9, attribute 1), "key=value"; a longer one
+    /// is cut on a char boundary.
+    pub fn cisco_avpair(pair: &str) -> ExtraAttribute {
+        let pair = super::builder::clamp_str(pair, super::builder::MAX_VENDOR_VALUE);
+        ExtraAttribute::Vendor {
+            vendor: VENDOR_CISCO,
+            typ: CISCO_AVPAIR,
+            value: pair.as_bytes().to_vec(),
+        }
+    }
 }
 
 /// Low and high 32 bits of a 64-bit counter (Octets, Gigawords: RFC 2869 §5.1).
@@ -201,8 +228,11 @@ pub fn encode_accounting_request(
     if let Some(ts) = req.event_timestamp {
         b.u32(rfc2869::EVENT_TIMESTAMP_TYPE, ts);
     }
-    for pair in &req.extra_cisco_avpairs {
-        b.vsa_string(VENDOR_CISCO, CISCO_AVPAIR, pair);
+    for a in &req.extra {
+        match a {
+            ExtraAttribute::Standard { typ, value } => b.bytes(*typ, value),
+            ExtraAttribute::Vendor { vendor, typ, value } => b.vsa(*vendor, *typ, value),
+        }
     }
     b.finish(&cfg.secret)
 }

@@ -63,7 +63,7 @@ fn acct_request(status: AcctStatus) -> AccountingRequest {
         output_packets: 20,
         terminate_cause: Some(terminate_cause::ADMIN_RESET),
         class: vec![b"class-a".to_vec()],
-        extra_cisco_avpairs: vec!["disc-cause-ext=1000".into()],
+        extra: vec![ExtraAttribute::cisco_avpair("disc-cause-ext=1000")],
         ..AccountingRequest::default()
     }
 }
@@ -231,7 +231,7 @@ fn long_password_and_huge_values_are_clamped() {
     assert_eq!(a.iter().find(|x| x.0 == 2).unwrap().1.len(), 128);
     assert_eq!(a.iter().find(|x| x.0 == 1).unwrap().1.len(), 253);
     let mut acct = acct_request(AcctStatus::Stop);
-    acct.extra_cisco_avpairs = vec!["k=".to_string() + &"v".repeat(300); 40];
+    acct.extra = vec![ExtraAttribute::cisco_avpair(&("k=".to_string() + &"v".repeat(300))); 40];
     let bytes = encode_accounting_request(&acct, 1, 0, &cfg()).unwrap();
     assert!(bytes.len() <= 4096);
     assert!(Packet::decode(&bytes, SECRET).is_ok());

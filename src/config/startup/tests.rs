@@ -117,6 +117,8 @@ const REFERENCE_DEFAULTS: &[(&str, &str)] = &[
     ("radius_source_address", "0.0.0.0"),
     ("radius_dae_allow", ""),
     ("log_format", "text"),
+    ("save_state", "no"),
+    ("state_file", "/var/lib/l2tpns/state"),
 ];
 
 #[test]

@@ -20,8 +20,10 @@ use crate::radius::{
 };
 
 use super::super::teardown::{terminate_cause, Cause};
+use super::plugin_host::session_info_of;
 use super::session::Session;
 use super::{ControlPlane, TimerKey};
+use crate::plugin::AcctKind;
 
 /// RADIUS settings beyond the client's own (from the startup-config).
 pub struct AaaSettings {
@@ -270,7 +272,7 @@ impl ControlPlane {
         }
         let req = AccountingRequest {
             status,
-            acct_session_id: format!("{:08X}00000000", self.boot_secs),
+            acct_session_id: format!("{:08X}00000000", self.boot_secs()),
             event_timestamp: Some(unix_now()),
             ..Default::default()
         };
@@ -325,12 +327,14 @@ impl ControlPlane {
         let Some(s) = self.sessions.get(&k) else {
             return;
         };
-        let req = Self::acct_request(k, s, now, AcctStatus::Start, None);
+        let mut req = Self::acct_request(k, s, now, AcctStatus::Start, None);
+        let info = session_info_of(k, s);
         let every = self.interim_every(s);
         if let Some(s) = self.sessions.get_mut(&k) {
             s.acct_started = true;
             s.next_interim = every.map(|e| now + e);
         }
+        req.extra = self.plugin_radius_account(&info, AcctKind::Start);
         info!(tunnel = k.tunnel, session = k.session, user = req.user_name.as_deref().unwrap_or(""), acct_session_id = %req.acct_session_id, "accounting start");
         self.submit_accounting(now, req);
     }
@@ -339,11 +343,13 @@ impl ControlPlane {
         let Some(s) = self.sessions.get(&k) else {
             return;
         };
-        let req = Self::acct_request(k, s, now, AcctStatus::InterimUpdate, None);
+        let mut req = Self::acct_request(k, s, now, AcctStatus::InterimUpdate, None);
+        let info = session_info_of(k, s);
         let every = self.interim_every(s);
         if let Some(s) = self.sessions.get_mut(&k) {
             s.next_interim = every.map(|e| now + e);
         }
+        req.extra = self.plugin_radius_account(&info, AcctKind::InterimUpdate);
         self.submit_accounting(now, req);
     }
 
@@ -357,7 +363,8 @@ impl ControlPlane {
         if !s.acct_started || !self.accounting_enabled() {
             return;
         }
-        let req = Self::acct_request(k, s, now, AcctStatus::Stop, Some(terminate_cause(cause)));
+        let mut req = Self::acct_request(k, s, now, AcctStatus::Stop, Some(terminate_cause(cause)));
+        req.extra = self.plugin_radius_account(&session_info_of(k, s), AcctKind::Stop);
         self.submit_accounting(now, req);
     }
 

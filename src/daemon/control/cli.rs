@@ -133,7 +133,7 @@ impl ControlPlane {
                     .map_err(|_| format!("Invalid session id \"{a}\""))
             }),
             Set => self.cli_set(now, origin, args),
-            LoadPlugin | RemovePlugin => self.cli_plugin(c.command == LoadPlugin, args),
+            LoadPlugin | RemovePlugin => self.cli_plugin(now, c.command == LoadPlugin, args),
             // The connection keeps its own console flags (daemon::cli_io).
             Debug | NoDebug => done(Vec::new()),
             Snoop | NoSnoop => later("Snoop (lawful intercept)"),
@@ -226,7 +226,7 @@ impl ControlPlane {
         reply(self.execute(now, origin, Command::Reconfigure(Box::new(r))))
     }
 
-    fn cli_plugin(&mut self, load: bool, args: &[String]) -> Answer {
+    fn cli_plugin(&mut self, now: Instant, load: bool, args: &[String]) -> Answer {
         let [name] = args else {
             return failed("Usage: load plugin NAME");
         };
@@ -246,6 +246,7 @@ impl ControlPlane {
             self.plugins.unload(name);
             Statement::RemovePlugin(name.clone())
         };
+        self.arm_plugin_timer(now);
         self.config.statements.push(Located { line: 0, statement });
         done(Vec::new())
     }

@@ -96,7 +96,7 @@ impl ControlPlane {
                 Reply::done(format!("{n} session(s) changed"))
             }
             Command::Reconfigure(r) => {
-                let lines = self.reconfigure(*r);
+                let lines = self.reconfigure(now, *r);
                 if lines.is_empty() {
                     Reply::done("configuration reloaded: nothing changed")
                 } else {
@@ -164,9 +164,15 @@ impl ControlPlane {
         self.flush_tunnel(now, tid);
     }
 
-    /// CoA: new Session-Timeout / Idle-Timeout take effect now; the
-    /// Cisco-AVPairs are kept for the plugin hooks.
+    /// CoA, as l2tpns: the plugins reset what earlier Cisco-AVPairs set
+    /// (`radius_reset`), new Session-Timeout / Idle-Timeout take effect
+    /// now, then the CoA's Cisco-AVPairs go to the plugins
+    /// (`radius_response`) and replace the session's.
     fn authorize(&mut self, k: SessionKey, change: &Authorization) {
+        if !self.sessions.contains_key(&k) {
+            return;
+        }
+        self.plugin_radius_reset(k);
         let Some(s) = self.sessions.get_mut(&k) else {
             return;
         };
@@ -176,9 +182,10 @@ impl ControlPlane {
         if let Some(t) = change.idle_timeout {
             s.attrs.idle_timeout = Some(t);
         }
-        if !change.cisco_avpairs.is_empty() {
+        if s.attrs.cisco_avpairs != change.cisco_avpairs {
             s.attrs.cisco_avpairs = change.cisco_avpairs.clone();
         }
+        self.plugin_radius_response(k, &change.cisco_avpairs);
         self.arm_admin(k);
     }
 }

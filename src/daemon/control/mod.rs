@@ -72,6 +72,8 @@ enum TimerKey {
     Radius,
     /// accounting_dir's usage files.
     AcctDir,
+    /// The plugins' `timer` hook, every second while one is loaded.
+    PluginTimer,
 }
 
 struct TunnelEntry {
@@ -105,6 +107,9 @@ pub struct ControlPlane {
     /// The configuration in force (`set_config` at start, then reloads).
     config: crate::config::Config,
     started: Instant,
+    /// The wall clock at `started`, since the Unix epoch: with the `now`
+    /// every call gets, the wall-clock time without reading the clock.
+    started_unix: Duration,
     /// When `uptime` last ran and the data plane's totals then (its rates
     /// are over the time since).
     last_uptime: Option<(Instant, super::speed::Totals)>,
@@ -126,7 +131,6 @@ pub struct ControlPlane {
     /// `Command::SaveState` ran: nothing more is taken in.
     state_saved: bool,
     /// Acct-Session-Id = start time (unique across restarts) + a counter.
-    boot_secs: u32,
     session_counter: u32,
 }
 
@@ -160,6 +164,9 @@ impl ControlPlane {
             aaa,
             config: Default::default(),
             started: Instant::now(),
+            started_unix: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default(),
             last_uptime: None,
             plugins: Default::default(),
             nsctl_server: Default::default(),
@@ -172,9 +179,6 @@ impl ControlPlane {
             shutting_down: false,
             restored: false,
             state_saved: false,
-            boot_secs: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs() as u32),
             session_counter: 0,
         }
     }
@@ -205,6 +209,23 @@ impl ControlPlane {
 
     pub fn next_deadline(&self) -> Option<Instant> {
         self.timers.next()
+    }
+
+    /// Start time in seconds since the Unix epoch (the high half of
+    /// Acct-Session-Id).
+    fn boot_secs(&self) -> u32 {
+        self.started_unix.as_secs() as u32
+    }
+
+    /// `now` in seconds since the Unix epoch.
+    fn unix_secs(&self, now: Instant) -> u64 {
+        let t = match now.checked_duration_since(self.started) {
+            Some(d) => self.started_unix + d,
+            None => self
+                .started_unix
+                .saturating_sub(self.started.duration_since(now)),
+        };
+        t.as_secs()
     }
 
     /// The session's user name for log lines ("" before authentication).
@@ -391,6 +412,7 @@ impl ControlPlane {
                 TimerKey::Admin(tid, sid) => self.admin_tick(now, key(tid, sid)),
                 TimerKey::Radius => self.radius_timeout(now),
                 TimerKey::AcctDir => self.acct_dir_tick(now),
+                TimerKey::PluginTimer => self.plugin_timer(now),
                 TimerKey::Session(tid, sid) => {
                     let k = key(tid, sid);
                     if let Some(s) = self.sessions.get_mut(&k) {
@@ -493,7 +515,7 @@ impl ControlPlane {
                         counters: Arc::new(SessionCounters::new()),
                         in_dataplane: false,
                         opened: now,
-                        acct_serial: (u64::from(self.boot_secs) << 32)
+                        acct_serial: (u64::from(self.boot_secs()) << 32)
                             | u64::from(self.session_counter),
                         calling_station_id: call.calling_number.as_deref().map(Box::from),
                         tx_connect_speed: 0,

@@ -1,18 +1,24 @@
 //! The control plane as plugins and nsctl see it: the narrow `PluginApi`
 //! (session look-ups and the command layer), the plugin hooks at their
-//! events, and nsctl requests answered through the plugin chain.
+//! events, the plugins' 1 s timer, and nsctl requests answered through the
+//! plugin chain.
 
 use std::net::{IpAddr, SocketAddr};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tracing::{debug, info, warn};
 
 use crate::dataplane::session_table::SessionKey;
 use crate::nsctl::{ClusterRole, ControlHandler, ControlReply, LoadOutcome, UnloadOutcome};
-use crate::plugin::{LoadError, PluginApi, PluginControl, PostAuth, PreAuth, SessionInfo, Sid};
+use crate::plugin::{
+    AcctAttributes, AcctKind, HookResult, LoadError, Plugin, PluginApi, PluginControl, PostAuth,
+    PreAuth, SessionInfo, Sid,
+};
+use crate::radius::ExtraAttribute;
 
 use super::command::{Command, Origin, Reply};
-use super::ControlPlane;
+use super::session::Session;
+use super::{ControlPlane, TimerKey};
 
 /// Who may use nsctl.
 pub struct NsctlSettings {
@@ -27,18 +33,25 @@ struct Host<'a> {
     origin: Origin,
 }
 
+/// How often the `timer` hook runs (l2tpns: once a second).
+const PLUGIN_TIMER_EVERY: Duration = Duration::from_secs(1);
+
+/// What a plugin may know of session `k`.
+pub(super) fn session_info_of(k: SessionKey, s: &Session) -> SessionInfo {
+    SessionInfo {
+        sid: k.nas_port(),
+        user: s.username.as_deref().map(str::to_owned),
+        address: s.address,
+    }
+}
+
 impl ControlPlane {
     fn session_info(&self, k: SessionKey) -> Option<SessionInfo> {
-        let s = self.sessions.get(&k)?;
-        Some(SessionInfo {
-            sid: k.nas_port(),
-            user: s.username.as_deref().map(str::to_owned),
-            address: s.address,
-        })
+        Some(session_info_of(k, self.sessions.get(&k)?))
     }
 
     /// Load the plugins the startup-config names, in its order.
-    pub fn load_plugins(&mut self, names: &[String]) {
+    pub fn load_plugins(&mut self, now: Instant, names: &[String]) {
         for name in names {
             match self.plugins.load(name) {
                 Ok(()) => info!(plugin = %name, "plugin loaded"),
@@ -50,6 +63,46 @@ impl ControlPlane {
                 ),
             }
         }
+        self.arm_plugin_timer(now);
+    }
+
+    /// A plugin the registry does not know, as a test loads it.
+    #[cfg(test)]
+    pub(super) fn load_boxed_plugin(&mut self, now: Instant, p: Box<dyn Plugin>) {
+        self.plugins.load_boxed(p);
+        self.arm_plugin_timer(now);
+    }
+
+    /// After the plugin set changed: the 1 s timer runs while a plugin is
+    /// loaded, and an idle daemon without plugins does not wake up for it.
+    pub(super) fn arm_plugin_timer(&mut self, now: Instant) {
+        let at = match self.timers.deadline(TimerKey::PluginTimer) {
+            _ if self.plugins.is_empty() => None,
+            Some(armed) => Some(armed),
+            None => Some(now + PLUGIN_TIMER_EVERY),
+        };
+        self.timers.set(TimerKey::PluginTimer, at);
+    }
+
+    /// `timer`, then the next one a second later (a late wake-up runs it
+    /// once, not once per second missed: l2tpns's main loop does the same).
+    pub(super) fn plugin_timer(&mut self, now: Instant) {
+        let unix = self.unix_secs(now);
+        self.run_hook("timer", |p, cp| p.timer(cp, unix));
+        self.arm_plugin_timer(now);
+    }
+
+    /// Runs `hook` over the plugins in load order (`Plugins::run`). They
+    /// are taken out for the call, so a hook sees the control plane, never
+    /// the plugin list it is in.
+    fn run_hook(
+        &mut self,
+        event: &str,
+        mut hook: impl FnMut(&mut dyn Plugin, &ControlPlane) -> HookResult,
+    ) {
+        let mut plugins = std::mem::take(&mut self.plugins);
+        plugins.run(event, |p| hook(p, &*self));
+        self.plugins = plugins;
     }
 
     pub fn set_nsctl(&mut self, settings: NsctlSettings) {
@@ -65,9 +118,7 @@ impl ControlPlane {
             username,
             continue_auth: true,
         };
-        let mut plugins = std::mem::take(&mut self.plugins);
-        plugins.run("pre_auth", |p| p.pre_auth(&*self, &mut auth));
-        self.plugins = plugins;
+        self.run_hook("pre_auth", |p, cp| p.pre_auth(cp, &mut auth));
         auth.continue_auth.then_some(auth.username)
     }
 
@@ -84,13 +135,55 @@ impl ControlPlane {
             tx_connect_speed: s.tx_connect_speed,
             rx_connect_speed: s.rx_connect_speed,
         };
-        let mut plugins = std::mem::take(&mut self.plugins);
-        plugins.run("post_auth", |p| p.post_auth(&*self, &mut auth));
-        self.plugins = plugins;
+        self.run_hook("post_auth", |p, cp| p.post_auth(cp, &mut auth));
         if let Some(s) = self.sessions.get_mut(&k) {
             s.tx_connect_speed = auth.tx_connect_speed;
             s.rx_connect_speed = auth.rx_connect_speed;
         }
+    }
+
+    /// `radius_response` for each Cisco-AVPair, in order: each pair is its
+    /// own event (a `Stop` ends the chain for that pair only).
+    pub(super) fn plugin_radius_response(&mut self, k: SessionKey, pairs: &[(String, String)]) {
+        if self.plugins.is_empty() || pairs.is_empty() {
+            return;
+        }
+        let Some(info) = self.session_info(k) else {
+            return;
+        };
+        for (key, value) in pairs {
+            self.run_hook("radius_response", |p, cp| {
+                p.radius_response(cp, &info, key, value)
+            });
+        }
+    }
+
+    /// `radius_reset`: a CoA is about to apply.
+    pub(super) fn plugin_radius_reset(&mut self, k: SessionKey) {
+        if self.plugins.is_empty() {
+            return;
+        }
+        let Some(info) = self.session_info(k) else {
+            return;
+        };
+        self.run_hook("radius_reset", |p, cp| p.radius_reset(cp, &info));
+    }
+
+    /// `radius_account`: what the plugins add to this accounting record.
+    /// `info` is passed in: at Stop the session has left the table.
+    pub(super) fn plugin_radius_account(
+        &mut self,
+        info: &SessionInfo,
+        kind: AcctKind,
+    ) -> Vec<ExtraAttribute> {
+        if self.plugins.is_empty() {
+            return Vec::new();
+        }
+        let mut add = AcctAttributes::default();
+        self.run_hook("radius_account", |p, cp| {
+            p.radius_account(cp, info, kind, &mut add)
+        });
+        add.into_vec()
     }
 
     /// `new_session` (IPCP up) and `kill_session` (the session ends).
@@ -101,13 +194,11 @@ impl ControlPlane {
         let Some(info) = self.session_info(k) else {
             return;
         };
-        let mut plugins = std::mem::take(&mut self.plugins);
         if up {
-            plugins.run("new_session", |p| p.new_session(&*self, &info));
+            self.run_hook("new_session", |p, cp| p.new_session(cp, &info));
         } else {
-            plugins.run("kill_session", |p| p.kill_session(&*self, &info));
+            self.run_hook("kill_session", |p, cp| p.kill_session(cp, &info));
         }
-        self.plugins = plugins;
     }
 
     /// An nsctl datagram: refused (counted) from outside loopback and
@@ -139,6 +230,8 @@ impl ControlPlane {
         };
         self.plugins = plugins;
         self.nsctl_server = server;
+        // load_plugin / unload_plugin may have changed the set.
+        self.arm_plugin_timer(now);
         let Ok(answer) = answer else { return };
         match &answer.request {
             Ok(req) => {

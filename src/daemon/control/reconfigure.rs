@@ -7,6 +7,7 @@
 
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
+use std::time::Instant;
 
 use ipnetwork::Ipv4Network;
 use tracing::{info, warn};
@@ -51,7 +52,7 @@ impl ControlPlane {
     }
 
     /// Take over a new configuration; returns a line per change.
-    pub(super) fn reconfigure(&mut self, r: Reconfigure) -> Vec<String> {
+    pub(super) fn reconfigure(&mut self, now: Instant, r: Reconfigure) -> Vec<String> {
         let mut lines = Vec::new();
         let changes = changed(&self.config, &r.config);
         for var in &changes {
@@ -93,7 +94,7 @@ impl ControlPlane {
         if let Some(auth) = r.auth {
             self.auth = Some(Box::new(auth));
         }
-        self.reload_plugins(&r.config);
+        self.reload_plugins(now, &r.config);
         self.acct_dir_reconfigure(&r.config);
         if let Err(e) = crate::daemon::logging::reload(u32::from(r.config.debug)) {
             warn!("log: {e} (log_file)");
@@ -109,7 +110,7 @@ impl ControlPlane {
     }
 
     /// Load what the new file adds, unload what it no longer names.
-    fn reload_plugins(&mut self, config: &Config) {
+    fn reload_plugins(&mut self, now: Instant, config: &Config) {
         let wanted = Statement::plugins(&config.statements);
         let before = Statement::plugins(&self.config.statements);
         let gone: BTreeSet<&String> = before.iter().filter(|p| !wanted.contains(p)).collect();
@@ -118,6 +119,6 @@ impl ControlPlane {
                 info!(plugin = %p, "plugin unloaded (configuration)");
             }
         }
-        self.load_plugins(&wanted);
+        self.load_plugins(now, &wanted);
     }
 }

@@ -145,9 +145,19 @@ impl ControlPlane {
         } else {
             self.settings.dns
         };
+        let pairs = if self.plugins.is_empty() {
+            Vec::new()
+        } else {
+            attrs.cisco_avpairs.clone()
+        };
         if let Some(s) = self.sessions.get_mut(&k) {
             s.username = Some(user);
             s.attrs = session::Attrs::new(attrs);
+        }
+        // Before the network comes up, as l2tpns (a throttle is in place
+        // for the first packet).
+        self.plugin_radius_response(k, &pairs);
+        if let Some(s) = self.sessions.get_mut(&k) {
             s.link.auth_accept(
                 now,
                 &message,

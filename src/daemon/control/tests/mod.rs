@@ -1,6 +1,10 @@
 //! The control plane without root, sockets or a TUN device: a LAC
 //! (`l2tp::lac`) and a PPP client (`ppp::client`) talk to it through its
-//! I/O actions, on a clock driven by hand.
+//! I/O actions, on a clock driven by hand; a RADIUS server in the test
+//! (`radius_server`) answers when the bench has one.
+
+mod plugin_hooks;
+mod radius_server;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -19,7 +23,8 @@ use crate::ppp::client::{ClientConfig, ClientEvent, ClientLink};
 
 use super::command::{Command, Origin, Target};
 use super::io::Io;
-use super::ControlPlane;
+use super::{Aaa, ControlPlane};
+use radius_server::FakeRadius;
 
 /// alice / pw, nobody else.
 struct OneUser;
@@ -59,10 +64,28 @@ struct Bench {
     up: Option<Ipv4Addr>,
     table: Vec<TableUpdate>,
     disconnected: bool,
+    /// Answers the control plane's RADIUS requests, when it has RADIUS.
+    radius: Option<FakeRadius>,
+    /// Disconnect/CoA answers the control plane sent.
+    dae_answers: Vec<Vec<u8>>,
 }
 
 impl Bench {
+    /// Logins checked against `OneUser`.
     fn new(password: &'static str) -> Bench {
+        Bench::build(password, None)
+    }
+
+    /// Logins and accounting through `server`, which accepts everyone.
+    fn with_radius(server: FakeRadius) -> Bench {
+        let now = Instant::now();
+        let aaa = server.aaa(now);
+        let mut b = Bench::build("pw", Some(aaa));
+        b.radius = Some(server);
+        b
+    }
+
+    fn build(password: &'static str, aaa: Option<Aaa>) -> Bench {
         let now = Instant::now();
         let cfg = Config::default();
         let settings = crate::daemon::settings::control_settings(&cfg, TUN);
@@ -71,7 +94,7 @@ impl Bench {
             settings,
             pool,
             Some(Box::new(OneUser)),
-            None,
+            aaa,
             Arc::new(Clock::new(now)),
         );
         let lac = LacTunnel::new(Arc::new(LacConfig::default()), 7, [1; 16], now);
@@ -84,6 +107,8 @@ impl Bench {
             up: None,
             table: Vec::new(),
             disconnected: false,
+            radius: None,
+            dae_answers: Vec::new(),
         }
     }
 
@@ -112,6 +137,13 @@ impl Bench {
                         }
                     }
                     Io::Table(u) => self.table.push(u),
+                    Io::Radius { socket, to, bytes } => {
+                        let server = self.radius.as_mut().expect("a RADIUS server");
+                        let answer = server.answer(&bytes);
+                        self.cp
+                            .handle_radius_datagram(self.now, socket, to, &answer);
+                    }
+                    Io::Dae { bytes, .. } => self.dae_answers.push(bytes),
                     other => panic!("unexpected I/O {other:?}"),
                 }
             }
@@ -164,6 +196,30 @@ impl Bench {
         panic!("the exchange never settled");
     }
 
+    /// Ticks of 100 ms until the client's network is up.
+    fn come_up(&mut self) {
+        self.exchange();
+        for _ in 0..50 {
+            if self.up.is_some() {
+                return;
+            }
+            self.tick(Duration::from_millis(100));
+        }
+        panic!("the session never came up");
+    }
+
+    /// Ticks of 100 ms until the LAC got its CDN.
+    fn until_disconnected(&mut self) {
+        for _ in 0..100 {
+            if self.disconnected {
+                return;
+            }
+            self.exchange();
+            self.tick(Duration::from_millis(100));
+        }
+        panic!("the LAC never got its CDN");
+    }
+
     fn tick(&mut self, d: Duration) {
         self.now += d;
         self.cp.handle_timeouts(self.now);
@@ -187,13 +243,7 @@ fn upserts(t: &[TableUpdate]) -> Vec<&SessionEntry> {
 #[test]
 fn a_session_comes_up_and_is_dropped_through_the_command_layer() {
     let mut b = Bench::new("pw");
-    b.exchange();
-    for _ in 0..50 {
-        if b.up.is_some() {
-            break;
-        }
-        b.tick(Duration::from_millis(100));
-    }
+    b.come_up();
     assert_eq!(b.up, Some(Ipv4Addr::new(10, 100, 0, 1)));
     // The data plane was told, with the address and the LAC's ids.
     let entries = upserts(&b.table);
@@ -213,14 +263,7 @@ fn a_session_comes_up_and_is_dropped_through_the_command_layer() {
         },
     );
     assert!(r.is_done(), "{r:?}");
-    for _ in 0..100 {
-        if b.disconnected {
-            break;
-        }
-        b.exchange();
-        b.tick(Duration::from_millis(100));
-    }
-    assert!(b.disconnected, "the LAC got its CDN");
+    b.until_disconnected();
     assert_eq!(b.cp.session_count(), 0);
     assert!(b
         .table
