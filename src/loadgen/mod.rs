@@ -13,10 +13,12 @@ pub mod impair;
 pub mod mmsg;
 pub mod pacing;
 pub mod payload;
+mod ping;
 pub mod procstat;
 pub mod reassembly;
 pub mod shard;
 pub mod sink;
+pub mod socket;
 pub mod source;
 pub mod traffic;
 pub mod tunmode;
@@ -45,6 +47,7 @@ use self::pacing::Pacer;
 use self::payload::{SinkReport, Stamp, MAGIC_REPORT_REQUEST, STAMP_LEN};
 use self::reassembly::Reassembly;
 use self::shard::ShardPlan;
+use self::socket::udp_socket;
 use self::traffic::{TrafficOptions, TrafficStats};
 use self::tunmode::{TunBridge, TunCounts, TunOptions};
 use self::udp::{udp_packet, UdpView, PAYLOAD_AT};
@@ -172,12 +175,6 @@ impl Summary {
     }
 }
 
-/// Echo requests sent back to back before the loadgen pauses to read replies.
-const PING_BURST: usize = 64;
-/// How long the traffic phase waits for replies, resending unanswered
-/// requests every PING_RETRY.
-const TRAFFIC_TIME: Duration = Duration::from_secs(8);
-const PING_RETRY: Duration = Duration::from_secs(1);
 /// Closing waits one full StopCCN retransmission cycle (1+2+4+8+8+8 s) and a margin.
 const CLOSE_TIME: Duration = Duration::from_secs(40);
 /// The traffic phase ends at the latest this long after sending stopped.
@@ -455,7 +452,7 @@ impl LoadGen {
             let mut out = Vec::new();
             self.impair_out.flush(now, &mut out);
             for d in out {
-                let _ = self.sock.send(&d);
+                socket::send(&self.sock, &d);
             }
             self.advance(now);
         }
@@ -547,6 +544,12 @@ impl LoadGen {
         while seen < MAX_RECV_PER_PASS {
             let n = match batch.recv(fd) {
                 Ok(n) if n > 0 => n,
+                // The LNS is not listening (restarting): the report is
+                // cleared by now, and what came after it is still to read.
+                Err(e) if socket::is_refused(&e) => {
+                    seen += 1;
+                    continue;
+                }
                 _ => break,
             };
             seen += n;
@@ -672,7 +675,7 @@ impl LoadGen {
                 write_data_header(&mut d, tun.lac.peer_id(), *peer_sid);
                 d.extend_from_slice(&[0xff, 0x03, 0x00, 0x21]);
                 d.extend_from_slice(&reply);
-                if self.sock.send(&d).is_ok() {
+                if socket::send(&self.sock, &d) {
                     self.summary.echo_answered += 1;
                 }
             }
@@ -684,10 +687,10 @@ impl LoadGen {
             let mut out = Vec::new();
             self.impair_out.pass(now, d, &mut out);
             for d in out {
-                let _ = self.sock.send(&d);
+                socket::send(&self.sock, &d);
             }
         } else {
-            let _ = self.sock.send(&d);
+            socket::send(&self.sock, &d);
         }
     }
 
@@ -1058,7 +1061,7 @@ impl LoadGen {
             return;
         }
         let sock = &self.sock;
-        b.pump_up(|frame| sock.send(frame).is_ok());
+        b.pump_up(|frame| socket::send(sock, frame));
     }
 
     /// The frame of one UDP packet from session `s` to `dst` with `payload`
@@ -1179,6 +1182,8 @@ impl LoadGen {
                         return;
                     }
                 }
+                // The LNS is not listening: nothing went, the report is cleared.
+                Err(e) if socket::is_refused(&e) => continue,
                 Err(_) => {
                     // WouldBlock/ENOBUFS: the socket buffer is full.
                     b.blocked = true;
@@ -1240,7 +1245,7 @@ impl LoadGen {
         }
         b.next_report_try = now + REPORT_RETRY;
         if let Some(f) = &b.report_frame {
-            let _ = self.sock.send(f);
+            socket::send(&self.sock, f);
         }
     }
 
@@ -1279,76 +1284,6 @@ impl LoadGen {
         self.summary.unique_addresses = seen.len();
     }
 
-    fn start_traffic(&mut self, now: Instant) {
-        self.phase = Phase::Traffic;
-        self.phase_deadline = now + self.ping_time();
-        self.next_ping_retry = now + self.ping_retry();
-        self.send_echoes();
-    }
-
-    /// How long the ping phase may last: TRAFFIC_TIME, plus time for a
-    /// shard with many sessions (one pass of bursts takes 2 ms per
-    /// PING_BURST sessions, and with a million sessions on two cores the
-    /// replies lag): 200 us a session.
-    fn ping_time(&self) -> Duration {
-        TRAFFIC_TIME + Duration::from_micros(200) * self.sessions.len().min(1 << 24) as u32
-    }
-
-    /// Resend unanswered requests after PING_RETRY, or after 40 us a
-    /// session when that is longer (a pass over 50,000 sessions takes over
-    /// 1.5 s: a 1 s retry would resend what is still on its way).
-    fn ping_retry(&self) -> Duration {
-        PING_RETRY.max(Duration::from_micros(40) * self.sessions.len().min(1 << 24) as u32)
-    }
-
-    /// Echo requests through every up session that still lacks replies
-    /// (all of them the first time). Like ping(8), a request without a reply
-    /// is sent again a second later: a client can reach IPCP Opened before
-    /// the LNS does when its Configure-Ack is lost, and what it sends in
-    /// between is rightly discarded.
-    fn send_echoes(&mut self) {
-        let mut sent_in_burst = 0;
-        for s in 0..self.sessions.len() {
-            let sess = &self.sessions[s];
-            let missing = self.opts.pings.saturating_sub(sess.replies);
-            let (
-                Some(src),
-                SessionState::Ppp {
-                    tunnel, peer_sid, ..
-                },
-            ) = (sess.address, &sess.state)
-            else {
-                continue;
-            };
-            let Some(dst) = self.opts.ping_target.or(sess.peer_address) else {
-                continue;
-            };
-            let (peer_tid, peer_sid) = (self.tunnels[*tunnel].lac.peer_id(), *peer_sid);
-            let ident = (sess.global % 65536) as u16;
-            for _ in 0..missing {
-                let seq = self.sessions[s].echo_seq;
-                self.sessions[s].echo_seq = seq.wrapping_add(1);
-                let packet = icmp::echo_request(src, dst, ident, seq, self.opts.ping_size);
-                let mut d = vec![0u8; DATA_HEADER_LEN];
-                write_data_header(&mut d, peer_tid, peer_sid);
-                d.extend_from_slice(&[0xff, 0x03, 0x00, 0x21]);
-                d.extend_from_slice(&packet);
-                // Data is never impaired: only control traffic is.
-                if self.sock.send(&d).is_ok() {
-                    self.summary.pings_sent += 1;
-                }
-                sent_in_burst += 1;
-                if sent_in_burst == PING_BURST {
-                    // Pace: a burst, then drain replies, so no queue on the
-                    // way (ours, the LNS's, the kernel's) overflows.
-                    sent_in_burst = 0;
-                    std::thread::sleep(Duration::from_millis(2));
-                    self.receive(Instant::now());
-                }
-            }
-        }
-    }
-
     fn hangup(&mut self, now: Instant) {
         self.phase = Phase::Hangup;
         self.phase_deadline = now + Duration::from_secs(15);
@@ -1370,17 +1305,6 @@ impl LoadGen {
             }
         }
     }
-}
-
-/// A UDP socket with buffers large enough for a thousand sessions' replies
-/// arriving at once.
-fn udp_socket(bind: SocketAddr) -> std::io::Result<UdpSocket> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let s = Socket::new(Domain::for_address(bind), Type::DGRAM, Some(Protocol::UDP))?;
-    let _ = s.set_recv_buffer_size(16 << 20);
-    let _ = s.set_send_buffer_size(16 << 20);
-    s.bind(&bind.into())?;
-    Ok(s.into())
 }
 
 /// Is this a packet the impairment applies to: L2TP control, or a PPP
