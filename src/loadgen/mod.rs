@@ -8,6 +8,7 @@
 
 pub mod flow;
 pub mod gate;
+pub mod hold;
 pub mod icmp;
 pub mod impair;
 pub mod mmsg;
@@ -41,6 +42,7 @@ use crate::timers::Timers;
 
 use self::flow::{FlowTotals, RxFlow};
 use self::gate::Gates;
+use self::hold::{HoldPinger, HoldStats};
 use self::impair::Impairment;
 use self::mmsg::{send_batch, RecvBatch, BATCH};
 use self::pacing::Pacer;
@@ -85,6 +87,9 @@ pub struct Options {
     /// Keep the sessions up this long after the pings, answering echo
     /// requests (lets a test ping subscribers from the LNS side).
     pub hold: Duration,
+    /// Echo requests per second, over all sessions, while holding; then a
+    /// check that every session still answers (0: neither).
+    pub hold_ping_rate: f64,
     /// The MRU the emulated clients announce.
     pub mru: u16,
     /// Benchmark traffic after the pings (None: none).
@@ -119,6 +124,8 @@ pub struct Summary {
     pub tun: TunCounts,
     /// `--tun` was asked for and the device could not be set up.
     pub tun_failed: bool,
+    /// What hold saw (an LNS restart must go unnoticed).
+    pub hold: HoldStats,
 }
 
 impl Summary {
@@ -129,6 +136,7 @@ impl Summary {
             && self.sessions_ping_ok == self.sessions
             && self.teardown_clean
             && !self.tun_failed
+            && self.hold.passed(self.sessions_up)
     }
 
     pub fn line(&self) -> String {
@@ -171,7 +179,7 @@ impl Summary {
         ) + &format!(
             " tun_up_packets={} tun_up_bytes={} tun_down_packets={} tun_down_bytes={}",
             self.tun.up_packets, self.tun.up_bytes, self.tun.down_packets, self.tun.down_bytes,
-        )
+        ) + &self.hold.fields()
     }
 }
 
@@ -268,6 +276,8 @@ enum Phase {
     /// Shard 0 asking the sink what it received.
     Report,
     Hold,
+    /// After hold: every up session pings until it gets a reply.
+    HoldCheck,
     Hangup,
     Closing,
     Done,
@@ -302,6 +312,7 @@ pub struct LoadGen {
     bench: Option<Bench>,
     traffic: TrafficStats,
     tun: Option<TunBridge>,
+    hold_ping: Option<HoldPinger>,
 }
 
 /// What one shard hands back to be merged.
@@ -370,6 +381,7 @@ impl LoadGen {
             bench: None,
             traffic: TrafficStats::default(),
             tun: None,
+            hold_ping: None,
             opts,
         };
         lg.opts.concurrency = lg.opts.concurrency.div_ceil(lg.shard_count);
@@ -489,6 +501,10 @@ impl LoadGen {
                 }
             }
             (Phase::Bench | Phase::Report, _) => Duration::from_millis(10),
+            (Phase::Hold, _) => self
+                .hold_wait(now)
+                .unwrap_or(Duration::MAX)
+                .min(Duration::from_millis(100)),
             _ => Duration::from_millis(100),
         }
     }
@@ -636,10 +652,13 @@ impl LoadGen {
             return;
         };
         let ppp = d.get(h.payload_offset()..).unwrap_or(&[]);
-        let body = strip_ppp(ppp);
-        if let Some((0x0021, ip)) = body {
-            self.ipv4_in(s, h.tunnel_id(), ip);
-            return;
+        match strip_ppp(ppp) {
+            Some((0x0021, ip)) => {
+                self.ipv4_in(now, s, h.tunnel_id(), ip);
+                return;
+            }
+            Some((protocol, payload)) => self.count_renegotiation(s, protocol, payload),
+            None => {}
         }
         if let SessionState::Ppp { link, .. } = &mut self.sessions[s].state {
             link.handle_frame(now, ppp);
@@ -649,7 +668,7 @@ impl LoadGen {
 
     /// An IPv4 packet arrived for session `s`: count our echo replies,
     /// answer echo requests like a host would.
-    fn ipv4_in(&mut self, s: usize, tunnel_id: u16, ip: &[u8]) {
+    fn ipv4_in(&mut self, now: Instant, s: usize, tunnel_id: u16, ip: &[u8]) {
         if let Some(b) = self.tun.as_mut().filter(|b| b.session == s) {
             // The kernel behind the TUN reassembles and answers echoes.
             b.down(ip);
@@ -661,8 +680,9 @@ impl LoadGen {
         let Some(me) = self.sessions[s].address else {
             return;
         };
-        if let Some((dst, ident, _seq)) = icmp::parse_echo_reply(&whole) {
-            if usize::from(ident) == self.sessions[s].global % 65536 && dst == me {
+        if let Some((dst, ident, seq)) = icmp::parse_echo_reply(&whole) {
+            let ours = usize::from(ident) == self.sessions[s].global % 65536 && dst == me;
+            if ours && !self.hold_reply(now, s, seq) {
                 self.sessions[s].replies += 1;
                 self.summary.pings_received += 1;
             }
@@ -729,6 +749,7 @@ impl LoadGen {
                 }
                 LacEvent::CallDisconnected { local_sid, info } => {
                     if let Some(s) = self.tunnels[t].calls.remove(&local_sid) {
+                        self.note_lost_call(s, &format!("CDN from LNS: {info:?}"));
                         self.timers.set(Key::Link(s), None);
                         let sess = &mut self.sessions[s];
                         if matches!(
@@ -747,9 +768,14 @@ impl LoadGen {
                 }
                 LacEvent::Closed { reason } => {
                     self.tunnels[t].closed = true;
+                    self.note_lost_tunnel(t, &reason);
                     if !matches!(
                         self.phase,
-                        Phase::Hold | Phase::Hangup | Phase::Closing | Phase::Done
+                        Phase::Hold
+                            | Phase::HoldCheck
+                            | Phase::Hangup
+                            | Phase::Closing
+                            | Phase::Done
                     ) {
                         self.summary
                             .failures
@@ -953,10 +979,12 @@ impl LoadGen {
                 }
             }
             Phase::Hold => {
+                self.hold_send(now);
                 if now >= self.phase_deadline || (self.tun.is_some() && tunmode::stop_requested()) {
-                    self.hangup(now);
+                    self.end_hold(now);
                 }
             }
+            Phase::HoldCheck => self.hold_check_tick(now),
             Phase::Hangup => {
                 let calls_left: usize = self.tunnels.iter().map(|t| t.calls.len()).sum();
                 if calls_left == 0 || now >= self.phase_deadline {
@@ -1002,6 +1030,7 @@ impl LoadGen {
             }
             self.phase = Phase::Hold;
             self.phase_deadline = now + self.opts.hold;
+            self.start_hold_pings(now);
         }
     }
 
