@@ -153,6 +153,9 @@ struct Args {
     /// Keep the sessions up this many seconds after the pings, answering echo requests.
     #[arg(long, default_value_t = 0)]
     hold: u64,
+    /// Pings a second while holding, then a last one per session (needs --hold).
+    #[arg(long, value_name = "PPS", default_value_t = 0.0)]
+    hold_ping_rate: f64,
     /// MRU the emulated clients announce.
     #[arg(long, default_value_t = 1500)]
     mru: u16,
@@ -274,6 +277,13 @@ fn main() {
     if tun.is_some() && a.sessions != 1 {
         fail("--tun needs --sessions 1");
     }
+    if !(a.hold_ping_rate >= 0.0 && a.hold_ping_rate.is_finite()) {
+        fail("--hold-ping-rate must be a number of packets per second, 0 or more");
+    }
+    if a.hold_ping_rate > 0.0 && (a.hold == 0 || tun.is_some()) {
+        // With --tun the kernel behind the device gets the replies.
+        fail("--hold-ping-rate needs --hold and does not go with --tun");
+    }
     let opts = Options {
         server: a.server,
         bind: a.bind,
@@ -300,6 +310,7 @@ fn main() {
         seed: a.seed.unwrap_or_else(l2tpns::loadgen::random_seed),
         verbose: a.verbose,
         hold: Duration::from_secs(a.hold),
+        hold_ping_rate: a.hold_ping_rate,
         mru: a.mru,
         traffic: traffic.clone(),
         threads: a.threads.max(1),

@@ -8,15 +8,18 @@
 
 pub mod flow;
 pub mod gate;
+pub mod hold;
 pub mod icmp;
 pub mod impair;
 pub mod mmsg;
 pub mod pacing;
 pub mod payload;
+mod ping;
 pub mod procstat;
 pub mod reassembly;
 pub mod shard;
 pub mod sink;
+pub mod socket;
 pub mod source;
 pub mod traffic;
 pub mod tunmode;
@@ -39,12 +42,14 @@ use crate::timers::Timers;
 
 use self::flow::{FlowTotals, RxFlow};
 use self::gate::Gates;
+use self::hold::{HoldPinger, HoldStats};
 use self::impair::Impairment;
 use self::mmsg::{send_batch, RecvBatch, BATCH};
 use self::pacing::Pacer;
 use self::payload::{SinkReport, Stamp, MAGIC_REPORT_REQUEST, STAMP_LEN};
 use self::reassembly::Reassembly;
 use self::shard::ShardPlan;
+use self::socket::udp_socket;
 use self::traffic::{TrafficOptions, TrafficStats};
 use self::tunmode::{TunBridge, TunCounts, TunOptions};
 use self::udp::{udp_packet, UdpView, PAYLOAD_AT};
@@ -82,6 +87,9 @@ pub struct Options {
     /// Keep the sessions up this long after the pings, answering echo
     /// requests (lets a test ping subscribers from the LNS side).
     pub hold: Duration,
+    /// Echo requests per second, over all sessions, while holding; then a
+    /// check that every session still answers (0: neither).
+    pub hold_ping_rate: f64,
     /// The MRU the emulated clients announce.
     pub mru: u16,
     /// Benchmark traffic after the pings (None: none).
@@ -116,6 +124,8 @@ pub struct Summary {
     pub tun: TunCounts,
     /// `--tun` was asked for and the device could not be set up.
     pub tun_failed: bool,
+    /// What hold saw (an LNS restart must go unnoticed).
+    pub hold: HoldStats,
 }
 
 impl Summary {
@@ -126,6 +136,7 @@ impl Summary {
             && self.sessions_ping_ok == self.sessions
             && self.teardown_clean
             && !self.tun_failed
+            && self.hold.passed(self.sessions_up)
     }
 
     pub fn line(&self) -> String {
@@ -168,16 +179,10 @@ impl Summary {
         ) + &format!(
             " tun_up_packets={} tun_up_bytes={} tun_down_packets={} tun_down_bytes={}",
             self.tun.up_packets, self.tun.up_bytes, self.tun.down_packets, self.tun.down_bytes,
-        )
+        ) + &self.hold.fields()
     }
 }
 
-/// Echo requests sent back to back before the loadgen pauses to read replies.
-const PING_BURST: usize = 64;
-/// How long the traffic phase waits for replies, resending unanswered
-/// requests every PING_RETRY.
-const TRAFFIC_TIME: Duration = Duration::from_secs(8);
-const PING_RETRY: Duration = Duration::from_secs(1);
 /// Closing waits one full StopCCN retransmission cycle (1+2+4+8+8+8 s) and a margin.
 const CLOSE_TIME: Duration = Duration::from_secs(40);
 /// The traffic phase ends at the latest this long after sending stopped.
@@ -271,6 +276,8 @@ enum Phase {
     /// Shard 0 asking the sink what it received.
     Report,
     Hold,
+    /// After hold: every up session pings until it gets a reply.
+    HoldCheck,
     Hangup,
     Closing,
     Done,
@@ -305,6 +312,7 @@ pub struct LoadGen {
     bench: Option<Bench>,
     traffic: TrafficStats,
     tun: Option<TunBridge>,
+    hold_ping: Option<HoldPinger>,
 }
 
 /// What one shard hands back to be merged.
@@ -373,6 +381,7 @@ impl LoadGen {
             bench: None,
             traffic: TrafficStats::default(),
             tun: None,
+            hold_ping: None,
             opts,
         };
         lg.opts.concurrency = lg.opts.concurrency.div_ceil(lg.shard_count);
@@ -455,7 +464,7 @@ impl LoadGen {
             let mut out = Vec::new();
             self.impair_out.flush(now, &mut out);
             for d in out {
-                let _ = self.sock.send(&d);
+                socket::send(&self.sock, &d);
             }
             self.advance(now);
         }
@@ -492,6 +501,10 @@ impl LoadGen {
                 }
             }
             (Phase::Bench | Phase::Report, _) => Duration::from_millis(10),
+            (Phase::Hold, _) => self
+                .hold_wait(now)
+                .unwrap_or(Duration::MAX)
+                .min(Duration::from_millis(100)),
             _ => Duration::from_millis(100),
         }
     }
@@ -547,6 +560,12 @@ impl LoadGen {
         while seen < MAX_RECV_PER_PASS {
             let n = match batch.recv(fd) {
                 Ok(n) if n > 0 => n,
+                // The LNS is not listening (restarting): the report is
+                // cleared by now, and what came after it is still to read.
+                Err(e) if socket::is_refused(&e) => {
+                    seen += 1;
+                    continue;
+                }
                 _ => break,
             };
             seen += n;
@@ -633,10 +652,13 @@ impl LoadGen {
             return;
         };
         let ppp = d.get(h.payload_offset()..).unwrap_or(&[]);
-        let body = strip_ppp(ppp);
-        if let Some((0x0021, ip)) = body {
-            self.ipv4_in(s, h.tunnel_id(), ip);
-            return;
+        match strip_ppp(ppp) {
+            Some((0x0021, ip)) => {
+                self.ipv4_in(now, s, h.tunnel_id(), ip);
+                return;
+            }
+            Some((protocol, payload)) => self.count_renegotiation(s, protocol, payload),
+            None => {}
         }
         if let SessionState::Ppp { link, .. } = &mut self.sessions[s].state {
             link.handle_frame(now, ppp);
@@ -646,7 +668,7 @@ impl LoadGen {
 
     /// An IPv4 packet arrived for session `s`: count our echo replies,
     /// answer echo requests like a host would.
-    fn ipv4_in(&mut self, s: usize, tunnel_id: u16, ip: &[u8]) {
+    fn ipv4_in(&mut self, now: Instant, s: usize, tunnel_id: u16, ip: &[u8]) {
         if let Some(b) = self.tun.as_mut().filter(|b| b.session == s) {
             // The kernel behind the TUN reassembles and answers echoes.
             b.down(ip);
@@ -658,8 +680,9 @@ impl LoadGen {
         let Some(me) = self.sessions[s].address else {
             return;
         };
-        if let Some((dst, ident, _seq)) = icmp::parse_echo_reply(&whole) {
-            if usize::from(ident) == self.sessions[s].global % 65536 && dst == me {
+        if let Some((dst, ident, seq)) = icmp::parse_echo_reply(&whole) {
+            let ours = usize::from(ident) == self.sessions[s].global % 65536 && dst == me;
+            if ours && !self.hold_reply(now, s, seq) {
                 self.sessions[s].replies += 1;
                 self.summary.pings_received += 1;
             }
@@ -672,7 +695,7 @@ impl LoadGen {
                 write_data_header(&mut d, tun.lac.peer_id(), *peer_sid);
                 d.extend_from_slice(&[0xff, 0x03, 0x00, 0x21]);
                 d.extend_from_slice(&reply);
-                if self.sock.send(&d).is_ok() {
+                if socket::send(&self.sock, &d) {
                     self.summary.echo_answered += 1;
                 }
             }
@@ -684,10 +707,10 @@ impl LoadGen {
             let mut out = Vec::new();
             self.impair_out.pass(now, d, &mut out);
             for d in out {
-                let _ = self.sock.send(&d);
+                socket::send(&self.sock, &d);
             }
         } else {
-            let _ = self.sock.send(&d);
+            socket::send(&self.sock, &d);
         }
     }
 
@@ -726,6 +749,7 @@ impl LoadGen {
                 }
                 LacEvent::CallDisconnected { local_sid, info } => {
                     if let Some(s) = self.tunnels[t].calls.remove(&local_sid) {
+                        self.note_lost_call(s, &format!("CDN from LNS: {info:?}"));
                         self.timers.set(Key::Link(s), None);
                         let sess = &mut self.sessions[s];
                         if matches!(
@@ -744,9 +768,14 @@ impl LoadGen {
                 }
                 LacEvent::Closed { reason } => {
                     self.tunnels[t].closed = true;
+                    self.note_lost_tunnel(t, &reason);
                     if !matches!(
                         self.phase,
-                        Phase::Hold | Phase::Hangup | Phase::Closing | Phase::Done
+                        Phase::Hold
+                            | Phase::HoldCheck
+                            | Phase::Hangup
+                            | Phase::Closing
+                            | Phase::Done
                     ) {
                         self.summary
                             .failures
@@ -950,10 +979,12 @@ impl LoadGen {
                 }
             }
             Phase::Hold => {
+                self.hold_send(now);
                 if now >= self.phase_deadline || (self.tun.is_some() && tunmode::stop_requested()) {
-                    self.hangup(now);
+                    self.end_hold(now);
                 }
             }
+            Phase::HoldCheck => self.hold_check_tick(now),
             Phase::Hangup => {
                 let calls_left: usize = self.tunnels.iter().map(|t| t.calls.len()).sum();
                 if calls_left == 0 || now >= self.phase_deadline {
@@ -999,6 +1030,7 @@ impl LoadGen {
             }
             self.phase = Phase::Hold;
             self.phase_deadline = now + self.opts.hold;
+            self.start_hold_pings(now);
         }
     }
 
@@ -1058,7 +1090,7 @@ impl LoadGen {
             return;
         }
         let sock = &self.sock;
-        b.pump_up(|frame| sock.send(frame).is_ok());
+        b.pump_up(|frame| socket::send(sock, frame));
     }
 
     /// The frame of one UDP packet from session `s` to `dst` with `payload`
@@ -1179,6 +1211,8 @@ impl LoadGen {
                         return;
                     }
                 }
+                // The LNS is not listening: nothing went, the report is cleared.
+                Err(e) if socket::is_refused(&e) => continue,
                 Err(_) => {
                     // WouldBlock/ENOBUFS: the socket buffer is full.
                     b.blocked = true;
@@ -1240,7 +1274,7 @@ impl LoadGen {
         }
         b.next_report_try = now + REPORT_RETRY;
         if let Some(f) = &b.report_frame {
-            let _ = self.sock.send(f);
+            socket::send(&self.sock, f);
         }
     }
 
@@ -1279,76 +1313,6 @@ impl LoadGen {
         self.summary.unique_addresses = seen.len();
     }
 
-    fn start_traffic(&mut self, now: Instant) {
-        self.phase = Phase::Traffic;
-        self.phase_deadline = now + self.ping_time();
-        self.next_ping_retry = now + self.ping_retry();
-        self.send_echoes();
-    }
-
-    /// How long the ping phase may last: TRAFFIC_TIME, plus time for a
-    /// shard with many sessions (one pass of bursts takes 2 ms per
-    /// PING_BURST sessions, and with a million sessions on two cores the
-    /// replies lag): 200 us a session.
-    fn ping_time(&self) -> Duration {
-        TRAFFIC_TIME + Duration::from_micros(200) * self.sessions.len().min(1 << 24) as u32
-    }
-
-    /// Resend unanswered requests after PING_RETRY, or after 40 us a
-    /// session when that is longer (a pass over 50,000 sessions takes over
-    /// 1.5 s: a 1 s retry would resend what is still on its way).
-    fn ping_retry(&self) -> Duration {
-        PING_RETRY.max(Duration::from_micros(40) * self.sessions.len().min(1 << 24) as u32)
-    }
-
-    /// Echo requests through every up session that still lacks replies
-    /// (all of them the first time). Like ping(8), a request without a reply
-    /// is sent again a second later: a client can reach IPCP Opened before
-    /// the LNS does when its Configure-Ack is lost, and what it sends in
-    /// between is rightly discarded.
-    fn send_echoes(&mut self) {
-        let mut sent_in_burst = 0;
-        for s in 0..self.sessions.len() {
-            let sess = &self.sessions[s];
-            let missing = self.opts.pings.saturating_sub(sess.replies);
-            let (
-                Some(src),
-                SessionState::Ppp {
-                    tunnel, peer_sid, ..
-                },
-            ) = (sess.address, &sess.state)
-            else {
-                continue;
-            };
-            let Some(dst) = self.opts.ping_target.or(sess.peer_address) else {
-                continue;
-            };
-            let (peer_tid, peer_sid) = (self.tunnels[*tunnel].lac.peer_id(), *peer_sid);
-            let ident = (sess.global % 65536) as u16;
-            for _ in 0..missing {
-                let seq = self.sessions[s].echo_seq;
-                self.sessions[s].echo_seq = seq.wrapping_add(1);
-                let packet = icmp::echo_request(src, dst, ident, seq, self.opts.ping_size);
-                let mut d = vec![0u8; DATA_HEADER_LEN];
-                write_data_header(&mut d, peer_tid, peer_sid);
-                d.extend_from_slice(&[0xff, 0x03, 0x00, 0x21]);
-                d.extend_from_slice(&packet);
-                // Data is never impaired: only control traffic is.
-                if self.sock.send(&d).is_ok() {
-                    self.summary.pings_sent += 1;
-                }
-                sent_in_burst += 1;
-                if sent_in_burst == PING_BURST {
-                    // Pace: a burst, then drain replies, so no queue on the
-                    // way (ours, the LNS's, the kernel's) overflows.
-                    sent_in_burst = 0;
-                    std::thread::sleep(Duration::from_millis(2));
-                    self.receive(Instant::now());
-                }
-            }
-        }
-    }
-
     fn hangup(&mut self, now: Instant) {
         self.phase = Phase::Hangup;
         self.phase_deadline = now + Duration::from_secs(15);
@@ -1370,17 +1334,6 @@ impl LoadGen {
             }
         }
     }
-}
-
-/// A UDP socket with buffers large enough for a thousand sessions' replies
-/// arriving at once.
-fn udp_socket(bind: SocketAddr) -> std::io::Result<UdpSocket> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let s = Socket::new(Domain::for_address(bind), Type::DGRAM, Some(Protocol::UDP))?;
-    let _ = s.set_recv_buffer_size(16 << 20);
-    let _ = s.set_send_buffer_size(16 << 20);
-    s.bind(&bind.into())?;
-    Ok(s.into())
 }
 
 /// Is this a packet the impairment applies to: L2TP control, or a PPP

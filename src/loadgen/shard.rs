@@ -111,6 +111,7 @@ pub fn merge(results: &[ShardResult]) -> Summary {
         m.reassembled += s.reassembled;
         m.tun.add(&s.tun);
         m.tun_failed |= s.tun_failed;
+        m.hold.merge(&s.hold);
         m.failures.extend(s.failures.iter().cloned());
         for a in &r.addresses {
             if !seen.insert(*a) {
