@@ -344,7 +344,7 @@ if [ "$MODE" = restart ]; then
   L=$(grep '^SUMMARY' "$RUN/lg.out" || true)
   ts() { date -d "$(echo "$1" | awk '{ print $1 }')" +%s.%N 2>/dev/null || echo 0; }
   echo "RESTART sessions=$SESSIONS tunnels=$TUNNELS saved_sessions=$(field sessions "$S")" \
-       "snapshot_ms=$(echo "$T" | grep -o 'snapshot taken in [0-9.]* ms' | grep -o '[0-9.]*' || echo -)" \
+       "snapshot_ms=$(grep -o 'snapshot taken in [0-9.]* ms' "$RUN/lns.log" | grep -o '[0-9.]*' || echo -)" \
        "write_ms=$(field write_ms "$S") state_bytes=$(field bytes "$S")" \
        "bytes_per_session=$(field bytes_per_session "$S")" \
        "restored_sessions=$(field sessions "$R") restore_ms=$(field restore_ms "$R")" \
