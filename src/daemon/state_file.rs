@@ -88,15 +88,8 @@ fn unix_ms(t: SystemTime) -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// What a save wrote.
-#[derive(Debug, Clone, Copy)]
-pub struct Written {
-    pub bytes: usize,
-}
-
-/// Write `state` to `path` atomically (a temporary file, fsync, rename),
-/// readable by root only: it names users and their Class.
-pub fn save(path: &Path, identity: &Identity, state: &SavedState) -> Result<Written, String> {
+/// The bytes `save` writes for `state` (no file): the fuzz target's seed.
+pub fn encode(identity: &Identity, state: &SavedState) -> Result<Vec<u8>, String> {
     let body = bincode::encode_to_vec(state, config()).map_err(|e| format!("encoding: {e}"))?;
     let header = Header {
         format: FORMAT_VERSION,
@@ -110,6 +103,19 @@ pub fn save(path: &Path, identity: &Identity, state: &SavedState) -> Result<Writ
     bincode::encode_into_std_write(&header, &mut out, config())
         .map_err(|e| format!("encoding: {e}"))?;
     out.extend_from_slice(&body);
+    Ok(out)
+}
+
+/// What a save wrote.
+#[derive(Debug, Clone, Copy)]
+pub struct Written {
+    pub bytes: usize,
+}
+
+/// Write `state` to `path` atomically (a temporary file, fsync, rename),
+/// readable by root only: it names users and their Class.
+pub fn save(path: &Path, identity: &Identity, state: &SavedState) -> Result<Written, String> {
+    let out = encode(identity, state)?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
@@ -199,8 +205,9 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// The file's contents checked and decoded, or why not.
-fn decode(bytes: &[u8], identity: &Identity) -> Result<Loaded, String> {
+/// The file's contents checked and decoded, or why not (any bytes: the
+/// fuzz target `state_file` feeds it).
+pub fn decode(bytes: &[u8], identity: &Identity) -> Result<Loaded, String> {
     let rest = bytes
         .strip_prefix(&MAGIC[..])
         .ok_or("it is not a state file of this daemon (no magic)")?;
