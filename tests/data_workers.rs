@@ -117,3 +117,79 @@ fn two_workers_without_batching() {
         "udp=recvfrom/sendto",
     );
 }
+
+/// "a/b" per-worker counters of a status line.
+fn per_worker(st: &str, name: &str) -> Vec<u64> {
+    status_field(st, name)
+        .split('/')
+        .map(|n| n.parse().unwrap_or(0))
+        .collect()
+}
+
+/// One worker per session, both ways: pings from the LNS side to a
+/// subscriber (downstream, steered by the TUN program) and its replies
+/// (upstream, the reuseport program) are all handled by the worker
+/// (tunnel + session) mod 2, and the other worker sees none of them.
+#[test]
+fn each_session_is_handled_by_one_worker_in_both_directions() {
+    if skip_privileged() {
+        return;
+    }
+    let mut lns = Lns::start(&LnsSetup {
+        users: 20,
+        extra_config: "set data_workers 2\n".into(),
+        ..LnsSetup::default()
+    });
+    assert!(
+        lns.log_text()
+            .contains("steered to the worker of its upstream"),
+        "{}",
+        lns.log_text()
+    );
+    let mut child = lns.loadgen_holding(&[
+        "--tunnels",
+        "2",
+        "--sessions",
+        "20",
+        "--password",
+        "secret-pw",
+        "--hold",
+        "60",
+    ]);
+    let log = lns.log_text();
+    let sessions: Vec<(u32, String)> = log
+        .lines()
+        .filter(|l| l.contains("session up"))
+        .map(|l| {
+            let n = |f: &str| status_field(l, f).parse::<u32>().unwrap_or(0);
+            ((n("tunnel") + n("session")) % 2, status_field(l, "ip"))
+        })
+        .collect();
+    assert_eq!(sessions.len(), 20, "{log}");
+    // Every session: with flow-hash spreading, 20 sessions would land on
+    // their owner by chance once in a million.
+    for (owner, ip) in &sessions {
+        let owner = *owner as usize;
+        let before = lns.status();
+        lns.ns
+            .exec_ok(&["ping", "-q", "-n", "-c", "50", "-i", "0.002", "-W", "1", ip]);
+        let after = lns.status();
+        let delta = |name: &str| -> Vec<u64> {
+            let (b, a) = (per_worker(&before, name), per_worker(&after, name));
+            a.iter().zip(&b).map(|(a, b)| a - b).collect()
+        };
+        let (down, up) = (delta("worker_down"), delta("worker_up"));
+        let other = 1 - owner;
+        assert!(
+            down[owner] >= 50 && up[owner] >= 50,
+            "{ip} on worker {owner}: down {down:?} up {up:?}"
+        );
+        assert_eq!(
+            (down[other], up[other]),
+            (0, 0),
+            "{ip}: the other worker saw its packets: down {down:?} up {up:?}"
+        );
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}

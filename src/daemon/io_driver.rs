@@ -7,7 +7,7 @@ use std::net::UdpSocket;
 
 use tracing::{debug, warn};
 
-use crate::dataplane::session_table::TableUpdate;
+use crate::dataplane::session_table::{SessionKey, TableUpdate};
 use crate::tun::Tun;
 
 use super::control::io::Io;
@@ -25,6 +25,63 @@ pub struct IoDriver {
     pub workers: Vec<crossbeam_channel::Sender<TableUpdate>>,
     pub radius: Option<Senders>,
     pub nsctl: UdpSocket,
+    /// Downstream steering, when the TUN has several queues and the kernel
+    /// took the program.
+    pub steering: Option<Steering>,
+}
+
+/// The steering map and what the driver put in it for each session (a
+/// removal names only the session).
+pub struct Steering {
+    pub map: super::workers::tun_steering::SteeringMap,
+    pub workers: u32,
+    nets: std::collections::HashMap<SessionKey, Vec<ipnetwork::Ipv4Network>>,
+    /// Map updates the kernel refused (counted; the packets then take
+    /// queue 0's worker, which forwards them all the same).
+    pub errors: u64,
+}
+
+impl Steering {
+    pub fn new(map: super::workers::tun_steering::SteeringMap, workers: u32) -> Steering {
+        Steering {
+            map,
+            workers,
+            nets: Default::default(),
+            errors: 0,
+        }
+    }
+
+    /// Before the workers hear of the session: its first downstream packet
+    /// already reaches its own worker.
+    fn update(&mut self, u: &TableUpdate) {
+        use super::workers::tun_steering::owner;
+        match u {
+            TableUpdate::Upsert(e) => {
+                let worker = owner(e.key.tunnel, e.key.session, self.workers);
+                let mut nets = vec![ipnetwork::Ipv4Network::from(e.address)];
+                nets.extend(e.routes.iter().copied());
+                for net in &nets {
+                    if let Err(err) = self.map.set(*net, worker) {
+                        self.errors += 1;
+                        debug!("steering map: adding {net}: {err}");
+                    }
+                }
+                if let Some(old) = self.nets.insert(e.key, nets.clone()) {
+                    for net in old.iter().filter(|n| !nets.contains(n)) {
+                        let _ = self.map.remove(*net);
+                    }
+                }
+            }
+            TableUpdate::Remove(k) => {
+                for net in self.nets.remove(k).unwrap_or_default() {
+                    if let Err(err) = self.map.remove(net) {
+                        self.errors += 1;
+                        debug!("steering map: removing {net}: {err}");
+                    }
+                }
+            }
+        }
+    }
 }
 
 impl IoDriver {
@@ -90,7 +147,10 @@ impl IoDriver {
     }
 
     /// Every worker gets every update (each keeps its own table).
-    fn publish(&self, u: TableUpdate) {
+    fn publish(&mut self, u: TableUpdate) {
+        if let Some(s) = self.steering.as_mut() {
+            s.update(&u);
+        }
         if let Some((last, rest)) = self.workers.split_last() {
             for w in rest {
                 let _ = w.send(u.clone());

@@ -198,6 +198,7 @@ pub fn run(opts: Options) -> Result<(), String> {
             .map_err(|e| format!("route {net} via {}: {e}", tun.name()))?;
     }
     info!(dev = tun.name(), address = %tun_addr, mtu, queues = tuns.len(), "TUN device up");
+    let steering = downstream_steering(tun, n_workers);
 
     let bind = SocketAddrV4::new(cfg.bind_address.unwrap_or(Ipv4Addr::UNSPECIFIED), L2TP_PORT);
     let udps = (0..n_workers)
@@ -325,6 +326,7 @@ pub fn run(opts: Options) -> Result<(), String> {
         workers: table_senders,
         radius: radius_tx_sockets,
         nsctl: nsctl_socket,
+        steering,
     };
     cp.set_nsctl(nsctl);
     cp.set_config(cfg.clone());
@@ -358,6 +360,30 @@ pub fn run(opts: Options) -> Result<(), String> {
         let _ = std::fs::remove_file(&cfg.pid_file);
     }
     result
+}
+
+/// With several workers, each session's downstream packets go to the
+/// worker that has its upstream (the TUN steering program); without it the
+/// kernel spreads them by flow hash, and per-session state in a worker
+/// (packet_limit, later throttling) sees only its share.
+fn downstream_steering(tun: &Tun, workers: usize) -> Option<io_driver::Steering> {
+    if workers < 2 {
+        return None;
+    }
+    // Session addresses and Framed-Routes; entries take memory only when used.
+    const MAX_ENTRIES: u32 = 1 << 22;
+    let attached = workers::tun_steering::SteeringMap::create(MAX_ENTRIES)
+        .and_then(|m| m.attach(tun.as_raw_fd()).map(|()| m));
+    match attached {
+        Ok(map) => {
+            info!("data plane: each session's downstream steered to the worker of its upstream (TUN steering eBPF)");
+            Some(io_driver::Steering::new(map, workers as u32))
+        }
+        Err(e) => {
+            warn!("TUN steering eBPF refused ({e}): downstream packets spread over the workers by flow hash, so a session's two directions may take two workers (set data_workers 1 to keep them on one)");
+            None
+        }
+    }
 }
 
 /// UDP GRO and GSO when `data_offload` is on, the kernel has them and the

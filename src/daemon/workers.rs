@@ -12,6 +12,7 @@
 //! bounded queue; when it is full they are dropped and counted, never blocking.
 
 mod moderation;
+pub mod tun_steering;
 mod udp_batch;
 pub mod udp_options;
 
