@@ -30,12 +30,17 @@ pub struct SessionInfo {
     pub sid: Sid,
     pub user: Option<String>,
     pub address: Option<Ipv4Addr>,
+    /// Throttle, snoop, garden (autothrottle echoes the rates in accounting).
+    pub policy: crate::dataplane::policy::SessionPolicy,
 }
 
-/// What every hook may ask of the daemon: look sessions up.
+/// What every hook may ask of the daemon: look sessions up, read the
+/// configuration (l2tpns's `getconfig`).
 pub trait PluginApi {
     fn session_by_user(&self, user: &str) -> Option<SessionInfo>;
     fn session_by_sid(&self, sid: Sid) -> Option<SessionInfo>;
+    /// A startup-config variable's value as `show running-config` prints it.
+    fn config_value(&self, name: &str) -> Option<String>;
 }
 
 /// What a command hook (`control`) may do besides: run a command as the
@@ -139,9 +144,11 @@ pub trait Plugin: Send {
     /// `post_auth`, before the network comes up) or a CoA-Request (after
     /// `radius_reset`), in attribute order. `key` is what precedes the first
     /// '=', `value` what follows (unquoted; empty when there is no '=').
+    /// It may act on the session through the command layer (autothrottle:
+    /// `Command::Throttle`).
     fn radius_response(
         &mut self,
-        _api: &dyn PluginApi,
+        _api: &mut dyn PluginControl,
         _session: &SessionInfo,
         _key: &str,
         _value: &str,
@@ -151,7 +158,11 @@ pub trait Plugin: Send {
 
     /// A CoA-Request for this session, before its values apply: forget
     /// what earlier Cisco-AVPairs set (the CoA's own follow).
-    fn radius_reset(&mut self, _api: &dyn PluginApi, _session: &SessionInfo) -> HookResult {
+    fn radius_reset(
+        &mut self,
+        _api: &mut dyn PluginControl,
+        _session: &SessionInfo,
+    ) -> HookResult {
         HookResult::Continue
     }
 

@@ -18,6 +18,7 @@ pub mod icmp;
 pub mod ipv4;
 pub mod l2tp_data;
 pub mod offload;
+pub mod policy;
 pub mod ppp_data;
 pub mod session_table;
 pub mod tcp_mss;

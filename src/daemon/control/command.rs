@@ -59,6 +59,14 @@ pub enum Command {
     /// StopCCN to every tunnel and exit once they are closed (SIGQUIT,
     /// CLI `shutdown`).
     Shutdown,
+    /// Throttle the sessions of `target` (kbit/s; `Some(0)` lifts it,
+    /// `None` leaves that direction as it is): CLI `throttle`, nsctl
+    /// throttlectl, the autothrottle plugin, CoA.
+    Throttle {
+        target: Target,
+        rate_in: Option<u32>,
+        rate_out: Option<u32>,
+    },
     /// Save every tunnel and session to the state file and stop without
     /// telling any peer (SIGTERM/SIGINT with save_state): the next start
     /// takes them back.
@@ -91,7 +99,7 @@ impl ControlPlane {
             Command::Authorize { sessions, change } => {
                 let n = sessions.len();
                 for k in sessions {
-                    self.authorize(k, &change);
+                    self.authorize(now, k, &change);
                 }
                 Reply::done(format!("{n} session(s) changed"))
             }
@@ -110,6 +118,23 @@ impl ControlPlane {
                 Reply::done("closing every tunnel")
             }
             Command::SaveState => self.save_and_stop(now),
+            Command::Throttle {
+                target,
+                rate_in,
+                rate_out,
+            } => {
+                let keys = self.sessions_of(&target);
+                if keys.is_empty() {
+                    return Reply::Refused(format!("no such {}", target_name(&target)));
+                }
+                for &k in &keys {
+                    self.set_policy(k, |p| {
+                        p.throttle_in = rate_in.unwrap_or(p.throttle_in);
+                        p.throttle_out = rate_out.unwrap_or(p.throttle_out);
+                    });
+                }
+                Reply::done(format!("{} session(s) throttled", keys.len()))
+            }
         }
     }
 
@@ -164,15 +189,40 @@ impl ControlPlane {
         self.flush_tunnel(now, tid);
     }
 
+    /// Change a session's policy; the data plane hears of it at once when
+    /// the session is in it (else when its network comes up).
+    pub(super) fn set_policy(
+        &mut self,
+        k: SessionKey,
+        change: impl FnOnce(&mut crate::dataplane::policy::SessionPolicy),
+    ) {
+        let Some(s) = self.sessions.get_mut(&k) else {
+            return;
+        };
+        let before = s.policy;
+        change(&mut s.policy);
+        if s.policy == before {
+            return;
+        }
+        tracing::info!(tunnel = k.tunnel, session = k.session, user = s.username.as_deref().unwrap_or(""), policy = ?s.policy, "session policy");
+        if let (true, Some(a)) = (s.in_dataplane, s.address) {
+            if let Some(entry) = self.dataplane_entry(k, a) {
+                self.emit(super::io::Io::Table(
+                    crate::dataplane::session_table::TableUpdate::Upsert(entry),
+                ));
+            }
+        }
+    }
+
     /// CoA, as l2tpns: the plugins reset what earlier Cisco-AVPairs set
     /// (`radius_reset`), new Session-Timeout / Idle-Timeout take effect
     /// now, then the CoA's Cisco-AVPairs go to the plugins
     /// (`radius_response`) and replace the session's.
-    fn authorize(&mut self, k: SessionKey, change: &Authorization) {
+    fn authorize(&mut self, now: Instant, k: SessionKey, change: &Authorization) {
         if !self.sessions.contains_key(&k) {
             return;
         }
-        self.plugin_radius_reset(k);
+        self.plugin_radius_reset(now, k);
         let Some(s) = self.sessions.get_mut(&k) else {
             return;
         };
@@ -185,7 +235,7 @@ impl ControlPlane {
         if s.attrs.cisco_avpairs != change.cisco_avpairs {
             s.attrs.cisco_avpairs = change.cisco_avpairs.clone();
         }
-        self.plugin_radius_response(k, &change.cisco_avpairs);
+        self.plugin_radius_response(now, k, &change.cisco_avpairs);
         self.arm_admin(k);
     }
 }

@@ -528,6 +528,7 @@ impl ControlPlane {
                         next_interim: None,
                         last_activity: now,
                         end_cause: None,
+                        policy: Default::default(),
                     }),
                 );
             }

@@ -42,6 +42,7 @@ pub(super) fn session_info_of(k: SessionKey, s: &Session) -> SessionInfo {
         sid: k.nas_port(),
         user: s.username.as_deref().map(str::to_owned),
         address: s.address,
+        policy: s.policy,
     }
 }
 
@@ -105,6 +106,27 @@ impl ControlPlane {
         self.plugins = plugins;
     }
 
+    /// Like `run_hook`, for hooks that may act on sessions: they get the
+    /// control plane as `PluginControl` (the command layer), as `control`
+    /// does, with `origin` naming the plugin's event in the log.
+    fn run_control_hook(
+        &mut self,
+        now: Instant,
+        event: &str,
+        mut hook: impl FnMut(&mut dyn Plugin, &mut dyn PluginControl) -> HookResult,
+    ) {
+        let mut plugins = std::mem::take(&mut self.plugins);
+        {
+            let mut host = Host {
+                cp: self,
+                now,
+                origin: Origin::Plugin("radius"),
+            };
+            plugins.run(event, |p| hook(p, &mut host));
+        }
+        self.plugins = plugins;
+    }
+
     pub fn set_nsctl(&mut self, settings: NsctlSettings) {
         self.nsctl_socket = Some(settings);
     }
@@ -144,7 +166,12 @@ impl ControlPlane {
 
     /// `radius_response` for each Cisco-AVPair, in order: each pair is its
     /// own event (a `Stop` ends the chain for that pair only).
-    pub(super) fn plugin_radius_response(&mut self, k: SessionKey, pairs: &[(String, String)]) {
+    pub(super) fn plugin_radius_response(
+        &mut self,
+        now: Instant,
+        k: SessionKey,
+        pairs: &[(String, String)],
+    ) {
         if self.plugins.is_empty() || pairs.is_empty() {
             return;
         }
@@ -152,21 +179,21 @@ impl ControlPlane {
             return;
         };
         for (key, value) in pairs {
-            self.run_hook("radius_response", |p, cp| {
+            self.run_control_hook(now, "radius_response", |p, cp| {
                 p.radius_response(cp, &info, key, value)
             });
         }
     }
 
     /// `radius_reset`: a CoA is about to apply.
-    pub(super) fn plugin_radius_reset(&mut self, k: SessionKey) {
+    pub(super) fn plugin_radius_reset(&mut self, now: Instant, k: SessionKey) {
         if self.plugins.is_empty() {
             return;
         }
         let Some(info) = self.session_info(k) else {
             return;
         };
-        self.run_hook("radius_reset", |p, cp| p.radius_reset(cp, &info));
+        self.run_control_hook(now, "radius_reset", |p, cp| p.radius_reset(cp, &info));
     }
 
     /// `radius_account`: what the plugins add to this accounting record.
@@ -258,6 +285,10 @@ impl PluginApi for ControlPlane {
     fn session_by_sid(&self, sid: Sid) -> Option<SessionInfo> {
         self.session_info(SessionKey::from_nas_port(sid))
     }
+
+    fn config_value(&self, name: &str) -> Option<String> {
+        self.config.get(name)
+    }
 }
 
 impl PluginApi for Host<'_> {
@@ -267,6 +298,10 @@ impl PluginApi for Host<'_> {
 
     fn session_by_sid(&self, sid: Sid) -> Option<SessionInfo> {
         self.cp.session_by_sid(sid)
+    }
+
+    fn config_value(&self, name: &str) -> Option<String> {
+        self.cp.config_value(name)
     }
 }
 

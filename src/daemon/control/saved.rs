@@ -69,6 +69,7 @@ pub struct SavedSession {
     pub since_activity: Duration,
     /// Until the next interim update (zero: due).
     pub until_interim: Option<Duration>,
+    pub policy: crate::dataplane::policy::SessionPolicy,
     pub link: LinkSnapshot,
 }
 
@@ -171,6 +172,7 @@ impl ControlPlane {
                     since_up: ago(s.up_at?),
                     since_activity: ago(s.last_activity),
                     until_interim: s.next_interim.map(|n| n.saturating_duration_since(now)),
+                    policy: s.policy,
                     link: s.link.snapshot(now)?,
                 })
             })
@@ -341,6 +343,7 @@ impl ControlPlane {
             }),
             last_activity: before(saved.since_activity),
             end_cause: None,
+            policy: saved.policy,
         };
         self.sessions.insert(k, Box::new(session));
         self.by_address.insert(a, k);

@@ -50,6 +50,8 @@ pub(super) struct Session {
     /// Why we are closing it, once we decided (the PPP link reports its own
     /// reason later; this one wins for accounting).
     pub end_cause: Option<Cause>,
+    /// Throttle, snoop, garden: what the data plane applies to it.
+    pub policy: crate::dataplane::policy::SessionPolicy,
 }
 
 /// Is `id` exactly `format!("{serial:016X}")`? (No allocation: a DAE
@@ -174,8 +176,9 @@ mod tests {
     #[test]
     fn per_session_records_stay_small() {
         use std::mem::size_of;
-        // 976: the LAC's two connect speeds (8 bytes) joined in session 3.
-        assert!(size_of::<Session>() <= 976, "{}", size_of::<Session>());
+        // 976: the LAC's two connect speeds (8 bytes) joined in session 3;
+        // 992: the policy (throttle rates, snoop target, garden) in session 4.
+        assert!(size_of::<Session>() <= 992, "{}", size_of::<Session>());
         assert!(
             size_of::<ServerLink>() <= 768,
             "{}",

@@ -156,7 +156,7 @@ impl ControlPlane {
         }
         // Before the network comes up, as l2tpns (a throttle is in place
         // for the first packet).
-        self.plugin_radius_response(k, &pairs);
+        self.plugin_radius_response(now, k, &pairs);
         if let Some(s) = self.sessions.get_mut(&k) {
             s.link.auth_accept(
                 now,

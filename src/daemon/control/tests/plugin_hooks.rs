@@ -8,7 +8,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::cli::{CommandId, Outcome};
 use crate::daemon::cli_io::CliCommand;
 use crate::daemon::control::cli::CliAnswer;
-use crate::plugin::{AcctAttributes, AcctKind, HookResult, Plugin, PluginApi, SessionInfo};
+use crate::plugin::{
+    AcctAttributes, AcctKind, HookResult, Plugin, PluginApi, PluginControl, SessionInfo,
+};
 
 use super::super::TimerKey;
 use super::radius_server::{accounting_record, dae_code, server_addr, FakeRadius};
@@ -50,7 +52,7 @@ impl Plugin for Recorder {
 
     fn radius_response(
         &mut self,
-        _api: &dyn PluginApi,
+        _api: &mut dyn PluginControl,
         s: &SessionInfo,
         key: &str,
         value: &str,
@@ -62,7 +64,7 @@ impl Plugin for Recorder {
         })
     }
 
-    fn radius_reset(&mut self, _api: &dyn PluginApi, s: &SessionInfo) -> HookResult {
+    fn radius_reset(&mut self, _api: &mut dyn PluginControl, s: &SessionInfo) -> HookResult {
         self.note(Call::Reset(s.user.clone()))
     }
 
@@ -102,7 +104,7 @@ impl Plugin for Gate {
 
     fn radius_response(
         &mut self,
-        _api: &dyn PluginApi,
+        _api: &mut dyn PluginControl,
         _s: &SessionInfo,
         key: &str,
         _value: &str,

@@ -1,0 +1,150 @@
+//! throttlectl: nsctl `throttle USER|SID [RATE|[in|out] RATE ...]` and
+//! `unthrottle USER|SID`, with l2tpns 2.4.1 throttlectl.c's texts and
+//! answers. No rate: throttle_speed; one: both ways; `in`/`out` pairs (any
+//! prefix of the word, as l2tpns's strncmp): that direction only.
+
+use crate::daemon::control::command::{Command, Reply, Target};
+use crate::dataplane::session_table::SessionKey;
+use crate::nsctl::{ClusterRole, PluginVerdict, ResponseKind};
+use crate::plugin::{Plugin, PluginControl};
+
+pub struct ThrottleCtl;
+
+fn err(text: &str) -> PluginVerdict {
+    PluginVerdict::Stop {
+        kind: ResponseKind::Err,
+        additional: Some(text.to_owned()),
+    }
+}
+
+/// l2tpns's atoi: leading digits, else 0.
+fn atoi(s: &str) -> u32 {
+    let digits: String = s.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().unwrap_or(0)
+}
+
+/// (in, out) for `throttle`'s arguments after the session; `None` = leave
+/// that direction. Err: the answer.
+pub fn rates(args: &[String], throttle_speed: u32) -> Result<(Option<u32>, Option<u32>), &'static str> {
+    let (rate_in, rate_out) = match args {
+        [] => (Some(throttle_speed), Some(throttle_speed)),
+        [rate] => (Some(atoi(rate)), Some(atoi(rate))),
+        pairs => {
+            let (mut i, mut o) = (None, None);
+            for pair in pairs.chunks(2) {
+                let [word, rate] = pair else { break };
+                if !word.is_empty() && "in".starts_with(word.as_str()) {
+                    i = Some(atoi(rate));
+                } else if !word.is_empty() && "out".starts_with(word.as_str()) {
+                    o = Some(atoi(rate));
+                } else {
+                    return Err("invalid rate");
+                }
+            }
+            (i, o)
+        }
+    };
+    // l2tpns refuses a zero among the rates it was given.
+    if rate_in == Some(0) || rate_out == Some(0) {
+        return Err("invalid rate");
+    }
+    Ok((rate_in, rate_out))
+}
+
+impl Plugin for ThrottleCtl {
+    fn name(&self) -> &'static str {
+        "throttlectl"
+    }
+
+    fn control_help(&self) -> Vec<String> {
+        vec![
+            "  throttle USER|SID [RATE|[in|out] RATE ...]  Throttle user traffic".into(),
+            "  unthrottle USER|SID                         Stop throttling user".into(),
+        ]
+    }
+
+    fn control(
+        &mut self,
+        api: &mut dyn PluginControl,
+        role: ClusterRole,
+        args: &[String],
+    ) -> PluginVerdict {
+        let Some(word) = args.first().map(String::as_str) else {
+            return PluginVerdict::Pass;
+        };
+        let throttle = match word {
+            "throttle" => true,
+            "unthrottle" => false,
+            _ => return PluginVerdict::Pass,
+        };
+        if !role.iam_master {
+            return PluginVerdict::NotMaster;
+        }
+        if throttle && !(2..=6).contains(&args.len()) {
+            return err("requires username or session id and optional rate(s)");
+        }
+        if !throttle && args.len() != 2 {
+            return err("requires username or session id");
+        }
+        let found = match args[1].parse::<u32>() {
+            Ok(sid) if sid != 0 => api.session_by_sid(sid),
+            _ => api.session_by_user(&args[1]),
+        };
+        let Some(session) = found.filter(|s| s.address.is_some()) else {
+            return err("session not found");
+        };
+        let (rate_in, rate_out) = if throttle {
+            let speed = api
+                .config_value("throttle_speed")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            match rates(&args[2..], speed) {
+                Ok(r) => r,
+                Err(why) => return err(why),
+            }
+        } else {
+            (Some(0), Some(0))
+        };
+        let p = session.policy;
+        let same = |want: Option<u32>, have: u32| want.is_some_and(|w| w == have);
+        if same(rate_in, p.throttle_in) && same(rate_out, p.throttle_out) {
+            return err(if throttle {
+                "already throttled"
+            } else {
+                "not throttled"
+            });
+        }
+        let target = Target::Session(SessionKey::from_nas_port(session.sid));
+        match api.execute(Command::Throttle {
+            target,
+            rate_in,
+            rate_out,
+        }) {
+            Reply::Done(_) => PluginVerdict::Stop {
+                kind: ResponseKind::Ok,
+                additional: None,
+            },
+            Reply::Refused(why) => PluginVerdict::Error(Some(why)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rates;
+
+    fn a(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn rates_as_l2tpns_reads_them() {
+        assert_eq!(rates(&a(&[]), 28), Ok((Some(28), Some(28))));
+        assert_eq!(rates(&a(&["512"]), 28), Ok((Some(512), Some(512))));
+        assert_eq!(rates(&a(&["in", "64"]), 28), Ok((Some(64), None)));
+        assert_eq!(rates(&a(&["o", "128", "i", "64"]), 28), Ok((Some(64), Some(128))));
+        assert_eq!(rates(&a(&["sideways", "64"]), 28), Err("invalid rate"));
+        assert_eq!(rates(&a(&["0"]), 28), Err("invalid rate"));
+        assert_eq!(rates(&a(&["in", "x"]), 28), Err("invalid rate"));
+    }
+}
