@@ -19,7 +19,11 @@ use crate::plugin::{
 pub struct AutoThrottle;
 
 /// What one pair asks for: (in, out) in kbit/s, `None` = leave it.
-pub fn parse_pair(key: &str, value: &str, throttle_speed: u32) -> Option<(Option<u32>, Option<u32>)> {
+pub fn parse_pair(
+    key: &str,
+    value: &str,
+    throttle_speed: u32,
+) -> Option<(Option<u32>, Option<u32>)> {
     if key.starts_with("lcp:interface-config") {
         let mut words = value.split_whitespace();
         if words.next()? != "service-policy" {
@@ -127,7 +131,10 @@ mod tests {
             p("lcp:interface-config#2", "service-policy  output   1024"),
             Some((None, Some(1024)))
         );
-        assert_eq!(p("lcp:interface-config#1", "service-policy sideways 1"), None);
+        assert_eq!(
+            p("lcp:interface-config#1", "service-policy sideways 1"),
+            None
+        );
         assert_eq!(p("lcp:interface-config#1", "service-policy input 1x"), None);
         assert_eq!(p("lcp:interface-config#1", "ip address 1.2.3.4"), None);
         assert_eq!(p("intercept", "1.2.3.4:5"), None);

@@ -25,7 +25,10 @@ fn atoi(s: &str) -> u32 {
 
 /// (in, out) for `throttle`'s arguments after the session; `None` = leave
 /// that direction. Err: the answer.
-pub fn rates(args: &[String], throttle_speed: u32) -> Result<(Option<u32>, Option<u32>), &'static str> {
+pub fn rates(
+    args: &[String],
+    throttle_speed: u32,
+) -> Result<(Option<u32>, Option<u32>), &'static str> {
     let (rate_in, rate_out) = match args {
         [] => (Some(throttle_speed), Some(throttle_speed)),
         [rate] => (Some(atoi(rate)), Some(atoi(rate))),
@@ -142,7 +145,10 @@ mod tests {
         assert_eq!(rates(&a(&[]), 28), Ok((Some(28), Some(28))));
         assert_eq!(rates(&a(&["512"]), 28), Ok((Some(512), Some(512))));
         assert_eq!(rates(&a(&["in", "64"]), 28), Ok((Some(64), None)));
-        assert_eq!(rates(&a(&["o", "128", "i", "64"]), 28), Ok((Some(64), Some(128))));
+        assert_eq!(
+            rates(&a(&["o", "128", "i", "64"]), 28),
+            Ok((Some(64), Some(128)))
+        );
         assert_eq!(rates(&a(&["sideways", "64"]), 28), Err("invalid rate"));
         assert_eq!(rates(&a(&["0"]), 28), Err("invalid rate"));
         assert_eq!(rates(&a(&["in", "x"]), 28), Err("invalid rate"));

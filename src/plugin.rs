@@ -158,11 +158,7 @@ pub trait Plugin: Send {
 
     /// A CoA-Request for this session, before its values apply: forget
     /// what earlier Cisco-AVPairs set (the CoA's own follow).
-    fn radius_reset(
-        &mut self,
-        _api: &mut dyn PluginControl,
-        _session: &SessionInfo,
-    ) -> HookResult {
+    fn radius_reset(&mut self, _api: &mut dyn PluginControl, _session: &SessionInfo) -> HookResult {
         HookResult::Continue
     }
 

@@ -82,7 +82,7 @@ pub fn endpoint(
 pub struct Line {
     pub user: Arc<str>,
     pub ip: Ipv4Addr,
-    /// l2tpns: 2 when the session is throttled, else 1. We do not throttle.
+    /// l2tpns: 2 when the session is throttled, else 1.
     pub qos: u8,
     /// Octets from the user since the previous file.
     pub up: u64,
@@ -125,6 +125,8 @@ pub struct Sample {
     /// Totals since the session opened.
     pub up: u64,
     pub down: u64,
+    /// Throttled now (l2tpns writes qos 2 then, else 1).
+    pub throttled: bool,
 }
 
 /// A session's totals when it was last written.
@@ -172,7 +174,7 @@ impl Ledger {
         let line = Line {
             user: user.clone(),
             ip,
-            qos: 1,
+            qos: if s.throttled { 2 } else { 1 },
             up,
             down,
         };
@@ -320,7 +322,18 @@ mod tests {
             ip: user.map(|_| Ipv4Addr::new(10, 0, 0, session as u8)),
             up,
             down,
+            // Session 7 is throttled: its lines say qos 2.
+            throttled: session == 7,
         }
+    }
+
+    #[test]
+    fn a_throttled_session_is_written_with_qos_2() {
+        let l = Ledger::default();
+        let (line, _) = l.line(&sample(7, Some("t"), 10, 20)).unwrap();
+        assert_eq!(line.qos, 2);
+        let (line, _) = l.line(&sample(8, Some("u"), 10, 20)).unwrap();
+        assert_eq!(line.qos, 1);
     }
 
     fn header(all_origin: bool) -> Header<'static> {

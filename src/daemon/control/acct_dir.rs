@@ -50,6 +50,7 @@ fn sample_of(k: SessionKey, s: &Session) -> Sample {
         // "up" is from the user (the data plane's rx), "down" to the user.
         up: s.counters.rx_bytes.load(Relaxed),
         down: s.counters.tx_bytes.load(Relaxed),
+        throttled: s.policy.is_throttled(),
     }
 }
 

@@ -137,7 +137,10 @@ impl ControlPlane {
             // The connection keeps its own console flags (daemon::cli_io).
             Debug | NoDebug => done(Vec::new()),
             Snoop | NoSnoop => later("Snoop (lawful intercept)"),
-            Throttle | NoThrottle | ShowThrottle | ShowTbf => later("Throttling"),
+            Throttle => self.cli_throttle(now, origin, args),
+            NoThrottle => self.cli_no_throttle(now, origin, args),
+            ShowThrottle => self.cli_show_throttle(),
+            ShowTbf => later("Per-bucket throttling statistics (show tbf)"),
             Filter | NoFilter | IpAccessList | NoIpAccessList | AccessListPermit
             | AccessListDeny | ShowAccessList => later("Access lists (filter)"),
             SuspendBgp | NoSuspendBgp | RestartBgp | ShowBgp | RouterBgp | BgpNeighbour

@@ -25,6 +25,7 @@ mod aaa;
 mod acct_dir;
 mod census;
 pub mod cli;
+mod cli_throttle;
 pub mod command;
 mod dae;
 pub mod io;

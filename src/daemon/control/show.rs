@@ -84,9 +84,9 @@ impl ControlPlane {
                 s.address
                     .map(|a| a.to_string())
                     .unwrap_or_else(|| "0.0.0.0".into()),
-                "N",
-                "N",
-                "N",
+                yn(s.policy.snoop.is_some()),
+                yn(s.policy.is_throttled()),
+                yn(s.policy.garden),
                 "N",
                 secs(now, s.opened),
                 c.tx_bytes.load(Relaxed),
@@ -152,9 +152,31 @@ impl ControlPlane {
         line(format!("\tRx Speed:\t{}", s.rx_connect_speed));
         line(format!("\tTx Speed:\t{}", s.tx_connect_speed));
         line(format!("\tMRU:\t\t{}", s.link.peer_mru()));
-        line("\tIntercepted:\tno".into());
-        line("\tWalled Garden:\tno".into());
-        line("\tThrottled:\tno".into());
+        let p = s.policy;
+        line(match p.snoop {
+            Some(to) => format!("\tIntercepted:\t{to}"),
+            None => "\tIntercepted:\tno".into(),
+        });
+        line(format!(
+            "\tWalled Garden:\t{}",
+            if p.garden { "YES" } else { "no" }
+        ));
+        line(if p.is_throttled() {
+            let rate = |r: u32| {
+                if r == 0 {
+                    "-".to_string()
+                } else {
+                    format!("{r}kbps")
+                }
+            };
+            format!(
+                "\tThrottled:\tYES ({}/{})",
+                rate(p.throttle_in),
+                rate(p.throttle_out)
+            )
+        } else {
+            "\tThrottled:\tno".into()
+        });
         out
     }
 
@@ -275,5 +297,14 @@ impl ControlPlane {
         ));
         out.push(format!("nsctl_malformed = {}", n.malformed()));
         out
+    }
+}
+
+/// l2tpns's Y/N columns.
+fn yn(b: bool) -> &'static str {
+    if b {
+        "Y"
+    } else {
+        "N"
     }
 }
