@@ -136,7 +136,8 @@ impl ControlPlane {
             LoadPlugin | RemovePlugin => self.cli_plugin(now, c.command == LoadPlugin, args),
             // The connection keeps its own console flags (daemon::cli_io).
             Debug | NoDebug => done(Vec::new()),
-            Snoop | NoSnoop => later("Snoop (lawful intercept)"),
+            Snoop => self.cli_snoop(now, origin, args),
+            NoSnoop => self.cli_no_snoop(now, origin, args),
             Throttle => self.cli_throttle(now, origin, args),
             NoThrottle => self.cli_no_throttle(now, origin, args),
             ShowThrottle => self.cli_show_throttle(),

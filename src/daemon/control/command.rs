@@ -67,6 +67,13 @@ pub enum Command {
         rate_in: Option<u32>,
         rate_out: Option<u32>,
     },
+    /// Copy every IP packet of the sessions of `target`, both ways, as raw
+    /// IP in UDP to `to` (None: stop): CLI `snoop`, nsctl snoopctl, the
+    /// autosnoop plugin.
+    Snoop {
+        target: Target,
+        to: Option<std::net::SocketAddrV4>,
+    },
     /// Save every tunnel and session to the state file and stop without
     /// telling any peer (SIGTERM/SIGINT with save_state): the next start
     /// takes them back.
@@ -134,6 +141,16 @@ impl ControlPlane {
                     });
                 }
                 Reply::done(format!("{} session(s) throttled", keys.len()))
+            }
+            Command::Snoop { target, to } => {
+                let keys = self.sessions_of(&target);
+                if keys.is_empty() {
+                    return Reply::Refused(format!("no such {}", target_name(&target)));
+                }
+                for &k in &keys {
+                    self.set_policy(k, |p| p.snoop = to);
+                }
+                Reply::done(format!("{} session(s) intercepted", keys.len()))
             }
         }
     }

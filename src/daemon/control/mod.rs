@@ -25,7 +25,7 @@ mod aaa;
 mod acct_dir;
 mod census;
 pub mod cli;
-mod cli_throttle;
+mod cli_policy;
 pub mod command;
 mod dae;
 pub mod io;

@@ -1,7 +1,8 @@
-//! The CLI's throttling commands, with l2tpns 2.4.1's words: `throttle
-//! USER [RATE | in RATE | out RATE | in R out R]`, `no throttle USER...`,
-//! `show throttle`. A session is named by user, or by its SID (a number,
-//! as nsctl takes it). The change itself is `Command::Throttle`.
+//! The CLI's per-session policy commands, with l2tpns 2.4.1's words:
+//! `throttle USER [RATE | in RATE | out RATE | in R out R]`, `no throttle
+//! USER...`, `show throttle`, `snoop USER IP PORT`, `no snoop USER...`. A
+//! session is named by user, or by its SID (a number, as nsctl takes it).
+//! The changes themselves are `Command::Throttle` and `Command::Snoop`.
 
 use std::time::Instant;
 
@@ -125,6 +126,58 @@ impl ControlPlane {
                     target: Target::Session(k),
                     rate_in: Some(0),
                     rate_out: Some(0),
+                },
+            );
+        }
+        (lines, if ok { Outcome::Done } else { Outcome::Failed })
+    }
+
+    pub(super) fn cli_snoop(&mut self, now: Instant, origin: Origin, args: &[String]) -> Answer {
+        let [user, ip, port] = args else {
+            return failed("Specify username, ip and port");
+        };
+        let Some(k) = self.named_session(user) else {
+            return failed(format!("User {user} is not connected"));
+        };
+        let ip = match ip.parse::<std::net::Ipv4Addr>() {
+            Ok(a) if !a.is_unspecified() && !a.is_broadcast() => a,
+            _ => return failed(format!("Cannot parse IP \"{ip}\"")),
+        };
+        let port = match atoi(port) {
+            p @ 1..=65535 => p as u16,
+            _ => return failed(format!("Invalid port {port}")),
+        };
+        let to = std::net::SocketAddrV4::new(ip, port);
+        self.execute(
+            now,
+            origin,
+            Command::Snoop {
+                target: Target::Session(k),
+                to: Some(to),
+            },
+        );
+        (vec![format!("Snooping user {user} to {to}")], Outcome::Done)
+    }
+
+    pub(super) fn cli_no_snoop(&mut self, now: Instant, origin: Origin, args: &[String]) -> Answer {
+        if args.is_empty() {
+            return failed("Specify a user to unsnoop");
+        }
+        let mut lines = Vec::new();
+        let mut ok = true;
+        for user in args {
+            let Some(k) = self.named_session(user) else {
+                ok = false;
+                lines.push(format!("User {user} is not connected"));
+                continue;
+            };
+            lines.push(format!("Not snooping user {user}"));
+            self.execute(
+                now,
+                origin.clone(),
+                Command::Snoop {
+                    target: Target::Session(k),
+                    to: None,
                 },
             );
         }
