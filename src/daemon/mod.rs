@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod nsctl_io;
 pub mod radius_io;
 pub mod reload;
+pub mod session_hook;
 pub mod settings;
 pub mod speed;
 pub mod state_file;
