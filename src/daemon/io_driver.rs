@@ -13,6 +13,7 @@ use crate::tun::Tun;
 use super::control::io::Io;
 use super::control::ControlPlane;
 use super::radius_io::Senders;
+use super::session_hook::HookRunner;
 
 pub struct IoDriver {
     /// A clone of worker 0's L2TP socket (a socket of its own would join
@@ -25,6 +26,8 @@ pub struct IoDriver {
     pub workers: Vec<crossbeam_channel::Sender<TableUpdate>>,
     pub radius: Option<Senders>,
     pub nsctl: UdpSocket,
+    /// session_hook runs go to its own thread from here.
+    pub hooks: HookRunner,
 }
 
 impl IoDriver {
@@ -58,6 +61,11 @@ impl IoDriver {
                 None => return false,
             },
             Io::Nsctl { to, bytes } => self.nsctl.send_to(&bytes, to).map(drop),
+            Io::RunHook { hook, facts } => {
+                // Queued, never waited for; the runner counts what fails.
+                self.hooks.submit(hook, facts);
+                Ok(())
+            }
             Io::SaveState {
                 path,
                 identity,
