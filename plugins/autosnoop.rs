@@ -42,7 +42,11 @@ impl Plugin for AutoSnoop {
         if key == "intercept" {
             let to = parse_target(value);
             if to.is_none() {
-                tracing::info!(sid = session.sid, value, "not intercepting: the reply string should be intercept=ip:port");
+                tracing::info!(
+                    sid = session.sid,
+                    value,
+                    "not intercepting: the reply string should be intercept=ip:port"
+                );
             }
             api.execute(Command::Snoop {
                 target: target(session),
@@ -80,7 +84,10 @@ mod tests {
 
     #[test]
     fn targets_as_l2tpns_reads_them() {
-        assert_eq!(parse_target("192.0.2.1:5000"), Some("192.0.2.1:5000".parse().unwrap()));
+        assert_eq!(
+            parse_target("192.0.2.1:5000"),
+            Some("192.0.2.1:5000".parse().unwrap())
+        );
         assert_eq!(parse_target("192.0.2.1"), None);
         assert_eq!(parse_target("192.0.2.1:0"), None);
         assert_eq!(parse_target("0.0.0.0:5000"), None);

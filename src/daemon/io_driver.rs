@@ -13,6 +13,7 @@ use crate::tun::Tun;
 use super::control::io::Io;
 use super::control::ControlPlane;
 use super::radius_io::Senders;
+use super::session_hook::HookRunner;
 
 pub struct IoDriver {
     /// A clone of worker 0's L2TP socket (a socket of its own would join
@@ -28,6 +29,8 @@ pub struct IoDriver {
     /// Downstream steering, when the TUN has several queues and the kernel
     /// took the program.
     pub steering: Option<Steering>,
+    /// session_hook runs go to its own thread from here.
+    pub hooks: HookRunner,
 }
 
 /// The steering map and what the driver put in it for each session (a
@@ -115,6 +118,11 @@ impl IoDriver {
                 None => return false,
             },
             Io::Nsctl { to, bytes } => self.nsctl.send_to(&bytes, to).map(drop),
+            Io::RunHook { hook, facts } => {
+                // Queued, never waited for; the runner counts what fails.
+                self.hooks.submit(hook, facts);
+                Ok(())
+            }
             Io::SaveState {
                 path,
                 identity,

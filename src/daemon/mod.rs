@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod nsctl_io;
 pub mod radius_io;
 pub mod reload;
+pub mod session_hook;
 pub mod settings;
 pub mod speed;
 pub mod state_file;
@@ -223,6 +224,7 @@ pub fn run(opts: Options) -> Result<(), String> {
     let clock = Arc::new(Clock::new(Instant::now()));
     let drops = Arc::new(DropCounters::new());
     let wstats = Arc::new(WorkerStats::new(n_workers));
+    let hook_stats = Arc::new(session_hook::HookStats::default());
     let scrapes = match metrics_listener {
         Some(listener) => {
             let (tx, scrapes) = metrics::channel();
@@ -230,6 +232,7 @@ pub fn run(opts: Options) -> Result<(), String> {
                 workers: wstats.clone(),
                 drops: drops.clone(),
                 loss: kernel_loss::KernelLoss::new(&udps, &cfg.tundevicename),
+                hooks: hook_stats.clone(),
                 started: started.0,
                 start_time: started.1,
             };
@@ -327,6 +330,7 @@ pub fn run(opts: Options) -> Result<(), String> {
         radius: radius_tx_sockets,
         nsctl: nsctl_socket,
         steering,
+        hooks: session_hook::HookRunner::new(hook_stats),
     };
     cp.set_nsctl(nsctl);
     cp.set_config(cfg.clone());
@@ -531,7 +535,7 @@ async fn control_loop(
         }
         if now.duration_since(last_report) >= Duration::from_secs(60) {
             last_report = now;
-            report_status(&cp, &drops, &wstats, &loss);
+            report_status(&cp, &drops, &wstats, &loss, driver.hooks.stats());
         }
         // dump_speed as the configuration says now (SIGHUP may change it).
         if cp.config().dump_speed {
@@ -572,7 +576,7 @@ async fn control_loop(
             _ = quit.recv() => start_shutdown(&mut cp, "SIGQUIT", &mut shutdown_by),
             _ = term.recv() => stop_or_save(&mut cp, "SIGTERM", &mut shutdown_by),
             _ = int.recv() => stop_or_save(&mut cp, "SIGINT", &mut shutdown_by),
-            _ = usr1.recv() => report_status(&cp, &drops, &wstats, &loss),
+            _ = usr1.recv() => report_status(&cp, &drops, &wstats, &loss, driver.hooks.stats()),
             _ = watchdog.due() => watchdog.ping(),
             _ = hup.recv() => {
                 systemd::reloading();
@@ -583,6 +587,7 @@ async fn control_loop(
     }
     cp.flush_accounting_dir();
     driver.drain(&mut cp);
+    finish_hooks(&cp, &driver.hooks);
     info!(tunnels = cp.tunnel_count(), "shutdown complete");
     Ok(())
 }
@@ -598,15 +603,32 @@ fn totals(w: &WorkerStats) -> speed::Totals {
     }
 }
 
+/// A clean shutdown lets the last sessions' `down` runs finish, for at
+/// most session_hook_timeout (a stop with save_state does not wait: those
+/// sessions carry on in the next process).
+fn finish_hooks(cp: &ControlPlane, hooks: &session_hook::HookRunner) {
+    let limit = Duration::from_secs(u64::from(cp.config().session_hook_timeout));
+    if !hooks.wait_idle(limit) {
+        let c = hooks.stats().counts();
+        warn!(
+            running = c.running,
+            queued = c.queued,
+            "session_hook: runs still unfinished at exit"
+        );
+    }
+}
+
 /// One log line with the totals (every 60 s, and on SIGUSR1).
 fn report_status(
     cp: &ControlPlane,
     drops: &DropCounters,
     w: &WorkerStats,
     loss: &kernel_loss::KernelLoss,
+    hooks: &session_hook::HookStats,
 ) {
     use std::sync::atomic::Ordering::Relaxed;
     let k = loss.snapshot();
+    let h = hooks.counts();
     info!(
         tunnels = cp.tunnel_count(),
         tunnels_closing = cp.closing_tunnel_count(),
@@ -629,6 +651,14 @@ fn report_status(
         control = ?cp.stats,
         nsctl_malformed = cp.nsctl_counters().malformed(),
         radius = cp.radius_stats().unwrap_or_default(),
+        hooks_started = h.started,
+        hooks_succeeded = h.succeeded,
+        hooks_failed = h.failed,
+        hooks_timed_out = h.timed_out,
+        hooks_failed_to_start = h.failed_to_start,
+        hooks_dropped = h.dropped,
+        hooks_running = h.running,
+        hooks_queued = h.queued,
         "status"
     );
 }

@@ -135,6 +135,7 @@ pub fn control_settings(cfg: &Config, local_address: Ipv4Addr) -> Settings {
         anti_spoof: !cfg.disable_no_spoof,
         max_tunnels: cfg.max_tunnels.clamp(1, 65535) as u16,
         max_sessions: cfg.max_sessions,
+        session_hook: super::session_hook::HookSettings::from_config(cfg).map(Arc::new),
     }
 }
 

@@ -18,8 +18,8 @@ use std::path::PathBuf;
 
 use super::values::{
     AuthType, AuthTypes, AutoYesNo, Clamped, File, GuestAccounts, IfName, Ip, IpList, LogFile,
-    LogFormat, MessageAuthenticatorPolicy, MetricsAddress, Port, PortOrZero, RadiusPort, Ranged,
-    Text, TextOrJson, YesNo, U32_MAX,
+    LogFormat, MessageAuthenticatorPolicy, MetricsAddress, OptionalFile, Port, PortOrZero,
+    RadiusPort, Ranged, Text, TextOrJson, YesNo, U32_MAX,
 };
 
 startup_variables! {
@@ -158,4 +158,11 @@ startup_variables! {
     /// is a clean shutdown, as SIGQUIT (l2tpns had this until 2.1.0).
     save_state: bool = false, Bool, YesNo, ours, implemented, live;
     state_file: PathBuf = PathBuf::from("/var/lib/l2tpns/state"), String, File, ours, implemented, live;
+    /// Executable run as `PATH up` when a session's network comes up and
+    /// `PATH down` when it ends (Docs/HOOKS.md); unset = none.
+    session_hook: Option<PathBuf> = None, String, OptionalFile, ours, implemented, live;
+    /// Seconds a hook run may take; then it is killed (SIGKILL).
+    session_hook_timeout: u32 = 10, Int, Ranged(1, 3600), ours, implemented, live;
+    /// Hook runs at once; more wait in a bounded queue.
+    session_hook_max_running: u32 = 32, Int, Ranged(1, 1024), ours, implemented, live;
 }

@@ -119,6 +119,9 @@ const REFERENCE_DEFAULTS: &[(&str, &str)] = &[
     ("log_format", "text"),
     ("save_state", "no"),
     ("state_file", "/var/lib/l2tpns/state"),
+    ("session_hook", ""),
+    ("session_hook_timeout", "10"),
+    ("session_hook_max_running", "32"),
 ];
 
 #[test]
@@ -413,6 +416,21 @@ fn file_paths_are_relative_to_the_config_dir() {
     assert_eq!(c.users_file, PathBuf::from("/abs/users"));
     let c = Config::parse("", Path::new("startup-config")).unwrap();
     assert_eq!(c.ip_pool_file, PathBuf::from("./ip_pool"));
+}
+
+#[test]
+fn session_hook_is_off_unset_and_relative_to_the_config_dir() {
+    let dir = Path::new("etc/startup-config");
+    assert_eq!(Config::parse("", dir).unwrap().session_hook, None);
+    let c = Config::parse("set session_hook \"hooks/session\"\n", dir).unwrap();
+    assert_eq!(c.session_hook, Some(PathBuf::from("etc/hooks/session")));
+    assert_eq!(c.get("session_hook").as_deref(), Some("etc/hooks/session"));
+    let c = Config::parse("set session_hook /usr/local/sbin/hook\n", dir).unwrap();
+    assert_eq!(c.session_hook, Some(PathBuf::from("/usr/local/sbin/hook")));
+    let c = Config::parse("set session_hook /x\nset session_hook \"\"\n", dir).unwrap();
+    assert_eq!(c.session_hook, None, "\"\" turns it off again");
+    assert!(Config::parse("set session_hook_timeout 0\n", dir).is_err());
+    assert!(Config::parse("set session_hook_max_running 0\n", dir).is_err());
 }
 
 #[test]

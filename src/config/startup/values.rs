@@ -283,6 +283,21 @@ impl Codec<PathBuf> for File {
     }
 }
 
+/// A file of ours that may be unset ("" = `None`), relative to the
+/// startup-config's directory otherwise (`session_hook`).
+pub(super) struct OptionalFile;
+
+impl Codec<Option<PathBuf>> for OptionalFile {
+    fn parse(&self, v: &str, cx: &mut Cx) -> Result<Option<PathBuf>, String> {
+        Ok((!v.is_empty()).then(|| resolve(cx.dir, v)))
+    }
+    fn show(&self, x: &Option<PathBuf>) -> String {
+        x.as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    }
+}
+
 /// `radius_authtypes`: pap and/or chap, in the order of preference.
 pub(super) struct AuthTypes;
 

@@ -5,9 +5,11 @@
 //! root, driven by `l2tp::lac` and `ppp::client`.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use ipnetwork::Ipv4Network;
 
+use crate::daemon::session_hook::{HookSettings, SessionFacts};
 use crate::dataplane::session_table::TableUpdate;
 
 /// One piece of I/O for the driver.
@@ -32,6 +34,12 @@ pub enum Io {
     Dae { to: SocketAddr, bytes: Vec<u8> },
     /// An nsctl answer from UDP 1702.
     Nsctl { to: SocketAddr, bytes: Vec<u8> },
+    /// A session_hook run: a session came up or ended (the driver queues
+    /// it; nothing waits for it).
+    RunHook {
+        hook: Arc<HookSettings>,
+        facts: Box<SessionFacts>,
+    },
     /// The whole state, to be written to the state file (save_state).
     SaveState {
         path: std::path::PathBuf,

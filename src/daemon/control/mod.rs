@@ -28,6 +28,7 @@ pub mod cli;
 mod cli_policy;
 pub mod command;
 mod dae;
+mod hook;
 pub mod io;
 pub mod plugin_host;
 pub mod reconfigure;
@@ -61,6 +62,8 @@ pub struct Settings {
     pub max_tunnels: u16,
     /// 0 = no limit.
     pub max_sessions: u32,
+    /// session_hook, when set.
+    pub session_hook: Option<Arc<crate::daemon::session_hook::HookSettings>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

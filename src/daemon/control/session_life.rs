@@ -246,6 +246,7 @@ impl ControlPlane {
         self.accounting_start(now, k);
         self.arm_admin(k);
         self.plugin_session_event(k, true);
+        self.hook_up(k);
     }
 
     pub(super) fn arm_admin(&mut self, k: SessionKey) {
@@ -349,6 +350,7 @@ impl ControlPlane {
             self.forget_radius_request(id);
         }
         self.accounting_stop(now, k, &s, &cause);
+        self.hook_down(now, k, &s, &cause);
         self.acct_dir_session_closed(k, &s);
         if let Some(a) = s.address {
             self.by_address.remove(&a);

@@ -91,7 +91,8 @@ impl Collector for Scrape {
         process(&mut e, s)?;
         control(&mut e, s)?;
         radius(&mut e, s)?;
-        data(&mut e, s)
+        data(&mut e, s)?;
+        hooks(&mut e, s)
     }
 }
 
@@ -421,6 +422,41 @@ fn data(e: &mut DescriptorEncoder, s: &Snapshot) -> fmt::Result {
     )
 }
 
+fn hooks(e: &mut DescriptorEncoder, s: &Snapshot) -> fmt::Result {
+    let h = &s.data.hooks;
+    counter(
+        e,
+        "l2tpns_session_hook_runs_started",
+        "session_hook runs started.",
+        h.started,
+    )?;
+    counters(
+        e,
+        "l2tpns_session_hook_runs",
+        "session_hook runs by result: succeeded, failed (non-zero exit), timed_out (killed after session_hook_timeout), failed_to_start, dropped (the queue was full).",
+        "result",
+        [
+            ("succeeded", h.succeeded),
+            ("failed", h.failed),
+            ("timed_out", h.timed_out),
+            ("failed_to_start", h.failed_to_start),
+            ("dropped", h.dropped),
+        ],
+    )?;
+    gauge(
+        e,
+        "l2tpns_session_hook_running",
+        "session_hook runs in progress.",
+        h.running,
+    )?;
+    gauge(
+        e,
+        "l2tpns_session_hook_queued",
+        "session_hook runs waiting for a slot or for an earlier run of their session or address.",
+        h.queued,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -437,6 +473,11 @@ mod tests {
             down_bytes: 1234,
             worker_up: vec![2, 3],
             worker_down: vec![0, 0],
+            hooks: crate::daemon::session_hook::HookCounts {
+                timed_out: 2,
+                queued: 1,
+                ..Default::default()
+            },
             ..DataSnapshot::default()
         };
         let text = render(Snapshot {
@@ -457,6 +498,8 @@ mod tests {
             "# TYPE l2tpns_sessions gauge\n",
             "# TYPE l2tpns_logins_total counter\n",
             "l2tpns_start_time_seconds 100",
+            "l2tpns_session_hook_runs_total{result=\"timed_out\"} 2\n",
+            "l2tpns_session_hook_queued 1\n",
         ] {
             assert!(text.contains(line), "{line} missing from:\n{text}");
         }

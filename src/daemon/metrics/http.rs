@@ -80,6 +80,8 @@ pub struct DataSources {
     pub drops: Arc<DropCounters>,
     /// Its own handles on the workers' sockets (see `KernelLoss::new`).
     pub loss: KernelLoss,
+    /// session_hook's counters, kept by its runner.
+    pub hooks: Arc<crate::daemon::session_hook::HookStats>,
     pub started: Instant,
     pub start_time: SystemTime,
 }
@@ -213,7 +215,7 @@ impl Server {
         let d = &self.data;
         let snap = Snapshot {
             control,
-            data: DataSnapshot::take(&d.workers, &d.drops, &d.loss),
+            data: DataSnapshot::take(&d.workers, &d.drops, &d.loss, &d.hooks),
             start_time: d.start_time,
             uptime: d.started.elapsed(),
             http: Outcome::ALL

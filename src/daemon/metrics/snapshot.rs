@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::daemon::control::{ControlPlane, SessionState, TunnelState};
 use crate::daemon::kernel_loss::{KernelLoss, LossSnapshot};
+use crate::daemon::session_hook::{HookCounts, HookStats};
 use crate::daemon::stats::ControlStats;
 use crate::daemon::workers::WorkerStats;
 use crate::dataplane::drop_reason::{DropCounters, DropReason};
@@ -73,7 +74,8 @@ impl ControlSnapshot {
     }
 }
 
-/// Data-plane and kernel counters since start-up.
+/// Data-plane and kernel counters since start-up, and session_hook's
+/// (atomics too, kept by its runner thread).
 #[derive(Debug, Clone, Default)]
 pub struct DataSnapshot {
     pub up_packets: u64,
@@ -91,10 +93,16 @@ pub struct DataSnapshot {
     pub worker_down: Vec<u64>,
     pub drops: [u64; DropReason::COUNT],
     pub kernel: LossSnapshot,
+    pub hooks: HookCounts,
 }
 
 impl DataSnapshot {
-    pub fn take(w: &WorkerStats, drops: &DropCounters, loss: &KernelLoss) -> DataSnapshot {
+    pub fn take(
+        w: &WorkerStats,
+        drops: &DropCounters,
+        loss: &KernelLoss,
+        hooks: &HookStats,
+    ) -> DataSnapshot {
         let l = |a: &AtomicU64| a.load(Relaxed);
         DataSnapshot {
             up_packets: l(&w.up_packets),
@@ -112,6 +120,7 @@ impl DataSnapshot {
             worker_down: w.worker_down.iter().map(l).collect(),
             drops: drops.snapshot(),
             kernel: loss.snapshot(),
+            hooks: hooks.counts(),
         }
     }
 }

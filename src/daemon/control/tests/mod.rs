@@ -5,6 +5,7 @@
 
 mod plugin_hooks;
 mod radius_server;
+mod session_hook;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use crate::auth::{AuthDecision, AuthRequest, Authenticator};
 use crate::config::Config;
 use crate::credentials::Credentials;
 use crate::daemon::clock::Clock;
+use crate::daemon::session_hook::{HookSettings, SessionFacts};
 use crate::daemon::teardown::Cause;
 use crate::dataplane::session_table::{SessionEntry, TableUpdate};
 use crate::l2tp::lac::{LacConfig, LacEvent, LacTunnel, OutgoingCall};
@@ -68,6 +70,12 @@ struct Bench {
     radius: Option<FakeRadius>,
     /// Disconnect/CoA answers the control plane sent.
     dae_answers: Vec<Vec<u8>>,
+    /// session_hook runs the control plane asked for, in order.
+    hooks: Vec<(Arc<HookSettings>, SessionFacts)>,
+    /// Kernel routes added (true) or removed (false).
+    routes: Vec<(bool, ipnetwork::Ipv4Network)>,
+    /// The call the LAC places once its tunnel is up.
+    call: OutgoingCall,
 }
 
 impl Bench {
@@ -86,17 +94,20 @@ impl Bench {
     }
 
     fn build(password: &'static str, aaa: Option<Aaa>) -> Bench {
+        Bench::build_with(password, aaa, &Config::default(), Box::new(OneUser))
+    }
+
+    /// A bench on `cfg`, logins checked by `auth`.
+    fn build_with(
+        password: &'static str,
+        aaa: Option<Aaa>,
+        cfg: &Config,
+        auth: Box<dyn Authenticator>,
+    ) -> Bench {
         let now = Instant::now();
-        let cfg = Config::default();
-        let settings = crate::daemon::settings::control_settings(&cfg, TUN);
+        let settings = crate::daemon::settings::control_settings(cfg, TUN);
         let pool = AddressPool::new((1..=4).map(|i| Ipv4Addr::new(10, 100, 0, i)));
-        let cp = ControlPlane::new(
-            settings,
-            pool,
-            Some(Box::new(OneUser)),
-            aaa,
-            Arc::new(Clock::new(now)),
-        );
+        let cp = ControlPlane::new(settings, pool, Some(auth), aaa, Arc::new(Clock::new(now)));
         let lac = LacTunnel::new(Arc::new(LacConfig::default()), 7, [1; 16], now);
         Bench {
             now,
@@ -109,6 +120,9 @@ impl Bench {
             disconnected: false,
             radius: None,
             dae_answers: Vec::new(),
+            hooks: Vec::new(),
+            routes: Vec::new(),
+            call: OutgoingCall::default(),
         }
     }
 
@@ -144,6 +158,8 @@ impl Bench {
                             .handle_radius_datagram(self.now, socket, to, &answer);
                     }
                     Io::Dae { bytes, .. } => self.dae_answers.push(bytes),
+                    Io::RunHook { hook, facts } => self.hooks.push((hook, *facts)),
+                    Io::Route { add, net } => self.routes.push((add, net)),
                     other => panic!("unexpected I/O {other:?}"),
                 }
             }
@@ -151,7 +167,7 @@ impl Bench {
                 quiet = false;
                 match ev {
                     LacEvent::Established => {
-                        self.lac.place_call(self.now, OutgoingCall::default());
+                        self.lac.place_call(self.now, self.call.clone());
                     }
                     LacEvent::CallUp {
                         local_sid,
