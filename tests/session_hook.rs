@@ -34,6 +34,8 @@ fn runs(dir: &Path) -> BTreeMap<String, BTreeMap<String, String>> {
     rd.filter_map(Result::ok)
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with("up.") || n.starts_with("down."))
+        // A run still writing has only its temporary file.
+        .filter(|n| !n.ends_with(".tmp"))
         .map(|n| {
             let text = fs::read_to_string(dir.join(&n)).unwrap_or_default();
             let vars = text
