@@ -21,6 +21,7 @@ pub mod offload;
 pub mod policy;
 pub mod ppp_data;
 pub mod session_table;
+pub mod shaper;
 pub mod tcp_mss;
 pub mod upstream;
 
