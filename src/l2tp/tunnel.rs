@@ -415,11 +415,7 @@ impl Tunnel {
     fn send_stopccn(&mut self, result: &StopCcnResult) {
         let mut m = ControlMessage::new(MessageType::StopCcn);
         m.assigned_tunnel_id = Some(self.local_id);
-        m.result_code = Some(ResultCode {
-            result: result.code.code(),
-            error: result.error.map(ErrorCode::code),
-            message: result.message.as_ref().map(|s| s.as_bytes().to_vec()),
-        });
+        m.result_code = Some(result.to_avp());
         self.send(0, &m);
         self.channel.set_hello_interval(None);
         self.sessions.clear();
@@ -450,11 +446,7 @@ impl Tunnel {
     fn send_cdn(&mut self, local_sid: u16, peer_sid: u16, result: &CdnResult) {
         let mut m = ControlMessage::new(MessageType::Cdn);
         m.assigned_session_id = Some(local_sid);
-        m.result_code = Some(ResultCode {
-            result: result.code.code(),
-            error: result.error.map(ErrorCode::code),
-            message: result.message.as_ref().map(|s| s.as_bytes().to_vec()),
-        });
+        m.result_code = Some(result.to_avp());
         self.send(peer_sid, &m);
     }
 
