@@ -30,6 +30,13 @@ impl Clock {
         self.tick.load(Ordering::Relaxed)
     }
 
+    /// The tick of this very moment, read from the system clock rather than
+    /// the control loop's (which may lag by up to its 500 ms wake-up): for
+    /// packet_limit's 0.1 s windows, read once per burst.
+    pub fn tick_now(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64 + 1
+    }
+
     pub fn instant_of(&self, tick: u64) -> Instant {
         self.start + Duration::from_millis(tick.saturating_sub(1))
     }

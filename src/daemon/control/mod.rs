@@ -16,18 +16,20 @@ use tracing::{debug, info, warn};
 
 use crate::auth::Authenticator;
 use crate::dataplane::session_table::{SessionCounters, SessionKey, TableUpdate};
-use crate::l2tp::tunnel::{sccrq_assigned_tunnel_id, Tunnel, TunnelConfig, TunnelEvent};
+use crate::l2tp::tunnel::{Tunnel, TunnelConfig, TunnelEvent};
 use crate::l2tp::wire::{write_data_header, Header, DATA_HEADER_LEN};
 use crate::pool::AddressPool;
 use crate::ppp::server::{ServerConfig, ServerEvent, ServerLink};
 
 mod aaa;
 mod acct_dir;
+pub mod admission;
 mod census;
 pub mod cli;
 pub mod command;
 mod dae;
 pub mod io;
+mod new_tunnel;
 pub mod plugin_host;
 pub mod reconfigure;
 mod saved;
@@ -60,6 +62,10 @@ pub struct Settings {
     pub max_tunnels: u16,
     /// 0 = no limit.
     pub max_sessions: u32,
+    /// Per-source limits on new tunnels and on refusals.
+    pub sources: admission::SourceLimits,
+    /// packet_limit: downstream packets per session per 0.1 s (0 = none).
+    pub packet_limit: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -94,6 +100,8 @@ pub struct ControlPlane {
     tunnels: FxHashMap<u16, TunnelEntry>,
     tunnel_ids: IdPool,
     by_peer: HashMap<(SocketAddr, u16), u16>,
+    /// Per-source limits on new tunnels.
+    admission: admission::Admission,
     /// Boxed: a map grows by doubling and runs between 44% and 87% full,
     /// so an inline ~1 KiB record would waste up to its own size per session.
     sessions: FxHashMap<SessionKey, Box<Session>>,
@@ -156,6 +164,7 @@ impl ControlPlane {
             tunnels: FxHashMap::default(),
             tunnel_ids: IdPool::new(max),
             by_peer: HashMap::new(),
+            admission: Default::default(),
             sessions: FxHashMap::default(),
             by_user: HashMap::new(),
             by_address: FxHashMap::default(),
@@ -205,6 +214,11 @@ impl ControlPlane {
 
     pub fn session_count(&self) -> usize {
         self.sessions.len()
+    }
+
+    /// What the per-source limits on new tunnels did.
+    pub fn admission_stats(&self) -> admission::AdmissionStats {
+        self.admission.stats
     }
 
     pub fn next_deadline(&self) -> Option<Instant> {
@@ -268,62 +282,15 @@ impl ControlPlane {
             debug!(%from, tunnel = tid, "control message for unknown tunnel");
             return;
         };
-        if entry.peer.ip() != from.ip() {
+        // Only the tunnel's peer, address and port (RFC 2661 §8.1): anyone
+        // else could otherwise forge a StopCCN or CDN, or steal the tunnel.
+        if entry.peer != from {
             self.stats.wrong_source += 1;
-            debug!(%from, tunnel = tid, peer = %entry.peer, "control message from the wrong address");
+            debug!(%from, tunnel = tid, peer = %entry.peer, "control message from another address or port than the tunnel's: dropped");
             return;
         }
-        // NAT may move the LAC's port; follow it like l2tpns does.
-        entry.peer = from;
         entry.tunnel.handle_datagram(now, bytes);
         self.flush_tunnel(now, tid);
-    }
-
-    fn handle_new_tunnel(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
-        let Some(peer_tid) = sccrq_assigned_tunnel_id(bytes) else {
-            self.stats.malformed += 1;
-            debug!(%from, "tunnel id 0 but not an SCCRQ with Assigned Tunnel ID");
-            return;
-        };
-        if let Some(&tid) = self.by_peer.get(&(from, peer_tid)) {
-            // A retransmitted SCCRQ: the tunnel it created answers it.
-            if let Some(entry) = self.tunnels.get_mut(&tid) {
-                entry.tunnel.handle_datagram(now, bytes);
-                self.flush_tunnel(now, tid);
-            }
-            return;
-        }
-        if self.shutting_down {
-            debug!(%from, "refusing a new tunnel: shutting down");
-            return;
-        }
-        let Some(tid) = self.tunnel_ids.allocate() else {
-            self.stats.tunnel_limit += 1;
-            warn!(%from, "refusing a new tunnel: no free tunnel id");
-            return;
-        };
-        let mut challenge = [0u8; 16];
-        self.rng.fill_bytes(&mut challenge);
-        match Tunnel::from_sccrq(self.settings.tunnel.clone(), tid, bytes, challenge, now) {
-            Ok(tunnel) => {
-                info!(tunnel = tid, %from, peer_tid, host = tunnel.peer_hostname(), "new tunnel");
-                self.by_peer.insert((from, peer_tid), tid);
-                self.tunnels.insert(
-                    tid,
-                    TunnelEntry {
-                        tunnel,
-                        peer: from,
-                        sessions: HashSet::default(),
-                    },
-                );
-                self.flush_tunnel(now, tid);
-            }
-            Err(e) => {
-                self.tunnel_ids.release(tid);
-                self.stats.tunnel_refused += 1;
-                info!(%from, "SCCRQ refused: {e}");
-            }
-        }
     }
 
     /// `ppp`: the frame; `datagram`: the whole L2TP datagram it came in.
@@ -339,8 +306,9 @@ impl ControlPlane {
             self.stats.unknown_session += 1;
             return;
         };
-        if peer.ip() != from.ip() {
+        if peer != from {
             self.stats.wrong_source += 1;
+            debug!(%from, tunnel = k.tunnel, %peer, "PPP frame from another address or port than the tunnel's: dropped");
             return;
         }
         let Some(s) = self.sessions.get_mut(&k) else {
@@ -354,7 +322,7 @@ impl ControlPlane {
         };
         if s.link.is_network_up() && ipv4_payload(ppp).is_some() {
             // Overtook the data plane's table update (see dataplane::upstream).
-            self.forward_early_ipv4(k, datagram);
+            self.forward_early_ipv4(k, from, datagram);
             return;
         }
         if !s.connected {
@@ -376,7 +344,7 @@ impl ControlPlane {
     /// The data plane's own `classify` judges it, on a table of this one
     /// session: the same anti-spoofing (Framed-Route sources too), MSS
     /// clamping, counters and idle stamp as every later packet gets.
-    fn forward_early_ipv4(&mut self, k: SessionKey, datagram: &[u8]) {
+    fn forward_early_ipv4(&mut self, k: SessionKey, from: SocketAddr, datagram: &[u8]) {
         use crate::dataplane::drop_reason::DropReason;
         use crate::dataplane::upstream::{upstream_clamp_mss, UpVerdict};
         let Some(address) = self.sessions.get(&k).and_then(|s| s.address) else {
@@ -388,7 +356,7 @@ impl ControlPlane {
         let mut table = crate::dataplane::session_table::SessionTable::new();
         table.apply(TableUpdate::Upsert(entry));
         let mut copy = datagram.to_vec();
-        match upstream_clamp_mss(&table, &mut copy, self.clock.tick()) {
+        match upstream_clamp_mss(&table, &mut copy, from, self.clock.tick()) {
             UpVerdict::ToTun(ip, _) => {
                 self.stats.early_ipv4 += 1;
                 self.emit(Io::Tun(ip.to_vec()));
@@ -586,8 +554,7 @@ impl ControlPlane {
     fn free_tunnel(&mut self, tid: u16) {
         if let Some(e) = self.tunnels.remove(&tid) {
             self.by_peer.remove(&(e.peer, e.tunnel.peer_id()));
-            // The peer's port may have moved since the SCCRQ; drop any stale key.
-            self.by_peer.retain(|_, v| *v != tid);
+            self.admission.tunnel_freed(e.peer.ip());
             self.timers.set(TimerKey::Tunnel(tid), None);
             self.tunnel_ids.release(tid);
             debug!(tunnel = tid, "tunnel freed");
