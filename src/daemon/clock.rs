@@ -37,6 +37,12 @@ impl Clock {
         self.start.elapsed().as_millis() as u64 + 1
     }
 
+    /// Milliseconds from the clock's start to `now` (0 before it): the
+    /// control plane's rate limiters count in these.
+    pub fn ms_at(&self, now: Instant) -> u64 {
+        now.saturating_duration_since(self.start).as_millis() as u64
+    }
+
     pub fn instant_of(&self, tick: u64) -> Instant {
         self.start + Duration::from_millis(tick.saturating_sub(1))
     }

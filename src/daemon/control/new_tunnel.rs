@@ -42,7 +42,7 @@ impl ControlPlane {
             debug!(%from, "refusing a new tunnel: shutting down");
             return;
         }
-        let now_ms = self.ms_since_start(now);
+        let now_ms = self.clock.ms_at(now);
         let limits = self.settings.sources;
         if let Err(why) = self.admission.admit(&limits, from.ip(), now_ms) {
             return self.refuse_tunnel(now_ms, from, peer_tid, why);
@@ -100,11 +100,6 @@ impl ControlPlane {
             to: from,
             bytes: stateless_stopccn(peer_tid, &result),
         });
-    }
-
-    /// Milliseconds since this control plane started (the limiters' clock).
-    fn ms_since_start(&self, now: Instant) -> u64 {
-        now.saturating_duration_since(self.started).as_millis() as u64
     }
 }
 
