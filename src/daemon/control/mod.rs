@@ -277,6 +277,7 @@ impl ControlPlane {
             self.handle_new_tunnel(now, from, bytes);
             return;
         }
+        let refusal = (!self.has_room_for_a_call()).then(super::teardown::cdn_no_resources);
         let Some(entry) = self.tunnels.get_mut(&tid) else {
             self.stats.unknown_tunnel += 1;
             debug!(%from, tunnel = tid, "control message for unknown tunnel");
@@ -289,6 +290,8 @@ impl ControlPlane {
             debug!(%from, tunnel = tid, peer = %entry.peer, "control message from another address or port than the tunnel's: dropped");
             return;
         }
+        // An ICRQ beyond max_sessions gets its CDN 2/4 before any ICRP.
+        entry.tunnel.set_call_refusal(refusal);
         entry.tunnel.handle_datagram(now, bytes);
         self.flush_tunnel(now, tid);
     }
@@ -445,14 +448,10 @@ impl ControlPlane {
                 call,
             } => {
                 debug!(tunnel = tid, session = local_sid, ?call, "incoming call");
-                let limit = self.settings.max_sessions as usize;
-                if self.shutting_down || (limit > 0 && self.sessions.len() >= limit) {
-                    self.stats.session_limit += 1;
-                    warn!(
-                        tunnel = tid,
-                        session = local_sid,
-                        "refusing a call: max_sessions {limit} reached or shutting down"
-                    );
+                // Several ICRQs released at once from the reorder queue may
+                // pass the tunnel's check: the ICRP is out, so a CDN follows.
+                if !self.has_room_for_a_call() {
+                    self.refused_call(tid, peer_sid);
                     if let Some(e) = self.tunnels.get_mut(&tid) {
                         e.tunnel.disconnect_session(
                             now,
@@ -499,6 +498,7 @@ impl ControlPlane {
                     }),
                 );
             }
+            TunnelEvent::CallRefused { peer_sid } => self.refused_call(tid, peer_sid),
             TunnelEvent::CallConnected { local_sid, connect } => {
                 let k = key(tid, local_sid);
                 debug!(
@@ -538,6 +538,22 @@ impl ControlPlane {
                 self.end_tunnel_sessions(now, tid, Cause::TunnelClosed);
             }
         }
+    }
+
+    /// Room for one more session: under max_sessions and not shutting down.
+    fn has_room_for_a_call(&self) -> bool {
+        let limit = self.settings.max_sessions as usize;
+        !self.shutting_down && (limit == 0 || self.sessions.len() < limit)
+    }
+
+    fn refused_call(&mut self, tid: u16, peer_sid: u16) {
+        self.stats.session_limit += 1;
+        warn!(
+            tunnel = tid,
+            peer_session = peer_sid,
+            "refusing a call: max_sessions {} reached or shutting down",
+            self.settings.max_sessions
+        );
     }
 
     /// End every session of a tunnel without CDNs (the tunnel is going).

@@ -281,6 +281,12 @@ fn a_call_beyond_max_sessions_gets_cdn_2_4() {
         })
         .collect();
     assert_eq!(refused, [(2, Some(4))], "{events:?}");
+    // Refused before any ICRP: only the first call ever came up.
+    let up = events
+        .iter()
+        .filter(|e| matches!(e, LacEvent::CallUp { .. }))
+        .count();
+    assert_eq!(up, 1, "{events:?}");
     assert_eq!(cp.session_count(), 1);
     assert_eq!(cp.stats.session_limit, 1);
 }
