@@ -35,6 +35,8 @@ fn table(n: u32) -> SessionTable {
             routes: Vec::new(),
             mru: 1460,
             anti_spoof: true,
+            packet_limit: 0,
+            down_window: Default::default(),
             counters: Arc::new(SessionCounters::new()),
         }));
     }
@@ -68,10 +70,11 @@ fn bench(c: &mut Criterion) {
             datagram.extend_from_slice(&key.session.to_be_bytes());
             datagram.extend_from_slice(&[0xff, 0x03, 0x00, 0x21]);
             datagram.extend_from_slice(&ip_packet(address(i), Ipv4Addr::new(192, 0, 2, 1), size));
+            let lac = SocketAddr::from(([127, 0, 0, 1], 1701));
             let mut g = c.benchmark_group(format!("upstream/{n}_sessions"));
             g.throughput(Throughput::Elements(1));
             g.bench_with_input(BenchmarkId::from_parameter(size), &datagram, |b, d| {
-                b.iter(|| match upstream(&t, black_box(d), 1) {
+                b.iter(|| match upstream(&t, black_box(d), lac, 1) {
                     UpVerdict::ToTun(p, _) => p.len(),
                     _ => panic!("not forwarded"),
                 })
@@ -83,7 +86,7 @@ fn bench(c: &mut Criterion) {
             g.throughput(Throughput::Elements(1));
             g.bench_with_input(BenchmarkId::from_parameter(size), &packet, |b, p| {
                 b.iter(|| {
-                    match downstream(&t, black_box(p), Ipv4Addr::new(10, 255, 0, 1), &mut out) {
+                    match downstream(&t, black_box(p), Ipv4Addr::new(10, 255, 0, 1), 1, &mut out) {
                         DownVerdict::ToPeer { count, .. } => count,
                         _ => panic!("not forwarded"),
                     }
@@ -146,6 +149,8 @@ fn bench_offload(c: &mut Criterion) {
         routes: Vec::new(),
         mru: 1500,
         anti_spoof: true,
+        packet_limit: 0,
+        down_window: Default::default(),
         counters: Arc::new(SessionCounters::new()),
     }));
     let len = 65535 - 40;
@@ -170,6 +175,7 @@ fn bench_offload(c: &mut Criterion) {
                 &t,
                 black_box(&mut frame),
                 Ipv4Addr::new(10, 255, 0, 1),
+                1,
                 &mut out,
             ) {
                 DownVerdict::ToPeer { count, .. } => count,

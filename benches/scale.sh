@@ -136,6 +136,9 @@ set secondary_dns 10.200.0.54
 set ppp_secrets_file "$RUN/ppp-secrets"
 set ip_pool_file "$RUN/ip_pool"
 set data_workers $WORKERS
+# Every tunnel comes from the load generator's one address, all at once.
+set max_tunnels_per_source 0
+set sccrq_rate_per_source 0
 $EXTRA_CONFIG
 EOF
 if [ "$MODE" = scrape ]; then echo "set metrics_address \"$METRICS_ADDRESS\"" >> "$RUN/startup-config"; fi

@@ -23,4 +23,5 @@ pub mod pool;
 pub mod ppp;
 pub mod radius;
 pub mod timers;
+pub mod token_bucket;
 pub mod tun;

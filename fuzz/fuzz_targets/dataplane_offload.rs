@@ -26,6 +26,8 @@ fn session(tunnel: u16, session: u16, addr: [u8; 4], routes: &[&str], mru: u16) 
         routes: routes.iter().map(|r| r.parse().unwrap()).collect(),
         mru,
         anti_spoof: true,
+        packet_limit: 0,
+        down_window: Default::default(),
         counters: Arc::new(SessionCounters::new()),
     }
 }
@@ -57,7 +59,7 @@ fuzz_target!(|data: &[u8]| {
     let t = table();
     let mut frame = data.to_vec();
     let mut out = DownOutput::new();
-    match downstream_offload(t, &mut frame, Ipv4Addr::new(198, 51, 100, 1), &mut out) {
+    match downstream_offload(t, &mut frame, Ipv4Addr::new(198, 51, 100, 1), 1, &mut out) {
         DownVerdict::ToPeer { count, .. } => {
             assert_eq!(out.datagrams().count(), count);
             for d in out.datagrams() {

@@ -31,6 +31,8 @@ fn session(
         routes: routes.iter().map(|r| r.parse().unwrap()).collect(),
         mru,
         anti_spoof,
+        packet_limit: 0,
+        down_window: Default::default(),
         counters: Arc::new(SessionCounters::new()),
     }
 }
@@ -70,7 +72,8 @@ fn table() -> &'static SessionTable {
 fuzz_target!(|data: &[u8]| {
     let t = table();
 
-    match upstream(t, data, 1) {
+    let lac = "192.0.2.1:1701".parse().unwrap();
+    match upstream(t, data, lac, 1) {
         UpVerdict::ToTun(ip, _) => {
             assert!(Ipv4Packet::new_checked(ip)
                 .map(|p| p.total_len() == ip.len())
@@ -79,10 +82,10 @@ fuzz_target!(|data: &[u8]| {
         UpVerdict::ToControl | UpVerdict::Drop(_) => {}
     }
     let mut copy = data.to_vec();
-    let _ = upstream_clamp_mss(t, &mut copy, 2);
+    let _ = upstream_clamp_mss(t, &mut copy, lac, 2);
 
     let mut out = DownOutput::new();
-    match downstream(t, data, Ipv4Addr::new(198, 51, 100, 1), &mut out) {
+    match downstream(t, data, Ipv4Addr::new(198, 51, 100, 1), 1, &mut out) {
         DownVerdict::ToPeer { count, .. } => {
             assert_eq!(out.datagrams().count(), count);
             for d in out.datagrams() {

@@ -30,6 +30,19 @@ impl Clock {
         self.tick.load(Ordering::Relaxed)
     }
 
+    /// The tick of this very moment, read from the system clock rather than
+    /// the control loop's (which may lag by up to its 500 ms wake-up): for
+    /// packet_limit's 0.1 s windows, read once per burst.
+    pub fn tick_now(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64 + 1
+    }
+
+    /// Milliseconds from the clock's start to `now` (0 before it): the
+    /// control plane's rate limiters count in these.
+    pub fn ms_at(&self, now: Instant) -> u64 {
+        now.saturating_duration_since(self.start).as_millis() as u64
+    }
+
     pub fn instant_of(&self, tick: u64) -> Instant {
         self.start + Duration::from_millis(tick.saturating_sub(1))
     }

@@ -36,6 +36,7 @@ use crate::auth::secrets_file::SecretsFileAuth;
 use crate::config::startup::LogTarget;
 use crate::config::Config;
 use crate::dataplane::drop_reason::DropCounters;
+use crate::dataplane::unreachable::HostUnreachables;
 use crate::pool::AddressPool;
 
 use self::clock::Clock;
@@ -276,6 +277,7 @@ pub fn run(opts: Options) -> Result<(), String> {
             batching,
             udp_offload,
             Duration::from_micros(u64::from(cfg.data_coalesce_usecs)),
+            HostUnreachables::share(cfg.icmp_rate, n_workers, tun_addr),
             shared,
         )
         .map_err(|e| format!("data-plane worker {index}: {e}"))?;
@@ -629,6 +631,7 @@ fn report_status(
     use std::sync::atomic::Ordering::Relaxed;
     let k = loss.snapshot();
     let h = hooks.counts();
+    let admission = cp.admission_stats();
     info!(
         tunnels = cp.tunnel_count(),
         tunnels_closing = cp.closing_tunnel_count(),
@@ -646,9 +649,15 @@ fn report_status(
         tun_merged_writes = w.tun_merged_writes.load(Relaxed),
         tun_super_reads = w.tun_super_reads.load(Relaxed),
         gso_sends = w.gso_sends.load(Relaxed),
+        icmp_unreachables = w.icmp_unreachables.load(Relaxed),
+        icmp_unreachables_limited = w.icmp_unreachables_limited.load(Relaxed),
         worker_up = %per_worker(&w.worker_up),
         worker_down = %per_worker(&w.worker_down),
         control = ?cp.stats,
+        sccrq_rate_limited = admission.sccrq_rate_limited,
+        source_tunnel_limit = admission.source_tunnel_limit,
+        refusals_sent = admission.refusals_sent,
+        refusals_unanswered = admission.refusals_unanswered,
         nsctl_malformed = cp.nsctl_counters().malformed(),
         radius = cp.radius_stats().unwrap_or_default(),
         hooks_started = h.started,

@@ -14,6 +14,7 @@ use crate::l2tp::tunnel::TunnelConfig;
 use crate::pool::AddressPool;
 use crate::ppp::server::{AuthProto, ServerConfig};
 
+use super::control::admission::SourceLimits;
 use super::control::Settings;
 
 /// IP (20) + UDP (8) + L2TP data header with room for optional fields (8) +
@@ -136,6 +137,12 @@ pub fn control_settings(cfg: &Config, local_address: Ipv4Addr) -> Settings {
         max_tunnels: cfg.max_tunnels.clamp(1, 65535) as u16,
         max_sessions: cfg.max_sessions,
         session_hook: super::session_hook::HookSettings::from_config(cfg).map(Arc::new),
+        sources: SourceLimits {
+            max_tunnels: cfg.max_tunnels_per_source,
+            sccrq_rate: cfg.sccrq_rate_per_source,
+            refusal_rate: cfg.sccrq_refusal_rate_per_source,
+        },
+        packet_limit: cfg.packet_limit,
     }
 }
 

@@ -28,9 +28,10 @@ use tracing::{debug, error};
 use crate::dataplane::downstream::{downstream, DownOutput, DownVerdict, ENCAP_LEN};
 use crate::dataplane::drop_reason::DropCounters;
 use crate::dataplane::drop_reason::DropReason;
-use crate::dataplane::offload::vnet::GSO_NONE;
+use crate::dataplane::offload::vnet::{GSO_NONE, VNET_HDR_LEN};
 use crate::dataplane::offload::{downstream_offload, Coalescer, VnetHdr};
 use crate::dataplane::session_table::{SessionTable, TableUpdate};
+use crate::dataplane::unreachable::HostUnreachables;
 use crate::dataplane::upstream::{upstream_clamp_mss, UpVerdict};
 
 use self::moderation::{Moderation, Wakeup};
@@ -63,6 +64,10 @@ pub struct WorkerStats {
     pub tun_merged_writes: AtomicU64,
     pub tun_super_reads: AtomicU64,
     pub gso_sends: AtomicU64,
+    /// icmp_rate: host unreachables sent for packets no session owns, and
+    /// ones the rate held back.
+    pub icmp_unreachables: AtomicU64,
+    pub icmp_unreachables_limited: AtomicU64,
     /// Per worker (index = worker): packets up and down, to see the spread.
     pub worker_up: Vec<AtomicU64>,
     pub worker_down: Vec<AtomicU64>,
@@ -143,6 +148,8 @@ struct Counts {
     tun_merged_writes: u64,
     tun_super_reads: u64,
     gso_sends: u64,
+    icmp_unreachables: u64,
+    icmp_unreachables_limited: u64,
     /// Frames the coalescer wrote this wake-up (not published: moderation
     /// compares it with `up` to see how much merging saves).
     tun_frames: u64,
@@ -170,6 +177,11 @@ impl Counts {
             (&mut self.tun_merged_writes, &s.tun_merged_writes),
             (&mut self.tun_super_reads, &s.tun_super_reads),
             (&mut self.gso_sends, &s.gso_sends),
+            (&mut self.icmp_unreachables, &s.icmp_unreachables),
+            (
+                &mut self.icmp_unreachables_limited,
+                &s.icmp_unreachables_limited,
+            ),
         ] {
             if *n > 0 {
                 a.fetch_add(*n, Relaxed);
@@ -196,6 +208,8 @@ pub struct Worker {
     moderation: std::time::Duration,
     /// With a vnet-header TUN: merges upstream TCP segments (GRO).
     coalescer: Option<Coalescer>,
+    /// This worker's share of icmp_rate; None when it is 0.
+    unreachables: Option<HostUnreachables>,
     buf: Vec<u8>,
     out: DownOutput,
     counts: Counts,
@@ -214,6 +228,7 @@ impl Worker {
         batching: Batching,
         offload: UdpOffload,
         moderation: std::time::Duration,
+        unreachables: Option<HostUnreachables>,
         shared: Shared,
     ) -> io::Result<Worker> {
         tun.set_nonblocking()?;
@@ -240,6 +255,7 @@ impl Worker {
             gso: offload.gso,
             moderation,
             coalescer,
+            unreachables,
             buf: vec![0u8; 65536],
             out: DownOutput::new(),
             counts: Counts::default(),
@@ -377,6 +393,7 @@ impl Worker {
     fn downstream_burst(&mut self) -> io::Result<bool> {
         let fd = self.udp.as_raw_fd();
         let vnet = self.tun.vnet_hdr();
+        let tick = self.shared.clock.tick_now();
         let mut read = 0;
         for _ in 0..BURST {
             let n = match self.tun.recv(&mut self.buf) {
@@ -398,10 +415,11 @@ impl Worker {
             if vnet && is_super(frame) {
                 self.counts.tun_super_reads += 1;
             }
+            let local = self.local_address;
             let verdict = if vnet {
-                downstream_offload(&self.table, frame, self.local_address, &mut self.out)
+                downstream_offload(&self.table, frame, local, tick, &mut self.out)
             } else {
-                downstream(&self.table, frame, self.local_address, &mut self.out)
+                downstream(&self.table, frame, local, tick, &mut self.out)
             };
             match verdict {
                 DownVerdict::ToPeer { peer, count } => {
@@ -419,6 +437,16 @@ impl Worker {
                 DownVerdict::Drop(reason) => {
                     self.shared.drops.count(reason);
                     debug!(worker = self.index, ?reason, "downstream drop");
+                    if let (DropReason::NoSessionForDestination, Some(u)) =
+                        (reason, self.unreachables.as_mut())
+                    {
+                        let ip = if vnet {
+                            frame.get(VNET_HDR_LEN..).unwrap_or_default()
+                        } else {
+                            frame
+                        };
+                        host_unreachable(u, &mut self.tun, &mut self.counts, ip, tick);
+                    }
                 }
             }
         }
@@ -470,6 +498,27 @@ impl Worker {
     }
 }
 
+/// icmp_rate: answer a packet no session owns, if this worker's share of
+/// the rate allows.
+fn host_unreachable(
+    u: &mut HostUnreachables,
+    tun: &mut Tun,
+    counts: &mut Counts,
+    ip: &[u8],
+    tick: u64,
+) {
+    let limited = u.limited;
+    match u.answer(ip, tick) {
+        Some(icmp) => {
+            counts.icmp_unreachables += 1;
+            if tun.send(icmp).is_err() {
+                counts.tun_errors += 1;
+            }
+        }
+        None => counts.icmp_unreachables_limited += u.limited - limited,
+    }
+}
+
 /// An interrupted receive ends the burst like an empty queue does.
 fn not_interrupted<T>(r: io::Result<T>, empty: T) -> io::Result<T> {
     match r {
@@ -493,7 +542,7 @@ impl Up<'_> {
     /// Execute the verdict on one datagram.
     fn one(&mut self, datagram: &mut [u8], from: SocketAddr) {
         // The data plane clamps TCP MSS in place, so it gets the buffer mutably.
-        match upstream_clamp_mss(self.table, datagram, self.tick) {
+        match upstream_clamp_mss(self.table, datagram, from, self.tick) {
             UpVerdict::ToTun(packet, key) => {
                 self.counts.up += 1;
                 self.counts.up_bytes += packet.len() as u64;

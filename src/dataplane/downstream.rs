@@ -221,11 +221,13 @@ pub enum DownVerdict {
 }
 
 /// Route and encapsulate one IPv4 packet from the TUN. `local_address` is the
-/// source of ICMP errors we generate.
+/// source of ICMP errors we generate; `tick` (milliseconds) places the
+/// packet in its session's `packet_limit` window.
 pub fn downstream(
     table: &SessionTable,
     ip_packet: &[u8],
     local_address: Ipv4Addr,
+    tick: u64,
     out: &mut DownOutput,
 ) -> DownVerdict {
     out.clear();
@@ -237,11 +239,16 @@ pub fn downstream(
     let Some(session) = table.by_destination(p.dst()) else {
         return DownVerdict::Drop(DropReason::NoSessionForDestination);
     };
+    let limit = session.packet_limit;
+    if !session.down_window.admits(limit, tick) {
+        return DownVerdict::Drop(DropReason::PacketLimit);
+    }
     let prefix = encapsulation(session);
     let mru = usize::from(session.mru);
     let c = &session.counters;
     if p.total_len() <= mru {
         out.push(&prefix, p.as_bytes(), &[]);
+        session.down_window.count(limit, 1);
         c.tx_packets.fetch_add(1, Relaxed);
         c.tx_bytes.fetch_add(p.total_len() as u64, Relaxed);
         return DownVerdict::ToPeer {
@@ -263,6 +270,7 @@ pub fn downstream(
         bytes += (h.len() + d.len()) as u64;
     }) {
         Ok(count) => {
+            session.down_window.count(limit, count);
             c.fragmented.fetch_add(1, Relaxed);
             c.tx_packets.fetch_add(count as u64, Relaxed);
             c.tx_bytes.fetch_add(bytes, Relaxed);
@@ -320,7 +328,7 @@ mod tests {
 
     fn run(t: &SessionTable, ip: &[u8]) -> (DownVerdict, Vec<Vec<u8>>, Vec<u8>) {
         let mut out = DownOutput::new();
-        let v = downstream(t, ip, LOCAL, &mut out);
+        let v = downstream(t, ip, LOCAL, 1, &mut out);
         (
             v,
             out.datagrams().map(<[u8]>::to_vec).collect(),
@@ -348,6 +356,42 @@ mod tests {
             (c.tx_packets, c.tx_bytes, c.fragmented, c.too_big_drops),
             (1, 50, 0, 0)
         );
+    }
+
+    #[test]
+    fn packet_limit_per_tenth_of_a_second() {
+        let mut t = table(1000);
+        let mut e = entry(7, 9, [10, 0, 0, 1], &[]);
+        (e.mru, e.packet_limit) = (1000, 3);
+        t.apply(TableUpdate::Upsert(e));
+        let small = packet([8, 8, 8, 8], [10, 0, 0, 1], 30, &[], false);
+        let mut out = DownOutput::new();
+        let mut send = |ip: &[u8], tick| downstream(&t, ip, LOCAL, tick, &mut out);
+        let verdicts: Vec<_> = (0..10).map(|_| send(&small, 1_000)).collect();
+        let sent = verdicts
+            .iter()
+            .filter(|v| matches!(v, DownVerdict::ToPeer { .. }))
+            .count();
+        assert_eq!(sent, 3);
+        assert_eq!(verdicts[9], DownVerdict::Drop(DropReason::PacketLimit));
+        // The next tenth: a packet cut in two fragments counts as two.
+        let big = packet([8, 8, 8, 8], [10, 0, 0, 1], 1400, &[], false);
+        assert!(matches!(
+            send(&big, 1_100),
+            DownVerdict::ToPeer { count: 2, .. }
+        ));
+        assert!(matches!(
+            send(&small, 1_150),
+            DownVerdict::ToPeer { count: 1, .. }
+        ));
+        assert_eq!(
+            send(&small, 1_199),
+            DownVerdict::Drop(DropReason::PacketLimit)
+        );
+        // Other sessions are not limited.
+        let other = packet([8, 8, 8, 8], [10, 0, 0, 2], 30, &[], false);
+        assert!(matches!(send(&other, 1_199), DownVerdict::ToPeer { .. }));
+        assert_eq!(counters(&t, 9).tx_packets, 6);
     }
 
     #[test]
@@ -497,18 +541,18 @@ mod tests {
         let big = packet([8, 8, 8, 8], [10, 0, 0, 1], 3000, &[], false);
         let small = packet([8, 8, 8, 8], [10, 0, 0, 1], 10, &[], false);
         assert!(matches!(
-            downstream(&t, &big, LOCAL, &mut out),
+            downstream(&t, &big, LOCAL, 1, &mut out),
             DownVerdict::ToPeer { count: 6, .. }
         ));
         let cap = out.buf.capacity();
         assert!(matches!(
-            downstream(&t, &small, LOCAL, &mut out),
+            downstream(&t, &small, LOCAL, 1, &mut out),
             DownVerdict::ToPeer { count: 1, .. }
         ));
         assert_eq!(out.datagrams().len(), 1);
         assert_eq!(out.buf.capacity(), cap);
         assert_eq!(
-            downstream(&t, &[], LOCAL, &mut out),
+            downstream(&t, &[], LOCAL, 1, &mut out),
             DownVerdict::Drop(DropReason::Ipv4Malformed)
         );
         assert_eq!(out.datagrams().count(), 0);
@@ -522,8 +566,9 @@ mod tests {
         let (_, dgrams, _) = run(&t, &ip);
         let mut d = dgrams[0].clone();
         d[2..6].copy_from_slice(&[0, 7, 0, 9]); // our ids instead of the peer's
+        let peer = "192.0.2.1:1701".parse().unwrap();
         assert_eq!(
-            upstream(&t, &d, 1),
+            upstream(&t, &d, peer, 1),
             UpVerdict::ToTun(
                 &ip[..],
                 SessionKey {
@@ -569,9 +614,10 @@ mod tests {
         fn prop_arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
             let t = table(68);
             let _ = run(&t, &bytes);
-            let _ = upstream(&t, &bytes, 1);
+            let peer = "192.0.2.1:1701".parse().unwrap();
+            let _ = upstream(&t, &bytes, peer, 1);
             let mut up = bytes.clone();
-            let _ = crate::dataplane::upstream::upstream_clamp_mss(&t, &mut up, 1);
+            let _ = crate::dataplane::upstream::upstream_clamp_mss(&t, &mut up, peer, 1);
             let mut as_v4 = bytes.clone();
             if let Some(b) = as_v4.first_mut() {
                 *b = 0x45;

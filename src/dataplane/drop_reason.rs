@@ -40,11 +40,16 @@ pub enum DropReason {
     /// Downstream (TUN offloads): a GSO super-packet that is not what its
     /// header says (not TCP/UDP, a fragment, L4 header truncated).
     GsoMalformed,
+    /// Upstream: data for a session from an address or port other than its
+    /// tunnel's LAC.
+    WrongPeer,
+    /// Downstream: over the session's `packet_limit` in this 0.1 s.
+    PacketLimit,
 }
 
 impl DropReason {
     /// Every reason, in discriminant order.
-    pub const ALL: [DropReason; 14] = [
+    pub const ALL: [DropReason; 16] = [
         DropReason::MalformedL2tp,
         DropReason::UnknownSession,
         DropReason::BadPpp,
@@ -59,6 +64,8 @@ impl DropReason {
         DropReason::BadVnetHeader,
         DropReason::UnsupportedGso,
         DropReason::GsoMalformed,
+        DropReason::WrongPeer,
+        DropReason::PacketLimit,
     ];
     /// Number of reasons (length of the counter array).
     pub const COUNT: usize = Self::ALL.len();
@@ -80,6 +87,8 @@ impl DropReason {
             DropReason::BadVnetHeader => "bad-vnet-header",
             DropReason::UnsupportedGso => "unsupported-gso",
             DropReason::GsoMalformed => "gso-malformed",
+            DropReason::WrongPeer => "wrong-peer",
+            DropReason::PacketLimit => "packet-limit",
         }
     }
 }

@@ -1,17 +1,21 @@
-//! ICMP Destination Unreachable / Fragmentation Needed (RFC 792, RFC 1191
-//! §4: next-hop MTU in the low 16 bits of the second word), sent back
-//! through the TUN when a DF packet exceeds a session's MRU. RFC 1122
-//! §3.2.2 says when an ICMP error must not be sent.
+//! ICMP Destination Unreachable (RFC 792), sent back through the TUN:
+//! Fragmentation Needed when a DF packet exceeds a session's MRU (RFC 1191
+//! §4: next-hop MTU in the low 16 bits of the second word), Host
+//! Unreachable for a pool address without a session (`icmp_rate`). RFC
+//! 1122 §3.2.2 says when an ICMP error must not be sent.
 
 use std::net::Ipv4Addr;
 
 use super::ipv4::{self, Ipv4Packet, PROTO_ICMP};
 
 const ICMP_DEST_UNREACHABLE: u8 = 3;
+const CODE_HOST_UNREACHABLE: u8 = 1;
 const CODE_FRAG_NEEDED: u8 = 4;
 const TTL: u8 = 64;
 /// IP header + ICMP header + the largest quoted header (60) + 8 data bytes.
-pub const FRAG_NEEDED_MAX: usize = 20 + 8 + 60 + 8;
+pub const UNREACHABLE_MAX: usize = 20 + 8 + 60 + 8;
+/// The same, for frag-needed.
+pub const FRAG_NEEDED_MAX: usize = UNREACHABLE_MAX;
 
 /// May we answer this packet with an ICMP error? Not if it is itself an ICMP
 /// error, a non-first fragment, or from an address no one can answer to.
@@ -39,6 +43,28 @@ pub fn frag_needed(
     mtu: u16,
     out: &mut [u8; FRAG_NEEDED_MAX],
 ) -> usize {
+    unreachable(original, local, CODE_FRAG_NEEDED, mtu, out)
+}
+
+/// Write the ICMP host-unreachable answer to `original` into `out`;
+/// returns its length.
+pub fn host_unreachable(
+    original: &Ipv4Packet<'_>,
+    local: Ipv4Addr,
+    out: &mut [u8; UNREACHABLE_MAX],
+) -> usize {
+    unreachable(original, local, CODE_HOST_UNREACHABLE, 0, out)
+}
+
+/// Destination Unreachable with `code`; `mtu` is the second word's low half
+/// (RFC 1191; 0 = unused), quoting `original`'s header and 8 data bytes.
+fn unreachable(
+    original: &Ipv4Packet<'_>,
+    local: Ipv4Addr,
+    code: u8,
+    mtu: u16,
+    out: &mut [u8; UNREACHABLE_MAX],
+) -> usize {
     let quoted_len = original.header_len() + original.payload().len().min(8);
     let quoted = &original.as_bytes()[..quoted_len];
     let total = 28 + quoted_len; // <= FRAG_NEEDED_MAX: header_len <= 60
@@ -54,7 +80,7 @@ pub fn frag_needed(
     ipv4::fill_header_checksum(ip);
 
     icmp[0] = ICMP_DEST_UNREACHABLE;
-    icmp[1] = CODE_FRAG_NEEDED;
+    icmp[1] = code;
     icmp[2..6].copy_from_slice(&[0; 4]);
     icmp[6..8].copy_from_slice(&mtu.to_be_bytes());
     icmp[8..].copy_from_slice(quoted);
@@ -85,6 +111,24 @@ mod tests {
         assert_eq!(&icmp[..2], &[3, 4]);
         assert_eq!(ipv4::checksum(icmp), 0);
         assert_eq!(&icmp[4..8], &[0, 0, 0x05, 0x78]); // next-hop MTU 1400
+        assert_eq!(&icmp[8..], &p[..28]);
+    }
+
+    #[test]
+    fn host_unreachable_bytes() {
+        let p = packet([192, 0, 2, 9], [10, 100, 0, 7], 100, &[], false);
+        let v = Ipv4Packet::new_checked(&p).unwrap();
+        let mut out = [0u8; UNREACHABLE_MAX];
+        let n = host_unreachable(&v, Ipv4Addr::new(198, 51, 100, 1), &mut out);
+        assert_eq!(n, 56);
+        let icmp_ip = Ipv4Packet::new_checked(&out[..n]).unwrap();
+        assert!(icmp_ip.verify_checksum());
+        assert_eq!(icmp_ip.src(), Ipv4Addr::new(198, 51, 100, 1));
+        assert_eq!(icmp_ip.dst(), Ipv4Addr::new(192, 0, 2, 9));
+        let icmp = icmp_ip.payload();
+        assert_eq!(&icmp[..2], &[3, 1]);
+        assert_eq!(&icmp[4..8], &[0; 4]);
+        assert_eq!(ipv4::checksum(icmp), 0);
         assert_eq!(&icmp[8..], &p[..28]);
     }
 

@@ -10,6 +10,8 @@
 //!   fragmentation, L2TP encapsulation).
 //! - [`offload`]: the same with TUN offloads (virtio-net header, TSO/USO
 //!   segmentation, GRO-style coalescing).
+//! - [`packet_limit`] and [`unreachable`]: l2tpns's `packet_limit` and
+//!   `icmp_rate`.
 
 pub mod downstream;
 pub mod drop_reason;
@@ -19,10 +21,12 @@ pub mod ipv4;
 pub mod l2tp_data;
 pub mod offload;
 pub mod policy;
+pub mod packet_limit;
 pub mod ppp_data;
 pub mod session_table;
 pub mod shaper;
 pub mod tcp_mss;
+pub mod unreachable;
 pub mod upstream;
 
 pub use downstream::{downstream, DownOutput, DownVerdict, GsoBatch};

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use ipnetwork::Ipv4Network;
 
+use super::packet_limit::PacketWindow;
 use crate::fx_hash::FxHashMap;
 
 /// Our local ids, as they appear in upstream L2TP data headers.
@@ -122,6 +123,10 @@ pub struct SessionEntry {
     pub mru: u16,
     /// Check upstream source addresses (l2tpns: unless `disable_no_spoof`).
     pub anti_spoof: bool,
+    /// packet_limit: downstream packets per 0.1 s (0 = no limit), and this
+    /// worker's count of them.
+    pub packet_limit: u32,
+    pub down_window: PacketWindow,
     pub counters: Arc<SessionCounters>,
 }
 
@@ -323,6 +328,8 @@ pub(crate) mod tests {
             routes: routes.iter().map(|r| r.parse().unwrap()).collect(),
             mru: 1500,
             anti_spoof: true,
+            packet_limit: 0,
+            down_window: Default::default(),
             counters: Arc::new(SessionCounters::new()),
         }
     }

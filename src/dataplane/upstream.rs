@@ -1,13 +1,15 @@
 //! Upstream (LAC -> TUN): one UDP datagram from port 1701 in, one verdict
 //! out (boringtun-style). L2TP header (RFC 2661 §3.1), PPP framing (RFC
 //! 1661 §2), minimal IPv4 sanity (RFC 791 §3.1) and anti-spoofing as in
-//! l2tpns `processipin`.
+//! l2tpns `processipin`; data for a session from any address or port but
+//! its tunnel's LAC is dropped (`WrongPeer`: one compare).
 //!
 //! The table holds only sessions whose IPCP is up, so only IPv4 needs a
 //! table entry: every other PPP protocol (LCP, authentication, IPCP, IPv6...)
 //! goes to the control plane even for keys the table does not know, since
 //! sessions still negotiating live only there.
 
+use std::net::SocketAddr;
 use std::ops::Range;
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -41,11 +43,16 @@ enum Classified {
     Drop(DropReason),
 }
 
-/// Classify a datagram received on the L2TP port. `tick` is the worker's
-/// coarse clock, stored as the session's `last_rx_tick`.
+/// Classify a datagram received on the L2TP port from `from`. `tick` is
+/// the worker's coarse clock, stored as the session's `last_rx_tick`.
 #[inline]
-pub fn upstream<'a>(table: &SessionTable, datagram: &'a [u8], tick: u64) -> UpVerdict<'a> {
-    match classify(table, datagram, tick) {
+pub fn upstream<'a>(
+    table: &SessionTable,
+    datagram: &'a [u8],
+    from: SocketAddr,
+    tick: u64,
+) -> UpVerdict<'a> {
+    match classify(table, datagram, from, tick) {
         Classified::ToTun { ip, key, .. } => match datagram.get(ip) {
             Some(p) => UpVerdict::ToTun(p, key),
             None => UpVerdict::Drop(DropReason::Ipv4Malformed), // unreachable: the range was checked
@@ -60,9 +67,10 @@ pub fn upstream<'a>(table: &SessionTable, datagram: &'a [u8], tick: u64) -> UpVe
 pub fn upstream_clamp_mss<'a>(
     table: &SessionTable,
     datagram: &'a mut [u8],
+    from: SocketAddr,
     tick: u64,
 ) -> UpVerdict<'a> {
-    match classify(table, datagram, tick) {
+    match classify(table, datagram, from, tick) {
         Classified::ToTun { ip, mru, key } => match datagram.get_mut(ip) {
             Some(p) => {
                 clamp_tcp_mss(p, mru.saturating_sub(40));
@@ -76,7 +84,7 @@ pub fn upstream_clamp_mss<'a>(
 }
 
 #[inline]
-fn classify(table: &SessionTable, datagram: &[u8], tick: u64) -> Classified {
+fn classify(table: &SessionTable, datagram: &[u8], from: SocketAddr, tick: u64) -> Classified {
     let (key, payload) = match l2tp_data::parse(datagram) {
         Ok(L2tpData::Data {
             tunnel,
@@ -99,6 +107,10 @@ fn classify(table: &SessionTable, datagram: &[u8], tick: u64) -> Classified {
     let Some(entry) = table.by_key(key) else {
         return Classified::ToControl;
     };
+    // Only the tunnel's LAC, address and port, may send the session's data.
+    if entry.peer != from {
+        return Classified::Drop(DropReason::WrongPeer);
+    }
     let start = payload.start + info;
     let ip = frame.get(info..).unwrap_or_default();
     let Ok((total, _)) = ipv4::check(ip) else {
@@ -131,6 +143,11 @@ mod tests {
     use crate::dataplane::session_table::TableUpdate;
 
     const SESSION_ADDR: [u8; 4] = [10, 0, 0, 1];
+
+    /// The LAC of the test table's sessions (`session_table::tests::entry`).
+    fn lac() -> SocketAddr {
+        "192.0.2.1:1701".parse().unwrap()
+    }
 
     fn table() -> SessionTable {
         let mut t = SessionTable::new();
@@ -171,7 +188,7 @@ mod tests {
     fn control_message() {
         let t = table();
         let sccrq = [0xc8, 0x02, 0x00, 0x0c, 0, 0, 0, 0, 0, 0, 0, 0];
-        assert_eq!(upstream(&t, &sccrq, 1), UpVerdict::ToControl);
+        assert_eq!(upstream(&t, &sccrq, lac(), 1), UpVerdict::ToControl);
     }
 
     #[test]
@@ -180,11 +197,32 @@ mod tests {
         let ip = packet(SESSION_ADDR, [8, 8, 8, 8], 50, &[], false);
         let mut d = dgram(&HDR_7_9, &FF03_IPV4, &ip);
         d.extend_from_slice(&[0xee; 3]); // trailing bytes beyond the IP total length
-        assert_eq!(upstream(&t, &d, 42), UpVerdict::ToTun(&ip[..], key(7, 9)));
+        assert_eq!(
+            upstream(&t, &d, lac(), 42),
+            UpVerdict::ToTun(&ip[..], key(7, 9))
+        );
         let c = counters(&t, 9);
         assert_eq!(
             (c.rx_packets, c.rx_bytes, c.last_rx_tick, c.spoof_drops),
             (1, 70, 42, 0)
+        );
+    }
+
+    #[test]
+    fn data_from_another_address_or_port_is_dropped_and_not_counted() {
+        let t = table();
+        let ip = packet(SESSION_ADDR, [8, 8, 8, 8], 50, &[], false);
+        let d = dgram(&HDR_7_9, &FF03_IPV4, &ip);
+        for other in ["192.0.2.1:1702", "192.0.2.2:1701"] {
+            assert_eq!(
+                upstream(&t, &d, other.parse().unwrap(), 1),
+                UpVerdict::Drop(DropReason::WrongPeer)
+            );
+        }
+        assert_eq!(counters(&t, 9).rx_packets, 0);
+        assert_eq!(
+            upstream(&t, &d, lac(), 1),
+            UpVerdict::ToTun(&ip[..], key(7, 9))
         );
     }
 
@@ -200,7 +238,7 @@ mod tests {
         ] {
             let d = dgram(&HDR_7_9, ppp, &ip);
             assert_eq!(
-                upstream(&t, &d, 1),
+                upstream(&t, &d, lac(), 1),
                 UpVerdict::ToTun(&ip[..], key(7, 9)),
                 "{ppp:02x?}"
             );
@@ -211,7 +249,10 @@ mod tests {
         h.extend_from_slice(&len.to_be_bytes());
         h.extend_from_slice(&[0, 7, 0, 9, 0, 1, 0, 2, 0, 2, 0xaa, 0xbb]);
         let d = dgram(&h, &FF03_IPV4, &ip);
-        assert_eq!(upstream(&t, &d, 1), UpVerdict::ToTun(&ip[..], key(7, 9)));
+        assert_eq!(
+            upstream(&t, &d, lac(), 1),
+            UpVerdict::ToTun(&ip[..], key(7, 9))
+        );
         assert_eq!(counters(&t, 9).rx_packets, 5);
     }
 
@@ -224,24 +265,24 @@ mod tests {
         ];
         for n in 0..h.len() {
             assert_eq!(
-                upstream(&t, &h[..n], 1),
+                upstream(&t, &h[..n], lac(), 1),
                 UpVerdict::Drop(DropReason::MalformedL2tp),
                 "len {n}"
             );
         }
         let bad_version = dgram(&[0x00, 0x03, 0, 7, 0, 9], &FF03_IPV4, &ip);
         assert_eq!(
-            upstream(&t, &bad_version, 1),
+            upstream(&t, &bad_version, lac(), 1),
             UpVerdict::Drop(DropReason::MalformedL2tp)
         );
         let long = dgram(&[0x40, 0x02, 0x01, 0x00, 0, 7, 0, 9], &FF03_IPV4, &ip);
         assert_eq!(
-            upstream(&t, &long, 1),
+            upstream(&t, &long, lac(), 1),
             UpVerdict::Drop(DropReason::MalformedL2tp)
         );
         let offset = dgram(&[0x02, 0x02, 0, 7, 0, 9, 0x10, 0x00], &FF03_IPV4, &ip);
         assert_eq!(
-            upstream(&t, &offset, 1),
+            upstream(&t, &offset, lac(), 1),
             UpVerdict::Drop(DropReason::MalformedL2tp)
         );
         assert_eq!(counters(&t, 9).rx_packets, 0);
@@ -257,7 +298,7 @@ mod tests {
         h.extend_from_slice(&[0, 7, 0, 9]);
         let d = dgram(&h, &FF03_IPV4, &ip);
         assert_eq!(
-            upstream(&t, &d, 1),
+            upstream(&t, &d, lac(), 1),
             UpVerdict::Drop(DropReason::Ipv4Malformed)
         );
     }
@@ -268,7 +309,7 @@ mod tests {
         for ppp in [&[][..], &[0xff, 0x03], &[0xff, 0x03, 0x00], &[0x00, 0x20]] {
             let d = dgram(&HDR_7_9, ppp, &[]);
             assert_eq!(
-                upstream(&t, &d, 1),
+                upstream(&t, &d, lac(), 1),
                 UpVerdict::Drop(DropReason::BadPpp),
                 "{ppp:02x?}"
             );
@@ -282,31 +323,31 @@ mod tests {
         let d = dgram(&[0x00, 0x02, 0x00, 0x07, 0x00, 0x63], &FF03_IPV4, &ip);
         // IPv4 of a session not in the table goes to the control plane,
         // which forwards it if IPCP just came up and drops it otherwise.
-        assert_eq!(upstream(&t, &d, 1), UpVerdict::ToControl);
+        assert_eq!(upstream(&t, &d, lac(), 1), UpVerdict::ToControl);
         // LCP Configure-Request for a session still negotiating: the control plane's.
         let lcp = dgram(
             &[0x00, 0x02, 0x00, 0x07, 0x00, 0x63],
             &[0xff, 0x03, 0xc0, 0x21],
             &[1, 1, 0, 4],
         );
-        assert_eq!(upstream(&t, &lcp, 1), UpVerdict::ToControl);
+        assert_eq!(upstream(&t, &lcp, lac(), 1), UpVerdict::ToControl);
         let lcp_acfc = dgram(
             &[0x00, 0x02, 0x01, 0x07, 0x00, 0x63],
             &[0xc0, 0x21],
             &[1, 1, 0, 4],
         );
-        assert_eq!(upstream(&t, &lcp_acfc, 1), UpVerdict::ToControl);
+        assert_eq!(upstream(&t, &lcp_acfc, lac(), 1), UpVerdict::ToControl);
     }
 
     #[test]
     fn non_ipv4_frames_go_to_control() {
         let t = table();
         let v6 = dgram(&HDR_7_9, &[0xff, 0x03, 0x00, 0x57], &[0x60, 0, 0, 0]);
-        assert_eq!(upstream(&t, &v6, 1), UpVerdict::ToControl);
+        assert_eq!(upstream(&t, &v6, lac(), 1), UpVerdict::ToControl);
         let v6_pfc = dgram(&HDR_7_9, &[0x57], &[0x60, 0, 0, 0]);
-        assert_eq!(upstream(&t, &v6_pfc, 1), UpVerdict::ToControl);
+        assert_eq!(upstream(&t, &v6_pfc, lac(), 1), UpVerdict::ToControl);
         let ipcp = dgram(&HDR_7_9, &[0x80, 0x21], &[1, 1, 0, 4]);
-        assert_eq!(upstream(&t, &ipcp, 1), UpVerdict::ToControl);
+        assert_eq!(upstream(&t, &ipcp, lac(), 1), UpVerdict::ToControl);
         assert_eq!(counters(&t, 9).rx_packets, 0);
     }
 
@@ -317,7 +358,7 @@ mod tests {
         for n in 0..ip.len() {
             let d = dgram(&HDR_7_9, &FF03_IPV4, &ip[..n]);
             assert_eq!(
-                upstream(&t, &d, 1),
+                upstream(&t, &d, lac(), 1),
                 UpVerdict::Drop(DropReason::Ipv4Malformed),
                 "len {n}"
             );
@@ -326,7 +367,7 @@ mod tests {
         v6_as_v4[0] = 0x60;
         let d = dgram(&HDR_7_9, &FF03_IPV4, &v6_as_v4);
         assert_eq!(
-            upstream(&t, &d, 1),
+            upstream(&t, &d, lac(), 1),
             UpVerdict::Drop(DropReason::Ipv4Malformed)
         );
     }
@@ -337,11 +378,11 @@ mod tests {
         let ip = packet([10, 0, 0, 66], [8, 8, 8, 8], 10, &[], false);
         let d = dgram(&HDR_7_9, &FF03_IPV4, &ip);
         assert_eq!(
-            upstream(&t, &d, 5),
+            upstream(&t, &d, lac(), 5),
             UpVerdict::Drop(DropReason::SpoofedSource)
         );
         assert_eq!(
-            upstream(&t, &d, 6),
+            upstream(&t, &d, lac(), 6),
             UpVerdict::Drop(DropReason::SpoofedSource)
         );
         let c = counters(&t, 9);
@@ -353,7 +394,10 @@ mod tests {
         let t = table();
         let ip = packet([192, 168, 10, 77], [8, 8, 8, 8], 10, &[], false);
         let d = dgram(&HDR_7_9, &FF03_IPV4, &ip);
-        assert_eq!(upstream(&t, &d, 1), UpVerdict::ToTun(&ip[..], key(7, 9)));
+        assert_eq!(
+            upstream(&t, &d, lac(), 1),
+            UpVerdict::ToTun(&ip[..], key(7, 9))
+        );
     }
 
     #[test]
@@ -361,7 +405,10 @@ mod tests {
         let t = table();
         let ip = packet([1, 2, 3, 4], [8, 8, 8, 8], 10, &[], false);
         let d = dgram(&[0x00, 0x02, 0x00, 0x07, 0x00, 0x0a], &FF03_IPV4, &ip);
-        assert_eq!(upstream(&t, &d, 1), UpVerdict::ToTun(&ip[..], key(7, 10)));
+        assert_eq!(
+            upstream(&t, &d, lac(), 1),
+            UpVerdict::ToTun(&ip[..], key(7, 10))
+        );
         assert_eq!(counters(&t, 10).rx_packets, 1);
     }
 
@@ -375,7 +422,7 @@ mod tests {
         ip[33] = 0x02; // SYN
         ip[40..44].copy_from_slice(&[2, 4, 0x20, 0x00]); // MSS 8192
         let mut d = dgram(&HDR_7_9, &FF03_IPV4, &ip);
-        match upstream_clamp_mss(&t, &mut d, 1) {
+        match upstream_clamp_mss(&t, &mut d, lac(), 1) {
             UpVerdict::ToTun(p, k) => {
                 assert_eq!(&p[42..44], &1460u16.to_be_bytes());
                 assert_eq!(k, key(7, 9));
@@ -383,6 +430,9 @@ mod tests {
             v => panic!("{v:?}"),
         }
         let mut lcp = dgram(&HDR_7_9, &[0xc0, 0x21], &[1, 1, 0, 4]);
-        assert_eq!(upstream_clamp_mss(&t, &mut lcp, 1), UpVerdict::ToControl);
+        assert_eq!(
+            upstream_clamp_mss(&t, &mut lcp, lac(), 1),
+            UpVerdict::ToControl
+        );
     }
 }

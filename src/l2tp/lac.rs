@@ -9,7 +9,7 @@
 
 use super::challenge::{challenge_response, verify_response};
 use super::control_channel::{ChannelStats, ControlChannel};
-use super::message::{ControlMessage, MessageType, ProtocolVersion, ResultCode};
+use super::message::{ControlMessage, MessageType, ProtocolVersion};
 use super::result_code::{CdnResult, ErrorCode, StopCcnCode, StopCcnResult};
 use super::session_ids::SessionTable;
 use super::tunnel::{linger_time, CdnInfo, CloseReason, FRAMING_SYNC_ASYNC};
@@ -147,14 +147,6 @@ pub struct LacTunnel {
     malformed: u64,
 }
 
-fn result_avp(code: u16, error: Option<ErrorCode>, msg: &Option<String>) -> ResultCode {
-    ResultCode {
-        result: code,
-        error: error.map(ErrorCode::code),
-        message: msg.as_ref().map(|s| s.as_bytes().to_vec()),
-    }
-}
-
 impl LacTunnel {
     /// Queue an SCCRQ. `challenge` = 16 random bytes.
     pub fn new(cfg: Arc<LacConfig>, local_id: u16, challenge: [u8; 16], now: Instant) -> LacTunnel {
@@ -265,11 +257,7 @@ impl LacTunnel {
         if let Some(c) = self.calls.remove(local_sid) {
             let mut m = ControlMessage::new(MessageType::Cdn);
             m.assigned_session_id = Some(local_sid);
-            m.result_code = Some(result_avp(
-                result.code.code(),
-                result.error,
-                &result.message,
-            ));
+            m.result_code = Some(result.to_avp());
             self.send(c.peer_sid, &m);
         }
     }
@@ -277,7 +265,7 @@ impl LacTunnel {
     fn send_stopccn(&mut self, r: &StopCcnResult) {
         let mut m = ControlMessage::new(MessageType::StopCcn);
         m.assigned_tunnel_id = Some(self.local_id);
-        m.result_code = Some(result_avp(r.code.code(), r.error, &r.message));
+        m.result_code = Some(r.to_avp());
         self.send(0, &m);
         self.channel.set_hello_interval(None);
         self.calls.clear();

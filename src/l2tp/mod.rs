@@ -7,6 +7,7 @@
 //! - `control_channel`: reliable delivery (§5.8) with a reorder queue.
 //! - `session_ids`: per-tunnel session id allocation.
 //! - `tunnel`: the LNS side; `lac`: the LAC side (load generator, tests).
+//! - `refusal`: the StopCCN that refuses an SCCRQ without a tunnel.
 
 pub mod avp;
 pub mod challenge;
@@ -14,6 +15,7 @@ pub mod control_channel;
 pub mod hidden;
 pub mod lac;
 pub mod message;
+pub mod refusal;
 pub mod result_code;
 pub mod session_ids;
 pub mod tunnel;

@@ -1,6 +1,8 @@
 //! Result and error codes carried in the Result Code AVP (RFC 2661 §4.4.2):
 //! StopCCN result codes, CDN result codes and the general error codes.
 
+use super::message::ResultCode;
+
 macro_rules! code_enum {
     ($(#[$m:meta])* $name:ident { $($var:ident = $val:literal : $text:literal,)* }) => {
         $(#[$m])*
@@ -16,6 +18,9 @@ macro_rules! code_enum {
             pub fn text(self) -> &'static str {
                 match self { $(Self::$var => $text,)* }
             }
+        }
+        impl From<$name> for u16 {
+            fn from(c: $name) -> u16 { c.code() }
         }
     };
 }
@@ -95,6 +100,17 @@ impl<C> CodedResult<C> {
     pub fn with_message(mut self, m: impl Into<String>) -> Self {
         self.message = Some(m.into());
         self
+    }
+}
+
+impl<C: Into<u16> + Copy> CodedResult<C> {
+    /// The Result Code AVP that says it.
+    pub fn to_avp(&self) -> ResultCode {
+        ResultCode {
+            result: self.code.into(),
+            error: self.error.map(ErrorCode::code),
+            message: self.message.as_ref().map(|s| s.as_bytes().to_vec()),
+        }
     }
 }
 

@@ -5,7 +5,9 @@
 //!
 //! Policies (documented choices):
 //! - An ICRQ beyond `max_sessions` (or with no free id) is answered with a
-//!   CDN directly (result 2, error 4 "insufficient resources"), no ICRP.
+//!   CDN directly (result 2, error 4 "insufficient resources"), no ICRP,
+//!   and reported as `CallRefused`; so is one while the owner takes no
+//!   calls (`set_call_refusal`), with the owner's CDN.
 //! - Messages for an unknown session (ICCN, CDN, WEN, SLI) are acked and
 //!   ignored (counted): the session was most likely torn down while the
 //!   message was in flight.
@@ -189,6 +191,8 @@ pub enum TunnelEvent {
     },
     /// The session is gone and its id freed.
     CallDisconnected { local_sid: u16, info: CdnInfo },
+    /// An ICRQ answered with CDN 2/4 (no room for the call).
+    CallRefused { peer_sid: u16 },
     /// The tunnel is gone, with all its sessions.
     Closed { reason: CloseReason },
 }
@@ -264,6 +268,9 @@ pub struct Tunnel {
     events: VecDeque<TunnelEvent>,
     close_result: Option<StopCcnResult>,
     stats: TunnelStats,
+    /// Set while the owner has no room for a call (its own limit over all
+    /// tunnels): ICRQs get this CDN before any ICRP.
+    call_refusal: Option<CdnResult>,
 }
 
 fn lossy(v: &Option<Vec<u8>>) -> Option<String> {
@@ -315,6 +322,7 @@ impl Tunnel {
             events: VecDeque::new(),
             close_result: None,
             stats: TunnelStats::default(),
+            call_refusal: None,
         };
         t.answer_sccrq(now, &msg, challenge);
         Ok(t)
@@ -391,6 +399,11 @@ impl Tunnel {
     pub fn session_count(&self) -> usize {
         self.sessions.len()
     }
+    /// The CDN for ICRQs while the owner has no room for a call (None:
+    /// they may become calls); set before handing over a datagram.
+    pub fn set_call_refusal(&mut self, refusal: Option<CdnResult>) {
+        self.call_refusal = refusal;
+    }
     pub fn stats(&self) -> TunnelStats {
         TunnelStats {
             channel: self.channel.stats(),
@@ -415,11 +428,7 @@ impl Tunnel {
     fn send_stopccn(&mut self, result: &StopCcnResult) {
         let mut m = ControlMessage::new(MessageType::StopCcn);
         m.assigned_tunnel_id = Some(self.local_id);
-        m.result_code = Some(ResultCode {
-            result: result.code.code(),
-            error: result.error.map(ErrorCode::code),
-            message: result.message.as_ref().map(|s| s.as_bytes().to_vec()),
-        });
+        m.result_code = Some(result.to_avp());
         self.send(0, &m);
         self.channel.set_hello_interval(None);
         self.sessions.clear();
@@ -450,11 +459,7 @@ impl Tunnel {
     fn send_cdn(&mut self, local_sid: u16, peer_sid: u16, result: &CdnResult) {
         let mut m = ControlMessage::new(MessageType::Cdn);
         m.assigned_session_id = Some(local_sid);
-        m.result_code = Some(ResultCode {
-            result: result.code.code(),
-            error: result.error.map(ErrorCode::code),
-            message: result.message.as_ref().map(|s| s.as_bytes().to_vec()),
-        });
+        m.result_code = Some(result.to_avp());
         self.send(peer_sid, &m);
     }
 
@@ -655,7 +660,8 @@ impl Tunnel {
             return;
         }
         let limit = self.cfg.max_sessions;
-        let full = limit != 0 && self.sessions.len() >= limit as usize;
+        let full =
+            self.call_refusal.is_some() || (limit != 0 && self.sessions.len() >= limit as usize);
         let local_sid = if full {
             None
         } else {
@@ -666,9 +672,12 @@ impl Tunnel {
         };
         let Some(local_sid) = local_sid else {
             self.stats.sessions_refused += 1;
-            let r = CdnResult::new(CdnCode::GeneralError)
-                .with_error(ErrorCode::InsufficientResources)
-                .with_message("no free sessions");
+            let r = self.call_refusal.clone().unwrap_or_else(|| {
+                CdnResult::new(CdnCode::GeneralError)
+                    .with_error(ErrorCode::InsufficientResources)
+                    .with_message("no free sessions")
+            });
+            self.events.push_back(TunnelEvent::CallRefused { peer_sid });
             return self.send_cdn(0, peer_sid, &r);
         };
         let mut icrp = ControlMessage::new(MessageType::Icrp);
@@ -1130,8 +1139,36 @@ mod tests {
         assert_eq!(out[1].h.session_id(), 2);
         let r = out[1].m.result_code.clone().unwrap();
         assert_eq!((r.result, r.error), (2, Some(4)));
-        assert_eq!(events(&mut t).len(), 1);
+        let ev = events(&mut t);
+        assert_eq!(ev.len(), 2);
+        assert_eq!(ev[1], TunnelEvent::CallRefused { peer_sid: 2 });
         assert_eq!(t.stats().sessions_refused, 1);
+    }
+
+    #[test]
+    fn no_call_while_the_owner_takes_none() {
+        let now = Instant::now();
+        let mut t = established(TunnelConfig::default(), now);
+        let owners = CdnResult::new(CdnCode::GeneralError)
+            .with_error(ErrorCode::InsufficientResources)
+            .with_message("owner's limit");
+        t.set_call_refusal(Some(owners));
+        t.handle_datagram(now, &dgram(5, 0, 2, 1, &icrq(1)));
+        let out = drain(&mut t, now);
+        // A CDN 2/4 straight away: no ICRP, no call.
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].m.message_type, MessageType::Cdn);
+        let r = out[0].m.result_code.clone().unwrap();
+        assert_eq!((r.result, r.error), (2, Some(4)));
+        assert_eq!(r.message.as_deref(), Some(&b"owner's limit"[..]));
+        assert_eq!(events(&mut t), [TunnelEvent::CallRefused { peer_sid: 1 }]);
+        assert_eq!(t.session_count(), 0);
+        t.set_call_refusal(None);
+        t.handle_datagram(now, &dgram(5, 0, 3, 1, &icrq(2)));
+        assert!(matches!(
+            events(&mut t)[..],
+            [TunnelEvent::IncomingCall { peer_sid: 2, .. }]
+        ));
     }
 
     #[test]

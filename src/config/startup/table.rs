@@ -69,8 +69,10 @@ startup_variables! {
     multi_read_count: u32 = 10, Int, Ranged(1, U32_MAX);
     scheduler_fifo: bool = false, Bool, YesNo;
     lock_pages: bool = false, Bool, YesNo;
-    icmp_rate: u32 = 0, Int, Ranged::U32;
-    packet_limit: u32 = 0, Int, Ranged::U32;
+    /// Per second over all data workers; 0 = none sent.
+    icmp_rate: u32 = 0, Int, Ranged::U32, implemented;
+    /// Per session per 0.1 s, per data worker; 0 = no limit. New sessions.
+    packet_limit: u32 = 0, Int, Ranged::U32, implemented, live;
     cluster_address: Ipv4Addr = Ipv4Addr::new(239, 192, 13, 13), Ipv4, Ip;
     cluster_port: u16 = 32792, Int, Port;
     cluster_interface: String = "eth0".into(), String, Text;
@@ -123,6 +125,12 @@ startup_variables! {
     max_tunnels: u32 = 65535, Int, Ranged(1, 65535), ours, implemented;
     /// Sessions at most over all tunnels; 0 = no limit.
     max_sessions: u32 = 0, Int, Ranged::U32, ours, implemented, live;
+    /// Tunnels from one source address at once; 0 = no limit.
+    max_tunnels_per_source: u32 = 256, Int, Ranged(0, 65535), ours, implemented, live;
+    /// New tunnels (SCCRQs) a second from one address, as many at once; 0 = no limit.
+    sccrq_rate_per_source: u32 = 20, Int, Ranged(0, 65535), ours, implemented, live;
+    /// Refusals (StopCCN 2/4) a second to one address, the rest unanswered; 0 = no limit.
+    sccrq_refusal_rate_per_source: u32 = 10, Int, Ranged(0, 65535), ours, implemented, live;
     /// Data-plane workers (one thread, one TUN queue, one UDP socket each); 0 = one per core.
     data_workers: u32 = 0, Int, Ranged(0, 64), ours, implemented;
     /// Packets per recvmmsg/sendmmsg call in the data plane; 0 = one syscall per packet.

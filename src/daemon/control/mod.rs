@@ -16,13 +16,14 @@ use tracing::{debug, info, warn};
 
 use crate::auth::Authenticator;
 use crate::dataplane::session_table::{SessionCounters, SessionKey, TableUpdate};
-use crate::l2tp::tunnel::{sccrq_assigned_tunnel_id, Tunnel, TunnelConfig, TunnelEvent};
+use crate::l2tp::tunnel::{Tunnel, TunnelConfig, TunnelEvent};
 use crate::l2tp::wire::{write_data_header, Header, DATA_HEADER_LEN};
 use crate::pool::AddressPool;
 use crate::ppp::server::{ServerConfig, ServerEvent, ServerLink};
 
 mod aaa;
 mod acct_dir;
+pub mod admission;
 mod census;
 pub mod cli;
 mod cli_policy;
@@ -30,6 +31,7 @@ pub mod command;
 mod dae;
 mod hook;
 pub mod io;
+mod new_tunnel;
 pub mod plugin_host;
 pub mod reconfigure;
 mod saved;
@@ -64,6 +66,10 @@ pub struct Settings {
     pub max_sessions: u32,
     /// session_hook, when set.
     pub session_hook: Option<Arc<crate::daemon::session_hook::HookSettings>>,
+    /// Per-source limits on new tunnels and on refusals.
+    pub sources: admission::SourceLimits,
+    /// packet_limit: downstream packets per session per 0.1 s (0 = none).
+    pub packet_limit: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -98,6 +104,8 @@ pub struct ControlPlane {
     tunnels: FxHashMap<u16, TunnelEntry>,
     tunnel_ids: IdPool,
     by_peer: HashMap<(SocketAddr, u16), u16>,
+    /// Per-source limits on new tunnels.
+    admission: admission::Admission,
     /// Boxed: a map grows by doubling and runs between 44% and 87% full,
     /// so an inline ~1 KiB record would waste up to its own size per session.
     sessions: FxHashMap<SessionKey, Box<Session>>,
@@ -160,6 +168,7 @@ impl ControlPlane {
             tunnels: FxHashMap::default(),
             tunnel_ids: IdPool::new(max),
             by_peer: HashMap::new(),
+            admission: Default::default(),
             sessions: FxHashMap::default(),
             by_user: HashMap::new(),
             by_address: FxHashMap::default(),
@@ -209,6 +218,11 @@ impl ControlPlane {
 
     pub fn session_count(&self) -> usize {
         self.sessions.len()
+    }
+
+    /// What the per-source limits on new tunnels did.
+    pub fn admission_stats(&self) -> admission::AdmissionStats {
+        self.admission.stats
     }
 
     pub fn next_deadline(&self) -> Option<Instant> {
@@ -267,67 +281,23 @@ impl ControlPlane {
             self.handle_new_tunnel(now, from, bytes);
             return;
         }
+        let refusal = (!self.has_room_for_a_call()).then(super::teardown::cdn_no_resources);
         let Some(entry) = self.tunnels.get_mut(&tid) else {
             self.stats.unknown_tunnel += 1;
             debug!(%from, tunnel = tid, "control message for unknown tunnel");
             return;
         };
-        if entry.peer.ip() != from.ip() {
+        // Only the tunnel's peer, address and port (RFC 2661 §8.1): anyone
+        // else could otherwise forge a StopCCN or CDN, or steal the tunnel.
+        if entry.peer != from {
             self.stats.wrong_source += 1;
-            debug!(%from, tunnel = tid, peer = %entry.peer, "control message from the wrong address");
+            debug!(%from, tunnel = tid, peer = %entry.peer, "control message from another address or port than the tunnel's: dropped");
             return;
         }
-        // NAT may move the LAC's port; follow it like l2tpns does.
-        entry.peer = from;
+        // An ICRQ beyond max_sessions gets its CDN 2/4 before any ICRP.
+        entry.tunnel.set_call_refusal(refusal);
         entry.tunnel.handle_datagram(now, bytes);
         self.flush_tunnel(now, tid);
-    }
-
-    fn handle_new_tunnel(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
-        let Some(peer_tid) = sccrq_assigned_tunnel_id(bytes) else {
-            self.stats.malformed += 1;
-            debug!(%from, "tunnel id 0 but not an SCCRQ with Assigned Tunnel ID");
-            return;
-        };
-        if let Some(&tid) = self.by_peer.get(&(from, peer_tid)) {
-            // A retransmitted SCCRQ: the tunnel it created answers it.
-            if let Some(entry) = self.tunnels.get_mut(&tid) {
-                entry.tunnel.handle_datagram(now, bytes);
-                self.flush_tunnel(now, tid);
-            }
-            return;
-        }
-        if self.shutting_down {
-            debug!(%from, "refusing a new tunnel: shutting down");
-            return;
-        }
-        let Some(tid) = self.tunnel_ids.allocate() else {
-            self.stats.tunnel_limit += 1;
-            warn!(%from, "refusing a new tunnel: no free tunnel id");
-            return;
-        };
-        let mut challenge = [0u8; 16];
-        self.rng.fill_bytes(&mut challenge);
-        match Tunnel::from_sccrq(self.settings.tunnel.clone(), tid, bytes, challenge, now) {
-            Ok(tunnel) => {
-                info!(tunnel = tid, %from, peer_tid, host = tunnel.peer_hostname(), "new tunnel");
-                self.by_peer.insert((from, peer_tid), tid);
-                self.tunnels.insert(
-                    tid,
-                    TunnelEntry {
-                        tunnel,
-                        peer: from,
-                        sessions: HashSet::default(),
-                    },
-                );
-                self.flush_tunnel(now, tid);
-            }
-            Err(e) => {
-                self.tunnel_ids.release(tid);
-                self.stats.tunnel_refused += 1;
-                info!(%from, "SCCRQ refused: {e}");
-            }
-        }
     }
 
     /// `ppp`: the frame; `datagram`: the whole L2TP datagram it came in.
@@ -343,8 +313,9 @@ impl ControlPlane {
             self.stats.unknown_session += 1;
             return;
         };
-        if peer.ip() != from.ip() {
+        if peer != from {
             self.stats.wrong_source += 1;
+            debug!(%from, tunnel = k.tunnel, %peer, "PPP frame from another address or port than the tunnel's: dropped");
             return;
         }
         let Some(s) = self.sessions.get_mut(&k) else {
@@ -358,7 +329,7 @@ impl ControlPlane {
         };
         if s.link.is_network_up() && ipv4_payload(ppp).is_some() {
             // Overtook the data plane's table update (see dataplane::upstream).
-            self.forward_early_ipv4(k, datagram);
+            self.forward_early_ipv4(k, from, datagram);
             return;
         }
         if !s.connected {
@@ -380,7 +351,7 @@ impl ControlPlane {
     /// The data plane's own `classify` judges it, on a table of this one
     /// session: the same anti-spoofing (Framed-Route sources too), MSS
     /// clamping, counters and idle stamp as every later packet gets.
-    fn forward_early_ipv4(&mut self, k: SessionKey, datagram: &[u8]) {
+    fn forward_early_ipv4(&mut self, k: SessionKey, from: SocketAddr, datagram: &[u8]) {
         use crate::dataplane::drop_reason::DropReason;
         use crate::dataplane::upstream::{upstream_clamp_mss, UpVerdict};
         let Some(address) = self.sessions.get(&k).and_then(|s| s.address) else {
@@ -392,7 +363,7 @@ impl ControlPlane {
         let mut table = crate::dataplane::session_table::SessionTable::new();
         table.apply(TableUpdate::Upsert(entry));
         let mut copy = datagram.to_vec();
-        match upstream_clamp_mss(&table, &mut copy, self.clock.tick()) {
+        match upstream_clamp_mss(&table, &mut copy, from, self.clock.tick()) {
             UpVerdict::ToTun(ip, _) => {
                 self.stats.early_ipv4 += 1;
                 self.emit(Io::Tun(ip.to_vec()));
@@ -481,14 +452,10 @@ impl ControlPlane {
                 call,
             } => {
                 debug!(tunnel = tid, session = local_sid, ?call, "incoming call");
-                let limit = self.settings.max_sessions as usize;
-                if self.shutting_down || (limit > 0 && self.sessions.len() >= limit) {
-                    self.stats.session_limit += 1;
-                    warn!(
-                        tunnel = tid,
-                        session = local_sid,
-                        "refusing a call: max_sessions {limit} reached or shutting down"
-                    );
+                // Several ICRQs released at once from the reorder queue may
+                // pass the tunnel's check: the ICRP is out, so a CDN follows.
+                if !self.has_room_for_a_call() {
+                    self.refused_call(tid, peer_sid);
                     if let Some(e) = self.tunnels.get_mut(&tid) {
                         e.tunnel.disconnect_session(
                             now,
@@ -536,6 +503,7 @@ impl ControlPlane {
                     }),
                 );
             }
+            TunnelEvent::CallRefused { peer_sid } => self.refused_call(tid, peer_sid),
             TunnelEvent::CallConnected { local_sid, connect } => {
                 let k = key(tid, local_sid);
                 debug!(
@@ -577,6 +545,22 @@ impl ControlPlane {
         }
     }
 
+    /// Room for one more session: under max_sessions and not shutting down.
+    fn has_room_for_a_call(&self) -> bool {
+        let limit = self.settings.max_sessions as usize;
+        !self.shutting_down && (limit == 0 || self.sessions.len() < limit)
+    }
+
+    fn refused_call(&mut self, tid: u16, peer_sid: u16) {
+        self.stats.session_limit += 1;
+        warn!(
+            tunnel = tid,
+            peer_session = peer_sid,
+            "refusing a call: max_sessions {} reached or shutting down",
+            self.settings.max_sessions
+        );
+    }
+
     /// End every session of a tunnel without CDNs (the tunnel is going).
     fn end_tunnel_sessions(&mut self, now: Instant, tid: u16, cause: Cause) {
         let sids: Vec<u16> = match self.tunnels.get(&tid) {
@@ -591,8 +575,7 @@ impl ControlPlane {
     fn free_tunnel(&mut self, tid: u16) {
         if let Some(e) = self.tunnels.remove(&tid) {
             self.by_peer.remove(&(e.peer, e.tunnel.peer_id()));
-            // The peer's port may have moved since the SCCRQ; drop any stale key.
-            self.by_peer.retain(|_, v| *v != tid);
+            self.admission.tunnel_freed(e.peer.ip());
             self.timers.set(TimerKey::Tunnel(tid), None);
             self.tunnel_ids.release(tid);
             debug!(tunnel = tid, "tunnel freed");

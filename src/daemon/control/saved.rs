@@ -30,7 +30,7 @@ use super::super::id_pool::IdPool;
 use super::super::stats::ControlStats;
 use super::io::Io;
 use super::session::{self, Session};
-use super::{ControlPlane, TunnelEntry};
+use super::ControlPlane;
 
 #[derive(Debug, Clone, bincode::Encode, bincode::Decode)]
 pub struct SavedState {
@@ -215,15 +215,7 @@ impl ControlPlane {
                 continue;
             }
             let tunnel = Tunnel::restore(self.settings.tunnel.clone(), &t.tunnel, now);
-            self.by_peer.insert((t.peer, tunnel.peer_id()), tid);
-            self.tunnels.insert(
-                tid,
-                TunnelEntry {
-                    tunnel,
-                    peer: t.peer,
-                    sessions: Default::default(),
-                },
-            );
+            self.add_tunnel(tid, tunnel, t.peer);
             done.tunnels += 1;
         }
         for saved in state.sessions {

@@ -218,6 +218,8 @@ impl ControlPlane {
             routes: s.attrs.routes.clone(),
             mru: s.link.peer_mru(),
             anti_spoof: self.settings.anti_spoof,
+            packet_limit: self.settings.packet_limit,
+            down_window: Default::default(),
             counters: s.counters.clone(),
         })
     }

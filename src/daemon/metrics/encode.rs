@@ -206,7 +206,25 @@ fn control(e: &mut DescriptorEncoder, s: &Snapshot) -> fmt::Result {
             ("tunnel_refused", st.tunnel_refused),
             ("spoofed", st.spoofed),
             ("early_frames", st.early_frames_dropped),
+            ("sccrq_rate", c.admission.sccrq_rate_limited),
+            ("source_tunnel_limit", c.admission.source_tunnel_limit),
         ],
+    )?;
+    counters(
+        e,
+        "l2tpns_tunnel_refusals",
+        "Refused SCCRQs by answer: sent (a stateless StopCCN 2/4), unanswered (over sccrq_refusal_rate_per_source).",
+        "result",
+        [
+            ("sent", c.admission.refusals_sent),
+            ("unanswered", c.admission.refusals_unanswered),
+        ],
+    )?;
+    counter(
+        e,
+        "l2tpns_tunnel_admission_overflow",
+        "SCCRQs judged with the shared rate of untracked sources (the per-source table was full).",
+        c.admission.overflow_sources,
     )?;
     counter(
         e,
@@ -418,6 +436,16 @@ fn data(e: &mut DescriptorEncoder, s: &Snapshot) -> fmt::Result {
             ("tun_merged_write", d.tun_merged_writes),
             ("tun_super_read", d.tun_super_reads),
             ("gso_send", d.gso_sends),
+        ],
+    )?;
+    counters(
+        e,
+        "l2tpns_icmp_unreachables",
+        "icmp_rate: host unreachables for packets no session owns, by result: sent, limited (held back by the rate).",
+        "result",
+        [
+            ("sent", d.icmp_unreachables),
+            ("limited", d.icmp_unreachables_limited),
         ],
     )
 }

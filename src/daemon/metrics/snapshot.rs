@@ -4,6 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, SystemTime};
 
+use crate::daemon::control::admission::AdmissionStats;
 use crate::daemon::control::{ControlPlane, SessionState, TunnelState};
 use crate::daemon::kernel_loss::{KernelLoss, LossSnapshot};
 use crate::daemon::session_hook::{HookCounts, HookStats};
@@ -20,6 +21,7 @@ pub struct ControlSnapshot {
     pub tunnels: [u64; TunnelState::ALL.len()],
     pub free_addresses: u64,
     pub control: ControlStats,
+    pub admission: AdmissionStats,
     /// Empty without RADIUS servers.
     pub radius: Vec<RadiusServer>,
     pub radius_in_flight: u64,
@@ -50,6 +52,7 @@ impl ControlSnapshot {
             tunnels: cp.tunnel_states(),
             free_addresses: cp.free_addresses() as u64,
             control: cp.stats.clone(),
+            admission: cp.admission_stats(),
             ..ControlSnapshot::default()
         };
         if let Some(c) = cp.radius_client() {
@@ -89,6 +92,8 @@ pub struct DataSnapshot {
     pub tun_merged_writes: u64,
     pub tun_super_reads: u64,
     pub gso_sends: u64,
+    pub icmp_unreachables: u64,
+    pub icmp_unreachables_limited: u64,
     pub worker_up: Vec<u64>,
     pub worker_down: Vec<u64>,
     pub drops: [u64; DropReason::COUNT],
@@ -116,6 +121,8 @@ impl DataSnapshot {
             tun_merged_writes: l(&w.tun_merged_writes),
             tun_super_reads: l(&w.tun_super_reads),
             gso_sends: l(&w.gso_sends),
+            icmp_unreachables: l(&w.icmp_unreachables),
+            icmp_unreachables_limited: l(&w.icmp_unreachables_limited),
             worker_up: w.worker_up.iter().map(l).collect(),
             worker_down: w.worker_down.iter().map(l).collect(),
             drops: drops.snapshot(),

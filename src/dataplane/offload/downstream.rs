@@ -31,11 +31,13 @@ use crate::dataplane::session_table::SessionTable;
 
 /// Route, segment and encapsulate one frame read from the TUN (virtio-net
 /// header then IPv4). `frame` is modified in place (checksum completion).
-/// `local_address` is the source of ICMP errors we generate.
+/// `local_address` is the source of ICMP errors we generate; `tick` as in
+/// [`downstream`] (packet_limit).
 pub fn downstream_offload(
     table: &SessionTable,
     frame: &mut [u8],
     local_address: Ipv4Addr,
+    tick: u64,
     out: &mut DownOutput,
 ) -> DownVerdict {
     out.clear();
@@ -61,7 +63,7 @@ pub fn downstream_offload(
         }
     }
     let l4 = match h.gso_kind() {
-        GsoKind::None => return downstream(table, ip, local_address, out),
+        GsoKind::None => return downstream(table, ip, local_address, tick, out),
         GsoKind::TcpV4 { .. } => L4::Tcp,
         GsoKind::UdpL4 => L4::Udp,
         GsoKind::TcpV6 { .. } | GsoKind::Ufo | GsoKind::Unknown(_) => {
@@ -81,26 +83,30 @@ pub fn downstream_offload(
     segment_to_peer(
         table,
         &p,
-        l4,
-        l4_len,
-        usize::from(h.gso_size),
+        (l4, l4_len, usize::from(h.gso_size)),
         local_address,
+        tick,
         out,
     )
 }
 
+/// `gso`: the L4 protocol, its header length and the segment size.
 fn segment_to_peer(
     table: &SessionTable,
     p: &Ipv4Packet<'_>,
-    l4: L4,
-    l4_len: usize,
-    gso_size: usize,
+    gso: (L4, usize, usize),
     local_address: Ipv4Addr,
+    tick: u64,
     out: &mut DownOutput,
 ) -> DownVerdict {
+    let (l4, l4_len, gso_size) = gso;
     let Some(session) = table.by_destination(p.dst()) else {
         return DownVerdict::Drop(DropReason::NoSessionForDestination);
     };
+    let limit = session.packet_limit;
+    if !session.down_window.admits(limit, tick) {
+        return DownVerdict::Drop(DropReason::PacketLimit);
+    }
     let mru = usize::from(session.mru);
     let headers = p.header_len() + l4_len;
     let c = &session.counters;
@@ -149,6 +155,7 @@ fn segment_to_peer(
     };
     match result {
         Ok(s) => {
+            session.down_window.count(limit, s.count);
             c.tx_packets.fetch_add(s.count as u64, Relaxed);
             c.tx_bytes.fetch_add(s.ip_bytes, Relaxed);
             DownVerdict::ToPeer {
@@ -292,7 +299,7 @@ mod tests {
 
     fn run(t: &SessionTable, mut f: Vec<u8>) -> (DownVerdict, DownOutput) {
         let mut out = DownOutput::new();
-        let v = downstream_offload(t, &mut f, LOCAL, &mut out);
+        let v = downstream_offload(t, &mut f, LOCAL, 1, &mut out);
         (v, out)
     }
 
@@ -566,12 +573,18 @@ mod tests {
         );
         let mut out = DownOutput::new();
         for n in 0..VNET_HDR_LEN {
-            let v = downstream_offload(&t, &mut vec![0; n], LOCAL, &mut out);
+            let v = downstream_offload(&t, &mut vec![0; n], LOCAL, 1, &mut out);
             assert_eq!(v, DownVerdict::Drop(DropReason::BadVnetHeader));
         }
         // Headers alone fill the MRU.
         let tiny = table(52);
-        let v = downstream_offload(&tiny, &mut frame(tso(1000, false), &tcp), LOCAL, &mut out);
+        let v = downstream_offload(
+            &tiny,
+            &mut frame(tso(1000, false), &tcp),
+            LOCAL,
+            1,
+            &mut out,
+        );
         assert_eq!(v, DownVerdict::Drop(DropReason::FragmentationFailed));
         assert_eq!(out.datagrams().count(), 0);
         assert_eq!(counters(&tiny).tx_packets, 0);
@@ -640,7 +653,7 @@ mod tests {
         ];
         for (bytes, ok) in seeds {
             let mut out = DownOutput::new();
-            let v = downstream_offload(&t, &mut bytes.to_vec(), LOCAL, &mut out);
+            let v = downstream_offload(&t, &mut bytes.to_vec(), LOCAL, 1, &mut out);
             assert!(ok(v), "{v:?}");
             out.datagrams()
                 .for_each(|d| valid_or_fragment(&d[ENCAP_LEN..]));
@@ -678,14 +691,14 @@ mod tests {
         fn prop_arbitrary_frames_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..300), hdr in proptest::array::uniform10(proptest::num::u8::ANY), mru in 0u16..200) {
             let t = table(mru);
             let mut out = DownOutput::new();
-            let _ = downstream_offload(&t, &mut bytes.clone(), LOCAL, &mut out);
+            let _ = downstream_offload(&t, &mut bytes.clone(), LOCAL, 1, &mut out);
             // A real-looking packet behind an arbitrary header.
             let mut ip = super_tcp(bytes.len(), 0x10, false);
             ip[52..].copy_from_slice(&bytes);
-            let _ = downstream_offload(&t, &mut [&hdr[..], &ip].concat(), LOCAL, &mut out);
+            let _ = downstream_offload(&t, &mut [&hdr[..], &ip].concat(), LOCAL, 1, &mut out);
             let mut udp = super_udp(bytes.len(), false);
             udp[28..].copy_from_slice(&bytes);
-            let _ = downstream_offload(&t, &mut [&hdr[..], &udp].concat(), LOCAL, &mut out);
+            let _ = downstream_offload(&t, &mut [&hdr[..], &udp].concat(), LOCAL, 1, &mut out);
         }
     }
 }

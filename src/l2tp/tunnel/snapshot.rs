@@ -78,6 +78,7 @@ impl Tunnel {
             sessions: SessionTable::restored(sessions, snap.session_cursor),
             events: VecDeque::new(),
             close_result: None,
+            call_refusal: None,
             stats: TunnelStats {
                 channel: Default::default(),
                 malformed: snap.malformed,
