@@ -200,7 +200,11 @@ mod tests {
         assert_eq!(s.admit(0, 1500), Admit::Now);
         assert_eq!(s.admit(0, 1500), Admit::Queue);
         s.push(1500, 1);
-        assert_eq!(s.admit(0, 100), Admit::Queue, "behind the queue, even if small");
+        assert_eq!(
+            s.admit(0, 100),
+            Admit::Queue,
+            "behind the queue, even if small"
+        );
         s.push(100, 2);
         assert_eq!(s.release(0), None);
         let at = s.next_release_ns().unwrap();
