@@ -37,6 +37,7 @@ fn table(n: u32) -> SessionTable {
             anti_spoof: true,
             packet_limit: 0,
             down_window: Default::default(),
+            policy: Default::default(),
             counters: Arc::new(SessionCounters::new()),
         }));
     }
@@ -151,6 +152,7 @@ fn bench_offload(c: &mut Criterion) {
         anti_spoof: true,
         packet_limit: 0,
         down_window: Default::default(),
+        policy: Default::default(),
         counters: Arc::new(SessionCounters::new()),
     }));
     let len = 65535 - 40;

@@ -28,6 +28,7 @@ fn session(tunnel: u16, session: u16, addr: [u8; 4], routes: &[&str], mru: u16) 
         anti_spoof: true,
         packet_limit: 0,
         down_window: Default::default(),
+        policy: Default::default(),
         counters: Arc::new(SessionCounters::new()),
     }
 }

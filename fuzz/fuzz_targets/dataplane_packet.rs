@@ -33,6 +33,7 @@ fn session(
         anti_spoof,
         packet_limit: 0,
         down_window: Default::default(),
+        policy: Default::default(),
         counters: Arc::new(SessionCounters::new()),
     }
 }

@@ -12,6 +12,7 @@
 //! bounded queue; when it is full they are dropped and counted, never blocking.
 
 mod moderation;
+pub mod policy;
 pub mod tun_steering;
 mod udp_batch;
 pub mod udp_options;
@@ -68,6 +69,9 @@ pub struct WorkerStats {
     /// ones the rate held back.
     pub icmp_unreachables: AtomicU64,
     pub icmp_unreachables_limited: AtomicU64,
+    /// Snoop (lawful intercept) copies sent, and ones that could not be.
+    pub snoop_sent: AtomicU64,
+    pub snoop_errors: AtomicU64,
     /// Per worker (index = worker): packets up and down, to see the spread.
     pub worker_up: Vec<AtomicU64>,
     pub worker_down: Vec<AtomicU64>,
@@ -150,6 +154,9 @@ struct Counts {
     gso_sends: u64,
     icmp_unreachables: u64,
     icmp_unreachables_limited: u64,
+    /// Snoop copies sent, and ones that could not be.
+    snoop_sent: u64,
+    snoop_errors: u64,
     /// Frames the coalescer wrote this wake-up (not published: moderation
     /// compares it with `up` to see how much merging saves).
     tun_frames: u64,
@@ -177,6 +184,8 @@ impl Counts {
             (&mut self.tun_merged_writes, &s.tun_merged_writes),
             (&mut self.tun_super_reads, &s.tun_super_reads),
             (&mut self.gso_sends, &s.gso_sends),
+            (&mut self.snoop_sent, &s.snoop_sent),
+            (&mut self.snoop_errors, &s.snoop_errors),
             (&mut self.icmp_unreachables, &s.icmp_unreachables),
             (
                 &mut self.icmp_unreachables_limited,
@@ -213,6 +222,8 @@ pub struct Worker {
     buf: Vec<u8>,
     out: DownOutput,
     counts: Counts,
+    /// Throttle buckets and snoop targets of the sessions this worker owns.
+    policies: policy::Policies,
 }
 
 impl Worker {
@@ -259,6 +270,7 @@ impl Worker {
             buf: vec![0u8; 65536],
             out: DownOutput::new(),
             counts: Counts::default(),
+            policies: policy::Policies::default(),
         })
     }
 
@@ -279,8 +291,10 @@ impl Worker {
         moderation::tight_timer_slack();
         let mut moderation = Moderation::new(self.moderation, std::time::Instant::now());
         loop {
+            // Wake up when a throttled packet may go, else on input only.
+            let timeout = self.policies.next_release_ms().unwrap_or(-1);
             // SAFETY: `fds` is a live array of two pollfd structs.
-            let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+            let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
             if rc < 0 {
                 let e = io::Error::last_os_error();
                 if e.kind() == io::ErrorKind::Interrupted {
@@ -307,6 +321,7 @@ impl Worker {
                     }
                 }
             }
+            self.release_throttled();
             let c = &self.counts;
             let wakeup = Wakeup {
                 up: c.up,
@@ -330,8 +345,38 @@ impl Worker {
 
     fn apply_updates(&mut self) {
         while let Ok(u) = self.updates.try_recv() {
+            self.policies.on_update(&u);
             self.table.apply(u);
         }
+    }
+
+    /// Send what the throttle buckets allow now, and count the snoop copies.
+    fn release_throttled(&mut self) {
+        let (tun, udp, counts) = (&mut self.tun, &self.udp, &mut self.counts);
+        // Both closures count into `counts`; they run one after the other.
+        let counts = std::cell::RefCell::new(counts);
+        self.policies.release(
+            |ip: &[u8]| {
+                let mut c = counts.borrow_mut();
+                c.up += 1;
+                c.up_bytes += ip.len() as u64;
+                if tun.send(ip).is_err() {
+                    c.tun_errors += 1;
+                }
+            },
+            |item| {
+                let mut c = counts.borrow_mut();
+                if udp.send_to(&item.datagram, item.peer).is_ok() {
+                    c.down += 1;
+                    c.down_bytes += item.datagram.len().saturating_sub(ENCAP_LEN) as u64;
+                } else {
+                    c.udp_errors += 1;
+                }
+            },
+        );
+        let snoop = std::mem::take(&mut self.policies.snoop);
+        self.counts.snoop_sent += snoop.sent;
+        self.counts.snoop_errors += snoop.errors;
     }
 
     /// UDP -> TUN: up to [`BURST`] datagrams.
@@ -339,6 +384,7 @@ impl Worker {
         let tick = self.shared.clock.tick();
         let fd = self.udp.as_raw_fd();
         let mut up = Up {
+            policies: &mut self.policies,
             table: &self.table,
             coalescer: self.coalescer.as_mut(),
             tun: &mut self.tun,
@@ -423,6 +469,20 @@ impl Worker {
             };
             match verdict {
                 DownVerdict::ToPeer { peer, count } => {
+                    if !self.policies.is_empty() {
+                        if let Some(k) = self.out.session() {
+                            let datagrams = self.out.datagrams();
+                            match self.policies.downstream(k, peer, ENCAP_LEN, datagrams) {
+                                policy::Verdict::Pass => {}
+                                policy::Verdict::Taken { dropped } => {
+                                    for _ in 0..dropped {
+                                        self.shared.drops.count(DropReason::Throttled);
+                                    }
+                                    continue;
+                                }
+                            }
+                        }
+                    }
                     self.counts.down += count as u64;
                     let encap = count.saturating_mul(ENCAP_LEN);
                     self.counts.down_bytes += self.out.bytes().len().saturating_sub(encap) as u64;
@@ -529,6 +589,7 @@ fn not_interrupted<T>(r: io::Result<T>, empty: T) -> io::Result<T> {
 
 /// The upstream half's borrows, split from the receive buffers.
 struct Up<'a> {
+    policies: &'a mut policy::Policies,
     table: &'a SessionTable,
     coalescer: Option<&'a mut Coalescer>,
     tun: &'a mut Tun,
@@ -544,6 +605,17 @@ impl Up<'_> {
         // The data plane clamps TCP MSS in place, so it gets the buffer mutably.
         match upstream_clamp_mss(self.table, datagram, from, self.tick) {
             UpVerdict::ToTun(packet, key) => {
+                if !self.policies.is_empty() {
+                    match self.policies.upstream(key, packet) {
+                        policy::Verdict::Pass => {}
+                        policy::Verdict::Taken { dropped } => {
+                            if dropped > 0 {
+                                self.drops.count(DropReason::Throttled);
+                            }
+                            return;
+                        }
+                    }
+                }
                 self.counts.up += 1;
                 self.counts.up_bytes += packet.len() as u64;
                 // Segments merge only within one session.

@@ -19,7 +19,7 @@ use super::icmp::{self, FRAG_NEEDED_MAX};
 use super::ipv4::{Ipv4Error, Ipv4Packet};
 use super::l2tp_data::{emit_data_header, DATA_HEADER_LEN};
 use super::ppp_data::IPV4_FRAMING;
-use super::session_table::{SessionEntry, SessionTable};
+use super::session_table::{SessionEntry, SessionKey, SessionTable};
 
 /// L2TP data header + PPP FF 03 00 21.
 pub const ENCAP_LEN: usize = DATA_HEADER_LEN + IPV4_FRAMING.len();
@@ -40,6 +40,8 @@ pub struct DownOutput {
     icmp_len: usize,
     /// Room to build one packet before fragmenting it (offload path).
     pub(crate) scratch: Vec<u8>,
+    /// The session of the last `ToPeer` (its policy is the worker's to apply).
+    pub(crate) session: Option<SessionKey>,
 }
 
 impl Default for DownOutput {
@@ -56,6 +58,7 @@ impl DownOutput {
             icmp: [0; FRAG_NEEDED_MAX],
             icmp_len: 0,
             scratch: Vec::new(),
+            session: None,
         }
     }
 
@@ -107,6 +110,12 @@ impl DownOutput {
         self.buf.clear();
         self.ends.clear();
         self.icmp_len = 0;
+        self.session = None;
+    }
+
+    /// The session the datagrams of the last `ToPeer` belong to.
+    pub fn session(&self) -> Option<SessionKey> {
+        self.session
     }
 
     /// Append one datagram: encapsulation prefix, then the IP header and data.
@@ -185,6 +194,7 @@ impl<'a> Iterator for GsoBatches<'a> {
 }
 
 /// Iterator over the datagrams in a [`DownOutput`].
+#[derive(Clone)]
 pub struct Datagrams<'a> {
     buf: &'a [u8],
     ends: std::slice::Iter<'a, usize>,
@@ -243,6 +253,7 @@ pub fn downstream(
     if !session.down_window.admits(limit, tick) {
         return DownVerdict::Drop(DropReason::PacketLimit);
     }
+    out.session = Some(session.key);
     let prefix = encapsulation(session);
     let mru = usize::from(session.mru);
     let c = &session.counters;

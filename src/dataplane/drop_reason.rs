@@ -45,11 +45,14 @@ pub enum DropReason {
     WrongPeer,
     /// Downstream: over the session's `packet_limit` in this 0.1 s.
     PacketLimit,
+    /// Beyond the session's throttle rate with its bucket's queue full
+    /// (either direction).
+    Throttled,
 }
 
 impl DropReason {
     /// Every reason, in discriminant order.
-    pub const ALL: [DropReason; 16] = [
+    pub const ALL: [DropReason; 17] = [
         DropReason::MalformedL2tp,
         DropReason::UnknownSession,
         DropReason::BadPpp,
@@ -66,6 +69,7 @@ impl DropReason {
         DropReason::GsoMalformed,
         DropReason::WrongPeer,
         DropReason::PacketLimit,
+        DropReason::Throttled,
     ];
     /// Number of reasons (length of the counter array).
     pub const COUNT: usize = Self::ALL.len();
@@ -89,6 +93,7 @@ impl DropReason {
             DropReason::GsoMalformed => "gso-malformed",
             DropReason::WrongPeer => "wrong-peer",
             DropReason::PacketLimit => "packet-limit",
+            DropReason::Throttled => "throttled",
         }
     }
 }

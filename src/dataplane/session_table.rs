@@ -127,6 +127,8 @@ pub struct SessionEntry {
     /// worker's count of them.
     pub packet_limit: u32,
     pub down_window: PacketWindow,
+    /// Throttle, snoop, garden: applied by the worker that owns the session.
+    pub policy: super::policy::SessionPolicy,
     pub counters: Arc<SessionCounters>,
 }
 
@@ -330,6 +332,7 @@ pub(crate) mod tests {
             anti_spoof: true,
             packet_limit: 0,
             down_window: Default::default(),
+            policy: Default::default(),
             counters: Arc::new(SessionCounters::new()),
         }
     }

@@ -81,6 +81,15 @@ impl<T> Shaper<T> {
         }
     }
 
+    /// The same queue under a new rate, with a full bucket of it.
+    pub fn with_rate(self, kbps: u32, now_ns: u64) -> Shaper<T> {
+        let mut s = Shaper::new(kbps, now_ns);
+        s.queue = self.queue;
+        s.queued_bytes = self.queued_bytes;
+        s.stats = self.stats;
+        s
+    }
+
     pub fn kbps(&self) -> u32 {
         self.kbps
     }

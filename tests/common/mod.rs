@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod radius;
+pub mod tun_client;
 #[allow(unused_imports)]
 pub use radius::{radclient, FreeRadius, RadiusSetup, RADIUS_SECRET};
 

@@ -220,6 +220,7 @@ impl ControlPlane {
             anti_spoof: self.settings.anti_spoof,
             packet_limit: self.settings.packet_limit,
             down_window: Default::default(),
+            policy: s.policy,
             counters: s.counters.clone(),
         })
     }

@@ -110,6 +110,7 @@ fn segment_to_peer(
     let mru = usize::from(session.mru);
     let headers = p.header_len() + l4_len;
     let c = &session.counters;
+    out.session = Some(session.key);
     let prefix = encapsulation(session);
     let fits = headers + gso_size.min(p.total_len() - headers) <= mru;
     let result = match l4 {

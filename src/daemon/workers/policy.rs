@@ -1,0 +1,265 @@
+//! A worker's share of per-session policy: the throttle buckets and snoop
+//! targets of the sessions it owns. The TUN steering program and the
+//! reuseport program give each session to one worker both ways, so this
+//! state needs no lock and no atomic per packet; a session with no policy
+//! costs one `is_empty` (no throttled or snooped session in this worker)
+//! or one hash look-up.
+//!
+//! Snoop copies go out first, so a copy is never delayed or lost by the
+//! session's throttle (l2tpns: raw IP in a UDP datagram to IP:PORT, both
+//! directions). They leave from a socket of the worker's own (not the L2TP
+//! port), one datagram per IP packet as the subscriber sends or receives it.
+
+use std::collections::VecDeque;
+use std::net::{SocketAddr, SocketAddrV4, UdpSocket};
+use std::time::Instant;
+
+use crate::dataplane::policy::SessionPolicy;
+use crate::dataplane::session_table::{SessionKey, TableUpdate};
+use crate::dataplane::shaper::{Admit, Shaper};
+use crate::fx_hash::FxHashMap;
+
+/// A downstream datagram the bucket holds, and where it goes.
+pub struct DownItem {
+    pub peer: SocketAddr,
+    pub datagram: Vec<u8>,
+}
+
+struct SessionState {
+    policy: SessionPolicy,
+    up: Option<Shaper<Vec<u8>>>,
+    down: Option<Shaper<DownItem>>,
+}
+
+/// What happens to a packet of a session under policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// No throttle, or within the rate: forward it as usual.
+    Pass,
+    /// The bucket took it: what may go comes back from `release`, and
+    /// `dropped` datagrams found its queue full (count
+    /// `DropReason::Throttled` for each).
+    Taken { dropped: usize },
+}
+
+/// Snoop copies sent and lost, added to the worker's stats per wake-up.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SnoopCounts {
+    pub sent: u64,
+    pub errors: u64,
+}
+
+pub struct Policies {
+    sessions: FxHashMap<SessionKey, SessionState>,
+    /// Sessions with packets in a bucket's queue.
+    backlog: VecDeque<SessionKey>,
+    /// Downstream datagrams within the rate, sent at the next `release`.
+    ready: Vec<DownItem>,
+    snoop_socket: Option<UdpSocket>,
+    pub snoop: SnoopCounts,
+    origin: Instant,
+}
+
+impl Default for Policies {
+    fn default() -> Self {
+        Policies {
+            sessions: FxHashMap::default(),
+            backlog: VecDeque::new(),
+            ready: Vec::new(),
+            snoop_socket: None,
+            snoop: SnoopCounts::default(),
+            origin: Instant::now(),
+        }
+    }
+}
+
+impl Policies {
+    /// Nanoseconds on the worker's own clock (the buckets' time).
+    pub fn now_ns(&self) -> u64 {
+        self.origin.elapsed().as_nanos() as u64
+    }
+
+    /// No session of this worker has a policy: nothing to look up.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.sessions.is_empty()
+    }
+
+    /// Follow the control plane's table updates.
+    pub fn on_update(&mut self, u: &TableUpdate) {
+        match u {
+            TableUpdate::Upsert(e) if e.policy != SessionPolicy::default() => {
+                let now = self.now_ns();
+                let p = e.policy;
+                let st = self.sessions.entry(e.key).or_insert(SessionState {
+                    policy: SessionPolicy::default(),
+                    up: None,
+                    down: None,
+                });
+                st.policy = p;
+                // A new rate starts a new bucket; what waits is kept.
+                st.up = rebucket(st.up.take(), p.throttle_in, now);
+                st.down = rebucket(st.down.take(), p.throttle_out, now);
+            }
+            TableUpdate::Upsert(e) => {
+                self.sessions.remove(&e.key);
+            }
+            TableUpdate::Remove(k) => {
+                self.sessions.remove(k);
+            }
+        }
+    }
+
+    /// An upstream IP packet of session `k` (to the TUN).
+    pub fn upstream(&mut self, k: SessionKey, packet: &[u8]) -> Verdict {
+        let now = self.now_ns();
+        let Some(st) = self.sessions.get_mut(&k) else {
+            return Verdict::Pass;
+        };
+        if let Some(to) = st.policy.snoop {
+            send_copy(&mut self.snoop_socket, &mut self.snoop, to, packet);
+        }
+        let Some(b) = st.up.as_mut() else {
+            return Verdict::Pass;
+        };
+        match b.admit(now, packet.len()) {
+            Admit::Now => Verdict::Pass,
+            Admit::Drop => Verdict::Taken { dropped: 1 },
+            Admit::Queue => {
+                b.push(packet.len(), packet.to_vec());
+                if b.queued() == 1 {
+                    self.backlog.push_back(k);
+                }
+                Verdict::Taken { dropped: 0 }
+            }
+        }
+    }
+
+    /// The downstream datagrams of one IP packet of session `k` (each the
+    /// encapsulation prefix of `encap` bytes, then the IP packet).
+    pub fn downstream<'a>(
+        &mut self,
+        k: SessionKey,
+        peer: SocketAddr,
+        encap: usize,
+        datagrams: impl Iterator<Item = &'a [u8]> + Clone,
+    ) -> Verdict {
+        let now = self.now_ns();
+        let Some(st) = self.sessions.get_mut(&k) else {
+            return Verdict::Pass;
+        };
+        if let Some(to) = st.policy.snoop {
+            for d in datagrams.clone() {
+                let ip = d.get(encap..).unwrap_or_default();
+                send_copy(&mut self.snoop_socket, &mut self.snoop, to, ip);
+            }
+        }
+        let Some(b) = st.down.as_mut() else {
+            return Verdict::Pass;
+        };
+        // Datagram by datagram: a TSO super-packet is tens of kilobytes,
+        // more than a slow bucket or its queue ever holds.
+        let mut dropped = 0;
+        for d in datagrams {
+            let len = d.len().saturating_sub(encap);
+            let item = DownItem {
+                peer,
+                datagram: d.to_vec(),
+            };
+            match b.admit(now, len) {
+                Admit::Now => self.ready.push(item),
+                Admit::Drop => dropped += 1,
+                Admit::Queue => {
+                    b.push(len, item);
+                    if b.queued() == 1 {
+                        self.backlog.push_back(k);
+                    }
+                }
+            }
+        }
+        Verdict::Taken { dropped }
+    }
+
+    /// Hand every queued packet the buckets allow now to `up` (an IP packet
+    /// for the TUN) or `down` (datagrams for a peer).
+    pub fn release(&mut self, mut up: impl FnMut(&[u8]), mut down: impl FnMut(&DownItem)) {
+        for item in self.ready.drain(..) {
+            down(&item);
+        }
+        if self.backlog.is_empty() {
+            return;
+        }
+        let now = self.now_ns();
+        for _ in 0..self.backlog.len() {
+            let Some(k) = self.backlog.pop_front() else {
+                break;
+            };
+            let Some(st) = self.sessions.get_mut(&k) else {
+                continue;
+            };
+            let mut waiting = false;
+            if let Some(b) = st.up.as_mut() {
+                while let Some(p) = b.release(now) {
+                    up(&p);
+                }
+                waiting |= b.queued() > 0;
+            }
+            if let Some(b) = st.down.as_mut() {
+                while let Some(item) = b.release(now) {
+                    down(&item);
+                }
+                waiting |= b.queued() > 0;
+            }
+            if waiting {
+                self.backlog.push_back(k);
+            }
+        }
+    }
+
+    /// Milliseconds until the next queued packet may go (None: nothing
+    /// queued): the worker's poll timeout.
+    pub fn next_release_ms(&self) -> Option<i32> {
+        let now = self.now_ns();
+        let next = self
+            .backlog
+            .iter()
+            .filter_map(|k| self.sessions.get(k))
+            .flat_map(|st| {
+                [
+                    st.up.as_ref().and_then(Shaper::next_release_ns),
+                    st.down.as_ref().and_then(Shaper::next_release_ns),
+                ]
+            })
+            .flatten()
+            .min()?;
+        let ms = next.saturating_sub(now).div_ceil(1_000_000);
+        Some(ms.min(1_000) as i32)
+    }
+}
+
+/// The bucket for `kbps` (None when 0), keeping the old one's queue.
+fn rebucket<T>(old: Option<Shaper<T>>, kbps: u32, now: u64) -> Option<Shaper<T>> {
+    match old {
+        Some(b) if b.kbps() == kbps => Some(b),
+        _ if kbps == 0 => None,
+        Some(b) => Some(b.with_rate(kbps, now)),
+        None => Some(Shaper::new(kbps, now)),
+    }
+}
+
+fn send_copy(
+    socket: &mut Option<UdpSocket>,
+    counts: &mut SnoopCounts,
+    to: SocketAddrV4,
+    ip: &[u8],
+) {
+    if socket.is_none() {
+        *socket = UdpSocket::bind("0.0.0.0:0").ok().inspect(|s| {
+            let _ = s.set_nonblocking(true);
+        });
+    }
+    match socket.as_ref().map(|s| s.send_to(ip, to)) {
+        Some(Ok(_)) => counts.sent += 1,
+        _ => counts.errors += 1,
+    }
+}
