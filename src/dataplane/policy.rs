@@ -19,6 +19,11 @@ pub struct SessionPolicy {
 }
 
 impl SessionPolicy {
+    /// Token buckets it takes: one per throttled direction (throttle_buckets).
+    pub fn buckets(&self) -> usize {
+        usize::from(self.throttle_in != 0) + usize::from(self.throttle_out != 0)
+    }
+
     pub fn is_throttled(&self) -> bool {
         self.throttle_in != 0 || self.throttle_out != 0
     }

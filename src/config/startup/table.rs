@@ -61,8 +61,10 @@ startup_variables! {
     peer_address: Option<Ipv4Addr> = None, Ipv4, Ip, implemented, live;
     send_garp: bool = false, Bool, YesNo;
     /// kbit/s.
-    throttle_speed: u64 = 28, UnsignedLong, Ranged(0, u64::MAX);
-    throttle_buckets: u32 = 6000, Int, Ranged::U32;
+    /// kbit/s of `throttle=yes`, CLI `throttle USER` and nsctl `throttle USER`.
+    throttle_speed: u64 = 28, UnsignedLong, Ranged(0, u64::MAX), implemented, live;
+    /// At most this many buckets (one per throttled direction of a session).
+    throttle_buckets: u32 = 6000, Int, Ranged::U32, implemented, live;
     accounting_dir: String = String::new(), String, Text, implemented, live;
     account_all_origin: bool = false, Bool, YesNo, implemented, live;
     dump_speed: bool = false, Bool, YesNo, implemented, live;

@@ -199,11 +199,11 @@ fn message_authenticator_policy_and_log_format() {
 
 #[test]
 fn not_implemented_names_file_lines() {
-    let c = parse("set debug 3\nset throttle_speed 64\nload plugin \"autothrottle\"\nrouter bgp 65000\nsetforward 10.0.0.0/8 10.0.0.1 1701 s\n").unwrap();
+    let c = parse("set debug 3\nset send_garp no\nload plugin \"autothrottle\"\nrouter bgp 65000\nsetforward 10.0.0.0/8 10.0.0.1 1701 s\n").unwrap();
     assert_eq!(
         c.not_implemented(),
         vec![
-            (2, "set throttle_speed".to_string()),
+            (2, "set send_garp".to_string()),
             (4, "router bgp 65000".to_string()),
             (5, "setforward 10.0.0.0/8".to_string()),
         ]
@@ -439,9 +439,9 @@ fn session_hook_is_off_unset_and_relative_to_the_config_dir() {
 #[test]
 fn not_implemented_set_lists_only_explicit_unimplemented() {
     let c =
-        parse("set debug 3\nset radius_accounting yes\nset send_garp no\nset throttle_speed 28\n")
+        parse("set debug 3\nset radius_accounting yes\nset send_garp no\nset throttle_speed 28\nset cluster_port 32792\n")
             .unwrap();
-    assert_eq!(c.not_implemented_set(), vec!["send_garp", "throttle_speed"]);
+    assert_eq!(c.not_implemented_set(), vec!["send_garp", "cluster_port"]);
     assert!(Config::default().not_implemented_set().is_empty());
 }
 

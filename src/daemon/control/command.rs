@@ -134,11 +134,27 @@ impl ControlPlane {
                 if keys.is_empty() {
                     return Reply::Refused(format!("no such {}", target_name(&target)));
                 }
+                let buckets = crate::dataplane::policy::SessionPolicy::buckets;
+                let limit = self.config.throttle_buckets as usize;
                 for &k in &keys {
-                    self.set_policy(k, |p| {
-                        p.throttle_in = rate_in.unwrap_or(p.throttle_in);
-                        p.throttle_out = rate_out.unwrap_or(p.throttle_out);
-                    });
+                    let Some(old) = self.sessions.get(&k).map(|s| s.policy) else {
+                        continue;
+                    };
+                    let mut new = old;
+                    new.throttle_in = rate_in.unwrap_or(old.throttle_in);
+                    new.throttle_out = rate_out.unwrap_or(old.throttle_out);
+                    let in_use = self.buckets_used - buckets(&old);
+                    if in_use + buckets(&new) > limit {
+                        tracing::warn!(
+                            tunnel = k.tunnel,
+                            session = k.session,
+                            "throttle refused: all {limit} buckets in use (throttle_buckets)"
+                        );
+                        return Reply::Refused(format!(
+                            "no free throttle bucket ({limit} in use; raise throttle_buckets)"
+                        ));
+                    }
+                    self.set_policy(k, |p| *p = new);
                 }
                 Reply::done(format!("{} session(s) throttled", keys.len()))
             }
@@ -221,6 +237,7 @@ impl ControlPlane {
         if s.policy == before {
             return;
         }
+        self.buckets_used = self.buckets_used - before.buckets() + s.policy.buckets();
         tracing::info!(tunnel = k.tunnel, session = k.session, user = s.username.as_deref().unwrap_or(""), policy = ?s.policy, "session policy");
         if let (true, Some(a)) = (s.in_dataplane, s.address) {
             if let Some(entry) = self.dataplane_entry(k, a) {

@@ -142,6 +142,8 @@ pub struct ControlPlane {
     restored: bool,
     /// `Command::SaveState` ran: nothing more is taken in.
     state_saved: bool,
+    /// Throttle buckets the sessions hold (throttle_buckets caps them).
+    buckets_used: usize,
     /// Acct-Session-Id = start time (unique across restarts) + a counter.
     session_counter: u32,
 }
@@ -192,6 +194,7 @@ impl ControlPlane {
             shutting_down: false,
             restored: false,
             state_saved: false,
+            buckets_used: 0,
             session_counter: 0,
         }
     }

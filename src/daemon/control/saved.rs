@@ -337,6 +337,7 @@ impl ControlPlane {
             end_cause: None,
             policy: saved.policy,
         };
+        self.buckets_used += session.policy.buckets();
         self.sessions.insert(k, Box::new(session));
         self.by_address.insert(a, k);
         self.by_user.entry(user).or_default().push(k);

@@ -335,6 +335,7 @@ impl ControlPlane {
             e.sessions.remove(&k.session);
         }
         let cause = s.end_cause.clone().unwrap_or(cause);
+        self.buckets_used = self.buckets_used.saturating_sub(s.policy.buckets());
         self.timers
             .set(TimerKey::Session(k.tunnel, k.session), None);
         self.timers.set(TimerKey::Admin(k.tunnel, k.session), None);
