@@ -649,6 +649,8 @@ fn report_status(
         tun_merged_writes = w.tun_merged_writes.load(Relaxed),
         tun_super_reads = w.tun_super_reads.load(Relaxed),
         gso_sends = w.gso_sends.load(Relaxed),
+        snoop_sent = w.snoop_sent.load(Relaxed),
+        snoop_errors = w.snoop_errors.load(Relaxed),
         icmp_unreachables = w.icmp_unreachables.load(Relaxed),
         icmp_unreachables_limited = w.icmp_unreachables_limited.load(Relaxed),
         worker_up = %per_worker(&w.worker_up),
