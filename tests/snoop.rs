@@ -61,7 +61,7 @@ fn nsctl_snoop_copies_every_packet_both_ways_into_the_collectors_pcap() {
         .expect("a session");
     let pcap = lns.files().join("snoop.pcap");
     let capture = concat!(env!("CARGO_MANIFEST_DIR"), "/contrib/l2tpns-capture");
-    let mut collector = lns
+    let collector = lns
         .ns
         .command("python3")
         .args([capture, "--listen", "127.0.0.1:5000", "--write"])
