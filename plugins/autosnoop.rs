@@ -6,8 +6,8 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use crate::daemon::control::command::{Command, Target};
-use crate::dataplane::session_table::SessionKey;
+use super::common::target;
+use crate::daemon::control::command::Command;
 use crate::plugin::{
     AcctAttributes, AcctKind, HookResult, Plugin, PluginApi, PluginControl, SessionInfo,
 };
@@ -21,10 +21,6 @@ pub fn parse_target(value: &str) -> Option<SocketAddrV4> {
     let ip: Ipv4Addr = ip.parse().ok()?;
     let port: u16 = port.parse().ok()?;
     (!ip.is_unspecified() && port != 0).then(|| SocketAddrV4::new(ip, port))
-}
-
-fn target(s: &SessionInfo) -> Target {
-    Target::Session(SessionKey::from_nas_port(s.sid))
 }
 
 impl Plugin for AutoSnoop {

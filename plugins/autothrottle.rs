@@ -10,8 +10,8 @@
 //! A CoA first lifts the throttle (`radius_reset`), then applies its own
 //! pairs. Accounting records carry the rates back as the Cisco form.
 
-use crate::daemon::control::command::{Command, Target};
-use crate::dataplane::session_table::SessionKey;
+use super::common::{target, throttle_speed};
+use crate::daemon::control::command::Command;
 use crate::plugin::{
     AcctAttributes, AcctKind, HookResult, Plugin, PluginApi, PluginControl, SessionInfo,
 };
@@ -51,10 +51,6 @@ pub fn parse_pair(
     None
 }
 
-fn target(s: &SessionInfo) -> Target {
-    Target::Session(SessionKey::from_nas_port(s.sid))
-}
-
 impl Plugin for AutoThrottle {
     fn name(&self) -> &'static str {
         "autothrottle"
@@ -67,11 +63,7 @@ impl Plugin for AutoThrottle {
         key: &str,
         value: &str,
     ) -> HookResult {
-        let speed = api
-            .config_value("throttle_speed")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        if let Some((rate_in, rate_out)) = parse_pair(key, value, speed) {
+        if let Some((rate_in, rate_out)) = parse_pair(key, value, throttle_speed(api)) {
             api.execute(Command::Throttle {
                 target: target(session),
                 rate_in,

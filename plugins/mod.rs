@@ -4,6 +4,7 @@
 
 mod autosnoop;
 mod autothrottle;
+mod common;
 mod sessionctl;
 mod setrxspeed;
 mod snoopctl;

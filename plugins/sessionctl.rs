@@ -2,20 +2,13 @@
 //! accounting Stop with Admin-Reset) and `kill USER|SID [REASON]` (at once),
 //! with l2tpns 2.4.1 sessionctl.c's texts and answers.
 
-use crate::daemon::control::command::{Command, Reply, Target};
+use super::common::{err, execute, session_named, target};
+use crate::daemon::control::command::Command;
 use crate::daemon::teardown::Cause;
-use crate::dataplane::session_table::SessionKey;
-use crate::nsctl::{ClusterRole, PluginVerdict, ResponseKind};
+use crate::nsctl::{ClusterRole, PluginVerdict};
 use crate::plugin::{Plugin, PluginControl};
 
 pub struct SessionCtl;
-
-fn stop(kind: ResponseKind, additional: Option<&str>) -> PluginVerdict {
-    PluginVerdict::Stop {
-        kind,
-        additional: additional.map(str::to_owned),
-    }
-}
 
 impl Plugin for SessionCtl {
     fn name(&self) -> &'static str {
@@ -45,29 +38,19 @@ impl Plugin for SessionCtl {
             return PluginVerdict::NotMaster;
         }
         if !(2..=3).contains(&args.len()) {
-            return stop(
-                ResponseKind::Err,
-                Some("requires username or session id and optional reason"),
-            );
+            return err("requires username or session id and optional reason");
         }
-        // A number is a session id, anything else a user name (as l2tpns).
-        let found = match args[1].parse::<u32>() {
-            Ok(sid) if sid != 0 => api.session_by_sid(sid),
-            _ => api.session_by_user(&args[1]),
+        let session = match session_named(api, &args[1]) {
+            Ok(s) => s,
+            Err(answer) => return answer,
         };
-        let Some(session) = found.filter(|s| s.address.is_some()) else {
-            return stop(ResponseKind::Err, Some("session not found"));
-        };
-        let target = Target::Session(SessionKey::from_nas_port(session.sid));
+        let target = target(&session);
         let cause = Cause::AdminReset;
         let command = if word == "drop" {
             Command::Drop { target, cause }
         } else {
             Command::Kill { target, cause }
         };
-        match api.execute(command) {
-            Reply::Done(_) => stop(ResponseKind::Ok, None),
-            Reply::Refused(why) => PluginVerdict::Error(Some(why)),
-        }
+        execute(api, command)
     }
 }

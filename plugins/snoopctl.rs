@@ -3,19 +3,12 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use crate::daemon::control::command::{Command, Reply, Target};
-use crate::dataplane::session_table::SessionKey;
-use crate::nsctl::{ClusterRole, PluginVerdict, ResponseKind};
+use super::common::{err, execute, session_named, target};
+use crate::daemon::control::command::Command;
+use crate::nsctl::{ClusterRole, PluginVerdict};
 use crate::plugin::{Plugin, PluginControl};
 
 pub struct SnoopCtl;
-
-fn err(text: &str) -> PluginVerdict {
-    PluginVerdict::Stop {
-        kind: ResponseKind::Err,
-        additional: Some(text.to_owned()),
-    }
-}
 
 impl Plugin for SnoopCtl {
     fn name(&self) -> &'static str {
@@ -49,12 +42,9 @@ impl Plugin for SnoopCtl {
         if !snoop && args.len() != 2 {
             return err("requires username or session id");
         }
-        let found = match args[1].parse::<u32>() {
-            Ok(sid) if sid != 0 => api.session_by_sid(sid),
-            _ => api.session_by_user(&args[1]),
-        };
-        let Some(session) = found.filter(|s| s.address.is_some()) else {
-            return err("session not found");
+        let session = match session_named(api, &args[1]) {
+            Ok(s) => s,
+            Err(answer) => return answer,
         };
         let to = if snoop {
             let ip = match args[2].parse::<Ipv4Addr>() {
@@ -76,13 +66,7 @@ impl Plugin for SnoopCtl {
             }
             None
         };
-        let target = Target::Session(SessionKey::from_nas_port(session.sid));
-        match api.execute(Command::Snoop { target, to }) {
-            Reply::Done(_) => PluginVerdict::Stop {
-                kind: ResponseKind::Ok,
-                additional: None,
-            },
-            Reply::Refused(why) => PluginVerdict::Error(Some(why)),
-        }
+        let target = target(&session);
+        execute(api, Command::Snoop { target, to })
     }
 }

@@ -3,19 +3,12 @@
 //! answers. No rate: throttle_speed; one: both ways; `in`/`out` pairs (any
 //! prefix of the word, as l2tpns's strncmp): that direction only.
 
-use crate::daemon::control::command::{Command, Reply, Target};
-use crate::dataplane::session_table::SessionKey;
-use crate::nsctl::{ClusterRole, PluginVerdict, ResponseKind};
+use super::common::{err, execute, session_named, target, throttle_speed};
+use crate::daemon::control::command::Command;
+use crate::nsctl::{ClusterRole, PluginVerdict};
 use crate::plugin::{Plugin, PluginControl};
 
 pub struct ThrottleCtl;
-
-fn err(text: &str) -> PluginVerdict {
-    PluginVerdict::Stop {
-        kind: ResponseKind::Err,
-        additional: Some(text.to_owned()),
-    }
-}
 
 /// l2tpns's atoi: leading digits, else 0.
 fn atoi(s: &str) -> u32 {
@@ -89,19 +82,12 @@ impl Plugin for ThrottleCtl {
         if !throttle && args.len() != 2 {
             return err("requires username or session id");
         }
-        let found = match args[1].parse::<u32>() {
-            Ok(sid) if sid != 0 => api.session_by_sid(sid),
-            _ => api.session_by_user(&args[1]),
-        };
-        let Some(session) = found.filter(|s| s.address.is_some()) else {
-            return err("session not found");
+        let session = match session_named(api, &args[1]) {
+            Ok(s) => s,
+            Err(answer) => return answer,
         };
         let (rate_in, rate_out) = if throttle {
-            let speed = api
-                .config_value("throttle_speed")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
-            match rates(&args[2..], speed) {
+            match rates(&args[2..], throttle_speed(api)) {
                 Ok(r) => r,
                 Err(why) => return err(why),
             }
@@ -117,18 +103,15 @@ impl Plugin for ThrottleCtl {
                 "not throttled"
             });
         }
-        let target = Target::Session(SessionKey::from_nas_port(session.sid));
-        match api.execute(Command::Throttle {
-            target,
-            rate_in,
-            rate_out,
-        }) {
-            Reply::Done(_) => PluginVerdict::Stop {
-                kind: ResponseKind::Ok,
-                additional: None,
+        let target = target(&session);
+        execute(
+            api,
+            Command::Throttle {
+                target,
+                rate_in,
+                rate_out,
             },
-            Reply::Refused(why) => PluginVerdict::Error(Some(why)),
-        }
+        )
     }
 }
 

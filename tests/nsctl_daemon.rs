@@ -8,25 +8,7 @@ mod common;
 use common::*;
 use std::time::Duration;
 
-const DEBIAN_NSCTL: &str = "/usr/sbin/nsctl";
-
-/// Debian's nsctl in the daemon's namespace: (stdout + stderr, exit code).
-fn nsctl(lns: &Lns, args: &[&str]) -> (String, i32) {
-    assert!(
-        std::path::Path::new(DEBIAN_NSCTL).exists(),
-        "{DEBIAN_NSCTL} is missing: this test needs Debian's nsctl (apt-get install l2tpns)"
-    );
-    let out = lns
-        .ns
-        .command(DEBIAN_NSCTL)
-        .args(["-h", "127.0.0.1"])
-        .args(args)
-        .output()
-        .expect("nsctl");
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (text, out.status.code().unwrap_or(-1))
-}
+use common::debian_nsctl as nsctl;
 
 #[test]
 fn debian_nsctl_loads_sessionctl_and_drops_a_user() {

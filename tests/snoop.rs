@@ -10,22 +10,6 @@ use std::time::Duration;
 
 use common::*;
 
-const DEBIAN_NSCTL: &str = "/usr/sbin/nsctl";
-
-fn nsctl(lns: &Lns, args: &[&str]) -> String {
-    let out = lns
-        .ns
-        .command(DEBIAN_NSCTL)
-        .args(["-h", "127.0.0.1"])
-        .args(args)
-        .output()
-        .expect("Debian's nsctl (apt-get install l2tpns)");
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "nsctl {args:?}: {text}");
-    text
-}
-
 /// The IP packets of a pcap file (link type RAW).
 fn pcap_packets(bytes: &[u8]) -> Vec<Vec<u8>> {
     assert!(bytes.len() >= 24, "no pcap header");
@@ -70,8 +54,8 @@ fn nsctl_snoop_copies_every_packet_both_ways_into_the_collectors_pcap() {
         .spawn()
         .expect("start the collector");
     std::thread::sleep(Duration::from_millis(500));
-    nsctl(&lns, &["throttle", "user1", "512"]);
-    nsctl(&lns, &["snoop", "user1", "127.0.0.1", "5000"]);
+    debian_nsctl_ok(&lns, &["throttle", "user1", "512"]);
+    debian_nsctl_ok(&lns, &["snoop", "user1", "127.0.0.1", "5000"]);
     let st = lns.status();
     assert!(st.contains("sessions=1"), "{st}");
     // 20 echo requests down the session; the loadgen answers each up it.
@@ -79,7 +63,7 @@ fn nsctl_snoop_copies_every_packet_both_ways_into_the_collectors_pcap() {
         "ping", "-q", "-n", "-c", "20", "-i", "0.05", "-s", "100", &ip,
     ]);
     std::thread::sleep(Duration::from_millis(300));
-    nsctl(&lns, &["unsnoop", "user1"]);
+    debian_nsctl_ok(&lns, &["unsnoop", "user1"]);
     lns.ns
         .exec_ok(&["ping", "-q", "-n", "-c", "5", "-i", "0.05", &ip]);
     std::thread::sleep(Duration::from_millis(300));

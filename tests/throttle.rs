@@ -9,32 +9,6 @@ mod common;
 use common::tun_client::TunClient;
 use common::*;
 
-const DEBIAN_NSCTL: &str = "/usr/sbin/nsctl";
-
-/// Debian's nsctl against the daemon: its output, and whether it said OK.
-fn nsctl_any(lns: &Lns, args: &[&str]) -> (String, bool) {
-    assert!(
-        std::path::Path::new(DEBIAN_NSCTL).exists(),
-        "{DEBIAN_NSCTL} is missing: this test needs Debian's nsctl (apt-get install l2tpns)"
-    );
-    let out = lns
-        .ns
-        .command(DEBIAN_NSCTL)
-        .args(["-h", "127.0.0.1"])
-        .args(args)
-        .output()
-        .expect("nsctl");
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (text, out.status.success())
-}
-
-fn nsctl(lns: &Lns, args: &[&str]) -> String {
-    let (text, ok) = nsctl_any(lns, args);
-    assert!(ok, "nsctl {args:?}: {text}");
-    text
-}
-
 /// l2tpns's kbit/s as iperf3's Mbit/s (10^6 bits) of IP traffic.
 fn ip_mbits(kbps: u32) -> f64 {
     f64::from(kbps) * 1024.0 / 1e6
@@ -58,7 +32,7 @@ fn nsctl_throttle_holds_tcp_at_the_rate_both_ways() {
     assert!(free.receiver_mbits > 150.0, "unthrottled: {free:?}");
 
     for kbps in [2_000u32, 50_000] {
-        let out = nsctl(&lns, &["throttle", "user1", &kbps.to_string()]);
+        let out = debian_nsctl_ok(&lns, &["throttle", "user1", &kbps.to_string()]);
         assert!(!out.contains("rror"), "{out}");
         for reverse in [false, true] {
             let r = tc.iperf(&lns, reverse, 10);
@@ -83,9 +57,9 @@ fn nsctl_throttle_holds_tcp_at_the_rate_both_ways() {
                 "{kbps} kbit/s: IP rate {implied_ip:.3} vs {ip_rate:.3}: {r:?}"
             );
         }
-        let (again, _) = nsctl_any(&lns, &["throttle", "user1", &kbps.to_string()]);
+        let (again, _) = debian_nsctl(&lns, &["throttle", "user1", &kbps.to_string()]);
         assert!(again.contains("already throttled"), "{again}");
-        nsctl(&lns, &["unthrottle", "user1"]);
+        debian_nsctl_ok(&lns, &["unthrottle", "user1"]);
     }
     let back = tc.iperf(&lns, true, 3);
     assert!(back.receiver_mbits > 150.0, "unthrottled again: {back:?}");

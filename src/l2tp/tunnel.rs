@@ -215,7 +215,7 @@ pub enum SccrqError {
 }
 
 /// Counters for the daemon.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, bincode::Encode, bincode::Decode)]
 pub struct TunnelStats {
     pub channel: ChannelStats,
     /// Datagrams with a bad header or bad AVPs (dropped, not acked).

@@ -460,3 +460,31 @@ pub fn free_after_teardown(lns: &mut Lns, free_before: &str) -> String {
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }
+
+/// Debian's own nsctl (package l2tpns).
+pub const DEBIAN_NSCTL: &str = "/usr/sbin/nsctl";
+
+/// Debian's nsctl in the daemon's namespace: (stdout + stderr, exit code).
+pub fn debian_nsctl(lns: &Lns, args: &[&str]) -> (String, i32) {
+    assert!(
+        Path::new(DEBIAN_NSCTL).exists(),
+        "{DEBIAN_NSCTL} is missing: this test needs Debian's nsctl (apt-get install l2tpns)"
+    );
+    let out = lns
+        .ns
+        .command(DEBIAN_NSCTL)
+        .args(["-h", "127.0.0.1"])
+        .args(args)
+        .output()
+        .expect("nsctl");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (text, out.status.code().unwrap_or(-1))
+}
+
+/// `debian_nsctl` that must answer OK; its output.
+pub fn debian_nsctl_ok(lns: &Lns, args: &[&str]) -> String {
+    let (text, code) = debian_nsctl(lns, args);
+    assert_eq!(code, 0, "nsctl {args:?}: {text}");
+    text
+}

@@ -98,28 +98,11 @@ impl ControlPlane {
         origin: Origin,
         args: &[String],
     ) -> Answer {
-        if args.is_empty() {
-            return failed("Specify a user to unthrottle");
-        }
-        let mut lines = Vec::new();
-        let mut ok = true;
-        for user in args {
-            let Some(k) = self.named_session(user) else {
-                ok = false;
-                lines.push(format!("User {user} is not connected"));
-                continue;
-            };
-            if !self
-                .sessions
-                .get(&k)
-                .is_some_and(|s| s.policy.is_throttled())
-            {
-                ok = false;
-                lines.push(format!("User {user} not throttled"));
-                continue;
+        self.each_named(args, "Specify a user to unthrottle", |cp, user, k| {
+            if !cp.sessions.get(&k).is_some_and(|s| s.policy.is_throttled()) {
+                return Err(format!("User {user} not throttled"));
             }
-            lines.push(format!("Unthrottling user {user}"));
-            self.execute(
+            cp.execute(
                 now,
                 origin.clone(),
                 Command::Throttle {
@@ -128,6 +111,30 @@ impl ControlPlane {
                     rate_out: Some(0),
                 },
             );
+            Ok(format!("Unthrottling user {user}"))
+        })
+    }
+
+    /// l2tpns's `no ...` commands: each user named in turn, an answer line
+    /// each, failed if any failed.
+    fn each_named(
+        &mut self,
+        args: &[String],
+        none: &str,
+        mut act: impl FnMut(&mut Self, &str, SessionKey) -> Result<String, String>,
+    ) -> Answer {
+        if args.is_empty() {
+            return failed(none);
+        }
+        let mut lines = Vec::new();
+        let mut ok = true;
+        for user in args {
+            let line = match self.named_session(user) {
+                Some(k) => act(self, user, k),
+                None => Err(format!("User {user} is not connected")),
+            };
+            ok &= line.is_ok();
+            lines.push(line.unwrap_or_else(|e| e));
         }
         (lines, if ok { Outcome::Done } else { Outcome::Failed })
     }
@@ -160,19 +167,8 @@ impl ControlPlane {
     }
 
     pub(super) fn cli_no_snoop(&mut self, now: Instant, origin: Origin, args: &[String]) -> Answer {
-        if args.is_empty() {
-            return failed("Specify a user to unsnoop");
-        }
-        let mut lines = Vec::new();
-        let mut ok = true;
-        for user in args {
-            let Some(k) = self.named_session(user) else {
-                ok = false;
-                lines.push(format!("User {user} is not connected"));
-                continue;
-            };
-            lines.push(format!("Not snooping user {user}"));
-            self.execute(
+        self.each_named(args, "Specify a user to unsnoop", |cp, user, k| {
+            cp.execute(
                 now,
                 origin.clone(),
                 Command::Snoop {
@@ -180,8 +176,8 @@ impl ControlPlane {
                     to: None,
                 },
             );
-        }
-        (lines, if ok { Outcome::Done } else { Outcome::Failed })
+            Ok(format!("Not snooping user {user}"))
+        })
     }
 
     /// `show throttle`: l2tpns's columns. TBFI/TBFO, l2tpns's bucket

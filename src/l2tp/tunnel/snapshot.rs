@@ -20,12 +20,8 @@ pub struct TunnelSnapshot {
     pub sessions: Vec<(u16, u16, bool)>,
     pub session_cursor: u16,
     pub channel: ChannelSnapshot,
-    pub malformed: u64,
-    pub not_control: u64,
-    pub unknown_session: u64,
-    pub unexpected: u64,
-    pub sessions_refused: u64,
-    pub unknown_mandatory: u64,
+    /// The tunnel's own counters (the channel's are in `channel`).
+    pub stats: TunnelStats,
 }
 
 impl Tunnel {
@@ -34,7 +30,6 @@ impl Tunnel {
         if self.state != State::Established || self.channel.is_dead() {
             return None;
         }
-        let s = &self.stats;
         Some(TunnelSnapshot {
             local_id: self.local_id,
             peer_id: self.peer_id,
@@ -46,12 +41,7 @@ impl Tunnel {
                 .collect(),
             session_cursor: self.sessions.cursor(),
             channel: self.channel.snapshot(),
-            malformed: s.malformed,
-            not_control: s.not_control,
-            unknown_session: s.unknown_session,
-            unexpected: s.unexpected,
-            sessions_refused: s.sessions_refused,
-            unknown_mandatory: s.unknown_mandatory,
+            stats: self.stats,
         })
     }
 
@@ -79,15 +69,7 @@ impl Tunnel {
             events: VecDeque::new(),
             close_result: None,
             call_refusal: None,
-            stats: TunnelStats {
-                channel: Default::default(),
-                malformed: snap.malformed,
-                not_control: snap.not_control,
-                unknown_session: snap.unknown_session,
-                unexpected: snap.unexpected,
-                sessions_refused: snap.sessions_refused,
-                unknown_mandatory: snap.unknown_mandatory,
-            },
+            stats: snap.stats,
         }
     }
 }
