@@ -43,6 +43,8 @@ pub struct SessionAttrs {
     pub dns: [Option<Ipv4Addr>; 2],
     /// Cisco-AVPair key=value pairs (for the plugin hooks).
     pub cisco_avpairs: Vec<(String, String)>,
+    /// Filter-Id values (a rate with `throttle_filter_id`).
+    pub filter_id: Vec<String>,
 }
 
 pub trait Authenticator: Send {

@@ -166,6 +166,8 @@ startup_variables! {
     /// SIGTERM/SIGINT write every tunnel and session to state_file and exit
     /// without telling any peer; the next start restores them. Off: TERM
     /// is a clean shutdown, as SIGQUIT (l2tpns had this until 2.1.0).
+    /// accel-ppp's rates in Filter-Id (`DOWN/UP`, kbit/s, K/M) throttle the session.
+    throttle_filter_id: bool = false, Bool, YesNo, ours, implemented, live;
     save_state: bool = false, Bool, YesNo, ours, implemented, live;
     state_file: PathBuf = PathBuf::from("/var/lib/l2tpns/state"), String, File, ours, implemented, live;
     /// Executable run as `PATH up` when a session's network comes up and

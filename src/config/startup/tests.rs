@@ -120,6 +120,7 @@ const REFERENCE_DEFAULTS: &[(&str, &str)] = &[
     ("radius_source_address", "0.0.0.0"),
     ("radius_dae_allow", ""),
     ("log_format", "text"),
+    ("throttle_filter_id", "no"),
     ("save_state", "no"),
     ("state_file", "/var/lib/l2tpns/state"),
     ("session_hook", ""),

@@ -102,6 +102,7 @@ fn decision_from_reply(reply: AuthReply, kill_timedout: bool) -> AuthDecision {
             routes: reply.framed_routes,
             dns: reply.dns,
             cisco_avpairs: reply.cisco_avpairs,
+            filter_id: reply.filter_id,
         },
     }
 }

@@ -39,6 +39,7 @@ pub struct Authorization {
     pub session_timeout: Option<u32>,
     pub idle_timeout: Option<u32>,
     pub cisco_avpairs: Vec<(String, String)>,
+    pub filter_id: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -270,6 +271,7 @@ impl ControlPlane {
             s.attrs.cisco_avpairs = change.cisco_avpairs.clone();
         }
         self.plugin_radius_response(now, k, &change.cisco_avpairs);
+        self.throttle_from_filter_id(now, k, &change.filter_id);
         self.arm_admin(k);
     }
 }

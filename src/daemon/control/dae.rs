@@ -110,6 +110,7 @@ impl ControlPlane {
                     session_timeout: req.session_timeout,
                     idle_timeout: req.idle_timeout,
                     cisco_avpairs: req.cisco_avpairs.clone(),
+                    filter_id: req.filter_id.clone(),
                 };
                 let sessions = found;
                 self.execute(now, origin, Command::Authorize { sessions, change });

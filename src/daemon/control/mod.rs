@@ -29,6 +29,7 @@ pub mod cli;
 mod cli_policy;
 pub mod command;
 mod dae;
+mod filter_rate;
 mod hook;
 pub mod io;
 mod new_tunnel;

@@ -113,6 +113,8 @@ impl SavedAttrs {
                 .collect(),
             dns: self.dns,
             cisco_avpairs: self.cisco_avpairs.clone(),
+            // Its rate, if it was one, is in the saved policy.
+            filter_id: Vec::new(),
         }
     }
 }

@@ -113,6 +113,7 @@ static NO_ATTRS: SessionAttrs = SessionAttrs {
     routes: Vec::new(),
     dns: [None, None],
     cisco_avpairs: Vec::new(),
+    filter_id: Vec::new(),
 };
 
 impl Attrs {

@@ -157,6 +157,12 @@ impl ControlPlane {
         // Before the network comes up, as l2tpns (a throttle is in place
         // for the first packet).
         self.plugin_radius_response(now, k, &pairs);
+        let filter_ids = self
+            .sessions
+            .get(&k)
+            .map(|s| s.attrs.filter_id.clone())
+            .unwrap_or_default();
+        self.throttle_from_filter_id(now, k, &filter_ids);
         if let Some(s) = self.sessions.get_mut(&k) {
             s.link.auth_accept(
                 now,
