@@ -15,8 +15,8 @@ use common::*;
 fn policy_of(lns: &Lns, user: &str) -> String {
     lns.log_text()
         .lines()
-        .filter(|l| l.contains("session policy") && l.contains(&format!("user=\"{user}\"")))
-        .last()
+        .rev()
+        .find(|l| l.contains("session policy") && l.contains(&format!("user=\"{user}\"")))
         .unwrap_or_default()
         .to_string()
 }
