@@ -128,7 +128,7 @@ fn cli_commands_show_the_state_and_act_through_the_command_layer() {
         ],
     );
     assert!(
-        section(&out, "throttle user1 64").contains("not implemented yet"),
+        section(&out, "throttle user1 64").contains("Throttling user user1"),
         "{out}"
     );
     assert!(
