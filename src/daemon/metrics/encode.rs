@@ -447,6 +447,13 @@ fn data(e: &mut DescriptorEncoder, s: &Snapshot) -> fmt::Result {
             ("sent", d.icmp_unreachables),
             ("limited", d.icmp_unreachables_limited),
         ],
+    )?;
+    counters(
+        e,
+        "l2tpns_snoop_copies",
+        "Snoop (lawful intercept): copies of subscribers' packets, by result: sent, failed (could not be sent).",
+        "result",
+        [("sent", d.snoop_sent), ("failed", d.snoop_errors)],
     )
 }
 
