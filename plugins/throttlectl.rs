@@ -4,17 +4,12 @@
 //! prefix of the word, as l2tpns's strncmp): that direction only.
 
 use super::common::{err, execute, session_named, target, throttle_speed};
+use crate::c_atoi::atoi_u32;
 use crate::daemon::control::command::Command;
 use crate::nsctl::{ClusterRole, PluginVerdict};
 use crate::plugin::{Plugin, PluginControl};
 
 pub struct ThrottleCtl;
-
-/// l2tpns's atoi: leading digits, else 0.
-fn atoi(s: &str) -> u32 {
-    let digits: String = s.chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().unwrap_or(0)
-}
 
 /// (in, out) for `throttle`'s arguments after the session; `None` = leave
 /// that direction. Err: the answer.
@@ -24,15 +19,15 @@ pub fn rates(
 ) -> Result<(Option<u32>, Option<u32>), &'static str> {
     let (rate_in, rate_out) = match args {
         [] => (Some(throttle_speed), Some(throttle_speed)),
-        [rate] => (Some(atoi(rate)), Some(atoi(rate))),
+        [rate] => (Some(atoi_u32(rate)), Some(atoi_u32(rate))),
         pairs => {
             let (mut i, mut o) = (None, None);
             for pair in pairs.chunks(2) {
                 let [word, rate] = pair else { break };
                 if !word.is_empty() && "in".starts_with(word.as_str()) {
-                    i = Some(atoi(rate));
+                    i = Some(atoi_u32(rate));
                 } else if !word.is_empty() && "out".starts_with(word.as_str()) {
-                    o = Some(atoi(rate));
+                    o = Some(atoi_u32(rate));
                 } else {
                     return Err("invalid rate");
                 }

@@ -7,6 +7,7 @@
 //! Docs/ARCHITECTURE.md shows how the pieces fit and the path of a packet.
 
 pub mod auth;
+pub mod c_atoi;
 pub mod cli;
 pub mod config;
 pub mod credentials;

@@ -3,6 +3,7 @@
 //! command), the built-in command table, the request for a command, and what
 //! it prints and exits with for a reply. `src/bin/nsctl.rs` adds the UDP.
 
+use crate::c_atoi::atoi;
 use std::time::Duration;
 
 use thiserror::Error;
@@ -133,27 +134,6 @@ pub fn parse_command_line(argv: &[String]) -> Result<Invocation, CliError> {
             .map(Duration::from_secs),
         command: operands,
     })
-}
-
-/// C's `atoi`: leading blanks, a sign, then digits; anything else ends it.
-fn atoi(s: &str) -> i64 {
-    let s = s.trim_start();
-    let (neg, digits) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let n = digits
-        .bytes()
-        .take_while(u8::is_ascii_digit)
-        .fold(0i64, |n, d| {
-            n.saturating_mul(10).saturating_add(i64::from(d - b'0'))
-        });
-    if neg {
-        -n
-    } else {
-        n
-    }
 }
 
 /// The request nsctl sends for a command: a built-in word becomes its type

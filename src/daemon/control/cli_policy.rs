@@ -4,6 +4,7 @@
 //! session is named by user, or by its SID (a number, as nsctl takes it).
 //! The changes themselves are `Command::Throttle` and `Command::Snoop`.
 
+use crate::c_atoi::atoi_u32;
 use std::time::Instant;
 
 use crate::cli::Outcome;
@@ -16,12 +17,6 @@ type Answer = (Vec<String>, Outcome);
 
 fn failed(line: impl Into<String>) -> Answer {
     (vec![line.into()], Outcome::Failed)
-}
-
-/// l2tpns's atoi: leading digits, else 0.
-fn atoi(s: &str) -> u32 {
-    let digits: String = s.chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().unwrap_or(0)
 }
 
 impl ControlPlane {
@@ -44,14 +39,14 @@ impl ControlPlane {
         let speed = u32::try_from(self.config.throttle_speed).unwrap_or(u32::MAX);
         let (rate_in, rate_out) = match &args[1..] {
             [] => (speed, speed),
-            [rate] => match atoi(rate) {
+            [rate] => match atoi_u32(rate) {
                 0 => return failed(format!("Invalid rate \"{rate}\"")),
                 r => (r, r),
             },
             rest if rest.len() == 2 || rest.len() == 4 => {
                 let (mut i, mut o) = (0, 0);
                 for pair in rest.chunks(2) {
-                    let (word, rate) = (pair[0].as_str(), atoi(&pair[1]));
+                    let (word, rate) = (pair[0].as_str(), atoi_u32(&pair[1]));
                     let is = |w: &str| !word.is_empty() && w.starts_with(word);
                     match (is("in"), is("out"), rate) {
                         (true, _, r) if r > 0 => i = r,
@@ -150,7 +145,7 @@ impl ControlPlane {
             Ok(a) if !a.is_unspecified() && !a.is_broadcast() => a,
             _ => return failed(format!("Cannot parse IP \"{ip}\"")),
         };
-        let port = match atoi(port) {
+        let port = match atoi_u32(port) {
             p @ 1..=65535 => p as u16,
             _ => return failed(format!("Invalid port {port}")),
         };
