@@ -339,10 +339,10 @@ if [ "$MODE" = restart ]; then
   while kill -0 "$OLD" 2>/dev/null; do sleep 0.01; done
   wait "$OLD" 2>/dev/null || true
   start_lns
-  for _ in $(seq 1 600); do grep -q 'restored the saved state' "$RUN/lns.log" && break; sleep 0.1; done
+  for _ in $(seq 1 600); do grep -q 'state restored' "$RUN/lns.log" && break; sleep 0.1; done
   wait "$LG" || true
   S=$(grep -m1 'state saved' "$RUN/lns.log" || true)
-  R=$(grep -m1 'restored the saved state' "$RUN/lns.log" || true)
+  R=$(grep -m1 'state restored' "$RUN/lns.log" || true)
   T=$(grep -m1 'SIGTERM' "$RUN/lns.log" || true)
   L=$(grep '^SUMMARY' "$RUN/lg.out" || true)
   ts() { date -d "$(echo "$1" | awk '{ print $1 }')" +%s.%N 2>/dev/null || echo 0; }

@@ -725,8 +725,12 @@ fn restore_saved_state(cp: &mut ControlPlane, cfg: &Config) {
     info!(
         tunnels = done.tunnels,
         sessions = done.sessions,
+        calls_dropped = done.calls_dropped,
+        sessions_refused = done.sessions_refused,
+        accounting_resent = done.accounting_resent,
+        downtime_ms = loaded.downtime.as_millis() as u64,
         restore_ms = started.elapsed().as_secs_f64() * 1000.0,
-        "restored the saved state"
+        "state restored"
     );
 }
 

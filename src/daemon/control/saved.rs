@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ipnetwork::Ipv4Network;
-use tracing::{info, warn};
+use tracing::warn;
 
 use crate::auth::SessionAttrs;
 use crate::dataplane::session_table::{CounterSnapshot, SessionCounters, SessionKey, TableUpdate};
@@ -257,15 +257,6 @@ impl ControlPlane {
             done.accounting_resent += 1;
         }
         self.restored = done.sessions > 0 || done.tunnels > 0;
-        info!(
-            tunnels = done.tunnels,
-            sessions = done.sessions,
-            calls_dropped = done.calls_dropped,
-            sessions_refused = done.sessions_refused,
-            accounting_resent = done.accounting_resent,
-            downtime_ms = downtime.as_millis() as u64,
-            "state restored"
-        );
         done
     }
 
