@@ -352,28 +352,24 @@ impl Worker {
 
     /// Send what the throttle buckets allow now, and count the snoop copies.
     fn release_throttled(&mut self) {
-        let (tun, udp, counts) = (&mut self.tun, &self.udp, &mut self.counts);
-        // Both closures count into `counts`; they run one after the other.
-        let counts = std::cell::RefCell::new(counts);
-        self.policies.release(
-            |ip: &[u8]| {
-                let mut c = counts.borrow_mut();
+        let (tun, udp, c) = (&mut self.tun, &self.udp, &mut self.counts);
+        self.policies.release(|r| match r {
+            policy::Released::Up(ip) => {
                 c.up += 1;
                 c.up_bytes += ip.len() as u64;
                 if tun.send(ip).is_err() {
                     c.tun_errors += 1;
                 }
-            },
-            |item| {
-                let mut c = counts.borrow_mut();
+            }
+            policy::Released::Down(item) => {
                 if udp.send_to(&item.datagram, item.peer).is_ok() {
                     c.down += 1;
                     c.down_bytes += item.datagram.len().saturating_sub(ENCAP_LEN) as u64;
                 } else {
                     c.udp_errors += 1;
                 }
-            },
-        );
+            }
+        });
         let snoop = std::mem::take(&mut self.policies.snoop);
         self.counts.snoop_sent += snoop.sent;
         self.counts.snoop_errors += snoop.errors;

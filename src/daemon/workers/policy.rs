@@ -42,6 +42,12 @@ pub enum Verdict {
     Taken { dropped: usize },
 }
 
+/// What a bucket lets go: an IP packet for the TUN, or a datagram for a peer.
+pub enum Released<'a> {
+    Up(&'a [u8]),
+    Down(&'a DownItem),
+}
+
 /// Snoop copies sent and lost, added to the worker's stats per wake-up.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SnoopCounts {
@@ -180,11 +186,10 @@ impl Policies {
         Verdict::Taken { dropped }
     }
 
-    /// Hand every queued packet the buckets allow now to `up` (an IP packet
-    /// for the TUN) or `down` (datagrams for a peer).
-    pub fn release(&mut self, mut up: impl FnMut(&[u8]), mut down: impl FnMut(&DownItem)) {
+    /// Hand every packet the buckets allow now to `out`.
+    pub fn release(&mut self, mut out: impl FnMut(Released<'_>)) {
         for item in self.ready.drain(..) {
-            down(&item);
+            out(Released::Down(&item));
         }
         if self.backlog.is_empty() {
             return;
@@ -200,13 +205,13 @@ impl Policies {
             let mut waiting = false;
             if let Some(b) = st.up.as_mut() {
                 while let Some(p) = b.release(now) {
-                    up(&p);
+                    out(Released::Up(&p));
                 }
                 waiting |= b.queued() > 0;
             }
             if let Some(b) = st.down.as_mut() {
                 while let Some(item) = b.release(now) {
-                    down(&item);
+                    out(Released::Down(&item));
                 }
                 waiting |= b.queued() > 0;
             }
