@@ -38,6 +38,7 @@ fn table(n: u32) -> SessionTable {
             packet_limit: 0,
             down_window: Default::default(),
             policy: Default::default(),
+            dns: [None, None],
             counters: Arc::new(SessionCounters::new()),
         }));
     }
@@ -153,6 +154,7 @@ fn bench_offload(c: &mut Criterion) {
         packet_limit: 0,
         down_window: Default::default(),
         policy: Default::default(),
+        dns: [None, None],
         counters: Arc::new(SessionCounters::new()),
     }));
     let len = 65535 - 40;

@@ -5,6 +5,7 @@
 mod autosnoop;
 mod autothrottle;
 mod common;
+mod garden;
 mod sessionctl;
 mod setrxspeed;
 mod snoopctl;
@@ -17,6 +18,7 @@ use crate::plugin::Plugin;
 pub const AVAILABLE: &[&str] = &[
     "autosnoop",
     "autothrottle",
+    "garden",
     "sessionctl",
     "setrxspeed",
     "snoopctl",
@@ -28,6 +30,7 @@ pub fn create(name: &str) -> Option<Box<dyn Plugin>> {
     match name {
         "autosnoop" => Some(Box::new(autosnoop::AutoSnoop)),
         "autothrottle" => Some(Box::new(autothrottle::AutoThrottle)),
+        "garden" => Some(Box::new(garden::Garden)),
         "sessionctl" => Some(Box::new(sessionctl::SessionCtl)),
         "setrxspeed" => Some(Box::new(setrxspeed::SetRxSpeed)),
         "snoopctl" => Some(Box::new(snoopctl::SnoopCtl)),

@@ -7,7 +7,7 @@
 //! write one.
 //!
 //! The hooks called: `pre_auth` (before a login is checked), `post_auth`
-//! (a login accepted), `radius_response` (each Cisco-AVPair of an
+//! (a login's answer, accepted or refused), `radius_response` (each Cisco-AVPair of an
 //! Access-Accept or CoA-Request), `radius_reset` (a CoA, before its values
 //! apply), `new_session` (IPCP up), `kill_session` (a session ends),
 //! `radius_account` (an accounting Start, Interim-Update or Stop is built:
@@ -57,11 +57,15 @@ pub struct PreAuth {
     pub continue_auth: bool,
 }
 
-/// `post_auth`'s parameters for an accepted login: the LAC's connect
-/// speeds, which a plugin may fill in (setrxspeed).
+/// `post_auth`'s parameters, for an accepted or a refused login (l2tpns's
+/// `param_post_auth`): a plugin may turn the answer round (`auth_allowed`),
+/// put the session in the walled garden (garden: a refused login comes in
+/// gardened) and fill in the LAC's connect speeds (setrxspeed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PostAuth {
     pub username: String,
+    pub auth_allowed: bool,
+    pub walled_garden: bool,
     pub tx_connect_speed: u32,
     pub rx_connect_speed: u32,
 }

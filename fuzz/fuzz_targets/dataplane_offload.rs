@@ -29,6 +29,7 @@ fn session(tunnel: u16, session: u16, addr: [u8; 4], routes: &[&str], mru: u16) 
         packet_limit: 0,
         down_window: Default::default(),
         policy: Default::default(),
+        dns: [None, None],
         counters: Arc::new(SessionCounters::new()),
     }
 }

@@ -34,6 +34,7 @@ fn session(
         packet_limit: 0,
         down_window: Default::default(),
         policy: Default::default(),
+        dns: [None, None],
         counters: Arc::new(SessionCounters::new()),
     }
 }

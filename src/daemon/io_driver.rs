@@ -83,6 +83,7 @@ impl Steering {
                     }
                 }
             }
+            TableUpdate::Garden(_) => {}
         }
     }
 }

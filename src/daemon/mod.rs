@@ -278,6 +278,7 @@ pub fn run(opts: Options) -> Result<(), String> {
             udp_offload,
             Duration::from_micros(u64::from(cfg.data_coalesce_usecs)),
             HostUnreachables::share(cfg.icmp_rate, n_workers, tun_addr),
+            workers::policy::Policies::new(tun_addr, cfg.garden_icmp_rate, n_workers),
             shared,
         )
         .map_err(|e| format!("data-plane worker {index}: {e}"))?;

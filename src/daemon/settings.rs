@@ -143,7 +143,50 @@ pub fn control_settings(cfg: &Config, local_address: Ipv4Addr) -> Settings {
             refusal_rate: cfg.sccrq_refusal_rate_per_source,
         },
         packet_limit: cfg.packet_limit,
+        garden: Arc::new(read_garden(cfg)),
     }
+}
+
+/// The walled garden: the `garden` file next to startup-config (absent:
+/// no rule) and garden_redirect. Lines it cannot read are skipped, each
+/// with a warning (a rule less reaches less, never more).
+pub fn read_garden(cfg: &Config) -> crate::dataplane::garden::Garden {
+    use crate::dataplane::garden::Garden;
+    let path = garden_path(cfg);
+    let rules = match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let (rules, errors) = Garden::parse(&text);
+            for e in errors {
+                tracing::warn!(
+                    "{}:{}: {} (line skipped)",
+                    path.display(),
+                    e.line,
+                    e.message
+                );
+            }
+            rules
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => {
+            tracing::warn!(
+                "{}: {e}: the walled garden allows nothing but DNS",
+                path.display()
+            );
+            Vec::new()
+        }
+    };
+    Garden {
+        rules,
+        redirect: cfg.garden_redirect,
+    }
+}
+
+/// `garden`, in the startup-config's directory.
+pub fn garden_path(cfg: &Config) -> PathBuf {
+    cfg.source
+        .parent()
+        .unwrap_or(std::path::Path::new("/etc/l2tpns"))
+        .join("garden")
 }
 
 /// `accounting_dir` and its companions; None when it is not set.

@@ -127,6 +127,8 @@ pub struct Sample {
     pub down: u64,
     /// Throttled now (l2tpns writes qos 2 then, else 1).
     pub throttled: bool,
+    /// In the walled garden: not written (as l2tpns).
+    pub gardened: bool,
 }
 
 /// A session's totals when it was last written.
@@ -157,10 +159,13 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// The line for `s` now, or None: not authenticated or no address
-    /// (l2tpns skips those), or nothing since the last file.
+    /// The line for `s` now, or None: not authenticated, no address or in
+    /// the walled garden (l2tpns skips those), or nothing since the last file.
     fn line(&self, s: &Sample) -> Option<(Line, Mark)> {
         let (user, ip) = (s.user.as_ref()?, s.ip?);
+        if s.gardened {
+            return None;
+        }
         let base = self
             .marks
             .get(&s.key)
@@ -324,7 +329,20 @@ mod tests {
             down,
             // Session 7 is throttled: its lines say qos 2.
             throttled: session == 7,
+            // Session 9 is in the walled garden: never written.
+            gardened: session == 9,
         }
+    }
+
+    #[test]
+    fn a_gardened_session_is_not_written() {
+        let l = Ledger::default();
+        let plan = l.plan(Some(vec![
+            sample(9, Some("g"), 100, 200),
+            sample(8, Some("u"), 1, 2),
+        ]));
+        assert_eq!(plan.lines.len(), 1);
+        assert_eq!(&*plan.lines[0].user, "u");
     }
 
     #[test]

@@ -72,6 +72,12 @@ pub struct WorkerStats {
     /// Snoop (lawful intercept) copies sent, and ones that could not be.
     pub snoop_sent: AtomicU64,
     pub snoop_errors: AtomicU64,
+    /// Walled garden: connections sent to the portal (`garden_redirect`),
+    /// refusals answered with ICMP administratively prohibited, and ones
+    /// `garden_icmp_rate` left unanswered.
+    pub garden_redirects: AtomicU64,
+    pub garden_prohibited: AtomicU64,
+    pub garden_prohibited_limited: AtomicU64,
     /// Per worker (index = worker): packets up and down, to see the spread.
     pub worker_up: Vec<AtomicU64>,
     pub worker_down: Vec<AtomicU64>,
@@ -157,6 +163,9 @@ struct Counts {
     /// Snoop copies sent, and ones that could not be.
     snoop_sent: u64,
     snoop_errors: u64,
+    garden_redirects: u64,
+    garden_prohibited: u64,
+    garden_prohibited_limited: u64,
     /// Frames the coalescer wrote this wake-up (not published: moderation
     /// compares it with `up` to see how much merging saves).
     tun_frames: u64,
@@ -186,6 +195,12 @@ impl Counts {
             (&mut self.gso_sends, &s.gso_sends),
             (&mut self.snoop_sent, &s.snoop_sent),
             (&mut self.snoop_errors, &s.snoop_errors),
+            (&mut self.garden_redirects, &s.garden_redirects),
+            (&mut self.garden_prohibited, &s.garden_prohibited),
+            (
+                &mut self.garden_prohibited_limited,
+                &s.garden_prohibited_limited,
+            ),
             (&mut self.icmp_unreachables, &s.icmp_unreachables),
             (
                 &mut self.icmp_unreachables_limited,
@@ -240,6 +255,7 @@ impl Worker {
         offload: UdpOffload,
         moderation: std::time::Duration,
         unreachables: Option<HostUnreachables>,
+        policies: policy::Policies,
         shared: Shared,
     ) -> io::Result<Worker> {
         tun.set_nonblocking()?;
@@ -270,7 +286,7 @@ impl Worker {
             buf: vec![0u8; 65536],
             out: DownOutput::new(),
             counts: Counts::default(),
-            policies: policy::Policies::default(),
+            policies,
         })
     }
 
@@ -350,8 +366,11 @@ impl Worker {
         }
     }
 
-    /// Send what the throttle buckets allow now, and count the snoop copies.
+    /// Send what the throttle buckets allow now and the garden's ICMP
+    /// answers, and count the policies' events.
     fn release_throttled(&mut self) {
+        let fd = self.udp.as_raw_fd();
+        let mut answers = Vec::new();
         let (tun, udp, c) = (&mut self.tun, &self.udp, &mut self.counts);
         self.policies.release(|r| match r {
             policy::Released::Up(ip) => {
@@ -369,10 +388,32 @@ impl Worker {
                     c.udp_errors += 1;
                 }
             }
+            policy::Released::ToSession(ip) => answers.push(ip.to_vec()),
         });
-        let snoop = std::mem::take(&mut self.policies.snoop);
-        self.counts.snoop_sent += snoop.sent;
-        self.counts.snoop_errors += snoop.errors;
+        // Encapsulated as any downstream packet (rare: rate-limited refusals).
+        for ip in answers {
+            let tick = self.shared.clock.tick();
+            if let DownVerdict::ToPeer { peer, .. } = downstream(
+                &self.table,
+                &ip,
+                self.local_address,
+                tick,
+                &mut self.out,
+            ) {
+                self.send_out(fd, peer);
+            }
+        }
+        if let Some(tx) = &mut self.tx {
+            if !tx.is_empty() {
+                self.counts.udp_errors += tx.flush(fd).errors as u64;
+            }
+        }
+        let p = std::mem::take(&mut self.policies.counts);
+        self.counts.snoop_sent += p.snoop_sent;
+        self.counts.snoop_errors += p.snoop_errors;
+        self.counts.garden_redirects += p.garden_redirects;
+        self.counts.garden_prohibited += p.garden_prohibited;
+        self.counts.garden_prohibited_limited += p.garden_prohibited_limited;
     }
 
     /// UDP -> TUN: up to [`BURST`] datagrams.
@@ -467,8 +508,8 @@ impl Worker {
                 DownVerdict::ToPeer { peer, count } => {
                     if !self.policies.is_empty() {
                         if let Some(k) = self.out.session() {
-                            let datagrams = self.out.datagrams();
-                            match self.policies.downstream(k, peer, ENCAP_LEN, datagrams) {
+                            let out = &mut self.out;
+                            match self.policies.downstream(k, peer, ENCAP_LEN, out) {
                                 policy::Verdict::Pass => {}
                                 policy::Verdict::Taken { dropped } => {
                                     for _ in 0..dropped {
@@ -476,6 +517,9 @@ impl Worker {
                                     }
                                     continue;
                                 }
+                                // Downstream is never refused (the garden
+                                // filters what the subscriber sends).
+                                policy::Verdict::Refused => continue,
                             }
                         }
                     }
@@ -608,6 +652,10 @@ impl Up<'_> {
                             if dropped > 0 {
                                 self.drops.count(DropReason::Throttled);
                             }
+                            return;
+                        }
+                        policy::Verdict::Refused => {
+                            self.drops.count(DropReason::Gardened);
                             return;
                         }
                     }

@@ -101,6 +101,18 @@ impl DownOutput {
         }
     }
 
+    /// Patch each datagram of the last verdict in place (the garden's
+    /// portal redirect), in order.
+    pub fn for_each_datagram_mut(&mut self, mut f: impl FnMut(&mut [u8])) {
+        let mut start = 0;
+        for &end in &self.ends {
+            if let Some(d) = self.buf.get_mut(start..end) {
+                f(d);
+            }
+            start = end;
+        }
+    }
+
     /// The ICMP packet to write to the TUN (empty unless the verdict was `IcmpToTun`).
     pub fn icmp(&self) -> &[u8] {
         &self.icmp[..self.icmp_len]

@@ -48,11 +48,14 @@ pub enum DropReason {
     /// Beyond the session's throttle rate with its bucket's queue full
     /// (either direction).
     Throttled,
+    /// Upstream: a walled-garden session sent to what its garden does not
+    /// allow (answered with ICMP administratively prohibited).
+    Gardened,
 }
 
 impl DropReason {
     /// Every reason, in discriminant order.
-    pub const ALL: [DropReason; 17] = [
+    pub const ALL: [DropReason; 18] = [
         DropReason::MalformedL2tp,
         DropReason::UnknownSession,
         DropReason::BadPpp,
@@ -70,6 +73,7 @@ impl DropReason {
         DropReason::WrongPeer,
         DropReason::PacketLimit,
         DropReason::Throttled,
+        DropReason::Gardened,
     ];
     /// Number of reasons (length of the counter array).
     pub const COUNT: usize = Self::ALL.len();
@@ -94,6 +98,7 @@ impl DropReason {
             DropReason::WrongPeer => "wrong-peer",
             DropReason::PacketLimit => "packet-limit",
             DropReason::Throttled => "throttled",
+            DropReason::Gardened => "gardened",
         }
     }
 }

@@ -1,7 +1,8 @@
 //! ICMP Destination Unreachable (RFC 792), sent back through the TUN:
 //! Fragmentation Needed when a DF packet exceeds a session's MRU (RFC 1191
 //! §4: next-hop MTU in the low 16 bits of the second word), Host
-//! Unreachable for a pool address without a session (`icmp_rate`). RFC
+//! Unreachable for a pool address without a session (`icmp_rate`),
+//! Administratively Prohibited for what the walled garden refuses. RFC
 //! 1122 §3.2.2 says when an ICMP error must not be sent.
 
 use std::net::Ipv4Addr;
@@ -11,6 +12,8 @@ use super::ipv4::{self, Ipv4Packet, PROTO_ICMP};
 const ICMP_DEST_UNREACHABLE: u8 = 3;
 const CODE_HOST_UNREACHABLE: u8 = 1;
 const CODE_FRAG_NEEDED: u8 = 4;
+/// RFC 1812 §5.2.7.1: Communication Administratively Prohibited.
+const CODE_ADMIN_PROHIBITED: u8 = 13;
 const TTL: u8 = 64;
 /// IP header + ICMP header + the largest quoted header (60) + 8 data bytes.
 pub const UNREACHABLE_MAX: usize = 20 + 8 + 60 + 8;
@@ -54,6 +57,16 @@ pub fn host_unreachable(
     out: &mut [u8; UNREACHABLE_MAX],
 ) -> usize {
     unreachable(original, local, CODE_HOST_UNREACHABLE, 0, out)
+}
+
+/// Write the ICMP communication-administratively-prohibited answer to
+/// `original` (a walled-garden refusal) into `out`; returns its length.
+pub fn admin_prohibited(
+    original: &Ipv4Packet<'_>,
+    local: Ipv4Addr,
+    out: &mut [u8; UNREACHABLE_MAX],
+) -> usize {
+    unreachable(original, local, CODE_ADMIN_PROHIBITED, 0, out)
 }
 
 /// Destination Unreachable with `code`; `mtu` is the second word's low half

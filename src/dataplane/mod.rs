@@ -12,10 +12,14 @@
 //!   segmentation, GRO-style coalescing).
 //! - [`packet_limit`] and [`unreachable`]: l2tpns's `packet_limit` and
 //!   `icmp_rate`.
+//! - [`policy`], [`shaper`], [`garden`], [`garden_nat`]: a session's
+//!   throttle, snoop and walled garden, applied by the worker that owns it.
 
 pub mod downstream;
 pub mod drop_reason;
 pub mod fragment;
+pub mod garden;
+pub mod garden_nat;
 pub mod icmp;
 pub mod ipv4;
 pub mod l2tp_data;

@@ -129,6 +129,8 @@ pub struct SessionEntry {
     pub down_window: PacketWindow,
     /// Throttle, snoop, garden: applied by the worker that owns the session.
     pub policy: super::policy::SessionPolicy,
+    /// The DNS servers IPCP gave it: a gardened session may always reach them.
+    pub dns: [Option<Ipv4Addr>; 2],
     pub counters: Arc<SessionCounters>,
 }
 
@@ -146,6 +148,9 @@ pub enum TableUpdate {
     /// Insert or replace the session with this key.
     Upsert(SessionEntry),
     Remove(SessionKey),
+    /// The walled garden (at start and when a reload changes it); not a
+    /// session's, so the table itself ignores it.
+    Garden(std::sync::Arc<super::garden::Garden>),
 }
 
 /// Slot index into `SessionTable::slots`.
@@ -247,6 +252,7 @@ impl SessionTable {
         match u {
             TableUpdate::Upsert(e) => self.upsert(e),
             TableUpdate::Remove(k) => self.remove(k),
+            TableUpdate::Garden(_) => {}
         }
     }
 
@@ -333,6 +339,7 @@ pub(crate) mod tests {
             packet_limit: 0,
             down_window: Default::default(),
             policy: Default::default(),
+            dns: [None, None],
             counters: Arc::new(SessionCounters::new()),
         }
     }

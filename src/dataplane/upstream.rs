@@ -22,10 +22,10 @@ use super::tcp_mss::clamp_tcp_mss;
 
 /// What the worker does with an upstream datagram.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum UpVerdict<'a> {
+pub enum UpVerdict<P> {
     /// Write this IPv4 packet (a slice of the datagram, trimmed to its total
     /// length) to the TUN; it came from this session.
-    ToTun(&'a [u8], SessionKey),
+    ToTun(P, SessionKey),
     /// An L2TP control message or a non-IPv4 PPP frame: hand the whole datagram to the control plane.
     ToControl,
     /// Count it under this reason and forget it.
@@ -51,7 +51,7 @@ pub fn upstream<'a>(
     datagram: &'a [u8],
     from: SocketAddr,
     tick: u64,
-) -> UpVerdict<'a> {
+) -> UpVerdict<&'a [u8]> {
     match classify(table, datagram, from, tick) {
         Classified::ToTun { ip, key, .. } => match datagram.get(ip) {
             Some(p) => UpVerdict::ToTun(p, key),
@@ -64,12 +64,13 @@ pub fn upstream<'a>(
 
 /// As [`upstream`], and clamp the MSS of TCP SYNs to the session's MRU minus
 /// 40 (IPv4 + TCP headers) in place, so the server's segments fit the link.
+/// The packet stays mutable: the worker's policy may rewrite it (garden).
 pub fn upstream_clamp_mss<'a>(
     table: &SessionTable,
     datagram: &'a mut [u8],
     from: SocketAddr,
     tick: u64,
-) -> UpVerdict<'a> {
+) -> UpVerdict<&'a mut [u8]> {
     match classify(table, datagram, from, tick) {
         Classified::ToTun { ip, mru, key } => match datagram.get_mut(ip) {
             Some(p) => {

@@ -154,6 +154,11 @@ impl ServerLink {
         self.lcp.neg.peer_mru()
     }
 
+    /// The DNS servers IPCP grants (or granted) the peer.
+    pub fn dns(&self) -> [Option<std::net::Ipv4Addr>; 2] {
+        self.ipcp.neg.grant().dns
+    }
+
     pub fn is_network_up(&self) -> bool {
         self.network_up
     }

@@ -13,13 +13,13 @@
 //! `get` and `VARS`. Docs/CONFIGURATION.md "Adding a variable" says what
 //! else a new row needs (the man page, the reference defaults test).
 
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
 
 use super::values::{
     AuthType, AuthTypes, AutoYesNo, Clamped, File, GuestAccounts, IfName, Ip, IpList, LogFile,
-    LogFormat, MessageAuthenticatorPolicy, MetricsAddress, OptionalFile, Port, PortOrZero,
-    RadiusPort, Ranged, Text, TextOrJson, YesNo, U32_MAX,
+    LogFormat, MessageAuthenticatorPolicy, MetricsAddress, OptionalFile, OptionalIpPort, Port,
+    PortOrZero, RadiusPort, Ranged, Text, TextOrJson, YesNo, U32_MAX,
 };
 
 startup_variables! {
@@ -163,11 +163,11 @@ startup_variables! {
     radius_dae_allow: Vec<Ipv4Addr> = Vec::new(), String, IpList(64), ours, implemented;
     /// Log lines as text (l2tpns's) or one JSON object each.
     log_format: LogFormat = LogFormat::Text, String, TextOrJson, ours, implemented;
+    /// accel-ppp's rates in Filter-Id (`DOWN/UP`, kbit/s, K/M) throttle the session.
+    throttle_filter_id: bool = false, Bool, YesNo, ours, implemented, live;
     /// SIGTERM/SIGINT write every tunnel and session to state_file and exit
     /// without telling any peer; the next start restores them. Off: TERM
     /// is a clean shutdown, as SIGQUIT (l2tpns had this until 2.1.0).
-    /// accel-ppp's rates in Filter-Id (`DOWN/UP`, kbit/s, K/M) throttle the session.
-    throttle_filter_id: bool = false, Bool, YesNo, ours, implemented, live;
     save_state: bool = false, Bool, YesNo, ours, implemented, live;
     state_file: PathBuf = PathBuf::from("/var/lib/l2tpns/state"), String, File, ours, implemented, live;
     /// Executable run as `PATH up` when a session's network comes up and
@@ -177,4 +177,10 @@ startup_variables! {
     session_hook_timeout: u32 = 10, Int, Ranged(1, 3600), ours, implemented, live;
     /// Hook runs at once; more wait in a bounded queue.
     session_hook_max_running: u32 = 32, Int, Ranged(1, 1024), ours, implemented, live;
+    /// Walled garden: a gardened session's TCP to port 80 that the garden
+    /// file does not allow goes to this portal (`IP:PORT`); "" = refused.
+    garden_redirect: Option<SocketAddrV4> = None, String, OptionalIpPort, ours, implemented, live;
+    /// Walled garden: ICMP administratively prohibited answers a second, over
+    /// all workers (0 = none).
+    garden_icmp_rate: u32 = 100, Int, Ranged::U32, ours, implemented;
 }

@@ -126,6 +126,8 @@ const REFERENCE_DEFAULTS: &[(&str, &str)] = &[
     ("session_hook", ""),
     ("session_hook_timeout", "10"),
     ("session_hook_max_running", "32"),
+    ("garden_redirect", ""),
+    ("garden_icmp_rate", "100"),
 ];
 
 #[test]
@@ -435,6 +437,20 @@ fn session_hook_is_off_unset_and_relative_to_the_config_dir() {
     assert_eq!(c.session_hook, None, "\"\" turns it off again");
     assert!(Config::parse("set session_hook_timeout 0\n", dir).is_err());
     assert!(Config::parse("set session_hook_max_running 0\n", dir).is_err());
+}
+
+#[test]
+fn garden_redirect_is_an_address_and_port() {
+    let dir = Path::new("/etc/l2tpns");
+    let c = Config::parse("set garden_redirect 192.0.2.80:8080\n", dir).unwrap();
+    assert_eq!(c.garden_redirect, Some("192.0.2.80:8080".parse().unwrap()));
+    assert_eq!(c.get("garden_redirect").as_deref(), Some("192.0.2.80:8080"));
+    for bad in ["192.0.2.80", "192.0.2.80:0", "0.0.0.0:80", "portal:80"] {
+        assert!(
+            Config::parse(&format!("set garden_redirect {bad}\n"), dir).is_err(),
+            "{bad}"
+        );
+    }
 }
 
 #[test]

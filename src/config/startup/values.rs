@@ -368,6 +368,24 @@ impl Codec<Option<SocketAddr>> for MetricsAddress {
     }
 }
 
+/// `IP:PORT`, or "" for none (`garden_redirect`).
+pub(super) struct OptionalIpPort;
+
+impl Codec<Option<std::net::SocketAddrV4>> for OptionalIpPort {
+    fn parse(&self, v: &str, _: &mut Cx) -> Result<Option<std::net::SocketAddrV4>, String> {
+        if v.is_empty() {
+            return Ok(None);
+        }
+        match v.parse::<std::net::SocketAddrV4>() {
+            Ok(a) if a.port() != 0 && !a.ip().is_unspecified() => Ok(Some(a)),
+            _ => Err(format!("'{v}' is not IPv4-ADDRESS:PORT")),
+        }
+    }
+    fn show(&self, x: &Option<std::net::SocketAddrV4>) -> String {
+        x.map(|a| a.to_string()).unwrap_or_default()
+    }
+}
+
 /// auto, or a yes/no (`radius_require_message_authenticator`).
 pub(super) struct AutoYesNo;
 

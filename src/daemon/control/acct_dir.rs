@@ -51,6 +51,7 @@ fn sample_of(k: SessionKey, s: &Session) -> Sample {
         up: s.counters.rx_bytes.load(Relaxed),
         down: s.counters.tx_bytes.load(Relaxed),
         throttled: s.policy.is_throttled(),
+        gardened: s.policy.garden,
     }
 }
 

@@ -75,6 +75,14 @@ pub enum Command {
         target: Target,
         to: Option<std::net::SocketAddrV4>,
     },
+    /// Walled garden: put the sessions of `target` in (`garden`) or let
+    /// them out, renamed to `rename` if given (nsctl through the garden
+    /// plugin).
+    Garden {
+        target: Target,
+        garden: bool,
+        rename: Option<String>,
+    },
     /// Save every tunnel and session to the state file and stop without
     /// telling any peer (SIGTERM/SIGINT with save_state): the next start
     /// takes them back.
@@ -158,6 +166,27 @@ impl ControlPlane {
                     self.set_policy(k, |p| *p = new);
                 }
                 Reply::done(format!("{} session(s) throttled", keys.len()))
+            }
+            Command::Garden {
+                target,
+                garden,
+                rename,
+            } => {
+                let keys = self.sessions_of(&target);
+                if keys.is_empty() {
+                    return Reply::Refused(format!("no such {}", target_name(&target)));
+                }
+                for &k in &keys {
+                    if let Err(why) = self.set_garden(now, k, garden, rename.as_deref()) {
+                        return Reply::Refused(why);
+                    }
+                }
+                let what = if garden {
+                    "gardened"
+                } else {
+                    "released from the garden"
+                };
+                Reply::done(format!("{} session(s) {what}", keys.len()))
             }
             Command::Snoop { target, to } => {
                 let keys = self.sessions_of(&target);

@@ -30,6 +30,7 @@ mod cli_policy;
 pub mod command;
 mod dae;
 mod filter_rate;
+mod garden;
 mod hook;
 pub mod io;
 mod new_tunnel;
@@ -71,6 +72,8 @@ pub struct Settings {
     pub sources: admission::SourceLimits,
     /// packet_limit: downstream packets per session per 0.1 s (0 = none).
     pub packet_limit: u32,
+    /// The walled garden (garden file and garden_redirect) the workers apply.
+    pub garden: Arc<crate::dataplane::garden::Garden>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -165,7 +168,7 @@ impl ControlPlane {
         clock: Arc<Clock>,
     ) -> ControlPlane {
         let max = settings.max_tunnels;
-        ControlPlane {
+        let mut cp = ControlPlane {
             settings,
             io: std::collections::VecDeque::new(),
             tunnels: FxHashMap::default(),
@@ -197,7 +200,11 @@ impl ControlPlane {
             state_saved: false,
             buckets_used: 0,
             session_counter: 0,
+        };
+        if *cp.settings.garden != crate::dataplane::garden::Garden::default() {
+            cp.publish_garden();
         }
+        cp
     }
 
     /// Tunnels that are open (not closing or lingering after StopCCN).

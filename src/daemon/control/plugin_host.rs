@@ -144,16 +144,24 @@ impl ControlPlane {
         auth.continue_auth.then_some(auth.username)
     }
 
-    /// `post_auth` on an accepted login: plugins may set the connect speeds.
-    pub(super) fn plugin_post_auth(&mut self, k: SessionKey, username: &str) {
+    /// `post_auth` on a login's answer: plugins may turn it round, garden
+    /// the session and set the connect speeds. Returns (allowed, gardened).
+    pub(super) fn plugin_post_auth(
+        &mut self,
+        k: SessionKey,
+        username: &str,
+        allowed: bool,
+    ) -> (bool, bool) {
         if self.plugins.is_empty() {
-            return;
+            return (allowed, false);
         }
         let Some(s) = self.sessions.get(&k) else {
-            return;
+            return (allowed, false);
         };
         let mut auth = PostAuth {
             username: username.to_string(),
+            auth_allowed: allowed,
+            walled_garden: false,
             tx_connect_speed: s.tx_connect_speed,
             rx_connect_speed: s.rx_connect_speed,
         };
@@ -162,6 +170,7 @@ impl ControlPlane {
             s.tx_connect_speed = auth.tx_connect_speed;
             s.rx_connect_speed = auth.rx_connect_speed;
         }
+        (auth.auth_allowed, auth.walled_garden)
     }
 
     /// `radius_response` for each Cisco-AVPair, in order: each pair is its

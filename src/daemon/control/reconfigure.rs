@@ -71,8 +71,18 @@ impl ControlPlane {
         // New tunnels and sessions take the new parameters; the tunnel id
         // space was sized at start.
         let max_tunnels = self.settings.max_tunnels;
+        let garden_changed = self.settings.garden != r.settings.garden;
         self.settings = r.settings;
         self.settings.max_tunnels = max_tunnels;
+        if garden_changed {
+            let g = &self.settings.garden;
+            lines.push(format!(
+                "garden: {} rules, redirect {}",
+                g.rules.len(),
+                g.redirect.map_or("none".into(), |a| a.to_string())
+            ));
+            self.publish_garden();
+        }
         if let Some(aaa) = self.aaa.as_mut() {
             aaa.settings.accounting = r.config.radius_accounting;
             aaa.settings.interim = r.config.radius_interim;

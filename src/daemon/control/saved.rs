@@ -331,9 +331,12 @@ impl ControlPlane {
             policy: saved.policy,
         };
         self.buckets_used += session.policy.buckets();
+        let session_gardened = session.policy.garden;
         self.sessions.insert(k, Box::new(session));
         self.by_address.insert(a, k);
-        self.by_user.entry(user).or_default().push(k);
+        if !session_gardened {
+            self.by_user.entry(user).or_default().push(k);
+        }
         if let Some(e) = self.tunnels.get_mut(&k.tunnel) {
             e.sessions.insert(k.session);
         }

@@ -87,15 +87,27 @@ impl ControlPlane {
         username: String,
         decision: AuthDecision,
     ) {
+        // post_auth may turn the answer round; the garden plugin lets a
+        // refused login in, gardened (as l2tpns's).
+        let allowed = matches!(decision, AuthDecision::Accept { .. });
+        let (allowed_now, gardened) = self.plugin_post_auth(k, &username, allowed);
+        let decision = match (decision, allowed_now) {
+            (AuthDecision::Accept { .. }, false) => AuthDecision::Reject {
+                message: "Authentication refused".into(),
+            },
+            (AuthDecision::Reject { .. }, true) => AuthDecision::Accept {
+                address: None,
+                message: String::new(),
+                attrs: Default::default(),
+            },
+            (d, _) => d,
+        };
         let (address, message, attrs) = match decision {
             AuthDecision::Accept {
                 address,
                 message,
                 attrs,
-            } => {
-                self.plugin_post_auth(k, &username);
-                (address, message, attrs)
-            }
+            } => (address, message, attrs),
             AuthDecision::Reject { message } => {
                 self.stats.auth_rejected += 1;
                 info!(tunnel = k.tunnel, session = k.session, user = %username, "authentication failed");
@@ -109,7 +121,13 @@ impl ControlPlane {
         if !self.sessions.contains_key(&k) {
             return;
         }
-        if !self.settings.allow_duplicate_users
+        if gardened {
+            if let Some(s) = self.sessions.get_mut(&k) {
+                s.policy.garden = true;
+            }
+        }
+        if !gardened
+            && !self.settings.allow_duplicate_users
             && !self.settings.guest_accounts.iter().any(|g| g == &username)
         {
             let older: Vec<SessionKey> = self
@@ -125,7 +143,13 @@ impl ControlPlane {
             }
         }
         let user: Arc<str> = Arc::from(username.as_str());
-        let Some(assigned) = self.assign_address(k, &user, address) else {
+        // A gardened user's address is not kept for it (not sticky).
+        let pool_user = if gardened {
+            Arc::from("")
+        } else {
+            user.clone()
+        };
+        let Some(assigned) = self.assign_address(k, &pool_user, address) else {
             self.stats.no_address += 1;
             warn!(tunnel = k.tunnel, session = k.session, user = %username, "no address available in ip_pool; refusing the login");
             if let Some(s) = self.sessions.get_mut(&k) {
@@ -139,7 +163,10 @@ impl ControlPlane {
         // user and address too (a log line per event was a fifth of the
         // control plane's setup cost at debug 3).
         debug!(tunnel = k.tunnel, session = k.session, user = %username, ip = %assigned, "authenticated");
-        self.by_user.entry(user.clone()).or_default().push(k);
+        // Gardened sessions are not found by name (l2tpns's sessionbyuser).
+        if !gardened {
+            self.by_user.entry(user.clone()).or_default().push(k);
+        }
         let dns = if attrs.dns.iter().any(Option::is_some) {
             attrs.dns
         } else {
@@ -227,6 +254,7 @@ impl ControlPlane {
             packet_limit: self.settings.packet_limit,
             down_window: Default::default(),
             policy: s.policy,
+            dns: s.link.dns(),
             counters: s.counters.clone(),
         })
     }
@@ -238,7 +266,7 @@ impl ControlPlane {
         let Some(s) = self.sessions.get_mut(&k) else {
             return;
         };
-        info!(tunnel = k.tunnel, session = k.session, ip = %address, user = s.username.as_deref().unwrap_or(""), "session up");
+        info!(tunnel = k.tunnel, session = k.session, ip = %address, user = s.username.as_deref().unwrap_or(""), garden = s.policy.garden, "session up");
         s.in_dataplane = true;
         s.up_at = Some(now);
         s.last_activity = now;
@@ -252,7 +280,10 @@ impl ControlPlane {
             self.emit(Io::Table(TableUpdate::Upsert(entry)));
         }
         self.stats.sessions_up += 1;
-        self.accounting_start(now, k);
+        // A gardened session sends no accounting until it is let out.
+        if !self.sessions.get(&k).is_some_and(|s| s.policy.garden) {
+            self.accounting_start(now, k);
+        }
         self.arm_admin(k);
         self.plugin_session_event(k, true);
         self.hook_up(k);
@@ -374,12 +405,7 @@ impl ControlPlane {
             }
         }
         if let Some(u) = &s.username {
-            if let Some(v) = self.by_user.get_mut(&**u) {
-                v.remove(k);
-                if v.is_empty() {
-                    self.by_user.remove(&**u);
-                }
-            }
+            self.forget_user(k, u);
         }
         let c = &s.counters;
         use std::sync::atomic::Ordering::Relaxed;

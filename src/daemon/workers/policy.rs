@@ -9,15 +9,27 @@
 //! session's throttle (l2tpns: raw IP in a UDP datagram to IP:PORT, both
 //! directions). They leave from a socket of the worker's own (not the L2TP
 //! port), one datagram per IP packet as the subscriber sends or receives it.
+//!
+//! The walled garden is judged upstream after the snoop copy (the copy is
+//! what the subscriber sent) and before the throttle; its portal redirect
+//! is undone downstream before the copy (the copy is what the subscriber
+//! receives).
 
 use std::collections::VecDeque;
-use std::net::{SocketAddr, SocketAddrV4, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::sync::Arc;
 use std::time::Instant;
 
+use crate::dataplane::downstream::DownOutput;
+use crate::dataplane::garden::{Garden, GardenVerdict};
+use crate::dataplane::garden_nat::GardenNat;
+use crate::dataplane::icmp::{self, UNREACHABLE_MAX};
+use crate::dataplane::ipv4::Ipv4Packet;
 use crate::dataplane::policy::SessionPolicy;
 use crate::dataplane::session_table::{SessionKey, TableUpdate};
 use crate::dataplane::shaper::{Admit, Shaper};
 use crate::fx_hash::FxHashMap;
+use crate::token_bucket::{Rate, TokenBucket};
 
 /// A downstream datagram the bucket holds, and where it goes.
 pub struct DownItem {
@@ -27,6 +39,9 @@ pub struct DownItem {
 
 struct SessionState {
     policy: SessionPolicy,
+    /// Its address and DNS servers (the garden lets DNS through).
+    address: Ipv4Addr,
+    dns: [Option<Ipv4Addr>; 2],
     up: Option<Shaper<Vec<u8>>>,
     down: Option<Shaper<DownItem>>,
 }
@@ -40,19 +55,37 @@ pub enum Verdict {
     /// `dropped` datagrams found its queue full (count
     /// `DropReason::Throttled` for each).
     Taken { dropped: usize },
+    /// The walled garden does not allow it (count `DropReason::Gardened`).
+    Refused,
 }
 
-/// What a bucket lets go: an IP packet for the TUN, or a datagram for a peer.
+/// What the policies let go: an IP packet for the TUN, a datagram for a
+/// peer, or an IP packet for one of this worker's sessions (an ICMP answer
+/// to encapsulate as any downstream packet).
 pub enum Released<'a> {
     Up(&'a [u8]),
     Down(&'a DownItem),
+    ToSession(&'a [u8]),
 }
 
-/// Snoop copies sent and lost, added to the worker's stats per wake-up.
+/// Policy events, added to the worker's stats per wake-up.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct SnoopCounts {
-    pub sent: u64,
-    pub errors: u64,
+pub struct PolicyCounts {
+    /// Snoop copies sent, and ones that could not be.
+    pub snoop_sent: u64,
+    pub snoop_errors: u64,
+    /// Garden: TCP port 80 sent to the portal, refusals answered with ICMP
+    /// administratively prohibited, and ones the rate left unanswered.
+    pub garden_redirects: u64,
+    pub garden_prohibited: u64,
+    pub garden_prohibited_limited: u64,
+}
+
+/// This worker's share of `garden_icmp_rate`, and where the answers come from.
+struct Prohibited {
+    rate: Rate,
+    bucket: TokenBucket,
+    local: Ipv4Addr,
 }
 
 pub struct Policies {
@@ -61,25 +94,48 @@ pub struct Policies {
     backlog: VecDeque<SessionKey>,
     /// Downstream datagrams within the rate, sent at the next `release`.
     ready: Vec<DownItem>,
+    /// ICMP answers to this worker's sessions, encapsulated at `release`.
+    to_sessions: Vec<Vec<u8>>,
+    garden: Arc<Garden>,
+    nat: GardenNat,
+    prohibited: Option<Prohibited>,
     snoop_socket: Option<UdpSocket>,
-    pub snoop: SnoopCounts,
+    pub counts: PolicyCounts,
     origin: Instant,
 }
 
 impl Default for Policies {
     fn default() -> Self {
-        Policies {
-            sessions: FxHashMap::default(),
-            backlog: VecDeque::new(),
-            ready: Vec::new(),
-            snoop_socket: None,
-            snoop: SnoopCounts::default(),
-            origin: Instant::now(),
-        }
+        Policies::new(Ipv4Addr::UNSPECIFIED, 0, 1)
     }
 }
 
 impl Policies {
+    /// `local` is the source of the ICMP answers; `garden_icmp_rate` a
+    /// second over all `workers` (0: none).
+    pub fn new(local: Ipv4Addr, garden_icmp_rate: u32, workers: usize) -> Policies {
+        let prohibited = (garden_icmp_rate > 0).then(|| {
+            let rate = Rate::shared(garden_icmp_rate, workers, garden_icmp_rate);
+            Prohibited {
+                rate,
+                bucket: TokenBucket::full(rate, 0),
+                local,
+            }
+        });
+        Policies {
+            sessions: FxHashMap::default(),
+            backlog: VecDeque::new(),
+            ready: Vec::new(),
+            to_sessions: Vec::new(),
+            garden: Arc::default(),
+            nat: GardenNat::default(),
+            prohibited,
+            snoop_socket: None,
+            counts: PolicyCounts::default(),
+            origin: Instant::now(),
+        }
+    }
+
     /// Nanoseconds on the worker's own clock (the buckets' time).
     pub fn now_ns(&self) -> u64 {
         self.origin.elapsed().as_nanos() as u64
@@ -99,31 +155,64 @@ impl Policies {
                 let p = e.policy;
                 let st = self.sessions.entry(e.key).or_insert(SessionState {
                     policy: SessionPolicy::default(),
+                    address: e.address,
+                    dns: e.dns,
                     up: None,
                     down: None,
                 });
+                if st.policy.garden && !p.garden {
+                    self.nat.forget(st.address);
+                }
                 st.policy = p;
+                st.address = e.address;
+                st.dns = e.dns;
                 // A new rate starts a new bucket; what waits is kept.
                 st.up = rebucket(st.up.take(), p.throttle_in, now);
                 st.down = rebucket(st.down.take(), p.throttle_out, now);
             }
-            TableUpdate::Upsert(e) => {
-                self.sessions.remove(&e.key);
-            }
-            TableUpdate::Remove(k) => {
-                self.sessions.remove(k);
+            TableUpdate::Upsert(e) => self.forget(&e.key),
+            TableUpdate::Remove(k) => self.forget(k),
+            TableUpdate::Garden(g) => self.garden = g.clone(),
+        }
+    }
+
+    fn forget(&mut self, k: &SessionKey) {
+        if let Some(st) = self.sessions.remove(k) {
+            if st.policy.garden {
+                self.nat.forget(st.address);
             }
         }
     }
 
-    /// An upstream IP packet of session `k` (to the TUN).
-    pub fn upstream(&mut self, k: SessionKey, packet: &[u8]) -> Verdict {
+    /// An upstream IP packet of session `k` (to the TUN); the garden may
+    /// rewrite it for the portal.
+    pub fn upstream(&mut self, k: SessionKey, packet: &mut [u8]) -> Verdict {
         let now = self.now_ns();
         let Some(st) = self.sessions.get_mut(&k) else {
             return Verdict::Pass;
         };
         if let Some(to) = st.policy.snoop {
-            send_copy(&mut self.snoop_socket, &mut self.snoop, to, packet);
+            send_copy(&mut self.snoop_socket, &mut self.counts, to, packet);
+        }
+        if st.policy.garden {
+            match self.garden.judge(&st.dns, packet) {
+                GardenVerdict::Pass => {}
+                GardenVerdict::Redirect(portal) => {
+                    if self.nat.redirect(packet, portal, now / 1_000_000) {
+                        self.counts.garden_redirects += 1;
+                    }
+                }
+                GardenVerdict::Refuse => {
+                    prohibit(
+                        self.prohibited.as_mut(),
+                        &mut self.counts,
+                        &mut self.to_sessions,
+                        packet,
+                        now / 1_000_000,
+                    );
+                    return Verdict::Refused;
+                }
+            }
         }
         let Some(b) = st.up.as_mut() else {
             return Verdict::Pass;
@@ -141,23 +230,34 @@ impl Policies {
         }
     }
 
-    /// The downstream datagrams of one IP packet of session `k` (each the
-    /// encapsulation prefix of `encap` bytes, then the IP packet).
-    pub fn downstream<'a>(
+    /// The downstream datagrams of one IP packet of session `k` in `out`
+    /// (each the encapsulation prefix of `encap` bytes, then the IP packet).
+    pub fn downstream(
         &mut self,
         k: SessionKey,
         peer: SocketAddr,
         encap: usize,
-        datagrams: impl Iterator<Item = &'a [u8]> + Clone,
+        out: &mut DownOutput,
     ) -> Verdict {
         let now = self.now_ns();
         let Some(st) = self.sessions.get_mut(&k) else {
             return Verdict::Pass;
         };
+        if let (true, Some(portal), false) =
+            (st.policy.garden, self.garden.redirect, self.nat.is_empty())
+        {
+            let nat = &mut self.nat;
+            out.for_each_datagram_mut(|d| {
+                if let Some(ip) = d.get_mut(encap..) {
+                    nat.reverse(ip, portal, now / 1_000_000);
+                }
+            });
+        }
+        let datagrams = out.datagrams();
         if let Some(to) = st.policy.snoop {
             for d in datagrams.clone() {
                 let ip = d.get(encap..).unwrap_or_default();
-                send_copy(&mut self.snoop_socket, &mut self.snoop, to, ip);
+                send_copy(&mut self.snoop_socket, &mut self.counts, to, ip);
             }
         }
         let Some(b) = st.down.as_mut() else {
@@ -191,6 +291,9 @@ impl Policies {
         for item in self.ready.drain(..) {
             out(Released::Down(&item));
         }
+        for icmp in self.to_sessions.drain(..) {
+            out(Released::ToSession(&icmp));
+        }
         if self.backlog.is_empty() {
             return;
         }
@@ -222,8 +325,11 @@ impl Policies {
     }
 
     /// Milliseconds until the next queued packet may go (None: nothing
-    /// queued): the worker's poll timeout.
+    /// queued): the worker's poll timeout. ICMP answers go at once.
     pub fn next_release_ms(&self) -> Option<i32> {
+        if !self.to_sessions.is_empty() || !self.ready.is_empty() {
+            return Some(0);
+        }
         let now = self.now_ns();
         let next = self
             .backlog
@@ -252,9 +358,34 @@ fn rebucket<T>(old: Option<Shaper<T>>, kbps: u32, now: u64) -> Option<Shaper<T>>
     }
 }
 
+/// Answer a refused packet with ICMP administratively prohibited, if the
+/// rate allows (and RFC 1122 §3.2.2 does).
+fn prohibit(
+    p: Option<&mut Prohibited>,
+    counts: &mut PolicyCounts,
+    to_sessions: &mut Vec<Vec<u8>>,
+    packet: &[u8],
+    now_ms: u64,
+) {
+    let (Some(p), Ok(ip)) = (p, Ipv4Packet::new_checked(packet)) else {
+        return;
+    };
+    if !icmp::may_answer(&ip) {
+        return;
+    }
+    if !p.bucket.take(p.rate, now_ms) {
+        counts.garden_prohibited_limited += 1;
+        return;
+    }
+    let mut buf = [0u8; UNREACHABLE_MAX];
+    let n = icmp::admin_prohibited(&ip, p.local, &mut buf);
+    counts.garden_prohibited += 1;
+    to_sessions.push(buf.get(..n).unwrap_or_default().to_vec());
+}
+
 fn send_copy(
     socket: &mut Option<UdpSocket>,
-    counts: &mut SnoopCounts,
+    counts: &mut PolicyCounts,
     to: SocketAddrV4,
     ip: &[u8],
 ) {
@@ -264,7 +395,7 @@ fn send_copy(
         });
     }
     match socket.as_ref().map(|s| s.send_to(ip, to)) {
-        Some(Ok(_)) => counts.sent += 1,
-        _ => counts.errors += 1,
+        Some(Ok(_)) => counts.snoop_sent += 1,
+        _ => counts.snoop_errors += 1,
     }
 }
