@@ -109,6 +109,7 @@ fn debian_package_is_complete_and_lintian_clean() {
     let want: BTreeSet<&str> = [
         "/etc/l2tpns/startup-config",
         "/etc/l2tpns/ip_pool",
+        "/etc/l2tpns/garden",
         "/etc/l2tpns/users",
         "/etc/l2tpns/ppp-secrets",
         "/etc/init.d/l2tpns",

@@ -393,13 +393,9 @@ impl Worker {
         // Encapsulated as any downstream packet (rare: rate-limited refusals).
         for ip in answers {
             let tick = self.shared.clock.tick();
-            if let DownVerdict::ToPeer { peer, .. } = downstream(
-                &self.table,
-                &ip,
-                self.local_address,
-                tick,
-                &mut self.out,
-            ) {
+            if let DownVerdict::ToPeer { peer, .. } =
+                downstream(&self.table, &ip, self.local_address, tick, &mut self.out)
+            {
                 self.send_out(fd, peer);
             }
         }
