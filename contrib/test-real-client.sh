@@ -11,6 +11,7 @@
 #   SESSIONS=20 contrib/test-real-client.sh
 #   contrib/test-real-client.sh --radius   # authenticate and account via FreeRADIUS
 #   contrib/test-real-client.sh --restart  # sessions survive SIGTERM + a new start (save_state)
+#   contrib/test-real-client.sh --policy   # walled garden and throttle (FreeRADIUS, plugins)
 #
 # Exit 0 only when every run passed.
 set -euo pipefail
@@ -28,10 +29,12 @@ command -v qemu-system-x86_64 >/dev/null || { echo "FAIL: qemu-system-x86_64 mis
 MODE=secrets
 [ "${1:-}" = "--radius" ] && MODE=radius
 [ "${1:-}" = "--restart" ] && MODE=restart
+[ "${1:-}" = "--policy" ] && MODE=policy
 NS=pa-l2t$$
 RUN=$(mktemp -d /tmp/l2tpns-real.XXXXXX)
-LNS_PID=""; CAP_PID=""; FR_PID=""
+LNS_PID=""; CAP_PID=""; FR_PID=""; AUX_PIDS=()
 cleanup() {
+  for p in "${AUX_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   [ -n "$CAP_PID" ] && kill "$CAP_PID" 2>/dev/null || true
   [ -n "$FR_PID" ] && kill "$FR_PID" 2>/dev/null || true
   if [ -n "$LNS_PID" ] && kill -0 "$LNS_PID" 2>/dev/null; then
@@ -72,6 +75,28 @@ if [ "$MODE" = radius ]; then
 fi
 if [ "$MODE" = restart ]; then
   { echo "set save_state yes"; echo "set state_file \"$RUN/state\""; } >> "$RUN/startup-config"
+fi
+# --policy: FreeRADIUS refuses user1 (the garden plugin lets it in
+# gardened) and throttles nobody; the garden allows 10.250.0.1 and sends
+# port 80 elsewhere to the portal at 10.250.0.3:8080.
+GARDEN_OK=10.250.0.1; GARDEN_NO=10.250.0.2; PORTAL=10.250.0.3
+if [ "$MODE" = policy ]; then
+  . "$ROOT/contrib/freeradius-fixture.sh"
+  fr_prepare "$RUN" real-radius-s3cret 0 pa-pass yes
+  fr_start "$NS" "$RUN"
+  { echo "set primary_radius 127.0.0.1"; echo "set radius_secret \"real-radius-s3cret\""; echo "set radius_accounting yes"
+    echo "set garden_redirect $PORTAL:8080"
+    echo "load plugin \"garden\""; echo "load plugin \"throttlectl\""; } >> "$RUN/startup-config"
+  : > "$RUN/ppp-secrets"
+  printf '# the test garden\n%s/32\n' "$GARDEN_OK" > "$RUN/garden"
+  for a in $GARDEN_OK $GARDEN_NO $PORTAL 10.200.0.53; do ip -n "$NS" addr add "$a/32" dev lo; done
+  mkdir -p "$RUN/portal" "$RUN/www"; echo PORTAL > "$RUN/portal/index.html"; echo ELSEWHERE > "$RUN/www/index.html"
+  (cd "$RUN/portal" && exec ip netns exec "$NS" python3 -m http.server 8080 --bind $PORTAL > /dev/null 2>&1) &
+  AUX_PIDS+=($!)
+  (cd "$RUN/www" && exec ip netns exec "$NS" python3 -m http.server 80 --bind $GARDEN_NO > /dev/null 2>&1) &
+  AUX_PIDS+=($!)
+  ip netns exec "$NS" python3 "$ROOT/tests/data/dns_answer.py" 10.200.0.53 $PORTAL > /dev/null 2>&1 &
+  AUX_PIDS+=($!)
 fi
 start_lns() {  # $1: log file
   ip netns exec "$NS" "$BIN" -c "$RUN/startup-config" > "$1" 2>&1 &
@@ -120,8 +145,58 @@ restart_run() {
   grep -q "result=PASS" "$RUN/restart.out" || rc=1
   grep -q "after_ok=4 renegotiation_packets=0" "$RUN/restart.out" || rc=1
 }
+# --policy: one CHAP session that FreeRADIUS refuses comes up gardened and
+# probes what it reaches; while the VM holds it, Debian's nsctl ungardens
+# it (an Acct-Start must follow) and throttles it; then it probes again and
+# iperf3 runs up and down through the throttle.
+THROTTLE_KBPS=2000
+policy_run() {
+  echo "== policy"
+  ip netns exec "$NS" iperf3 -s -B 10.200.0.1 > "$RUN/iperf3-server.log" 2>&1 &
+  AUX_PIDS+=($!)
+  "$PEER/lac-vm.sh" --netns "$NS" --lns 10.254.254.1 --timeout 300 --sessions 1 --auth chap \
+    --first-index 1 --ping-target $GARDEN_OK --probe-route 10.250.0.0/24 --probe-route 10.200.0.53/32 \
+    --probe ping:$GARDEN_NO --probe http:$GARDEN_NO:80 --probe dns:10.200.0.53:portal.test \
+    --probe-after ping:$GARDEN_NO --probe-after http:$GARDEN_NO:80 --pause 12 \
+    --transfer 10.200.0.1:5201 --transfer-time 8 --transfer-both ${VM_ARGS:-} > "$RUN/policy.out" 2>&1 &
+  local vm=$!
+  for _ in $(seq 1 1200); do grep -q PEER-HOLDING "$RUN/policy.out" && break; kill -0 $vm 2>/dev/null || break; sleep 0.2; done
+  local starts_before sid
+  starts_before=$(cat "$RUN"/radlog/radacct/*/detail-* 2>/dev/null | grep -c "Acct-Status-Type = Start" || true)
+  sid=$(grep "session up" "$RUN/lns.log" | grep -o 'tunnel=[0-9]* session=[0-9]*' | head -1 | awk -F'[= ]' '{ print $2 * 65536 + $4 }')
+  grep "session up" "$RUN/lns.log" | grep -q "garden=true" || { echo "FAIL: the refused login is not gardened"; rc=1; }
+  ip netns exec "$NS" /usr/sbin/nsctl -h 127.0.0.1 ungarden "$sid" || { echo "FAIL: nsctl ungarden $sid"; rc=1; }
+  ip netns exec "$NS" /usr/sbin/nsctl -h 127.0.0.1 throttle user1 $THROTTLE_KBPS || { echo "FAIL: nsctl throttle"; rc=1; }
+  wait $vm || rc=1
+  cat "$RUN/policy.out"
+  local starts_after
+  starts_after=$(cat "$RUN"/radlog/radacct/*/detail-* 2>/dev/null | grep -c "Acct-Status-Type = Start" || true)
+  echo "GARDEN sid=$sid acct_starts_while_gardened=$starts_before acct_starts_after_ungarden=$starts_after"
+  [ "$starts_before" = 0 ] && [ "$starts_after" = 1 ] || rc=1
+  probe() { grep "^PROBE phase=$1 kind=$2 target=$3 " "$RUN/policy.out" | grep -q "$4" || { echo "FAIL: probe $*"; rc=1; }; }
+  probe before ping $GARDEN_NO result=fail
+  probe before http $GARDEN_NO:80 "result=ok detail=PORTAL"
+  probe before dns 10.200.0.53:portal.test "result=ok detail=$PORTAL"
+  probe after ping $GARDEN_NO result=ok
+  probe after http $GARDEN_NO:80 "result=ok detail=ELSEWHERE"
+  # The IP rate implied by iperf3's goodput (1448 of 1500 bytes) within 5%
+  # of the throttle (kbit of 1,024 bits), and goodput at least 90% of it.
+  local line mbit
+  for reverse in 0 1; do
+    line=$(grep "^TRANSFER .* reverse=$reverse " "$RUN/policy.out" || true)
+    mbit=$(echo "$line" | grep -o 'mbit_s=[0-9.]*' | cut -d= -f2)
+    if [ -z "$mbit" ] || ! echo "$mbit" | awk -v k=$THROTTLE_KBPS '{ r = k * 1024 / 1e6; ip = $1 * 1500 / 1448; exit !($1 >= 0.9 * r && ip <= 1.05 * r && ip >= 0.95 * r) }'; then
+      echo "FAIL: throttled transfer reverse=$reverse: $line"; rc=1
+    else
+      echo "THROTTLE reverse=$reverse kbps=$THROTTLE_KBPS goodput_mbit_s=$mbit"
+    fi
+  done
+  grep -q "result=PASS" "$RUN/policy.out" || rc=1
+}
 if [ "$MODE" = restart ]; then
   restart_run
+elif [ "$MODE" = policy ]; then
+  policy_run
 else
 run_vm pap --sessions "$SESSIONS" --auth pap --first-index 1
 run_vm chap --sessions "$SESSIONS" --auth chap --first-index $((SESSIONS + 1))

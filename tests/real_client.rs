@@ -1,7 +1,9 @@
 //! Real PPP clients: xl2tpd + pppd on a real Linux kernel (the QEMU VM of
 //! tests/peer) bring up 20 PAP and 20 CHAP sessions against the daemon
 //! and ping through each (contrib/test-real-client.sh does the work); with
-//! save_state, their sessions survive a restart of the daemon.
+//! save_state, their sessions survive a restart of the daemon; a refused
+//! real client comes up in the walled garden and, let out and throttled,
+//! holds the rate both ways.
 
 mod common;
 
@@ -36,6 +38,18 @@ fn run(mode: &[&str]) {
             stdout.contains("after_ok=4 renegotiation_packets=0"),
             "{stdout}"
         );
+    } else if mode == ["--policy"] {
+        for line in [
+            "PROBE phase=before kind=ping target=10.250.0.2 result=fail",
+            "PROBE phase=before kind=http target=10.250.0.2:80 result=ok detail=PORTAL",
+            "PROBE phase=before kind=dns target=10.200.0.53:portal.test result=ok",
+            "PROBE phase=after kind=ping target=10.250.0.2 result=ok",
+            "acct_starts_while_gardened=0 acct_starts_after_ungarden=1",
+            "THROTTLE reverse=0 kbps=2000",
+            "THROTTLE reverse=1 kbps=2000",
+        ] {
+            assert!(stdout.contains(line), "{line} missing:\n{stdout}");
+        }
     } else {
         assert!(stdout.contains("SUMMARY sessions=20 up=20"), "{stdout}");
     }
@@ -65,4 +79,17 @@ fn xl2tpd_and_pppd_sessions_survive_a_restart() {
         return;
     }
     run(&["--restart"]);
+}
+
+/// The walled garden and the throttle with a real client: FreeRADIUS
+/// refuses the CHAP login, the garden plugin lets it in gardened; pppd's
+/// host reaches the garden's host, its DNS and the portal (port 80), not a
+/// host outside; Debian's nsctl ungardens it (an Acct-Start follows) and
+/// throttles it at 2,000 kbit/s: iperf3 holds that rate up and down.
+#[test]
+fn xl2tpd_and_pppd_in_the_walled_garden_and_throttled() {
+    if common::skip_privileged() {
+        return;
+    }
+    run(&["--policy"]);
 }

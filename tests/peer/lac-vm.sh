@@ -26,9 +26,16 @@
 #   --ping-target ADDR    ping this through each session (default: the peer address
 #                         from IPCP); --ping-count N (3); --max-loss PCT (0)
 #   --no-require-dns      a session without DNS servers from IPCP still passes
-#   --transfer HOST:PORT  iperf3 client through the first session; --transfer-time S
-#                         (3), --transfer-bytes N (instead of a time), --transfer-reverse
+#   --transfer HOST:PORT  iperf3 client through the first session (after --pause and
+#                         its probes); --transfer-time S (3), --transfer-bytes N (instead
+#                         of a time), --transfer-reverse, --transfer-both (up, then down)
 #   --connect-interval S  pause between connect requests (default 0.05)
+#   --probe KIND:ARGS     after the pings, probe through the first session and print a
+#                         PROBE line (result=ok|fail): ping:ADDR, http:ADDR:PORT (the
+#                         body's first line in detail=), dns:SERVER:NAME (nslookup);
+#                         repeatable. --probe-after: the same after --pause.
+#   --probe-route CIDR    route CIDR through the first session (for http/dns probes,
+#                         which cannot name an interface); repeatable
 #   --pause S             after the first report, print PEER-HOLDING and wait S s
 #                         (the LNS may be restarted meanwhile), then ping through every
 #                         session again and count PPP negotiation packets since
@@ -58,12 +65,14 @@ PING_TARGET=""; PING_COUNT=3; MAX_LOSS=0; REQUIRE_DNS=1
 TRANSFER=""; TRANSFER_TIME=3; TRANSFER_BYTES=""; TRANSFER_REVERSE=0
 CONNECT_INTERVAL=0.05; PAUSE=0; TIMEOUT=180; MEM=256; ACCEL=auto
 SHOW_PPP_LOG=0; CONSOLE_LOG=""; DEBUG=0
+PROBES=""; PROBES_AFTER=""; PROBE_ROUTES=""
 while [ $# -gt 0 ]; do
   opt=$1
   case "$opt" in
     --hide-avps) HIDE_AVPS=1; shift; continue ;;
     --no-require-dns) REQUIRE_DNS=0; shift; continue ;;
     --transfer-reverse) TRANSFER_REVERSE=1; shift; continue ;;
+    --transfer-both) TRANSFER_REVERSE=both; shift; continue ;;
     --debug) DEBUG=1; shift; continue ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
   esac
@@ -89,6 +98,9 @@ while [ $# -gt 0 ]; do
     --transfer-bytes) TRANSFER_BYTES=$val ;;
     --connect-interval) CONNECT_INTERVAL=$val ;;
     --pause) PAUSE=$val ;;
+    --probe) PROBES="$PROBES $val" ;;
+    --probe-after) PROBES_AFTER="$PROBES_AFTER $val" ;;
+    --probe-route) PROBE_ROUTES="$PROBE_ROUTES $val" ;;
     --timeout) TIMEOUT=$val ;;
     --mem) MEM=$val ;;
     --accel) ACCEL=$val ;;
@@ -178,7 +190,7 @@ mkdir -p "$RUN/extra/peer" "$RUN/extra/etc/ppp"
 for v in SESSIONS USER_PATTERN FIRST_INDEX PASSWORD AUTH TUNNEL_SECRET HIDE_AVPS \
          TUNNEL_AUTH HIDDEN GUEST_IP GUEST_PREFIX GUEST_GW PING_TARGET PING_COUNT MAX_LOSS \
          REQUIRE_DNS TRANSFER TRANSFER_TIME TRANSFER_BYTES TRANSFER_REVERSE \
-         CONNECT_INTERVAL SHOW_PPP_LOG PAUSE DEBUG; do
+         CONNECT_INTERVAL SHOW_PPP_LOG PAUSE DEBUG PROBES PROBES_AFTER PROBE_ROUTES; do
   printf '%s=%q\n' "$v" "${!v}"
 done > "$RUN/extra/peer/config"
 {
@@ -232,7 +244,7 @@ fi
 echo "VM qemu_pid=$QEMU_PID accel=$USE net=$NET${NETNS:+ netns=$NETNS} guest_ip=$GUEST_IP lns=$GUEST_LNS:$LNS_PORT sessions=$SESSIONS auth=$AUTH tunnel_auth=$TUNNEL_AUTH hidden=$HIDDEN"
 
 # --- follow the console until the VM powers off (or the time is up) --------------------------
-if [ "$DEBUG" = 1 ]; then SHOW='.'; else SHOW='^(SESSION|AFTER|TRANSFER|SUMMARY|PPPLOG|IPERFLOG|XL2TPDLOG|PEER-)'; fi
+if [ "$DEBUG" = 1 ]; then SHOW='.'; else SHOW='^(SESSION|AFTER|PROBE|TRANSFER|SUMMARY|PPPLOG|IPERFLOG|XL2TPDLOG|PEER-)'; fi
 plain() { sed -E 's/\r//g; s/\x1b\[[0-9;?]*[A-Za-z]//g; s/\x1b.//g'; }
 SHOWN=0
 show_new_lines() {  # complete new console lines that match SHOW

@@ -288,6 +288,39 @@ transfer() {
   [ $TRANSFER_RESULT = ok ] || tail -15 /run/peer/iperf.log | sed 's/^/IPERFLOG /'
 }
 
+# --probe: what the first session reaches (a walled garden lets it reach
+# only some of it). One PROBE line each; probes never fail the run, the
+# host judges them.
+probes() {  # $1: phase (before|after), $2: the specs
+  [ -n "$2" ] || return 0
+  f=/run/peer/up.$FIRST_USER
+  [ -f "$f" ] || { echo "PROBE phase=$1 result=fail reason=session_down"; return 0; }
+  ifc=$(field if "$f")
+  if [ "$1" = before ]; then
+    for net in $PROBE_ROUTES; do ip route add "$net" dev "$ifc"; done
+  fi
+  for spec in $2; do
+    kind=${spec%%:*}; rest=${spec#*:}; detail=""
+    case "$kind" in
+      ping) out=$(ping -c 1 -W 3 -I "$ifc" "$rest" 2>&1) ;;
+      # busybox's static wget crashes here: a plain HTTP/1.0 GET with nc.
+      http) out=$(printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 5 "${rest%:*}" "${rest##*:}" 2>&1)
+            echo "$out" | head -1 | grep -q ' 200 ' ;;
+      dns) out=$(nslookup "${rest#*:}" "${rest%%:*}" 2>&1) ;;
+      *) out="unknown probe"; false ;;
+    esac
+    rc=$?
+    # http: the body's last line (or why it failed).
+    if [ "$kind" = http ]; then
+      detail=$(echo "$out" | tail -1)
+      detail=$(echo "$detail" | tr -c 'A-Za-z0-9.:_-' '_' | sed 's/_*$//')
+    fi
+    [ "$kind" = dns ] && { echo "$out" | grep -q '^Name:' || rc=1; detail=$(echo "$out" | sed -n 's/^Address: *//p' | tail -1); }
+    if [ $rc -eq 0 ]; then r=ok; else r=fail; fi
+    echo "PROBE phase=$1 kind=$kind target=$rest result=$r detail=$detail"
+  done
+}
+
 summary() {
   result=PASS
   [ "$N_PASS" -eq "$SESSIONS" ] || result=FAIL
@@ -316,7 +349,14 @@ wait_sessions
 route_and_ping
 report_sessions
 show_logs
-transfer
+probes before "$PROBES"
 pause_and_ping_again
+probes after "$PROBES_AFTER"
+if [ "$TRANSFER_REVERSE" = both ]; then
+  TRANSFER_REVERSE=0; transfer
+  if [ "$TRANSFER_RESULT" = ok ]; then TRANSFER_REVERSE=1; transfer; fi
+else
+  transfer
+fi
 summary
 teardown
