@@ -83,7 +83,10 @@ fn interval_mbits(json: &str) -> Vec<f64> {
         if l.starts_with("\"sum\":") {
             in_sum = true;
         } else if in_sum && l.starts_with("\"bits_per_second\":") {
-            let v = l.trim_start_matches("\"bits_per_second\":").trim_end_matches(',').trim();
+            let v = l
+                .trim_start_matches("\"bits_per_second\":")
+                .trim_end_matches(',')
+                .trim();
             rates.push(v.parse::<f64>().unwrap_or(0.0) / 1e6);
             in_sum = false;
         }

@@ -3,6 +3,7 @@
 //! I/O actions, on a clock driven by hand; a RADIUS server in the test
 //! (`radius_server`) answers when the bench has one.
 
+mod garden;
 mod limits;
 mod plugin_hooks;
 mod radius_server;
