@@ -24,6 +24,17 @@
 # RATIO lines. pps/loss are end to end (what the sink or the load generator
 # counted); lns_out counts also what the kernel dropped at their sockets,
 # i.e. what the LNS itself delivered (the meaningful flat-out figure). Docs/PERFORMANCE.md records what it printed.
+#
+# THROTTLE_KBPS=N (unset: none of this): both daemons load the autothrottle
+# plugin, and every case runs twice on the same daemon, interleaved: users
+# user1..userN (no policy), then tuser1..tuserN, whom FreeRADIUS gives
+# Cisco-AVPair "throttle=N" (kbit/s both ways, l2tpns's unit). Pick N so it
+# does not bind (at RATE=50000 a session offers 50 pps), so the difference is
+# the cost of the buckets alone. Each RESULT line then says throttle_kbps=
+# (0 or N) and throttled_sessions= (throttled at N both ways, per the CLI's
+# `show throttle` on 127.0.0.1:23 during the traffic), and THROTTLE and
+# RATIO throttle_cost lines follow (CPU per packet; flat out: per packet
+# the LNS delivered).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -36,6 +47,7 @@ FLAT=${FLAT:-1}
 LOGIN_CONCURRENCY=${LOGIN_CONCURRENCY:-40}
 LNS_CPU=${LNS_CPU:-1}
 GEN_CPU=${GEN_CPU:-0}
+THROTTLE_KBPS=${THROTTLE_KBPS:-}
 command -v /usr/sbin/l2tpns >/dev/null || { echo "apt-get install l2tpns" >&2; exit 1; }
 command -v freeradius >/dev/null || { echo "apt-get install freeradius freeradius-utils" >&2; exit 1; }
 cargo build --release --bins >/dev/null 2>&1 || cargo build --release --bins
@@ -54,7 +66,18 @@ LNS_PID=""; FR_PID=""; AUX_PIDS=()
 . "$ROOT/contrib/bench-common.sh"
 # No shell function: a backgrounded command must exec, so that $! is its PID.
 GEN=(ip netns exec "$NS" taskset -c "$GEN_CPU")
-stop_lns() { stop_pid "$LNS_PID" TERM 100; LNS_PID=""; }
+# A CLI child of l2tpns (one per connection) may outlive it, still
+# listening on port 23 in the namespace: end it, or ours cannot start.
+stop_lns() {
+  stop_pid "$LNS_PID" TERM 100; LNS_PID=""
+  local p
+  for _ in $(seq 1 50); do
+    p=$(ip netns exec "$NS" ss -Htlnp 'sport = :23' | { grep -o 'pid=[0-9]*' || true; } | cut -d= -f2 | sort -u)
+    [ -z "$p" ] && break
+    # shellcheck disable=SC2086
+    kill -KILL $p 2>/dev/null || true; sleep 0.1
+  done
+}
 stop_aux() {
   local p
   for p in "${AUX_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -76,12 +99,15 @@ bench_netns "$NS"
 # shellcheck source=contrib/freeradius-fixture.sh
 . "$ROOT/contrib/freeradius-fixture.sh"
 fr_prepare "$RUN" "$SECRET" "$SESSIONS" pw no
+[ -z "$THROTTLE_KBPS" ] || fr_users tuser "$SESSIONS" pw "Cisco-AVPair = \"throttle=$THROTTLE_KBPS\"" \
+  >> "$RUN/raddb/mods-config/files/authorize"
 fr_start "$NS" "$RUN" taskset -c "$GEN_CPU"
 
 # Two startup-configs differing only in `data_workers` (ours only).
 for d in l2tpns ours; do
   bench_etc "$RUN/etc-$d" "$SECRET" "$POOL"
   echo "set allow_duplicate_users no" >> "$RUN/etc-$d/startup-config"
+  [ -z "$THROTTLE_KBPS" ] || echo 'load plugin "autothrottle"' >> "$RUN/etc-$d/startup-config"
 done
 echo "set data_workers 1" >> "$RUN/etc-ours/startup-config"
 
@@ -96,11 +122,28 @@ sock_drops() {  # hex local port -> drops summed over the sockets bound to it
 }
 tun_tx_dropped() { ip netns exec "$NS" cat /sys/class/net/patun0/statistics/tx_dropped; }
 
-declare -A CPM PPS LPPS
-# measure NAME MODE DIR SIZE; MODE is "rate" (RATE pps) or "flat" (flat out).
+# Sessions the LNS's CLI lists as throttled at THROTTLE_KBPS both ways
+# (`show throttle`: SID TID Username RateIn Out TBFI TBFO, ours and l2tpns).
+# Asked up to 3 times while short of WANT: l2tpns's forked CLI has been
+# seen to stop short under load.
+throttled_sessions() {
+  local want=$1 n=0
+  for _ in 1 2 3; do
+    n=$("${GEN[@]}" python3 "$ROOT/tests/data/cli_client.py" 127.0.0.1 23 "show throttle" 2>/dev/null |
+      awk -v k="$THROTTLE_KBPS" '$1 ~ /^[0-9]+$/ && $(NF-3) == k && $(NF-2) == k { n++ } END { print n + 0 }')
+    [ "$n" -ge "$want" ] && break
+  done
+  echo "$n"
+}
+
+declare -A CPM CPMO PPS LPPS
+# measure NAME MODE DIR SIZE [POLICY]; MODE is "rate" (RATE pps) or "flat"
+# (flat out); POLICY "throttled" logs in the tuser sessions.
 measure() {
-  local name=$1 mode=$2 dir=$3 size=$4 tag="$1-$2-$3-$4"
+  local name=$1 mode=$2 dir=$3 size=$4 policy=${5:-} tag="$1-$2-$3-$4${5:+-$5}"
   local speed=(--rate "$RATE"); [ "$mode" = flat ] && speed=(--flat-out)
+  local users=(); [ "$policy" = throttled ] && users=(--user-pattern 'tuser%d')
+  [ -z "$THROTTLE_KBPS" ] || users+=(--verbose)
   stop_aux
   local u0 l0 t0; u0=$(udp_rcvbuf_errors); l0=$(sock_drops 06A5); t0=$(tun_tx_dropped)
   if [ "$dir" = up ]; then
@@ -110,15 +153,28 @@ measure() {
   fi
   "${GEN[@]}" "$LOADGEN" --tunnels "$TUNNELS" --threads "$TUNNELS" --sessions "$SESSIONS" --auth pap --password pw \
       --concurrency "$LOGIN_CONCURRENCY" --pings 1 --timeout 300 --expect-dns 10.200.0.53,10.200.0.54 --traffic "$dir" "${speed[@]}" \
-      --size "$size" --duration "$DURATION" --sink "$SINK" --lns-pid "$LNS_PID" \
+      --size "$size" --duration "$DURATION" --sink "$SINK" --lns-pid "$LNS_PID" "${users[@]}" \
       > "$RUN/$tag.out" 2> "$RUN/$tag.err" &
   local lg=$!
-  local src=""
-  if [ "$dir" = down ]; then
+  local src="" throttle_fields=""
+  if [ "$dir" = down ] || [ -n "$THROTTLE_KBPS" ]; then
     until grep -qs 'TRAFFIC START' "$RUN/$tag.err"; do
       kill -0 "$lg" 2>/dev/null || break; sleep 0.05
     done
-    "${GEN[@]}" "$LOADGEN" source --to "$POOL" --sessions "$SESSIONS" "${speed[@]}" --size "$size" \
+  fi
+  # Asked in both policies, so both pay the same for the CLI's answer.
+  if [ -n "$THROTTLE_KBPS" ]; then
+    local kbps=0 want=0
+    [ "$policy" = throttled ] && { kbps=$THROTTLE_KBPS; want=$SESSIONS; }
+    throttle_fields=" throttle_kbps=$kbps throttled_sessions=$(throttled_sessions "$want")"
+  fi
+  if [ "$dir" = down ]; then
+    # The tuser sessions are not given the pool's first addresses (both
+    # LNSs keep a user's old address for it), so the source is told the
+    # sessions' own (the verbose SESSION lines), for both policies alike.
+    local to=$POOL
+    [ -z "$THROTTLE_KBPS" ] || to=$(sed -n 's/^SESSION .* ip=\([0-9.]*\) .*/\1/p' "$RUN/$tag.err" | paste -sd,)
+    "${GEN[@]}" "$LOADGEN" source --to "$to" --sessions "$SESSIONS" "${speed[@]}" --size "$size" \
         --duration "$DURATION" > "$RUN/$tag.src" 2>&1 || true
     src=$(grep '^SOURCE' "$RUN/$tag.src" || true)
   fi
@@ -151,10 +207,12 @@ measure() {
   echo "RESULT lns=$name mode=$mode dir=$dir size=$size sessions_up=$(field up "$s") sent=$sent received=$recv" \
        "lost=$lost loss_pct=$pct pps=${pps:-0} reordered=$(field ${dir}_reordered "$t") lns_cpu_s=${cpu:--}" \
        "lns_cpu_s_per_mpkt=${cpm:--} lns_out=$out lns_in_drops=$in_drops lns_out_pps=$lns_pps" \
-       "lns_cpu_s_per_mpkt_out=$cpm_out result=$(field result "$s")"
-  CPM[$name,$mode,$dir,$size]=${cpm:-0}
-  PPS[$name,$mode,$dir,$size]=${pps:-0}
-  LPPS[$name,$mode,$dir,$size]=$lns_pps
+       "lns_cpu_s_per_mpkt_out=$cpm_out result=$(field result "$s")$throttle_fields"
+  local key=$name${policy:+-$policy}
+  CPM[$key,$mode,$dir,$size]=${cpm:-0}
+  CPMO[$key,$mode,$dir,$size]=$cpm_out
+  PPS[$key,$mode,$dir,$size]=${pps:-0}
+  LPPS[$key,$mode,$dir,$size]=$lns_pps
 }
 
 # The LNS's own CPU with all sessions up and no traffic (timers, keepalives).
@@ -188,6 +246,10 @@ run_lns() {  # NAME START-COMMAND READY-PATTERN
       for size in $SIZES; do
         measure "$name" "$mode" "$dir" "$size"
         sleep 1
+        if [ -n "$THROTTLE_KBPS" ]; then
+          measure "$name" "$mode" "$dir" "$size" throttled
+          sleep 1
+        fi
       done
     done
   done
@@ -199,6 +261,7 @@ run_lns l2tpns "$(l2tpns_command "$RUN/etc-l2tpns")" "$L2TPNS_READY"
 run_lns ours "exec $OURS -c $RUN/etc-ours/startup-config" udp1701
 
 modes=(rate); [ "$FLAT" = 1 ] && modes+=(flat)
+declare -A v
 for dir in $DIRS; do
   for size in $SIZES; do
     a=${CPM[ours,rate,$dir,$size]:-0}; b=${CPM[l2tpns,rate,$dir,$size]:-0}
@@ -213,5 +276,34 @@ for dir in $DIRS; do
       r=inf; [ "$(echo "$b > 0" | bc)" = 1 ] && r=$(echo "scale=2; $a / $b" | bc)
       echo "RATIO flat_out_lns_out_pps dir=$dir size=$size ours=$a l2tpns=$b ours/l2tpns=$r"
     fi
+  done
+done
+
+# ratio A B: A/B to two places, "-" unless both are numbers and B > 0.
+ratio() {
+  if [[ $1 =~ ^[0-9.]+$ && $2 =~ ^[0-9.]+$ ]] && [ "$(echo "$2 > 0" | bc)" = 1 ]; then
+    echo "scale=2; $1 / $2" | bc
+  else echo -; fi
+}
+[ -z "$THROTTLE_KBPS" ] && exit 0
+for mode in "${modes[@]}"; do
+  for dir in $DIRS; do
+    for size in $SIZES; do
+      # At a fixed rate CPU per packet received; flat out per packet delivered.
+      if [ "$mode" = rate ]; then
+        fig=lns_cpu_s_per_mpkt
+        for k in ours ours-throttled l2tpns l2tpns-throttled; do v[$k]=${CPM[$k,$mode,$dir,$size]:-0}; done
+      else
+        fig=lns_cpu_s_per_mpkt_out
+        for k in ours ours-throttled l2tpns l2tpns-throttled; do v[$k]=${CPMO[$k,$mode,$dir,$size]:-0}; done
+      fi
+      echo "THROTTLE $fig mode=$mode dir=$dir size=$size kbps=$THROTTLE_KBPS ours=${v[ours]}" \
+           "ours_throttled=${v[ours-throttled]} l2tpns=${v[l2tpns]} l2tpns_throttled=${v[l2tpns-throttled]}"
+      r=$(ratio "${v[ours-throttled]}" "${v[ours]}")
+      verdict=MISS; [ "$r" != - ] && [ "$(echo "$r <= 1.10" | bc)" = 1 ] && verdict=MET
+      echo "RATIO throttle_cost mode=$mode dir=$dir size=$size ours_throttled/ours=$r target<=1.10 $verdict"
+      echo "RATIO throttle_cost mode=$mode dir=$dir size=$size ours_throttled/l2tpns_throttled=$(ratio "${v[ours-throttled]}" "${v[l2tpns-throttled]}")" \
+           "l2tpns_throttled/l2tpns=$(ratio "${v[l2tpns-throttled]}" "${v[l2tpns]}")"
+    done
   done
 done

@@ -8,6 +8,10 @@
 #       with PASSWORD, Access-Accept and Access-Reject signed with
 #       Message-Authenticator. REQUIRE_MA yes|no: whether the client's
 #       requests must be signed (l2tpns 2.4.1 never signs them: no).
+#   fr_users PREFIX COUNT PASSWORD [REPLY]
+#       print users PREFIX1..PREFIXCOUNT with PASSWORD for the users file
+#       (DIR/raddb/mods-config/files/authorize); REPLY, e.g.
+#       'Cisco-AVPair = "throttle=10000"', goes in every Access-Accept.
 #   fr_start NS DIR [PREFIX...]
 #       start it in namespace NS (PREFIX, e.g. "taskset -c 0", goes before
 #       freeradius), set FR_PID, wait until it is ready (exit 1 if not).
@@ -26,8 +30,15 @@ s = s.replace("Post-Auth-Type REJECT {\n", "Post-Auth-Type REJECT {\n\t\tupdate 
 open(p, "w").write(s)
 PY
   printf 'client lns {\n\tipaddr = 127.0.0.0/8\n\tsecret = %s\n\trequire_message_authenticator = %s\n}\n' "$secret" "$require_ma" > "$dir/raddb/clients.conf"
-  for i in $(seq 1 "$users"); do printf 'user%s\tCleartext-Password := "%s"\n' "$i" "$password"; done \
-    > "$dir/raddb/mods-config/files/authorize"
+  fr_users user "$users" "$password" > "$dir/raddb/mods-config/files/authorize"
+}
+
+fr_users() {
+  local prefix=$1 count=$2 password=$3 reply=${4:-}
+  for i in $(seq 1 "$count"); do
+    printf '%s%s\tCleartext-Password := "%s"\n' "$prefix" "$i" "$password"
+    [ -z "$reply" ] || printf '\t%s\n' "$reply"
+  done
 }
 
 fr_start() {

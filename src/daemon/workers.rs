@@ -416,6 +416,7 @@ impl Worker {
     fn upstream_burst(&mut self) -> io::Result<()> {
         let tick = self.shared.clock.tick();
         let fd = self.udp.as_raw_fd();
+        self.policies.start_burst();
         let mut up = Up {
             policies: &mut self.policies,
             table: &self.table,
@@ -473,6 +474,7 @@ impl Worker {
         let fd = self.udp.as_raw_fd();
         let vnet = self.tun.vnet_hdr();
         let tick = self.shared.clock.tick_now();
+        self.policies.start_burst();
         let mut read = 0;
         for _ in 0..BURST {
             let n = match self.tun.recv(&mut self.buf) {

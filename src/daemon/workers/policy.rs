@@ -3,7 +3,9 @@
 //! reuseport program give each session to one worker both ways, so this
 //! state needs no lock and no atomic per packet; a session with no policy
 //! costs one `is_empty` (no throttled or snooped session in this worker)
-//! or one hash look-up.
+//! or one hash look-up. The buckets read the clock once per burst
+//! ([`Policies::start_burst`]), and a packet within the rate leaves by the
+//! worker's usual path (batched, offloaded), uncopied.
 //!
 //! Snoop copies go out first, so a copy is never delayed or lost by the
 //! session's throttle (l2tpns: raw IP in a UDP datagram to IP:PORT, both
@@ -102,6 +104,8 @@ pub struct Policies {
     snoop_socket: Option<UdpSocket>,
     pub counts: PolicyCounts,
     origin: Instant,
+    /// The buckets' time for the current burst (see `start_burst`).
+    now: u64,
 }
 
 impl Default for Policies {
@@ -133,12 +137,22 @@ impl Policies {
             snoop_socket: None,
             counts: PolicyCounts::default(),
             origin: Instant::now(),
+            now: 0,
         }
     }
 
     /// Nanoseconds on the worker's own clock (the buckets' time).
     pub fn now_ns(&self) -> u64 {
         self.origin.elapsed().as_nanos() as u64
+    }
+
+    /// Read the clock for the packets of a burst: a burst lasts
+    /// microseconds, well within the buckets' millisecond granularity.
+    #[inline]
+    pub fn start_burst(&mut self) {
+        if !self.is_empty() {
+            self.now = self.now_ns();
+        }
     }
 
     /// No session of this worker has a policy: nothing to look up.
@@ -187,7 +201,7 @@ impl Policies {
     /// An upstream IP packet of session `k` (to the TUN); the garden may
     /// rewrite it for the portal.
     pub fn upstream(&mut self, k: SessionKey, packet: &mut [u8]) -> Verdict {
-        let now = self.now_ns();
+        let now = self.now;
         let Some(st) = self.sessions.get_mut(&k) else {
             return Verdict::Pass;
         };
@@ -231,7 +245,9 @@ impl Policies {
     }
 
     /// The downstream datagrams of one IP packet of session `k` in `out`
-    /// (each the encapsulation prefix of `encap` bytes, then the IP packet).
+    /// (each the encapsulation prefix of `encap` bytes, then the IP
+    /// packet). `Pass` when the bucket lets all of them go now: the
+    /// caller sends them.
     pub fn downstream(
         &mut self,
         k: SessionKey,
@@ -239,7 +255,7 @@ impl Policies {
         encap: usize,
         out: &mut DownOutput,
     ) -> Verdict {
-        let now = self.now_ns();
+        let now = self.now;
         let Some(st) = self.sessions.get_mut(&k) else {
             return Verdict::Pass;
         };
@@ -265,25 +281,42 @@ impl Policies {
         };
         // Datagram by datagram: a TSO super-packet is tens of kilobytes,
         // more than a slow bucket or its queue ever holds.
-        let mut dropped = 0;
-        for d in datagrams {
+        let item = |d: &[u8]| DownItem {
+            peer,
+            datagram: d.to_vec(),
+        };
+        let (mut within, mut taken, mut dropped) = (0, false, 0);
+        for d in datagrams.clone() {
             let len = d.len().saturating_sub(encap);
-            let item = DownItem {
-                peer,
-                datagram: d.to_vec(),
-            };
-            match b.admit(now, len) {
-                Admit::Now => self.ready.push(item),
+            let admit = b.admit(now, len);
+            if !taken {
+                if admit == Admit::Now {
+                    within += 1;
+                    continue;
+                }
+                // Over the rate: the ones before it leave through `ready`.
+                // Nothing of this session passes again before `release`:
+                // the queue is not empty (a datagram is dropped with an
+                // empty queue only if larger than the queue).
+                taken = true;
+                self.ready.extend(datagrams.clone().take(within).map(item));
+            }
+            match admit {
+                Admit::Now => self.ready.push(item(d)),
                 Admit::Drop => dropped += 1,
                 Admit::Queue => {
-                    b.push(len, item);
+                    b.push(len, item(d));
                     if b.queued() == 1 {
                         self.backlog.push_back(k);
                     }
                 }
             }
         }
-        Verdict::Taken { dropped }
+        if taken {
+            Verdict::Taken { dropped }
+        } else {
+            Verdict::Pass
+        }
     }
 
     /// Hand every packet the buckets allow now to `out`.
@@ -330,7 +363,6 @@ impl Policies {
         if !self.to_sessions.is_empty() || !self.ready.is_empty() {
             return Some(0);
         }
-        let now = self.now_ns();
         let next = self
             .backlog
             .iter()
@@ -343,7 +375,7 @@ impl Policies {
             })
             .flatten()
             .min()?;
-        let ms = next.saturating_sub(now).div_ceil(1_000_000);
+        let ms = next.saturating_sub(self.now_ns()).div_ceil(1_000_000);
         Some(ms.min(1_000) as i32)
     }
 }
@@ -397,5 +429,98 @@ fn send_copy(
     match socket.as_ref().map(|s| s.send_to(ip, to)) {
         Some(Ok(_)) => counts.snoop_sent += 1,
         _ => counts.snoop_errors += 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataplane::session_table::tests::entry;
+
+    /// A worker's policies with session 1/1 throttled at 64 kbit/s
+    /// (8,192 B/s, a bucket of 3,000 bytes).
+    fn throttled() -> (Policies, SessionKey, SocketAddr) {
+        let mut e = entry(1, 1, [10, 0, 0, 1], &[]);
+        e.policy.throttle_out = 64;
+        let (k, peer) = (e.key, e.peer);
+        let mut p = Policies::default();
+        p.on_update(&TableUpdate::Upsert(e));
+        p.start_burst();
+        (p, k, peer)
+    }
+
+    /// A worker's output holding these datagrams (each an encapsulation
+    /// prefix of `ENCAP_LEN` bytes, then the packet).
+    fn out<'a>(datagrams: impl Iterator<Item = &'a [u8]>) -> DownOutput {
+        use crate::dataplane::downstream::ENCAP_LEN;
+        let mut o = DownOutput::new();
+        for d in datagrams {
+            let (prefix, rest) = d.split_at(ENCAP_LEN);
+            o.push(prefix.try_into().unwrap(), rest, &[]);
+        }
+        o
+    }
+
+    fn released(p: &mut Policies) -> usize {
+        let mut n = 0;
+        p.release(|_| n += 1);
+        n
+    }
+
+    #[test]
+    fn within_the_rate_passes_uncopied_and_beyond_it_waits() {
+        let (mut p, k, peer) = throttled();
+        let d = [0u8; 1010];
+        let one = || std::iter::once(&d[..]);
+        // Three 1,000-byte packets fill the 3,000-byte bucket.
+        for _ in 0..3 {
+            assert_eq!(p.downstream(k, peer, 10, &mut out(one())), Verdict::Pass);
+        }
+        assert_eq!(released(&mut p), 0, "nothing kept for the ones that passed");
+        // The bucket is empty now: the next one waits in the queue.
+        assert_eq!(
+            p.downstream(k, peer, 10, &mut out(one())),
+            Verdict::Taken { dropped: 0 }
+        );
+        assert_eq!(released(&mut p), 0);
+        assert!(p.next_release_ms().is_some());
+    }
+
+    #[test]
+    fn a_packet_cut_across_the_limit_keeps_its_order() {
+        let (mut p, k, peer) = throttled();
+        // Four 1,000-byte datagrams: three fit the 3,000-byte bucket.
+        let d: Vec<[u8; 1010]> = (0..4u8).map(|i| [i; 1010]).collect();
+        let all = d.iter().map(|x| &x[..]);
+        assert_eq!(
+            p.downstream(k, peer, 10, &mut out(all)),
+            Verdict::Taken { dropped: 0 }
+        );
+        let mut firsts = Vec::new();
+        p.release(|r| {
+            if let Released::Down(item) = r {
+                firsts.push(item.datagram[0]);
+            }
+        });
+        assert_eq!(firsts, [0, 1, 2], "the fourth waits for credit");
+    }
+
+    #[test]
+    fn a_packet_behind_held_ones_does_not_overtake_them() {
+        let (mut p, k, peer) = throttled();
+        // 2,500 of the 3,000 bytes go, the next 1,250 wait, and a 100-byte
+        // packet the credit left would allow waits behind them, so it
+        // cannot overtake them through the worker's batch.
+        let big: Vec<[u8; 1260]> = (0..3u8).map(|i| [i; 1260]).collect();
+        let all = big.iter().map(|x| &x[..]);
+        assert_eq!(
+            p.downstream(k, peer, 10, &mut out(all)),
+            Verdict::Taken { dropped: 0 }
+        );
+        let small = [9u8; 110];
+        assert_eq!(
+            p.downstream(k, peer, 10, &mut out(std::iter::once(&small[..]))),
+            Verdict::Taken { dropped: 0 }
+        );
     }
 }
