@@ -53,7 +53,11 @@ fn nsctl_snoop_copies_every_packet_both_ways_into_the_collectors_pcap() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start the collector");
-    std::thread::sleep(Duration::from_millis(500));
+    // Listening once it wrote the pcap header (it binds first): copies
+    // sent before would be refused by the kernel, not lost by the LNS.
+    wait_for("the collector", Duration::from_secs(10), || {
+        std::fs::metadata(&pcap).is_ok_and(|m| m.len() >= 24)
+    });
     debian_nsctl_ok(&lns, &["throttle", "user1", "512"]);
     debian_nsctl_ok(&lns, &["snoop", "user1", "127.0.0.1", "5000"]);
     let st = lns.status();

@@ -278,7 +278,8 @@ pub fn run(opts: Options) -> Result<(), String> {
             udp_offload,
             Duration::from_micros(u64::from(cfg.data_coalesce_usecs)),
             HostUnreachables::share(cfg.icmp_rate, n_workers, tun_addr),
-            workers::policy::Policies::new(tun_addr, cfg.garden_icmp_rate, n_workers),
+            workers::policy::Policies::new(tun_addr, cfg.garden_icmp_rate, n_workers)
+                .with_no_throttle_local(cfg.no_throttle_local_ip),
             shared,
         )
         .map_err(|e| format!("data-plane worker {index}: {e}"))?;

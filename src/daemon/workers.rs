@@ -506,8 +506,8 @@ impl Worker {
                 DownVerdict::ToPeer { peer, count } => {
                     if !self.policies.is_empty() {
                         if let Some(k) = self.out.session() {
-                            let out = &mut self.out;
-                            match self.policies.downstream(k, peer, ENCAP_LEN, out) {
+                            let (table, out) = (&self.table, &mut self.out);
+                            match self.policies.downstream(k, peer, ENCAP_LEN, table, out) {
                                 policy::Verdict::Pass => {}
                                 policy::Verdict::Taken { dropped } => {
                                     for _ in 0..dropped {
@@ -644,7 +644,7 @@ impl Up<'_> {
         match upstream_clamp_mss(self.table, datagram, from, self.tick) {
             UpVerdict::ToTun(packet, key) => {
                 if !self.policies.is_empty() {
-                    match self.policies.upstream(key, packet) {
+                    match self.policies.upstream(key, packet, self.table) {
                         policy::Verdict::Pass => {}
                         policy::Verdict::Taken { dropped } => {
                             if dropped > 0 {

@@ -107,7 +107,7 @@ startup_variables! {
     bind_multi_address: Vec<Ipv4Addr> = Vec::new(), String, IpList(4);
     pppoe_only_equal_svc_name: bool = false, Bool, YesNo;
     multi_hostname: String = String::new(), String, Text;
-    no_throttle_local_ip("no_throttle_local_IP"): bool = false, Bool, YesNo;
+    no_throttle_local_ip("no_throttle_local_IP"): bool = false, Bool, YesNo, implemented;
     /// 0 = not set.
     dhcp6_preferred_lifetime: u32 = 0, Int, Ranged::U32;
     dhcp6_valid_lifetime: u32 = 0, Int, Ranged::U32;

@@ -28,7 +28,7 @@ use crate::dataplane::garden_nat::GardenNat;
 use crate::dataplane::icmp::{self, UNREACHABLE_MAX};
 use crate::dataplane::ipv4::Ipv4Packet;
 use crate::dataplane::policy::SessionPolicy;
-use crate::dataplane::session_table::{SessionKey, TableUpdate};
+use crate::dataplane::session_table::{SessionKey, SessionTable, TableUpdate};
 use crate::dataplane::shaper::{Admit, Shaper};
 use crate::fx_hash::FxHashMap;
 use crate::token_bucket::{Rate, TokenBucket};
@@ -106,6 +106,8 @@ pub struct Policies {
     origin: Instant,
     /// The buckets' time for the current burst (see `start_burst`).
     now: u64,
+    /// no_throttle_local_IP: traffic between two sessions is not throttled.
+    no_throttle_local: bool,
 }
 
 impl Default for Policies {
@@ -138,6 +140,7 @@ impl Policies {
             counts: PolicyCounts::default(),
             origin: Instant::now(),
             now: 0,
+            no_throttle_local: false,
         }
     }
 
@@ -153,6 +156,13 @@ impl Policies {
         if !self.is_empty() {
             self.now = self.now_ns();
         }
+    }
+
+    /// no_throttle_local_IP (l2tpns): a packet between two sessions passes
+    /// their throttles.
+    pub fn with_no_throttle_local(mut self, on: bool) -> Policies {
+        self.no_throttle_local = on;
+        self
     }
 
     /// No session of this worker has a policy: nothing to look up.
@@ -199,8 +209,9 @@ impl Policies {
     }
 
     /// An upstream IP packet of session `k` (to the TUN); the garden may
-    /// rewrite it for the portal.
-    pub fn upstream(&mut self, k: SessionKey, packet: &mut [u8]) -> Verdict {
+    /// rewrite it for the portal. `table` tells other sessions' addresses
+    /// (no_throttle_local_IP).
+    pub fn upstream(&mut self, k: SessionKey, packet: &mut [u8], table: &SessionTable) -> Verdict {
         let now = self.now;
         let Some(st) = self.sessions.get_mut(&k) else {
             return Verdict::Pass;
@@ -231,6 +242,10 @@ impl Policies {
         let Some(b) = st.up.as_mut() else {
             return Verdict::Pass;
         };
+        // As l2tpns: not throttled when the destination is a session.
+        if self.no_throttle_local && to_session(table, packet, 16) {
+            return Verdict::Pass;
+        }
         match b.admit(now, packet.len()) {
             Admit::Now => Verdict::Pass,
             Admit::Drop => Verdict::Taken { dropped: 1 },
@@ -253,6 +268,7 @@ impl Policies {
         k: SessionKey,
         peer: SocketAddr,
         encap: usize,
+        table: &SessionTable,
         out: &mut DownOutput,
     ) -> Verdict {
         let now = self.now;
@@ -279,6 +295,13 @@ impl Policies {
         let Some(b) = st.down.as_mut() else {
             return Verdict::Pass;
         };
+        // As l2tpns: not throttled when the source is a session.
+        if self.no_throttle_local {
+            let first = datagrams.clone().next().and_then(|d| d.get(encap..));
+            if first.is_some_and(|ip| to_session(table, ip, 12)) {
+                return Verdict::Pass;
+            }
+        }
         // Datagram by datagram: a TSO super-packet is tens of kilobytes,
         // more than a slow bucket or its queue ever holds.
         let item = |d: &[u8]| DownItem {
@@ -380,6 +403,15 @@ impl Policies {
     }
 }
 
+/// Is the IPv4 address at `at` (12 source, 16 destination) of `ip` one a
+/// session owns (its address or a Framed-Route)?
+fn to_session(table: &SessionTable, ip: &[u8], at: usize) -> bool {
+    match ip.get(at..at + 4) {
+        Some(&[a, b, c, d]) => table.by_destination(Ipv4Addr::new(a, b, c, d)).is_some(),
+        _ => false,
+    }
+}
+
 /// The bucket for `kbps` (None when 0), keeping the old one's queue.
 fn rebucket<T>(old: Option<Shaper<T>>, kbps: u32, now: u64) -> Option<Shaper<T>> {
     match old {
@@ -474,12 +506,15 @@ mod tests {
         let one = || std::iter::once(&d[..]);
         // Three 1,000-byte packets fill the 3,000-byte bucket.
         for _ in 0..3 {
-            assert_eq!(p.downstream(k, peer, 10, &mut out(one())), Verdict::Pass);
+            assert_eq!(
+                p.downstream(k, peer, 10, &SessionTable::new(), &mut out(one())),
+                Verdict::Pass
+            );
         }
         assert_eq!(released(&mut p), 0, "nothing kept for the ones that passed");
         // The bucket is empty now: the next one waits in the queue.
         assert_eq!(
-            p.downstream(k, peer, 10, &mut out(one())),
+            p.downstream(k, peer, 10, &SessionTable::new(), &mut out(one())),
             Verdict::Taken { dropped: 0 }
         );
         assert_eq!(released(&mut p), 0);
@@ -493,7 +528,7 @@ mod tests {
         let d: Vec<[u8; 1010]> = (0..4u8).map(|i| [i; 1010]).collect();
         let all = d.iter().map(|x| &x[..]);
         assert_eq!(
-            p.downstream(k, peer, 10, &mut out(all)),
+            p.downstream(k, peer, 10, &SessionTable::new(), &mut out(all)),
             Verdict::Taken { dropped: 0 }
         );
         let mut firsts = Vec::new();
@@ -514,13 +549,44 @@ mod tests {
         let big: Vec<[u8; 1260]> = (0..3u8).map(|i| [i; 1260]).collect();
         let all = big.iter().map(|x| &x[..]);
         assert_eq!(
-            p.downstream(k, peer, 10, &mut out(all)),
+            p.downstream(k, peer, 10, &SessionTable::new(), &mut out(all)),
             Verdict::Taken { dropped: 0 }
         );
         let small = [9u8; 110];
         assert_eq!(
-            p.downstream(k, peer, 10, &mut out(std::iter::once(&small[..]))),
+            p.downstream(
+                k,
+                peer,
+                10,
+                &SessionTable::new(),
+                &mut out(std::iter::once(&small[..]))
+            ),
             Verdict::Taken { dropped: 0 }
         );
+    }
+
+    #[test]
+    fn no_throttle_local_ip_lets_traffic_between_sessions_pass() {
+        let (p, k, peer) = throttled();
+        let mut p = p.with_no_throttle_local(true);
+        let mut table = SessionTable::new();
+        table.apply(TableUpdate::Upsert(entry(1, 2, [10, 0, 0, 2], &[])));
+        // From another session (source 10.0.0.2 after the 10-byte prefix).
+        let mut local = [0u8; 1010];
+        local[10 + 12..10 + 16].copy_from_slice(&[10, 0, 0, 2]);
+        for _ in 0..10 {
+            assert_eq!(
+                p.downstream(k, peer, 10, &table, &mut out(std::iter::once(&local[..]))),
+                Verdict::Pass
+            );
+        }
+        // From elsewhere: local traffic took no credit, so the bucket
+        // still passes three, then holds the fourth.
+        let d = [0u8; 1010];
+        let verdicts: Vec<Verdict> = (0..4)
+            .map(|_| p.downstream(k, peer, 10, &table, &mut out(std::iter::once(&d[..]))))
+            .collect();
+        assert_eq!(verdicts[..3], [Verdict::Pass; 3]);
+        assert_eq!(verdicts[3], Verdict::Taken { dropped: 0 });
     }
 }
