@@ -147,9 +147,10 @@ restart_run() {
 }
 # --policy: one CHAP session that FreeRADIUS refuses comes up gardened and
 # probes what it reaches; while the VM holds it, Debian's nsctl ungardens
-# it (an Acct-Start must follow) and throttles it; then it probes again and
-# iperf3 runs up and down through the throttle.
-THROTTLE_KBPS=2000
+# it (an Acct-Start must follow) and throttles it at 2,000 kbit/s; it probes
+# again and iperf3 runs up and down for 10 s each; then the throttle goes to
+# 50,000 kbit/s and iperf3 runs again.
+RATES=(2000 50000)
 policy_run() {
   echo "== policy"
   ip netns exec "$NS" iperf3 -s -B 10.200.0.1 > "$RUN/iperf3-server.log" 2>&1 &
@@ -158,15 +159,27 @@ policy_run() {
     --first-index 1 --ping-target $GARDEN_OK --probe-route 10.250.0.0/24 --probe-route 10.200.0.53/32 \
     --probe ping:$GARDEN_NO --probe http:$GARDEN_NO:80 --probe dns:10.200.0.53:portal.test \
     --probe-after ping:$GARDEN_NO --probe-after http:$GARDEN_NO:80 --pause 12 \
-    --transfer 10.200.0.1:5201 --transfer-time 8 --transfer-both ${VM_ARGS:-} > "$RUN/policy.out" 2>&1 &
+    --transfer 10.200.0.1:5201 --transfer-time 10 --transfer-both --transfer-again 5 \
+    ${VM_ARGS:-} > "$RUN/policy.out" 2>&1 &
   local vm=$!
-  for _ in $(seq 1 1200); do grep -q PEER-HOLDING "$RUN/policy.out" && break; kill -0 $vm 2>/dev/null || break; sleep 0.2; done
+  wait_line() {
+    for _ in $(seq 1 1500); do grep -q "$1" "$RUN/policy.out" && return 0; kill -0 $vm 2>/dev/null || break; sleep 0.2; done
+    grep -q "$1" "$RUN/policy.out"
+  }
+  nsctl() { ip netns exec "$NS" /usr/sbin/nsctl -h 127.0.0.1 "$@" || { echo "FAIL: nsctl $*"; rc=1; }; }
+  wait_line PEER-HOLDING || echo "FAIL: the VM never held its session"
   local starts_before sid
   starts_before=$(cat "$RUN"/radlog/radacct/*/detail-* 2>/dev/null | grep -c "Acct-Status-Type = Start" || true)
   sid=$(grep "session up" "$RUN/lns.log" | grep -o 'tunnel=[0-9]* session=[0-9]*' | head -1 | awk -F'[= ]' '{ print $2 * 65536 + $4 }')
   grep "session up" "$RUN/lns.log" | grep -q "garden=true" || { echo "FAIL: the refused login is not gardened"; rc=1; }
-  ip netns exec "$NS" /usr/sbin/nsctl -h 127.0.0.1 ungarden "$sid" || { echo "FAIL: nsctl ungarden $sid"; rc=1; }
-  ip netns exec "$NS" /usr/sbin/nsctl -h 127.0.0.1 throttle user1 $THROTTLE_KBPS || { echo "FAIL: nsctl throttle"; rc=1; }
+  nsctl ungarden "$sid"
+  nsctl throttle user1 "${RATES[0]}"
+  if wait_line PEER-TRANSFERRED; then
+    nsctl unthrottle user1
+    nsctl throttle user1 "${RATES[1]}"
+  else
+    echo "FAIL: no second round of transfers"; rc=1
+  fi
   wait $vm || rc=1
   cat "$RUN/policy.out"
   local starts_after
@@ -181,15 +194,18 @@ policy_run() {
   probe after http $GARDEN_NO:80 "result=ok detail=ELSEWHERE"
   # The IP rate implied by iperf3's goodput (1448 of 1500 bytes) within 5%
   # of the throttle (kbit of 1,024 bits), and goodput at least 90% of it.
-  local line mbit
-  for reverse in 0 1; do
-    line=$(grep "^TRANSFER .* reverse=$reverse " "$RUN/policy.out" || true)
-    mbit=$(echo "$line" | grep -o 'mbit_s=[0-9.]*' | cut -d= -f2)
-    if [ -z "$mbit" ] || ! echo "$mbit" | awk -v k=$THROTTLE_KBPS '{ r = k * 1024 / 1e6; ip = $1 * 1500 / 1448; exit !($1 >= 0.9 * r && ip <= 1.05 * r && ip >= 0.95 * r) }'; then
-      echo "FAIL: throttled transfer reverse=$reverse: $line"; rc=1
-    else
-      echo "THROTTLE reverse=$reverse kbps=$THROTTLE_KBPS goodput_mbit_s=$mbit"
-    fi
+  local line mbit round kbps reverse
+  for round in 1 2; do
+    kbps=${RATES[$((round - 1))]}
+    for reverse in 0 1; do
+      line=$(grep "^TRANSFER .* round=$round .* reverse=$reverse " "$RUN/policy.out" || true)
+      mbit=$(echo "$line" | grep -o 'mbit_s=[0-9.]*' | cut -d= -f2)
+      if [ -z "$mbit" ] || ! echo "$mbit" | awk -v k="$kbps" '{ r = k * 1024 / 1e6; ip = $1 * 1500 / 1448; exit !($1 >= 0.9 * r && ip <= 1.05 * r && ip >= 0.95 * r) }'; then
+        echo "FAIL: throttled transfer at $kbps kbit/s reverse=$reverse: $line"; rc=1
+      else
+        echo "THROTTLE reverse=$reverse kbps=$kbps goodput_mbit_s=$mbit"
+      fi
+    done
   done
   grep -q "result=PASS" "$RUN/policy.out" || rc=1
 }

@@ -47,6 +47,8 @@ fn run(mode: &[&str]) {
             "acct_starts_while_gardened=0 acct_starts_after_ungarden=1",
             "THROTTLE reverse=0 kbps=2000",
             "THROTTLE reverse=1 kbps=2000",
+            "THROTTLE reverse=0 kbps=50000",
+            "THROTTLE reverse=1 kbps=50000",
         ] {
             assert!(stdout.contains(line), "{line} missing:\n{stdout}");
         }
@@ -85,7 +87,8 @@ fn xl2tpd_and_pppd_sessions_survive_a_restart() {
 /// refuses the CHAP login, the garden plugin lets it in gardened; pppd's
 /// host reaches the garden's host, its DNS and the portal (port 80), not a
 /// host outside; Debian's nsctl ungardens it (an Acct-Start follows) and
-/// throttles it at 2,000 kbit/s: iperf3 holds that rate up and down.
+/// throttles it at 2,000 then 50,000 kbit/s: iperf3 holds each rate up and
+/// down for 10 s.
 #[test]
 fn xl2tpd_and_pppd_in_the_walled_garden_and_throttled() {
     if common::skip_privileged() {

@@ -28,7 +28,9 @@
 #   --no-require-dns      a session without DNS servers from IPCP still passes
 #   --transfer HOST:PORT  iperf3 client through the first session (after --pause and
 #                         its probes); --transfer-time S (3), --transfer-bytes N (instead
-#                         of a time), --transfer-reverse, --transfer-both (up, then down)
+#                         of a time), --transfer-reverse, --transfer-both (up, then down),
+#                         --transfer-again S (print PEER-TRANSFERRED, wait S s, transfer
+#                         again: round=2 in the TRANSFER lines)
 #   --connect-interval S  pause between connect requests (default 0.05)
 #   --probe KIND:ARGS     after the pings, probe through the first session and print a
 #                         PROBE line (result=ok|fail): ping:ADDR, http:ADDR:PORT (the
@@ -65,7 +67,7 @@ PING_TARGET=""; PING_COUNT=3; MAX_LOSS=0; REQUIRE_DNS=1
 TRANSFER=""; TRANSFER_TIME=3; TRANSFER_BYTES=""; TRANSFER_REVERSE=0
 CONNECT_INTERVAL=0.05; PAUSE=0; TIMEOUT=180; MEM=256; ACCEL=auto
 SHOW_PPP_LOG=0; CONSOLE_LOG=""; DEBUG=0
-PROBES=""; PROBES_AFTER=""; PROBE_ROUTES=""
+PROBES=""; PROBES_AFTER=""; PROBE_ROUTES=""; TRANSFER_AGAIN=0
 while [ $# -gt 0 ]; do
   opt=$1
   case "$opt" in
@@ -96,6 +98,7 @@ while [ $# -gt 0 ]; do
     --transfer) TRANSFER=$val ;;
     --transfer-time) TRANSFER_TIME=$val ;;
     --transfer-bytes) TRANSFER_BYTES=$val ;;
+    --transfer-again) TRANSFER_AGAIN=$val ;;
     --connect-interval) CONNECT_INTERVAL=$val ;;
     --pause) PAUSE=$val ;;
     --probe) PROBES="$PROBES $val" ;;
@@ -116,7 +119,7 @@ LNS_ADDR=${LNS%%:*}; LNS_PORT=1701
 [ "$LNS" = "$LNS_ADDR" ] || LNS_PORT=${LNS#*:}
 is_number "$LNS_PORT" || usage_error "--lns ADDR[:PORT]: bad port $LNS_PORT"
 is_number "$SESSIONS" && [ "$SESSIONS" -ge 1 ] && [ "$SESSIONS" -le 250 ] || usage_error "--sessions 1..250"
-for n in FIRST_INDEX PING_COUNT MAX_LOSS TIMEOUT MEM SHOW_PPP_LOG PAUSE; do
+for n in FIRST_INDEX PING_COUNT MAX_LOSS TIMEOUT MEM SHOW_PPP_LOG PAUSE TRANSFER_AGAIN; do
   is_number "${!n}" || usage_error "--$(tr 'A-Z_' 'a-z-' <<<"$n") needs a number"
 done
 case "$AUTH" in pap|chap) ;; *) usage_error "--auth pap|chap" ;; esac
@@ -190,7 +193,7 @@ mkdir -p "$RUN/extra/peer" "$RUN/extra/etc/ppp"
 for v in SESSIONS USER_PATTERN FIRST_INDEX PASSWORD AUTH TUNNEL_SECRET HIDE_AVPS \
          TUNNEL_AUTH HIDDEN GUEST_IP GUEST_PREFIX GUEST_GW PING_TARGET PING_COUNT MAX_LOSS \
          REQUIRE_DNS TRANSFER TRANSFER_TIME TRANSFER_BYTES TRANSFER_REVERSE \
-         CONNECT_INTERVAL SHOW_PPP_LOG PAUSE DEBUG PROBES PROBES_AFTER PROBE_ROUTES; do
+         CONNECT_INTERVAL SHOW_PPP_LOG PAUSE DEBUG PROBES PROBES_AFTER PROBE_ROUTES TRANSFER_AGAIN; do
   printf '%s=%q\n' "$v" "${!v}"
 done > "$RUN/extra/peer/config"
 {

@@ -284,7 +284,7 @@ transfer() {
   mbit=$(echo "$receiver" | awk '{ for (i = 1; i <= NF; i++) if ($i == "Mbits/sec") print $(i - 1) }')
   retr=$(echo "$sender" | awk '{ for (i = 1; i <= NF; i++) if ($i == "Mbits/sec") print $(i + 1) }')
   if [ $rc -eq 0 ] && [ -n "$mbit" ]; then TRANSFER_RESULT=ok; else TRANSFER_RESULT=fail; fi
-  echo "TRANSFER $FIRST_USER via=$(field if "$f") src=$(field local "$f") to=$host:$port tool=iperf3 $(echo $amount | tr -d ' ') reverse=$TRANSFER_REVERSE received_MB=${mb:--} mbit_s=${mbit:--} retransmits=${retr:--} wall_s=$wall result=$(echo $TRANSFER_RESULT | tr a-z A-Z)"
+  echo "TRANSFER $FIRST_USER round=$ROUND via=$(field if "$f") src=$(field local "$f") to=$host:$port tool=iperf3 $(echo $amount | tr -d ' ') reverse=$TRANSFER_REVERSE received_MB=${mb:--} mbit_s=${mbit:--} retransmits=${retr:--} wall_s=$wall result=$(echo $TRANSFER_RESULT | tr a-z A-Z)"
   [ $TRANSFER_RESULT = ok ] || tail -15 /run/peer/iperf.log | sed 's/^/IPERFLOG /'
 }
 
@@ -352,11 +352,23 @@ show_logs
 probes before "$PROBES"
 pause_and_ping_again
 probes after "$PROBES_AFTER"
-if [ "$TRANSFER_REVERSE" = both ]; then
-  TRANSFER_REVERSE=0; transfer
-  if [ "$TRANSFER_RESULT" = ok ]; then TRANSFER_REVERSE=1; transfer; fi
-else
-  transfer
+transfers() {
+  if [ "$TRANSFER_BOTH" = 1 ]; then
+    TRANSFER_REVERSE=0; transfer
+    if [ "$TRANSFER_RESULT" = ok ]; then TRANSFER_REVERSE=1; transfer; fi
+  else
+    transfer
+  fi
+}
+TRANSFER_BOTH=0; [ "$TRANSFER_REVERSE" = both ] && TRANSFER_BOTH=1
+ROUND=1
+transfers
+# --transfer-again: the host may change the session (its throttle) meanwhile.
+if [ "${TRANSFER_AGAIN:-0}" -gt 0 ] && [ "$TRANSFER_RESULT" = ok ]; then
+  echo "PEER-TRANSFERRED wait_s=$TRANSFER_AGAIN"
+  sleep "$TRANSFER_AGAIN"
+  ROUND=2
+  transfers
 fi
 summary
 teardown
