@@ -86,7 +86,8 @@ fn http_get(tc: &TunClient, addr: &str, port: u16) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-fn drop_count(lns: &Lns) -> u64 {
+/// A series of the daemon's /metrics (`name` with its labels, as printed).
+fn metric(lns: &Lns, series: &str) -> u64 {
     let out = lns
         .ns
         .command("curl")
@@ -95,9 +96,13 @@ fn drop_count(lns: &Lns) -> u64 {
         .expect("scrape");
     let text = String::from_utf8_lossy(&out.stdout);
     text.lines()
-        .find(|l| l.starts_with("l2tpns_dropped_packets_total{reason=\"gardened\"}"))
+        .find(|l| l.starts_with(&format!("{series} ")))
         .and_then(|l| l.split_whitespace().last()?.parse().ok())
-        .unwrap_or_else(|| panic!("no gardened drops in the scrape:\n{text}"))
+        .unwrap_or_else(|| panic!("no {series} in the scrape:\n{text}"))
+}
+
+fn drop_count(lns: &Lns) -> u64 {
+    metric(lns, "l2tpns_dropped_packets_total{reason=\"gardened\"}")
 }
 
 #[test]
@@ -200,6 +205,8 @@ fn a_refused_login_is_gardened_and_ungarden_lets_it_out() {
     wait_for("3 refusals counted", Duration::from_secs(5), || {
         drop_count(&lns) >= before + 3
     });
+    assert!(metric(&lns, "l2tpns_garden_redirects_total") >= 1);
+    assert!(metric(&lns, "l2tpns_garden_prohibited_total{result=\"sent\"}") >= 1);
     let detail = lns.radius[0].detail();
     assert!(
         !detail.contains("Acct-Status-Type = Start"),

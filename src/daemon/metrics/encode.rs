@@ -454,6 +454,22 @@ fn data(e: &mut DescriptorEncoder, s: &Snapshot) -> fmt::Result {
         "Snoop (lawful intercept): copies of subscribers' packets, by result: sent, failed (could not be sent).",
         "result",
         [("sent", d.snoop_sent), ("failed", d.snoop_errors)],
+    )?;
+    counter(
+        e,
+        "l2tpns_garden_redirects",
+        "Walled garden: TCP connections to port 80 sent to the portal (garden_redirect).",
+        d.garden_redirects,
+    )?;
+    counters(
+        e,
+        "l2tpns_garden_prohibited",
+        "Walled garden: refused packets answered with ICMP administratively prohibited (sent), or left unanswered by garden_icmp_rate (limited).",
+        "result",
+        [
+            ("sent", d.garden_prohibited),
+            ("limited", d.garden_prohibited_limited),
+        ],
     )
 }
 
