@@ -2,10 +2,13 @@
  * as fast as sendmmsg(2) allows, for a fixed time, and prints how many it
  * sent.
  *
- *   l2tp-blast up   LNS_IP TUNNEL SESSIONS FLOWS SECONDS IP_SIZE
+ *   l2tp-blast up   LNS_IP TUNNEL SESSIONS FLOWS SECONDS IP_SIZE LAC_PORT
  *       L2TP data messages (RFC 2661 s3.1, no L/S/O bits) carrying PPP IPv4
  *       UDP packets for (TUNNEL, 1..SESSIONS), to LNS_IP:1701, from FLOWS
- *       sockets (FLOWS source ports, as if from FLOWS LACs). Source address
+ *       raw sockets, each as from LNS_IP:LAC_PORT: the LNS takes a
+ *       tunnel's data only from its LAC's address and port (RFC 2661
+ *       s8.1), so the packets must come from the port of the LAC that
+ *       holds the tunnel (the load generator's). Inner source address
  *       10.100.0.x: run the LNS with disable_no_spoof; destination
  *       10.250.0.1 (blackhole it in the namespace).
  *   l2tp-blast down ADDR_FILE FLOWS SECONDS IP_SIZE
@@ -89,28 +92,38 @@ int main(int argc, char **argv) {
     static int len[MAX_SESSIONS];
     static struct sockaddr_in to[MAX_SESSIONS];
     int socks[256];
-    if (argc == 8 && strcmp(argv[1], "up") == 0) {
+    if (argc == 9 && strcmp(argv[1], "up") == 0) {
         int tunnel = atoi(argv[3]), sessions = atoi(argv[4]), flows = atoi(argv[5]);
         double seconds = atof(argv[6]);
         int size = atoi(argv[7]);
-        if (sessions < 1 || sessions > MAX_SESSIONS || flows < 1 || flows > 256 || size < 28 || size > 1400)
+        int lac_port = atoi(argv[8]);
+        if (sessions < 1 || sessions > MAX_SESSIONS || flows < 1 || flows > 256 || size < 28 ||
+            size > 1400 || lac_port < 1 || lac_port > 65535)
             return 2;
+        struct in_addr lns;
+        if (inet_pton(AF_INET, argv[2], &lns) != 1) return 2;
+        uint32_t lns_ip = ntohl(lns.s_addr);
         for (int s = 0; s < sessions; s++) {
-            uint8_t *p = pkt[s];
+            /* Outer IPv4 + UDP (checksum 0, allowed over IPv4) from the LAC's port. */
+            int l2tp_len = 10 + size;
+            ip_udp(pkt[s], 28 + l2tp_len, lns_ip, lns_ip, lac_port);
+            pkt[s][22] = 1701 >> 8; pkt[s][23] = 1701 & 0xff;
+            uint8_t *p = pkt[s] + 28;
             p[0] = 0x00; p[1] = 0x02;               /* data, version 2 */
             p[2] = tunnel >> 8; p[3] = tunnel & 0xff;
             p[4] = (s + 1) >> 8; p[5] = (s + 1) & 0xff;
             p[6] = 0xff; p[7] = 0x03; p[8] = 0x00; p[9] = 0x21;
             ip_udp(p + 10, size, 0x0a640001 + (s % 250), 0x0afa0001, 10000 + s);
-            len[s] = 10 + size;
+            len[s] = 28 + l2tp_len;
         }
         memset(&to[0], 0, sizeof to[0]);
         to[0].sin_family = AF_INET;
         to[0].sin_port = htons(1701);
         inet_pton(AF_INET, argv[2], &to[0].sin_addr);
         for (int f = 0; f < flows; f++) {
-            socks[f] = socket(AF_INET, SOCK_DGRAM, 0);
-            if (socks[f] < 0) { perror("socket"); return 1; }
+            /* IPPROTO_RAW: we write the IP header (IP_HDRINCL). */
+            socks[f] = socket(AF_INET, SOCK_RAW, IPPROTO_RAW);
+            if (socks[f] < 0) { perror("raw socket"); return 1; }
         }
         return blast(flows, socks, to, 1, pkt, len, sessions, seconds);
     }

@@ -12,9 +12,10 @@
 # sessions up in one tunnel and holding them (tunnel id 1, session ids
 # 1..SESSIONS on a fresh daemon), then benches/l2tp-blast.c sends IP_SIZE-byte
 # IPv4/UDP packets as fast as it can for SECONDS_PER_RUN: upstream as L2TP
-# data messages from FLOWS source ports (FLOWS LACs, so SO_REUSEPORT can
-# spread them), downstream as UDP to the sessions' addresses from FLOWS
-# sockets. pps = the daemon's up_packets/down_packets delta; CPU = its
+# data messages from FLOWS raw sockets, all as from the load generator's
+# port (the LNS takes a tunnel's data only from its LAC's address and port;
+# the reuseport program spreads sessions over the workers), downstream as
+# UDP to the sessions' addresses from FLOWS sockets. pps = the daemon's up_packets/down_packets delta; CPU = its
 # utime+stime delta from /proc/PID/stat (all threads; on loopback the
 # receiving side of our sends is charged to us too). The generator runs on
 # the same machine and competes for the cores.
@@ -96,11 +97,15 @@ EOF
   for _ in $(seq 1 300); do grep -q HOLDING "$RUN/lg.err" && break; sleep 0.1; done
   grep -q HOLDING "$RUN/lg.err" || { echo "sessions did not come up" >&2; cat "$RUN/lg.err" "$RUN/lns.log" >&2; exit 1; }
   sed -n 's/^SESSION .* ip=\([0-9.]*\) .*/\1/p' "$RUN/lg.err" > "$RUN/addrs"
+  # The LAC's UDP port (the load generator's socket to 1701): the LNS takes
+  # tunnel 1's data only from there.
+  lac_port=$(nsx ss -Hunp | awk '/l2tpns-loadgen/ && $5 ~ /:1701$/ { n = split($4, a, ":"); print a[n]; exit }')
+  [ -n "$lac_port" ] || { echo "no load generator socket" >&2; nsx ss -Hunp >&2; exit 1; }
   for dir in up down; do
     [ "$dir" = down ] && kill -STOP "$LG_PID"
     st0=$(status); c0=$(cpu_ticks)
     if [ "$dir" = up ]; then
-      nsx "$RUN/l2tp-blast" up 127.0.0.1 1 "$SESSIONS" "$FLOWS" "$SECS" "$SIZE" >/dev/null
+      nsx "$RUN/l2tp-blast" up 127.0.0.1 1 "$SESSIONS" "$FLOWS" "$SECS" "$SIZE" "$lac_port" >/dev/null
     else
       nsx "$RUN/l2tp-blast" down "$RUN/addrs" "$FLOWS" "$SECS" "$SIZE" >/dev/null
     fi
