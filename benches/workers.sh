@@ -99,7 +99,7 @@ EOF
   sed -n 's/^SESSION .* ip=\([0-9.]*\) .*/\1/p' "$RUN/lg.err" > "$RUN/addrs"
   # The LAC's UDP port (the load generator's socket to 1701): the LNS takes
   # tunnel 1's data only from there.
-  lac_port=$(nsx ss -Hunp | awk '/l2tpns-loadgen/ && $5 ~ /:1701$/ { n = split($4, a, ":"); print a[n]; exit }')
+  lac_port=$(nsx ss -Hunp | awk '/l2tpns-loadgen/ { for (i = 2; i <= NF; i++) if ($i ~ /:1701$/) { n = split($(i - 1), a, ":"); print a[n]; exit } }')
   [ -n "$lac_port" ] || { echo "no load generator socket" >&2; nsx ss -Hunp >&2; exit 1; }
   for dir in up down; do
     [ "$dir" = down ] && kill -STOP "$LG_PID"
