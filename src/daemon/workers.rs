@@ -390,13 +390,14 @@ impl Worker {
             }
             policy::Released::ToSession(ip) => answers.push(ip.to_vec()),
         });
-        // Encapsulated as any downstream packet (rare: rate-limited refusals).
+        // Down the session as any downstream packet (snooped, throttled);
+        // rare: rate-limited refusals.
         for ip in answers {
             let tick = self.shared.clock.tick();
-            if let DownVerdict::ToPeer { peer, .. } =
+            if let DownVerdict::ToPeer { peer, count } =
                 downstream(&self.table, &ip, self.local_address, tick, &mut self.out)
             {
-                self.send_out(fd, peer);
+                self.deliver(fd, peer, count);
             }
         }
         if let Some(tx) = &mut self.tx {
@@ -503,29 +504,7 @@ impl Worker {
                 downstream(&self.table, frame, local, tick, &mut self.out)
             };
             match verdict {
-                DownVerdict::ToPeer { peer, count } => {
-                    if !self.policies.is_empty() {
-                        if let Some(k) = self.out.session() {
-                            let (table, out) = (&self.table, &mut self.out);
-                            match self.policies.downstream(k, peer, ENCAP_LEN, table, out) {
-                                policy::Verdict::Pass => {}
-                                policy::Verdict::Taken { dropped } => {
-                                    for _ in 0..dropped {
-                                        self.shared.drops.count(DropReason::Throttled);
-                                    }
-                                    continue;
-                                }
-                                // Downstream is never refused (the garden
-                                // filters what the subscriber sends).
-                                policy::Verdict::Refused => continue,
-                            }
-                        }
-                    }
-                    self.counts.down += count as u64;
-                    let encap = count.saturating_mul(ENCAP_LEN);
-                    self.counts.down_bytes += self.out.bytes().len().saturating_sub(encap) as u64;
-                    self.send_out(fd, peer);
-                }
+                DownVerdict::ToPeer { peer, count } => self.deliver(fd, peer, count),
                 DownVerdict::IcmpToTun => {
                     self.shared.drops.count(DropReason::TooBigDf);
                     if self.tun.send(self.out.icmp()).is_err() {
@@ -555,6 +534,32 @@ impl Worker {
             }
         }
         Ok(read >= BURST)
+    }
+
+    /// The datagrams of a `ToPeer` verdict in `self.out`: through the
+    /// session's policy (garden, snoop, bucket) if it has one, then out.
+    fn deliver(&mut self, fd: std::os::fd::RawFd, peer: SocketAddr, count: usize) {
+        if !self.policies.is_empty() {
+            if let Some(k) = self.out.session() {
+                let (table, out) = (&self.table, &mut self.out);
+                match self.policies.downstream(k, peer, ENCAP_LEN, table, out) {
+                    policy::Verdict::Pass => {}
+                    policy::Verdict::Taken { dropped } => {
+                        for _ in 0..dropped {
+                            self.shared.drops.count(DropReason::Throttled);
+                        }
+                        return;
+                    }
+                    // Downstream is never refused (the garden filters what
+                    // the subscriber sends).
+                    policy::Verdict::Refused => return,
+                }
+            }
+        }
+        self.counts.down += count as u64;
+        let encap = count.saturating_mul(ENCAP_LEN);
+        self.counts.down_bytes += self.out.bytes().len().saturating_sub(encap) as u64;
+        self.send_out(fd, peer);
     }
 
     /// Queue (or send) the datagrams of the last downstream verdict: with
