@@ -140,7 +140,7 @@ startup_variables! {
     /// TUN offloads (IFF_VNET_HDR, TSO/USO) and UDP GSO/GRO where the kernel has them.
     data_offload: bool = true, Bool, YesNo, ours, implemented;
     /// Receive moderation of the workers while traffic is dense (0: off).
-    data_coalesce_usecs: u32 = 100, Int, Ranged(0, 10_000), ours, implemented;
+    data_coalesce_usecs: u32 = 250, Int, Ranged(0, 10_000), ours, implemented;
     /// Seconds between accounting_dir files (l2tpns: 300, fixed).
     accounting_dir_interval: u32 = 300, Int, Ranged(1, 86_400), ours, implemented, live;
     /// Prometheus /metrics endpoint; None = off.

@@ -110,7 +110,7 @@ const REFERENCE_DEFAULTS: &[(&str, &str)] = &[
     ("data_workers", "0"),
     ("data_batch", "32"),
     ("data_offload", "yes"),
-    ("data_coalesce_usecs", "100"),
+    ("data_coalesce_usecs", "250"),
     ("accounting_dir_interval", "300"),
     ("metrics_address", ""),
     ("nsctl_bind_address", "127.0.0.1"),
