@@ -370,7 +370,6 @@ impl Worker {
     /// answers, and count the policies' events.
     fn release_throttled(&mut self) {
         let fd = self.udp.as_raw_fd();
-        let mut answers = Vec::new();
         let (tun, udp, c) = (&mut self.tun, &self.udp, &mut self.counts);
         self.policies.release(|r| match r {
             policy::Released::Up(ip) => {
@@ -388,12 +387,12 @@ impl Worker {
                     c.udp_errors += 1;
                 }
             }
-            policy::Released::ToSession(ip) => answers.push(ip.to_vec()),
         });
         // Down the session as any downstream packet (snooped, throttled);
         // rare: rate-limited refusals.
+        let answers = self.policies.take_answers();
+        let tick = self.shared.clock.tick();
         for ip in answers {
-            let tick = self.shared.clock.tick();
             if let DownVerdict::ToPeer { peer, count } =
                 downstream(&self.table, &ip, self.local_address, tick, &mut self.out)
             {

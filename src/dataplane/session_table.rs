@@ -91,6 +91,19 @@ impl SessionCounters {
         }
     }
 
+    /// Start the traffic counts again (a session let out of the walled
+    /// garden is accounted from then on).
+    pub fn reset_traffic(&self) {
+        for n in [
+            &self.rx_bytes,
+            &self.tx_bytes,
+            &self.rx_packets,
+            &self.tx_packets,
+        ] {
+            n.store(0, Ordering::Relaxed);
+        }
+    }
+
     pub fn snapshot(&self) -> CounterSnapshot {
         let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
         CounterSnapshot {

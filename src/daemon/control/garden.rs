@@ -5,7 +5,6 @@
 //! its counters and sends a fresh Acct-Start. What it may reach is the data
 //! plane's (dataplane::garden), published to every worker from here.
 
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -52,18 +51,17 @@ impl ControlPlane {
             if garden { "Garden user" } else { "Un-Garden user" }
         );
         // What the usage files owe it so far is written (going in), or
-        // nothing (coming out, its counters start again).
+        // nothing (coming out, its counters start again). Going in, its
+        // paid session ends: the Stop closes the record the Start opened
+        // (l2tpns sent none, leaving it open).
         if let Some(s) = self.sessions.remove(&k) {
             self.acct_dir_session_closed(k, &s);
+            if garden {
+                self.accounting_stop(now, k, &s, &Cause::AdminReset);
+            }
             self.sessions.insert(k, s);
         }
         if garden {
-            // Its paid session ends here: the Stop closes the record the
-            // Start opened (l2tpns sent none, leaving it open).
-            if let Some(s) = self.sessions.remove(&k) {
-                self.accounting_stop(now, k, &s, &Cause::AdminReset);
-                self.sessions.insert(k, s);
-            }
             if let Some(s) = self.sessions.get_mut(&k) {
                 s.acct_started = false;
                 s.next_interim = None;
@@ -90,10 +88,7 @@ impl ControlPlane {
         }
         if let Some(s) = self.sessions.get_mut(&k) {
             s.username = user;
-            let c = &s.counters;
-            for n in [&c.rx_bytes, &c.tx_bytes, &c.rx_packets, &c.tx_packets] {
-                n.store(0, Relaxed);
-            }
+            s.counters.reset_traffic();
             s.up_at = Some(now);
         }
         self.set_policy(k, |p| p.garden = false);

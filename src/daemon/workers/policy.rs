@@ -61,13 +61,10 @@ pub enum Verdict {
     Refused,
 }
 
-/// What the policies let go: an IP packet for the TUN, a datagram for a
-/// peer, or an IP packet for one of this worker's sessions (an ICMP answer
-/// to encapsulate as any downstream packet).
+/// What a bucket lets go: an IP packet for the TUN, or a datagram for a peer.
 pub enum Released<'a> {
     Up(&'a [u8]),
     Down(&'a DownItem),
-    ToSession(&'a [u8]),
 }
 
 /// Policy events, added to the worker's stats per wake-up.
@@ -347,9 +344,6 @@ impl Policies {
         for item in self.ready.drain(..) {
             out(Released::Down(&item));
         }
-        for icmp in self.to_sessions.drain(..) {
-            out(Released::ToSession(&icmp));
-        }
         if self.backlog.is_empty() {
             return;
         }
@@ -378,6 +372,12 @@ impl Policies {
                 self.backlog.push_back(k);
             }
         }
+    }
+
+    /// The garden's ICMP answers to this worker's sessions, to send down
+    /// each session as any downstream packet.
+    pub fn take_answers(&mut self) -> Vec<Vec<u8>> {
+        std::mem::take(&mut self.to_sessions)
     }
 
     /// Milliseconds until the next queued packet may go (None: nothing
