@@ -12,6 +12,7 @@ mod common;
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
+use common::metrics::{scrape_at, value};
 use common::radius::{RadiusSetup, RADIUS_SECRET};
 use common::tun_client::{kill_and_reap, TunClient};
 use common::*;
@@ -88,17 +89,7 @@ fn http_get(tc: &TunClient, addr: &str, port: u16) -> Option<String> {
 
 /// A series of the daemon's /metrics (`name` with its labels, as printed).
 fn metric(lns: &Lns, series: &str) -> u64 {
-    let out = lns
-        .ns
-        .command("curl")
-        .args(["-s", "http://127.0.0.1:9331/metrics"])
-        .output()
-        .expect("scrape");
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.lines()
-        .find(|l| l.starts_with(&format!("{series} ")))
-        .and_then(|l| l.split_whitespace().last()?.parse().ok())
-        .unwrap_or_else(|| panic!("no {series} in the scrape:\n{text}"))
+    value(&scrape_at(&lns.ns, "127.0.0.1:9331"), series) as u64
 }
 
 fn drop_count(lns: &Lns) -> u64 {

@@ -8,56 +8,21 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::os::fd::AsRawFd;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::metrics::{http_at, in_netns, scrape_at, value};
 use common::*;
 
 const ADDR: &str = "127.0.0.1:9100";
 
-/// Run `f` on a thread that has entered the namespace (setns affects only
-/// the calling thread): the test's own HTTP client, no curl needed.
-fn in_netns<T: Send + 'static>(ns: &Netns, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let path = format!("/var/run/netns/{}", ns.name);
-    std::thread::spawn(move || {
-        let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        // SAFETY: a valid namespace fd; only this thread changes namespace.
-        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-        f()
-    })
-    .join()
-    .expect("netns thread")
-}
-
-/// One request, the whole answer (the server closes the connection).
+/// One request to the endpoint, the whole answer.
 fn http(ns: &Netns, request: &str) -> String {
-    let request = request.to_string();
-    in_netns(ns, move || {
-        let mut s = TcpStream::connect(ADDR).expect("connect to the metrics endpoint");
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        s.write_all(request.as_bytes()).unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).expect("read the answer");
-        out
-    })
+    http_at(ns, ADDR, request)
 }
 
 fn scrape(ns: &Netns) -> String {
-    let answer = http(ns, "GET /metrics HTTP/1.1\r\nHost: lns\r\n\r\n");
-    let (head, body) = answer.split_once("\r\n\r\n").expect("HTTP head");
-    assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
-    assert!(head.contains("text/plain; version=0.0.4"), "{head}");
-    body.to_string()
-}
-
-/// The value of one series (`name{labels}` exactly as printed).
-fn value(text: &str, series: &str) -> f64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {series} in:\n{text}"))
+    scrape_at(ns, ADDR)
 }
 
 fn sum_of(text: &str, prefix: &str) -> f64 {

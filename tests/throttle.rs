@@ -108,15 +108,7 @@ fn a_coa_changes_the_rate_in_the_middle_of_a_transfer() {
         ..LnsSetup::default()
     });
     let tc = TunClient::start(&lns, 600);
-    let mut server = lns
-        .ns
-        .command("iperf3")
-        .args(["-s", "-1", "-B", TUN_ADDRESS])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("iperf3 server");
-    std::thread::sleep(Duration::from_millis(500));
+    let mut server = common::tun_client::iperf_server(&lns);
     // Downstream (-R): the LNS's side sends, the session's throttle_out holds it.
     let client = tc
         .ns

@@ -7,6 +7,7 @@
 
 #![allow(dead_code)]
 
+pub mod metrics;
 pub mod radius;
 pub mod tun_client;
 #[allow(unused_imports)]

@@ -69,15 +69,7 @@ impl TunClient {
     /// iperf3 TCP for `secs` through the session: a one-shot server on the
     /// LNS's TUN address, the client here (`reverse`: the LNS side sends).
     pub fn iperf(&self, lns: &Lns, reverse: bool, secs: u32) -> Iperf {
-        let mut server = lns
-            .ns
-            .command("iperf3")
-            .args(["-s", "-1", "-B", TUN_ADDRESS])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start iperf3 server");
-        std::thread::sleep(Duration::from_millis(500));
+        let mut server = iperf_server(lns);
         let mut c = self.ns.command("timeout");
         let limit = (secs + 30).to_string();
         c.args([limit.as_str(), "iperf3", "-c", TUN_ADDRESS, "-f", "m"]);
@@ -122,6 +114,20 @@ fn r(reverse: bool) -> &'static str {
     } else {
         ""
     }
+}
+
+/// A one-shot iperf3 server on the LNS's TUN address, given time to listen.
+pub fn iperf_server(lns: &Lns) -> Child {
+    let server = lns
+        .ns
+        .command("iperf3")
+        .args(["-s", "-1", "-B", TUN_ADDRESS])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start iperf3 server");
+    std::thread::sleep(Duration::from_millis(500));
+    server
 }
 
 /// An iperf3 run's summary.
