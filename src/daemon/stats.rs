@@ -19,7 +19,8 @@ pub struct ControlStats {
     /// Upstream IPv4 that reached us before the data plane knew the session.
     pub early_ipv4: u64,
     pub spoofed: u64,
-    /// PPP frames beyond MAX_EARLY_FRAMES before a call's ICCN.
+    /// No longer counted (LCP starts on a call's first PPP frame, so none
+    /// is dropped before the ICCN); kept so state files of format 1 read.
     pub early_frames_dropped: u64,
     pub dae_requests: u64,
     pub dae_acks: u64,

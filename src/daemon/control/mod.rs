@@ -152,9 +152,6 @@ pub struct ControlPlane {
     session_counter: u32,
 }
 
-/// PPP frames kept for a call whose ICCN has not arrived yet.
-const MAX_EARLY_FRAMES: usize = 4;
-
 fn key(tunnel: u16, session: u16) -> SessionKey {
     SessionKey { tunnel, session }
 }
@@ -344,12 +341,18 @@ impl ControlPlane {
             return;
         }
         if !s.connected {
-            if s.early_frames.len() < MAX_EARLY_FRAMES {
-                s.early_frames.push(ppp.to_vec());
-            } else {
-                self.stats.early_frames_dropped += 1;
-            }
-            return;
+            // A LAC sends PPP only after its ICCN (RFC 2661 §5.4), so this
+            // frame says the call is connected even when the ICCN itself is
+            // still lost or queued behind a lost message. Start LCP now, as
+            // l2tpns does; waiting for the ICCN under heavy control loss
+            // lets the peer's LCP run out of Configure-Requests.
+            debug!(
+                tunnel = k.tunnel,
+                session = k.session,
+                "PPP frame before the ICCN: starting LCP"
+            );
+            s.connected = true;
+            s.link.open(now);
         }
         s.link.handle_frame(now, ppp);
         self.flush_session(now, k);
@@ -489,7 +492,6 @@ impl ControlPlane {
                     Box::new(Session {
                         link,
                         connected: false,
-                        early_frames: Vec::new(),
                         peer_session: peer_sid,
                         username: None,
                         address: None,
@@ -524,13 +526,13 @@ impl ControlPlane {
                     "call connected, starting LCP"
                 );
                 if let Some(s) = self.sessions.get_mut(&k) {
-                    s.connected = true;
                     s.tx_connect_speed = connect.tx_connect_speed.unwrap_or(0);
                     s.rx_connect_speed = connect.rx_connect_speed.unwrap_or(0);
-                    s.link.open(now);
-                    for f in std::mem::take(&mut s.early_frames) {
-                        s.link.handle_frame(now, &f);
+                    if std::mem::replace(&mut s.connected, true) {
+                        // LCP already started on the call's first PPP frame.
+                        return;
                     }
+                    s.link.open(now);
                     self.flush_session(now, k);
                 }
             }

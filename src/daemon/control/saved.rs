@@ -302,7 +302,6 @@ impl ControlPlane {
         let session = Session {
             link,
             connected: true,
-            early_frames: Vec::new(),
             peer_session: saved.peer_session,
             username: Some(user.clone()),
             address: Some(a),

@@ -15,11 +15,8 @@ use super::super::teardown::Cause;
 
 pub(super) struct Session {
     pub link: ServerLink,
-    /// ICCN received: the PPP link is open.
+    /// ICCN or the call's first PPP frame received: the PPP link is open.
     pub connected: bool,
-    /// PPP frames that arrived before the ICCN (a LAC may start PPP while
-    /// its ICCN still waits in its send window); replayed at connect.
-    pub early_frames: Vec<Vec<u8>>,
     pub peer_session: u16,
     /// Shared with `by_user` and the address pool: one copy of the name.
     pub username: Option<Arc<str>>,

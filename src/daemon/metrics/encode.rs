@@ -205,7 +205,6 @@ fn control(e: &mut DescriptorEncoder, s: &Snapshot) -> fmt::Result {
             ("session_limit", st.session_limit),
             ("tunnel_refused", st.tunnel_refused),
             ("spoofed", st.spoofed),
-            ("early_frames", st.early_frames_dropped),
             ("sccrq_rate", c.admission.sccrq_rate_limited),
             ("source_tunnel_limit", c.admission.source_tunnel_limit),
         ],

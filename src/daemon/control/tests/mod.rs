@@ -21,6 +21,7 @@ use crate::daemon::session_hook::{HookSettings, SessionFacts};
 use crate::daemon::teardown::Cause;
 use crate::dataplane::session_table::{SessionEntry, TableUpdate};
 use crate::l2tp::lac::{LacConfig, LacEvent, LacTunnel, OutgoingCall};
+use crate::l2tp::message::{ControlMessage, MessageType};
 use crate::l2tp::wire::{write_data_header, Header, DATA_HEADER_LEN};
 use crate::pool::AddressPool;
 use crate::ppp::client::{ClientConfig, ClientEvent, ClientLink};
@@ -78,6 +79,8 @@ struct Bench {
     routes: Vec<(bool, ipnetwork::Ipv4Network)>,
     /// The call the LAC places once its tunnel is up.
     call: OutgoingCall,
+    /// ICCNs from the LAC still to be lost on the way (control loss).
+    lose_iccns: u32,
 }
 
 impl Bench {
@@ -125,6 +128,7 @@ impl Bench {
             hooks: Vec::new(),
             routes: Vec::new(),
             call: OutgoingCall::default(),
+            lose_iccns: 0,
         }
     }
 
@@ -138,6 +142,10 @@ impl Bench {
             let mut quiet = true;
             while let Some(d) = self.lac.poll_transmit(self.now) {
                 quiet = false;
+                if self.lose_iccns > 0 && is_iccn(&d) {
+                    self.lose_iccns -= 1;
+                    continue;
+                }
                 self.cp.handle_datagram(self.now, Self::lac_addr(), &d);
             }
             while let Some(io) = self.cp.poll_io() {
@@ -249,6 +257,15 @@ impl Bench {
     }
 }
 
+fn is_iccn(datagram: &[u8]) -> bool {
+    let Ok(h) = Header::parse(datagram) else {
+        return false;
+    };
+    h.is_control()
+        && ControlMessage::parse(&datagram[h.payload_offset()..], None)
+            .is_ok_and(|m| m.message_type == MessageType::Iccn)
+}
+
 fn upserts(t: &[TableUpdate]) -> Vec<&SessionEntry> {
     t.iter()
         .filter_map(|u| match u {
@@ -292,6 +309,29 @@ fn a_session_comes_up_and_is_dropped_through_the_command_layer() {
 
 fn entries_session(t: &[TableUpdate]) -> u16 {
     upserts(t).first().map_or(0, |e| e.key.session)
+}
+
+/// A LAC sends PPP only after its ICCN, so the call's first PPP frame starts
+/// LCP even while the ICCN is lost: the peer's Configure-Requests are not
+/// wasted waiting for the retransmission. The late ICCN changes nothing.
+#[test]
+fn ppp_before_a_lost_iccn_starts_lcp_and_the_late_iccn_does_not_restart_it() {
+    let mut b = Bench::new("pw");
+    b.lose_iccns = 1;
+    b.exchange();
+    assert!(b.client.is_some(), "the LAC placed its call");
+    assert_eq!(b.lose_iccns, 0, "the ICCN was lost");
+    // Within one PPP restart interval, before the LAC retransmits the ICCN.
+    for _ in 0..5 {
+        b.tick(Duration::from_millis(100));
+    }
+    assert!(b.up.is_some(), "network up without the ICCN");
+    let entries_before = upserts(&b.table).len();
+    b.tick(Duration::from_secs(2)); // the retransmitted ICCN arrives
+    b.tick(Duration::from_secs(4));
+    assert_eq!(upserts(&b.table).len(), entries_before, "no renegotiation");
+    assert_eq!(b.cp.sessions.len(), 1);
+    assert!(b.cp.sessions.values().all(|s| s.link.is_network_up()));
 }
 
 #[test]
