@@ -27,6 +27,7 @@ pub mod offload;
 pub mod packet_limit;
 pub mod policy;
 pub mod ppp_data;
+pub mod session_counters;
 pub mod session_table;
 pub mod shaper;
 pub mod tcp_mss;

@@ -5,12 +5,12 @@
 //! are shared atomics so the control plane reads them without a lock.
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use ipnetwork::Ipv4Network;
 
 use super::packet_limit::PacketWindow;
+pub use super::session_counters::{CounterSnapshot, FastCounters, SessionCounters};
 use crate::fx_hash::FxHashMap;
 
 /// Our local ids, as they appear in upstream L2TP data headers.
@@ -31,90 +31,6 @@ impl SessionKey {
         SessionKey {
             tunnel: (n >> 16) as u16,
             session: n as u16,
-        }
-    }
-}
-
-/// Per-session counters, written by a worker and read by the control plane
-/// (Relaxed: statistics and idle detection, no ordering with other data).
-#[derive(Debug, Default)]
-pub struct SessionCounters {
-    /// Upstream IPv4 packets written to the TUN.
-    pub rx_packets: AtomicU64,
-    /// Upstream IPv4 bytes (IP total length) written to the TUN.
-    pub rx_bytes: AtomicU64,
-    /// Downstream datagrams sent to the peer (one per fragment).
-    pub tx_packets: AtomicU64,
-    /// Downstream IPv4 bytes sent to the peer (sum of fragment IP lengths).
-    pub tx_bytes: AtomicU64,
-    /// Coarse time of the last upstream IPv4 packet (the worker's tick).
-    pub last_rx_tick: AtomicU64,
-    /// Upstream packets dropped because the source address was spoofed.
-    pub spoof_drops: AtomicU64,
-    /// Downstream packets over the MRU with DF set (dropped, maybe answered by ICMP).
-    pub too_big_drops: AtomicU64,
-    /// Downstream packets over the MRU that were fragmented.
-    pub fragmented: AtomicU64,
-}
-
-/// A plain copy of [`SessionCounters`] for display, accounting and saved state.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, bincode::Encode, bincode::Decode)]
-pub struct CounterSnapshot {
-    pub rx_packets: u64,
-    pub rx_bytes: u64,
-    pub tx_packets: u64,
-    pub tx_bytes: u64,
-    pub last_rx_tick: u64,
-    pub spoof_drops: u64,
-    pub too_big_drops: u64,
-    pub fragmented: u64,
-}
-
-impl SessionCounters {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Counters that carry on from a saved copy (a restored session).
-    /// The last-packet tick is a clock reading of the old process: not kept.
-    pub fn resumed(c: &CounterSnapshot) -> Self {
-        let n = |v: u64| AtomicU64::new(v);
-        SessionCounters {
-            rx_packets: n(c.rx_packets),
-            rx_bytes: n(c.rx_bytes),
-            tx_packets: n(c.tx_packets),
-            tx_bytes: n(c.tx_bytes),
-            last_rx_tick: n(0),
-            spoof_drops: n(c.spoof_drops),
-            too_big_drops: n(c.too_big_drops),
-            fragmented: n(c.fragmented),
-        }
-    }
-
-    /// Start the traffic counts again (a session let out of the walled
-    /// garden is accounted from then on).
-    pub fn reset_traffic(&self) {
-        for n in [
-            &self.rx_bytes,
-            &self.tx_bytes,
-            &self.rx_packets,
-            &self.tx_packets,
-        ] {
-            n.store(0, Ordering::Relaxed);
-        }
-    }
-
-    pub fn snapshot(&self) -> CounterSnapshot {
-        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        CounterSnapshot {
-            rx_packets: l(&self.rx_packets),
-            rx_bytes: l(&self.rx_bytes),
-            tx_packets: l(&self.tx_packets),
-            tx_bytes: l(&self.tx_bytes),
-            last_rx_tick: l(&self.last_rx_tick),
-            spoof_drops: l(&self.spoof_drops),
-            too_big_drops: l(&self.too_big_drops),
-            fragmented: l(&self.fragmented),
         }
     }
 }
@@ -535,7 +451,9 @@ pub(crate) mod tests {
             for k in 0..rounds {
                 let dst = Ipv4Addr::from(base + k % n);
                 if let Some(e) = t.by_destination(dst) {
-                    e.counters.tx_packets.fetch_add(1, Ordering::Relaxed);
+                    e.counters
+                        .tx_packets
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     hits += u64::from(e.peer_session);
                 }
             }

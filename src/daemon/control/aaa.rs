@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rand::RngCore;
@@ -300,10 +299,10 @@ impl ControlPlane {
                 .up_at
                 .map(|u| now.saturating_duration_since(u).as_secs() as u32),
             // Input = from the user (upstream), output = to the user.
-            input_octets: c.rx_bytes.load(Relaxed),
-            output_octets: c.tx_bytes.load(Relaxed),
-            input_packets: c.rx_packets.load(Relaxed),
-            output_packets: c.tx_packets.load(Relaxed),
+            input_octets: c.rx_bytes(),
+            output_octets: c.tx_bytes(),
+            input_packets: c.rx_packets(),
+            output_packets: c.tx_packets(),
             terminate_cause: cause,
             class: s.attrs.class.clone(),
             event_timestamp: Some(unix_now()),

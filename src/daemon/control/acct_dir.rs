@@ -8,7 +8,6 @@
 use std::io::Write as _;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tracing::{debug, error, info, warn};
@@ -48,8 +47,8 @@ fn sample_of(k: SessionKey, s: &Session) -> Sample {
         user: s.username.clone(),
         ip: s.address,
         // "up" is from the user (the data plane's rx), "down" to the user.
-        up: s.counters.rx_bytes.load(Relaxed),
-        down: s.counters.tx_bytes.load(Relaxed),
+        up: s.counters.rx_bytes(),
+        down: s.counters.tx_bytes(),
         throttled: s.policy.is_throttled(),
         gardened: s.policy.garden,
     }

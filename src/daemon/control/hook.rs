@@ -3,7 +3,6 @@
 //! (`daemon::session_hook` runs them). Only here: restoring saved state
 //! brings sessions back without an `up` (they were up before the restart).
 
-use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
 use crate::daemon::session_hook::{Ended, HookEvent, SessionFacts};
@@ -46,10 +45,10 @@ impl ControlPlane {
         };
         let c = &s.counters;
         facts.ended = Some(Ended {
-            rx_bytes: c.rx_bytes.load(Relaxed),
-            tx_bytes: c.tx_bytes.load(Relaxed),
-            rx_packets: c.rx_packets.load(Relaxed),
-            tx_packets: c.tx_packets.load(Relaxed),
+            rx_bytes: c.rx_bytes(),
+            tx_bytes: c.tx_bytes(),
+            rx_packets: c.rx_packets(),
+            tx_packets: c.tx_packets(),
             session_seconds: now.saturating_duration_since(up_at).as_secs(),
             cause: terminate_cause_name(terminate_cause(cause)),
         });

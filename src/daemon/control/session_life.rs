@@ -408,15 +408,14 @@ impl ControlPlane {
             self.forget_user(k, u);
         }
         let c = &s.counters;
-        use std::sync::atomic::Ordering::Relaxed;
         info!(
             tunnel = k.tunnel,
             session = k.session,
             user = s.username.as_deref().unwrap_or(""),
             ?cause,
             secs = now.saturating_duration_since(s.opened).as_secs(),
-            rx_bytes = c.rx_bytes.load(Relaxed),
-            tx_bytes = c.tx_bytes.load(Relaxed),
+            rx_bytes = c.rx_bytes(),
+            tx_bytes = c.tx_bytes(),
             "session closed"
         );
         self.stats.sessions_closed += 1;

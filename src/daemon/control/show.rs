@@ -3,7 +3,6 @@
 //! tunnels`, `show pool`, `uptime`). Read-only views of the control plane.
 
 use std::fmt::Write as _;
-use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
 use crate::dataplane::session_table::SessionKey;
@@ -89,8 +88,8 @@ impl ControlPlane {
                 yn(s.policy.garden),
                 "N",
                 secs(now, s.opened),
-                c.tx_bytes.load(Relaxed),
-                c.rx_bytes.load(Relaxed),
+                c.tx_bytes(),
+                c.rx_bytes(),
                 secs(now, s.last_activity),
                 remaining,
                 lac,
@@ -141,13 +140,13 @@ impl ControlPlane {
         }
         line(format!(
             "\tBytes In/Out:\t{}/{}",
-            c.rx_bytes.load(Relaxed),
-            c.tx_bytes.load(Relaxed)
+            c.rx_bytes(),
+            c.tx_bytes()
         ));
         line(format!(
             "\tPkts In/Out:\t{}/{}",
-            c.rx_packets.load(Relaxed),
-            c.tx_packets.load(Relaxed)
+            c.rx_packets(),
+            c.tx_packets()
         ));
         line(format!("\tRx Speed:\t{}", s.rx_connect_speed));
         line(format!("\tTx Speed:\t{}", s.tx_connect_speed));
