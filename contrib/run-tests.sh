@@ -22,10 +22,12 @@ t0=$(date +%s)
 #                            systemd-analyze verify; cargo-deb's objcopy is binutils)
 #   l2tpns                   Debian's /usr/sbin/nsctl (tests/nsctl.rs talks to
 #                            our server with it); its daemon is not wanted
+#   clang, llvm, libbpf-dev  build.rs compiles the kernel fast path's BPF
+#                            programs (bpf/fastpath.c); without them it is not built
 need=()
 for p in iproute2 iputils-ping tshark qemu-system-x86 bc binutils xz-utils gzip \
          freeradius freeradius-utils python3 iperf3 lintian dpkg-dev systemd prometheus \
-         l2tpns; do
+         l2tpns clang llvm libbpf-dev; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -6,6 +6,7 @@ pub mod cli_debug;
 pub mod cli_io;
 pub mod clock;
 pub mod control;
+pub mod fastpath;
 pub mod id_pool;
 pub mod io_driver;
 mod kernel_loss;

@@ -1,0 +1,225 @@
+//! The BPF maps' keys and values, byte for byte as `struct up_key` & co. in
+//! bpf/fastpath.c. Addresses, ports and L2TP ids are kept in network byte
+//! order (as on the wire, so the programs compare without swapping); the
+//! constructors take host values and do the swapping in one place.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::atomic::AtomicU64;
+
+use crate::dataplane::session_table::SessionKey;
+
+/// An IPv4 address as the kernel stores it: its octets in memory order.
+fn be_addr(a: Ipv4Addr) -> u32 {
+    u32::from_ne_bytes(a.octets())
+}
+
+/// `struct up_key`: our (tunnel, session) ids as in an upstream L2TP header.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct UpKey {
+    tunnel_be: u16,
+    session_be: u16,
+}
+
+impl UpKey {
+    pub fn new(k: SessionKey) -> Self {
+        UpKey {
+            tunnel_be: k.tunnel.to_be(),
+            session_be: k.session.to_be(),
+        }
+    }
+}
+
+/// `struct up_value`: who may send the session's data, and its source address.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UpValue {
+    lac_addr_be: u32,
+    lac_port_be: u16,
+    pad: u16,
+    address_be: u32,
+    slot: u32,
+}
+
+impl UpValue {
+    pub fn new(lac: SocketAddrV4, address: Ipv4Addr, slot: u32) -> Self {
+        UpValue {
+            lac_addr_be: be_addr(*lac.ip()),
+            lac_port_be: lac.port().to_be(),
+            pad: 0,
+            address_be: be_addr(address),
+            slot,
+        }
+    }
+}
+
+/// `struct down_value`: how to encapsulate a packet for the session.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DownValue {
+    lac_addr_be: u32,
+    lac_port_be: u16,
+    peer_tunnel_be: u16,
+    peer_session_be: u16,
+    /// Host order: compared with a length the program has swapped already.
+    mru: u16,
+    slot: u32,
+}
+
+impl DownValue {
+    pub fn new(
+        lac: SocketAddrV4,
+        peer_tunnel: u16,
+        peer_session: u16,
+        mru: u16,
+        slot: u32,
+    ) -> Self {
+        DownValue {
+            lac_addr_be: be_addr(*lac.ip()),
+            lac_port_be: lac.port().to_be(),
+            peer_tunnel_be: peer_tunnel.to_be(),
+            peer_session_be: peer_session.to_be(),
+            mru,
+            slot,
+        }
+    }
+}
+
+/// The data half of `struct down_key` (aya's `lpm_trie::Key` adds the
+/// prefix length in front): the network address in network byte order.
+pub fn down_key_data(network: Ipv4Addr) -> u32 {
+    be_addr(network)
+}
+
+/// `struct fp_config`, the one element of the `config` array.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConfigValue {
+    tun_ifindex: u32,
+    /// Host order; 0 = unknown (no check).
+    tun_mtu: u32,
+    /// 0 = no bind_address: the route's source is used.
+    local_addr_be: u32,
+    port_be: u16,
+    pad: u16,
+}
+
+impl ConfigValue {
+    pub fn new(tun_ifindex: u32, tun_mtu: u32, local: Option<Ipv4Addr>, port: u16) -> Self {
+        ConfigValue {
+            tun_ifindex,
+            tun_mtu,
+            local_addr_be: local.map_or(0, be_addr),
+            port_be: port.to_be(),
+            pad: 0,
+        }
+    }
+}
+
+/// `struct fp_counters`: one slot of the memory-mapped `counters` array.
+/// The programs add with `__sync_fetch_and_add`; userspace reads (and
+/// zeroes a slot before reusing it) through these atomics.
+#[repr(C)]
+#[derive(Debug, Default)]
+pub struct FastCounters {
+    /// Inner IPv4 packets decapsulated and handed to the TUN's ingress.
+    pub up_packets: AtomicU64,
+    /// Their IPv4 total lengths.
+    pub up_bytes: AtomicU64,
+    /// Inner IPv4 packets encapsulated and sent to the LAC.
+    pub down_packets: AtomicU64,
+    /// Their IPv4 total lengths.
+    pub down_bytes: AtomicU64,
+}
+
+// SAFETY: plain #[repr(C)] integers with explicit padding fields, no
+// pointers: any bit pattern is valid, which is what aya::Pod asks.
+unsafe impl aya::Pod for UpKey {}
+// SAFETY: as above.
+unsafe impl aya::Pod for UpValue {}
+// SAFETY: as above.
+unsafe impl aya::Pod for DownValue {}
+// SAFETY: as above.
+unsafe impl aya::Pod for ConfigValue {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::mem::{offset_of, size_of};
+
+    // Offsets of the C structs as clang lays them out (all naturally aligned).
+    #[test]
+    fn layouts_match_the_c_structs() {
+        assert_eq!(size_of::<UpKey>(), 4);
+        assert_eq!(offset_of!(UpKey, session_be), 2);
+
+        assert_eq!(size_of::<UpValue>(), 16);
+        assert_eq!(offset_of!(UpValue, lac_port_be), 4);
+        assert_eq!(offset_of!(UpValue, address_be), 8);
+        assert_eq!(offset_of!(UpValue, slot), 12);
+
+        assert_eq!(size_of::<DownValue>(), 16);
+        assert_eq!(offset_of!(DownValue, lac_port_be), 4);
+        assert_eq!(offset_of!(DownValue, peer_tunnel_be), 6);
+        assert_eq!(offset_of!(DownValue, peer_session_be), 8);
+        assert_eq!(offset_of!(DownValue, mru), 10);
+        assert_eq!(offset_of!(DownValue, slot), 12);
+
+        assert_eq!(size_of::<ConfigValue>(), 16);
+        assert_eq!(offset_of!(ConfigValue, tun_mtu), 4);
+        assert_eq!(offset_of!(ConfigValue, local_addr_be), 8);
+        assert_eq!(offset_of!(ConfigValue, port_be), 12);
+
+        assert_eq!(size_of::<FastCounters>(), 32);
+        assert_eq!(offset_of!(FastCounters, up_bytes), 8);
+        assert_eq!(offset_of!(FastCounters, down_packets), 16);
+        assert_eq!(offset_of!(FastCounters, down_bytes), 24);
+    }
+
+    /// The same sizes as the compiled object's map definitions (BTF).
+    #[test]
+    fn sizes_match_the_object() {
+        let object = super::super::object::bytes();
+        assert!(
+            !object.is_empty(),
+            "BPF object not built: {}",
+            super::super::object::build_error()
+        );
+        let parsed = aya_obj::Object::parse(object).expect("the BPF object parses");
+        let size = |map: &str| {
+            let m = parsed.maps.get(map).unwrap_or_else(|| panic!("map {map}"));
+            (m.key_size() as usize, m.value_size() as usize)
+        };
+        assert_eq!(
+            size("up_sessions"),
+            (size_of::<UpKey>(), size_of::<UpValue>())
+        );
+        // LPM key: u32 prefix length + the address.
+        assert_eq!(size("down_routes"), (8, size_of::<DownValue>()));
+        assert_eq!(size("config"), (4, size_of::<ConfigValue>()));
+        assert_eq!(size("counters"), (4, size_of::<FastCounters>()));
+        assert_eq!(size("passed"), (4, 8));
+    }
+
+    /// Bytes in memory are the wire's.
+    #[test]
+    fn network_order_in_memory() {
+        let v = UpValue::new(
+            "192.0.2.1:1701".parse().unwrap(),
+            Ipv4Addr::new(10, 0, 0, 1),
+            3,
+        );
+        // SAFETY: UpValue is 16 bytes of plain integers.
+        let b: [u8; 16] = unsafe { std::mem::transmute(v) };
+        assert_eq!(&b[0..6], &[192, 0, 2, 1, 0x06, 0xa5]);
+        assert_eq!(&b[8..12], &[10, 0, 0, 1]);
+        assert_eq!(u32::from_ne_bytes([b[12], b[13], b[14], b[15]]), 3);
+        let k = UpKey::new(SessionKey {
+            tunnel: 0x0102,
+            session: 0x0304,
+        });
+        // SAFETY: UpKey is 4 bytes of plain integers.
+        let kb: [u8; 4] = unsafe { std::mem::transmute(k) };
+        assert_eq!(kb, [1, 2, 3, 4]);
+    }
+}

@@ -1,0 +1,162 @@
+//! The loaded programs' maps from userspace: session entries (through
+//! [`MapWrites`]), the one-off configuration, the pass counters, and the
+//! memory-mapped per-slot traffic counters.
+
+use std::os::fd::{AsFd, AsRawFd};
+
+use aya::maps::lpm_trie::{Key, LpmTrie};
+use aya::maps::{Array, HashMap as BpfHashMap, Map, MapData, PerCpuArray};
+use aya::Ebpf;
+
+use super::abi::{down_key_data, ConfigValue, DownValue, FastCounters, UpKey, UpValue};
+use super::pass_reason::PassReason;
+use super::table::{Dest, MapWrites};
+use super::FastPathError;
+
+/// The maps userspace keeps writing or reading after start.
+pub struct KernelMaps {
+    up: BpfHashMap<MapData, UpKey, UpValue>,
+    down: LpmTrie<MapData, u32, DownValue>,
+    passed: PerCpuArray<MapData, u64>,
+    counters: &'static [FastCounters],
+}
+
+fn take(ebpf: &mut Ebpf, name: &str) -> Result<Map, FastPathError> {
+    ebpf.take_map(name)
+        .ok_or_else(|| FastPathError::Load(format!("the BPF object has no map {name}")))
+}
+
+fn map_err(name: &str, e: impl std::fmt::Display) -> FastPathError {
+    FastPathError::Map(format!("{name}: {e}"))
+}
+
+impl KernelMaps {
+    /// Take the maps out of the loaded object, write the configuration and
+    /// the uplinks, and map the counters.
+    pub fn open(
+        ebpf: &mut Ebpf,
+        config: ConfigValue,
+        egress_ifindexes: &[u32],
+        capacity: u32,
+    ) -> Result<Self, FastPathError> {
+        let mut cfg: Array<MapData, ConfigValue> =
+            Array::try_from(take(ebpf, "config")?).map_err(|e| map_err("config", e))?;
+        cfg.set(0, config, 0).map_err(|e| map_err("config", e))?;
+        let mut egress: BpfHashMap<MapData, u32, u32> =
+            BpfHashMap::try_from(take(ebpf, "egress_ifaces")?)
+                .map_err(|e| map_err("egress_ifaces", e))?;
+        for i in egress_ifindexes {
+            egress
+                .insert(i, 1, 0)
+                .map_err(|e| map_err("egress_ifaces", e))?;
+        }
+        let passed: PerCpuArray<MapData, u64> =
+            PerCpuArray::try_from(take(ebpf, "passed")?).map_err(|e| map_err("passed", e))?;
+        if passed.len() as usize != PassReason::COUNT {
+            return Err(FastPathError::Load(format!(
+                "the BPF object counts {} pass reasons, this program {}: bpf/fastpath.c and pass_reason.rs disagree",
+                passed.len(),
+                PassReason::COUNT
+            )));
+        }
+        let counters = match take(ebpf, "counters")? {
+            Map::Array(data) => map_counters(&data, capacity)?,
+            _ => return Err(FastPathError::Load("counters is not an array map".into())),
+        };
+        Ok(KernelMaps {
+            up: BpfHashMap::try_from(take(ebpf, "up_sessions")?)
+                .map_err(|e| map_err("up_sessions", e))?,
+            down: LpmTrie::try_from(take(ebpf, "down_routes")?)
+                .map_err(|e| map_err("down_routes", e))?,
+            passed,
+            counters,
+        })
+    }
+
+    pub fn counters(&self, slot: u32) -> Option<&'static FastCounters> {
+        self.counters.get(slot as usize)
+    }
+
+    /// Per reason, summed over the CPUs.
+    pub fn passed(&self) -> Vec<(PassReason, u64)> {
+        PassReason::ALL
+            .iter()
+            .map(|&r| {
+                let n = self
+                    .passed
+                    .get(&(r as u32), 0)
+                    .map(|per_cpu| per_cpu.iter().fold(0u64, |a, b| a.wrapping_add(*b)))
+                    .unwrap_or(0);
+                (r, n)
+            })
+            .collect()
+    }
+}
+
+fn lpm_key(dest: Dest) -> Key<u32> {
+    Key::new(u32::from(dest.1), down_key_data(dest.0))
+}
+
+impl MapWrites for KernelMaps {
+    fn put_up(&mut self, key: UpKey, value: UpValue) -> Result<(), String> {
+        self.up.insert(key, value, 0).map_err(|e| e.to_string())
+    }
+
+    fn del_up(&mut self, key: UpKey) {
+        // Absent already is fine: remove is idempotent.
+        let _ = self.up.remove(&key);
+    }
+
+    fn put_down(&mut self, dest: Dest, value: DownValue) -> Result<(), String> {
+        self.down
+            .insert(&lpm_key(dest), value, 0)
+            .map_err(|e| e.to_string())
+    }
+
+    fn del_down(&mut self, dest: Dest) {
+        let _ = self.down.remove(&lpm_key(dest));
+    }
+
+    fn zero_slot(&mut self, slot: u32) {
+        if let Some(c) = self.counters(slot) {
+            use std::sync::atomic::Ordering::Relaxed;
+            for n in [&c.up_packets, &c.up_bytes, &c.down_packets, &c.down_bytes] {
+                n.store(0, Relaxed);
+            }
+        }
+    }
+}
+
+/// mmap the `counters` array (BPF_F_MMAPABLE) shared and writable, and
+/// never unmap it: the mapping outlives every `FastPath`, which is what
+/// makes the `&'static` sound (it also keeps the map itself alive).
+fn map_counters(data: &MapData, capacity: u32) -> Result<&'static [FastCounters], FastPathError> {
+    let bytes = capacity as usize * std::mem::size_of::<FastCounters>();
+    // SAFETY: sysconf has no preconditions.
+    let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+    let len = bytes.div_ceil(page).max(1) * page;
+    let fd = data.fd().as_fd().as_raw_fd();
+    // SAFETY: a fresh shared mapping of the map's fd; the kernel checks
+    // that `len` fits the array (rounded up to pages).
+    let ptr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+            fd,
+            0,
+        )
+    };
+    if ptr == libc::MAP_FAILED {
+        let e = std::io::Error::last_os_error();
+        return Err(FastPathError::Map(format!(
+            "mmap of the counters map: {e} (BPF_F_MMAPABLE arrays need Linux 5.5)"
+        )));
+    }
+    // SAFETY: the mapping is page-aligned, at least `capacity` elements of
+    // 32 bytes long (the kernel lays array values out at their size rounded
+    // to 8, here 32), lives for the rest of the process, and is only
+    // accessed through atomics, as the programs access it.
+    Ok(unsafe { std::slice::from_raw_parts(ptr.cast::<FastCounters>(), capacity as usize) })
+}

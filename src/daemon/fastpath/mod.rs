@@ -1,0 +1,247 @@
+//! The optional kernel fast path (Docs/FASTPATH.md): two TC programs
+//! (bpf/fastpath.c) forward established sessions' plain IPv4 data between
+//! the uplinks and the TUN device without userspace, and hand everything
+//! else on unchanged. This module loads them, attaches them, and keeps
+//! their maps in step with the sessions the daemon puts in the fast path.
+//!
+//! Per session the loader allocates a counter slot in a memory-mapped
+//! array; [`FastPath::slot_counters`] gives the daemon a direct view of it.
+
+mod abi;
+mod attach;
+mod error;
+mod maps;
+mod netdev;
+mod object;
+mod pass_reason;
+mod slots;
+mod table;
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use aya::programs::{SchedClassifier, TcAttachType, TestRun, TestRunOptions};
+use aya::{Ebpf, EbpfLoader};
+use ipnetwork::Ipv4Network;
+
+pub use abi::FastCounters;
+pub use error::FastPathError;
+pub use pass_reason::PassReason;
+
+use crate::dataplane::session_table::SessionKey;
+use attach::{Attachment, DOWN_PROGRAM, UP_PROGRAM};
+use maps::KernelMaps;
+use table::Table;
+
+/// Where to attach and what the programs need to know.
+#[derive(Clone, Debug)]
+pub struct FastPathConfig {
+    /// The one TUN device (L3, no Ethernet header).
+    pub tun_ifindex: u32,
+    pub tun_name: String,
+    /// Interfaces to attach the ingress program to (may include "lo");
+    /// they must be Ethernet devices or lo.
+    pub uplinks: Vec<String>,
+    /// Our L2TP UDP port (1701).
+    pub port: u16,
+    /// bind_address if configured: upstream must be addressed to it, and
+    /// it is the outer source downstream.
+    pub local: Option<Ipv4Addr>,
+    /// Most sessions in the fast path at once (sizes the maps).
+    pub capacity: u32,
+}
+
+/// A session as the fast path needs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FastSession {
+    /// OUR local ids, as in upstream L2TP headers.
+    pub key: SessionKey,
+    /// The LAC's address and port for this tunnel.
+    pub peer: SocketAddrV4,
+    /// Written in downstream headers.
+    pub peer_tunnel: u16,
+    pub peer_session: u16,
+    /// The session's IPCP address.
+    pub address: Ipv4Addr,
+    /// Framed-Routes: also routed downstream to this session.
+    pub routes: Vec<Ipv4Network>,
+    /// Largest inner IPv4 packet we may send downstream.
+    pub mru: u16,
+}
+
+/// The loaded and attached programs. Drop detaches both from every device.
+pub struct FastPath {
+    attached: Vec<Attachment>,
+    maps: KernelMaps,
+    table: Table,
+    describe: String,
+    ebpf: Ebpf,
+}
+
+/// How many downstream destinations (addresses plus Framed-Routes) the
+/// LPM trie holds per session of capacity, on average.
+const DESTS_PER_SESSION: u32 = 4;
+
+impl FastPath {
+    /// Load the programs, configure them and attach them (see `attach` for
+    /// TCX vs cls_bpf). Needs root. Nothing stays attached on error.
+    pub fn start(cfg: &FastPathConfig) -> Result<FastPath, FastPathError> {
+        let bytes = object::bytes();
+        if bytes.is_empty() {
+            return Err(FastPathError::NotBuilt(object::build_error().to_string()));
+        }
+        if cfg.capacity == 0 {
+            return Err(FastPathError::Load(
+                "capacity must be at least 1 session".into(),
+            ));
+        }
+        // Devices first: a wrong name is clearer here than after loading.
+        let tun = &cfg.tun_name;
+        let index = netdev::ifindex(tun).map_err(|e| FastPathError::attach(tun, e.to_string()))?;
+        if index != cfg.tun_ifindex {
+            return Err(FastPathError::attach(
+                tun,
+                format!("its ifindex is {index}, not {}", cfg.tun_ifindex),
+            ));
+        }
+        let tun_mtu = netdev::mtu(tun).map_err(|e| FastPathError::attach(tun, e.to_string()))?;
+        let mut egress = Vec::with_capacity(cfg.uplinks.len());
+        for u in &cfg.uplinks {
+            let i = netdev::ifindex(u).map_err(|e| FastPathError::attach(u, e.to_string()))?;
+            netdev::check_ethernet(u).map_err(|e| FastPathError::attach(u, e.to_string()))?;
+            egress.push(i);
+        }
+        let uplinks = u32::try_from(cfg.uplinks.len()).unwrap_or(u32::MAX).max(1);
+        let mut ebpf = EbpfLoader::new()
+            .map_max_entries("up_sessions", cfg.capacity)
+            .map_max_entries("counters", cfg.capacity)
+            .map_max_entries(
+                "down_routes",
+                cfg.capacity.saturating_mul(DESTS_PER_SESSION),
+            )
+            .map_max_entries("egress_ifaces", uplinks)
+            .load(bytes)
+            .map_err(|e| FastPathError::loading("maps", &e))?;
+        for name in [UP_PROGRAM, DOWN_PROGRAM] {
+            let p: &mut SchedClassifier = ebpf
+                .program_mut(name)
+                .ok_or_else(|| FastPathError::Load(format!("no program {name} in the object")))?
+                .try_into()
+                .map_err(|e| FastPathError::loading(name, &e))?;
+            p.load().map_err(|e| FastPathError::loading(name, &e))?;
+        }
+        let config = abi::ConfigValue::new(cfg.tun_ifindex, tun_mtu, cfg.local, cfg.port);
+        let maps = KernelMaps::open(&mut ebpf, config, &egress, cfg.capacity)?;
+        let mut fp = FastPath {
+            attached: Vec::new(),
+            maps,
+            table: Table::new(cfg.capacity),
+            describe: String::new(),
+            ebpf,
+        };
+        // On an error `fp` drops and detaches what was attached so far.
+        for u in &cfg.uplinks {
+            let a = attach::attach(&mut fp.ebpf, UP_PROGRAM, u, TcAttachType::Ingress)?;
+            fp.attached.push(a);
+        }
+        let a = attach::attach(&mut fp.ebpf, DOWN_PROGRAM, tun, TcAttachType::Egress)?;
+        fp.attached.push(a);
+        fp.describe = attach::describe(&fp.attached);
+        Ok(fp)
+    }
+
+    /// E.g. "tcx ingress on lo, veth0; tcx egress on tun0".
+    pub fn describe(&self) -> String {
+        self.describe.clone()
+    }
+
+    /// Insert or replace a session (the same key keeps its slot). On an
+    /// error the session is not in the fast path at all.
+    pub fn upsert(&mut self, s: &FastSession) -> Result<(), FastPathError> {
+        self.table.upsert(&mut self.maps, s)
+    }
+
+    /// Sessions in the fast path now.
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    /// Take a session out of the fast path; unknown keys are ignored.
+    pub fn remove(&mut self, key: SessionKey) {
+        self.table.remove(&mut self.maps, key);
+    }
+
+    /// The session's traffic counters, zeroed when it entered the fast path.
+    pub fn slot_counters(&self, key: SessionKey) -> Option<&'static FastCounters> {
+        self.table.slot(key).and_then(|s| self.maps.counters(s))
+    }
+
+    /// Packets handed on to userspace, per reason, summed over CPUs.
+    pub fn passed(&self) -> Vec<(PassReason, u64)> {
+        self.maps.passed()
+    }
+
+    /// Run one program on one packet with BPF_PROG_TEST_RUN (for the tests:
+    /// the kernel builds an skb with an Ethernet header from `data`, on lo).
+    /// `gso` sets the skb's (gso_segs, gso_size). Returns the verdict and
+    /// the packet as the program left it.
+    #[doc(hidden)]
+    pub fn test_run(
+        &self,
+        program: TestProgram,
+        data: &[u8],
+        gso: Option<(u32, u32)>,
+    ) -> Result<(u32, Vec<u8>), FastPathError> {
+        let name = match program {
+            TestProgram::Up => UP_PROGRAM,
+            TestProgram::Down => DOWN_PROGRAM,
+        };
+        let p: &SchedClassifier = self
+            .ebpf
+            .program(name)
+            .ok_or_else(|| FastPathError::Load(format!("no program {name}")))?
+            .try_into()
+            .map_err(|e| FastPathError::loading(name, &e))?;
+        let mut out = vec![0u8; data.len() + 256];
+        let ctx = gso.map(|(segs, size)| skb_context(segs, size));
+        let opts = TestRunOptions {
+            data_in: Some(data),
+            data_out: Some(&mut out),
+            ctx_in: ctx.as_ref().map(|c| &c[..]),
+            ..TestRunOptions::default()
+        };
+        let r = p
+            .test_run(opts)
+            .map_err(|e| FastPathError::loading("test run", &e))?;
+        out.truncate(r.data_size_out as usize);
+        Ok((r.return_value, out))
+    }
+}
+
+/// Which program [`FastPath::test_run`] runs.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug)]
+pub enum TestProgram {
+    Up,
+    Down,
+}
+
+/// A `struct __sk_buff` for BPF_PROG_TEST_RUN with only the GSO fields set
+/// (offsets from linux/bpf.h: gso_segs at 164, gso_size at 176).
+fn skb_context(gso_segs: u32, gso_size: u32) -> [u8; 192] {
+    let mut c = [0u8; 192];
+    c[164..168].copy_from_slice(&gso_segs.to_ne_bytes());
+    c[176..180].copy_from_slice(&gso_size.to_ne_bytes());
+    c
+}
+
+impl Drop for FastPath {
+    fn drop(&mut self) {
+        for a in self.attached.drain(..) {
+            attach::detach(&mut self.ebpf, a);
+        }
+    }
+}
