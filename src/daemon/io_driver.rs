@@ -31,6 +31,8 @@ pub struct IoDriver {
     pub steering: Option<Steering>,
     /// session_hook runs go to its own thread from here.
     pub hooks: HookRunner,
+    /// The kernel fast path's maps, when `data_path` gave it.
+    pub fast: Option<super::fast_sessions::FastSessions>,
 }
 
 /// The steering map and what the driver put in it for each session (a
@@ -89,6 +91,11 @@ impl Steering {
 }
 
 impl IoDriver {
+    /// The kernel fast path's figures, when it runs.
+    pub fn fast_stats(&self) -> Option<&super::fast_sessions::FastStats> {
+        self.fast.as_ref().map(|f| &*f.stats)
+    }
+
     /// Perform everything the control plane has queued.
     pub fn drain(&mut self, cp: &mut ControlPlane) {
         while let Some(io) = cp.poll_io() {
@@ -157,6 +164,9 @@ impl IoDriver {
 
     /// Every worker gets every update (each keeps its own table).
     fn publish(&mut self, u: TableUpdate) {
+        if let Some(f) = self.fast.as_mut() {
+            f.update(&u);
+        }
         if let Some(s) = self.steering.as_mut() {
             s.update(&u);
         }

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod control;
 pub mod fastpath;
 pub mod id_pool;
+pub mod fast_sessions;
 pub mod io_driver;
 mod kernel_loss;
 pub mod logging;
@@ -202,6 +203,7 @@ pub fn run(opts: Options) -> Result<(), String> {
     }
     info!(dev = tun.name(), address = %tun_addr, mtu, queues = tuns.len(), "TUN device up");
     let steering = downstream_steering(tun, n_workers);
+    let fast = fast_sessions::start(&cfg, tun)?;
 
     let bind = SocketAddrV4::new(cfg.bind_address.unwrap_or(Ipv4Addr::UNSPECIFIED), L2TP_PORT);
     let udps = (0..n_workers)
@@ -235,6 +237,7 @@ pub fn run(opts: Options) -> Result<(), String> {
                 drops: drops.clone(),
                 loss: kernel_loss::KernelLoss::new(&udps, &cfg.tundevicename),
                 hooks: hook_stats.clone(),
+                fast: fast.as_ref().map(|f| f.stats.clone()),
                 started: started.0,
                 start_time: started.1,
             };
@@ -336,6 +339,7 @@ pub fn run(opts: Options) -> Result<(), String> {
         nsctl: nsctl_socket,
         steering,
         hooks: session_hook::HookRunner::new(hook_stats),
+        fast,
     };
     cp.set_nsctl(nsctl);
     cp.set_config(cfg.clone());
@@ -526,6 +530,9 @@ async fn control_loop(
         let now = Instant::now();
         clock.update(now);
         cp.handle_timeouts(now);
+        if let Some(f) = driver.fast.as_mut() {
+            f.stamp_activity(now, clock.tick());
+        }
         // What the last pass (input, signals, timers) queued goes out now.
         driver.drain(&mut cp);
         if cp.state_saved() {
@@ -540,11 +547,11 @@ async fn control_loop(
         }
         if now.duration_since(last_report) >= Duration::from_secs(60) {
             last_report = now;
-            report_status(&cp, &drops, &wstats, &loss, driver.hooks.stats());
+            report_status(&cp, &drops, &wstats, &loss, driver.hooks.stats(), driver.fast_stats());
         }
         // dump_speed as the configuration says now (SIGHUP may change it).
         if cp.config().dump_speed {
-            if let Some(line) = meter.sample(now, totals(&wstats)) {
+            if let Some(line) = meter.sample(now, totals(&wstats, driver.fast_stats())) {
                 speed::print(&line);
             }
         } else {
@@ -567,11 +574,11 @@ async fn control_loop(
                 };
                 let now = Instant::now();
                 clock.update(now);
-                handle_input(&mut cp, now, msg, &wstats, &mut listings);
+                handle_input(&mut cp, now, msg, &wstats, driver.fast_stats(), &mut listings);
                 // Drain what is already queued before looking at timers again.
                 for _ in 0..1024 {
                     match rx.try_recv() {
-                        Ok(m) => handle_input(&mut cp, now, m, &wstats, &mut listings),
+                        Ok(m) => handle_input(&mut cp, now, m, &wstats, driver.fast_stats(), &mut listings),
                         Err(_) => break,
                     }
                 }
@@ -581,7 +588,7 @@ async fn control_loop(
             _ = quit.recv() => start_shutdown(&mut cp, "SIGQUIT", &mut shutdown_by),
             _ = term.recv() => stop_or_save(&mut cp, "SIGTERM", &mut shutdown_by),
             _ = int.recv() => stop_or_save(&mut cp, "SIGINT", &mut shutdown_by),
-            _ = usr1.recv() => report_status(&cp, &drops, &wstats, &loss, driver.hooks.stats()),
+            _ = usr1.recv() => report_status(&cp, &drops, &wstats, &loss, driver.hooks.stats(), driver.fast_stats()),
             _ = watchdog.due() => watchdog.ping(),
             _ = hup.recv() => {
                 systemd::reloading();
@@ -597,13 +604,15 @@ async fn control_loop(
     Ok(())
 }
 
-fn totals(w: &WorkerStats) -> speed::Totals {
+/// Both paths' totals (the fast path's as of its last refresh).
+fn totals(w: &WorkerStats, fast: Option<&fast_sessions::FastStats>) -> speed::Totals {
     use std::sync::atomic::Ordering::Relaxed;
+    let [fup, fup_bytes, fdown, fdown_bytes] = fast.map_or([0; 4], |f| f.forwarded());
     speed::Totals {
-        up_bytes: w.up_bytes.load(Relaxed),
-        down_bytes: w.down_bytes.load(Relaxed),
-        up_packets: w.up_packets.load(Relaxed),
-        down_packets: w.down_packets.load(Relaxed),
+        up_bytes: w.up_bytes.load(Relaxed) + fup_bytes,
+        down_bytes: w.down_bytes.load(Relaxed) + fdown_bytes,
+        up_packets: w.up_packets.load(Relaxed) + fup,
+        down_packets: w.down_packets.load(Relaxed) + fdown,
         to_control: w.to_control.load(Relaxed),
     }
 }
@@ -630,9 +639,12 @@ fn report_status(
     w: &WorkerStats,
     loss: &kernel_loss::KernelLoss,
     hooks: &session_hook::HookStats,
+    fast: Option<&fast_sessions::FastStats>,
 ) {
     use std::sync::atomic::Ordering::Relaxed;
     let k = loss.snapshot();
+    let t = totals(w, fast);
+    let [fast_up, _, fast_down, _] = fast.map_or([0; 4], |f| f.forwarded());
     let h = hooks.counts();
     let admission = cp.admission_stats();
     info!(
@@ -640,8 +652,10 @@ fn report_status(
         tunnels_closing = cp.closing_tunnel_count(),
         sessions = cp.session_count(),
         free_addresses = cp.free_addresses(),
-        up_packets = w.up_packets.load(Relaxed),
-        down_packets = w.down_packets.load(Relaxed),
+        up_packets = t.up_packets,
+        down_packets = t.down_packets,
+        fast_path_up_packets = fast_up,
+        fast_path_down_packets = fast_down,
         to_control = w.to_control.load(Relaxed),
         drops = ?drops.named().filter(|(_, n)| *n > 0).collect::<Vec<_>>(),
         udp_receive_buffer_full = k.udp_receive_buffer_full,
@@ -764,11 +778,12 @@ fn handle_input(
     now: Instant,
     msg: ControlInput,
     w: &WorkerStats,
+    fast: Option<&fast_sessions::FastStats>,
     listings: &mut Listings,
 ) {
     match msg {
         ControlInput::Cli(c) => {
-            let traffic = totals(w);
+            let traffic = totals(w, fast);
             match cp.cli_command(now, &c, traffic) {
                 control::cli::CliAnswer::Now(lines, outcome) => {
                     let _ = c.reply.send(cli_io::CliChunk::Lines(lines));

@@ -61,7 +61,7 @@ fn lower_mss(tcp: &mut [u8], at: usize, max_mss: u16) -> bool {
     }
     tcp[at..at + 2].copy_from_slice(&max_mss.to_be_bytes());
     // At an odd offset the value straddles two checksum words: its bytes count swapped.
-    let (m, m_new) = if at % 2 == 0 {
+    let (m, m_new) = if at.is_multiple_of(2) {
         (old, max_mss)
     } else {
         (old.swap_bytes(), max_mss.swap_bytes())

@@ -91,6 +91,15 @@ pub fn run_ok(c: &mut Command) -> Output {
 }
 
 /// What a test wants in the daemon's files.
+/// The data path every daemon of this run uses (`L2TPNS_TEST_DATA_PATH`:
+/// userspace, bpf or auto; unset: the configuration's own, the default
+/// unless a test sets it). CI runs the data-plane tests once per path.
+pub fn test_data_path() -> Option<String> {
+    std::env::var("L2TPNS_TEST_DATA_PATH")
+        .ok()
+        .filter(|p| !p.is_empty())
+}
+
 pub struct LnsSetup {
     pub users: usize,
     pub password: String,
@@ -173,6 +182,13 @@ impl Lns {
         private_var: Option<&str>,
         env: &[(String, String)],
     ) -> Lns {
+        let data_path = test_data_path();
+        if let Some(path) = &data_path {
+            let config = dir.join("startup-config");
+            let mut text = fs::read_to_string(&config).expect("startup-config");
+            let _ = writeln!(text, "\nset data_path {path}");
+            fs::write(&config, text).expect("startup-config");
+        }
         let radius: Vec<FreeRadius> = radius
             .iter()
             .map(|r| FreeRadius::start(&ns, &dir, r))
@@ -213,6 +229,10 @@ impl Lns {
             ns,
         };
         lns.wait_for_log("listening for L2TP", Duration::from_secs(20));
+        if data_path.as_deref() == Some("bpf") {
+            // A suite meant for the fast path must not pass on userspace.
+            lns.wait_for_log("data path: kernel fast path", Duration::from_secs(5));
+        }
         lns
     }
 

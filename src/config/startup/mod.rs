@@ -28,7 +28,7 @@ mod values;
 use statements::{Flow, Mode};
 pub use statements::{Located, NeighbourCmd, Statement};
 pub use table::{Config, VARS};
-pub use values::{AuthType, LogFormat, MessageAuthenticatorPolicy};
+pub use values::{AuthType, DataPath, LogFormat, MessageAuthenticatorPolicy};
 
 /// Something accepted but worth telling the operator (value clamped,
 /// removed variable ignored...). The daemon logs these at start-up.

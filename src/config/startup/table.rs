@@ -17,9 +17,10 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
 
 use super::values::{
-    AuthType, AuthTypes, AutoYesNo, Clamped, File, GuestAccounts, IfName, Ip, IpList, LogFile,
-    LogFormat, MessageAuthenticatorPolicy, MetricsAddress, OptionalFile, OptionalIpPort, Port,
-    PortOrZero, RadiusPort, Ranged, Text, TextOrJson, YesNo, U32_MAX,
+    AuthType, AuthTypes, AutoYesNo, Clamped, DataPath, DataPathChoice, File, GuestAccounts, IfName,
+    IfNameList, Ip, IpList, LogFile, LogFormat, MessageAuthenticatorPolicy, MetricsAddress,
+    OptionalFile, OptionalIpPort, Port, PortOrZero, RadiusPort, Ranged, Text, TextOrJson, YesNo,
+    U32_MAX,
 };
 
 startup_variables! {
@@ -141,6 +142,13 @@ startup_variables! {
     data_offload: bool = true, Bool, YesNo, ours, implemented;
     /// Receive moderation of the workers while traffic is dense (0: off).
     data_coalesce_usecs: u32 = 250, Int, Ranged(0, 10_000), ours, implemented;
+    /// Where established sessions' IPv4 is forwarded: `userspace` (the
+    /// workers), `bpf` (the kernel fast path; start-up fails without it) or
+    /// `auto` (the fast path where the kernel takes it). Docs/FASTPATH.md.
+    data_path: DataPath = DataPath::Userspace, String, DataPathChoice, ours, implemented;
+    /// Interfaces the fast path takes LAC traffic from; empty = every
+    /// Ethernet or loopback interface that is up at start.
+    bpf_interfaces: Vec<String> = Vec::new(), String, IfNameList, ours, implemented;
     /// Seconds between accounting_dir files (l2tpns: 300, fixed).
     accounting_dir_interval: u32 = 300, Int, Ranged(1, 86_400), ours, implemented, live;
     /// Prometheus /metrics endpoint; None = off.

@@ -111,6 +111,8 @@ const REFERENCE_DEFAULTS: &[(&str, &str)] = &[
     ("data_batch", "32"),
     ("data_offload", "yes"),
     ("data_coalesce_usecs", "250"),
+    ("data_path", "userspace"),
+    ("bpf_interfaces", ""),
     ("accounting_dir_interval", "300"),
     ("metrics_address", ""),
     ("nsctl_bind_address", "127.0.0.1"),

@@ -52,6 +52,27 @@ impl Display for LogFormat {
     }
 }
 
+/// Where established sessions' IPv4 is forwarded (`data_path`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataPath {
+    /// The userspace workers only.
+    Userspace,
+    /// The kernel fast path (TC-BPF around the TUN); start-up fails without it.
+    Bpf,
+    /// The fast path where the kernel takes it, else userspace.
+    Auto,
+}
+
+impl Display for DataPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DataPath::Userspace => "userspace",
+            DataPath::Bpf => "bpf",
+            DataPath::Auto => "auto",
+        })
+    }
+}
+
 pub(super) const SYSLOG_FACILITIES: &[&str] = &[
     "auth", "authpriv", "cron", "daemon", "ftp", "kern", "lpr", "mail", "news", "security",
     "syslog", "user", "uucp", "local0", "local1", "local2", "local3", "local4", "local5", "local6",
@@ -226,6 +247,35 @@ impl Codec<Vec<Ipv4Addr>> for IpList {
     }
     fn show(&self, x: &Vec<Ipv4Addr>) -> String {
         join(x)
+    }
+}
+
+/// userspace, bpf or auto (`data_path`).
+pub(super) struct DataPathChoice;
+
+impl Codec<DataPath> for DataPathChoice {
+    fn parse(&self, v: &str, _: &mut Cx) -> Result<DataPath, String> {
+        match v {
+            "userspace" => Ok(DataPath::Userspace),
+            "bpf" => Ok(DataPath::Bpf),
+            "auto" => Ok(DataPath::Auto),
+            _ => Err(format!("\"{v}\": expected userspace, bpf or auto")),
+        }
+    }
+    fn show(&self, x: &DataPath) -> String {
+        x.to_string()
+    }
+}
+
+/// Interface names, separated by commas or spaces (`bpf_interfaces`).
+pub(super) struct IfNameList;
+
+impl Codec<Vec<String>> for IfNameList {
+    fn parse(&self, v: &str, cx: &mut Cx) -> Result<Vec<String>, String> {
+        words(v).map(|w| IfName.parse(w, cx)).collect()
+    }
+    fn show(&self, x: &Vec<String>) -> String {
+        x.join(",")
     }
 }
 

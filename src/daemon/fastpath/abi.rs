@@ -4,7 +4,7 @@
 //! constructors take host values and do the swapping in one place.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::sync::atomic::AtomicU64;
+
 
 use crate::dataplane::session_table::SessionKey;
 
@@ -119,18 +119,7 @@ impl ConfigValue {
 /// `struct fp_counters`: one slot of the memory-mapped `counters` array.
 /// The programs add with `__sync_fetch_and_add`; userspace reads (and
 /// zeroes a slot before reusing it) through these atomics.
-#[repr(C)]
-#[derive(Debug, Default)]
-pub struct FastCounters {
-    /// Inner IPv4 packets decapsulated and handed to the TUN's ingress.
-    pub up_packets: AtomicU64,
-    /// Their IPv4 total lengths.
-    pub up_bytes: AtomicU64,
-    /// Inner IPv4 packets encapsulated and sent to the LAC.
-    pub down_packets: AtomicU64,
-    /// Their IPv4 total lengths.
-    pub down_bytes: AtomicU64,
-}
+pub use crate::dataplane::session_counters::FastCounters;
 
 // SAFETY: plain #[repr(C)] integers with explicit padding fields, no
 // pointers: any bit pattern is valid, which is what aya::Pod asks.

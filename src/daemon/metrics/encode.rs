@@ -92,6 +92,7 @@ impl Collector for Scrape {
         control(&mut e, s)?;
         radius(&mut e, s)?;
         data(&mut e, s)?;
+        fast_path(&mut e, s)?;
         hooks(&mut e, s)
     }
 }
@@ -469,6 +470,46 @@ fn data(e: &mut DescriptorEncoder, s: &Snapshot) -> fmt::Result {
             ("sent", d.garden_prohibited),
             ("limited", d.garden_prohibited_limited),
         ],
+    )
+}
+
+/// Only when the kernel fast path runs (data_path bpf or auto).
+fn fast_path(e: &mut DescriptorEncoder, s: &Snapshot) -> fmt::Result {
+    let Some(f) = &s.data.fast else {
+        return Ok(());
+    };
+    gauge(
+        e,
+        "l2tpns_fastpath_sessions",
+        "Sessions the kernel fast path forwards now.",
+        f.sessions,
+    )?;
+    counter(
+        e,
+        "l2tpns_fastpath_refused",
+        "Sessions the fast path's maps refused (full: max_sessions, or 131072 when that is 0), forwarded in userspace instead.",
+        f.refused,
+    )?;
+    counters(
+        e,
+        "l2tpns_fastpath_packets",
+        "User IPv4 packets the kernel fast path forwarded (also in l2tpns_packets_total).",
+        "direction",
+        [("up", f.up_packets), ("down", f.down_packets)],
+    )?;
+    counters(
+        e,
+        "l2tpns_fastpath_bytes",
+        "User IPv4 bytes the kernel fast path forwarded (also in l2tpns_bytes_total).",
+        "direction",
+        [("up", f.up_bytes), ("down", f.down_bytes)],
+    )?;
+    counters(
+        e,
+        "l2tpns_fastpath_passed",
+        "Packets the fast path's programs handed to the userspace path, by reason.",
+        "reason",
+        f.passed.iter().copied(),
     )
 }
 

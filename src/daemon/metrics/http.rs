@@ -82,6 +82,8 @@ pub struct DataSources {
     pub loss: KernelLoss,
     /// session_hook's counters, kept by its runner.
     pub hooks: Arc<crate::daemon::session_hook::HookStats>,
+    /// The kernel fast path's figures, when it runs.
+    pub fast: Option<Arc<crate::daemon::fast_sessions::FastStats>>,
     pub started: Instant,
     pub start_time: SystemTime,
 }
@@ -215,7 +217,7 @@ impl Server {
         let d = &self.data;
         let snap = Snapshot {
             control,
-            data: DataSnapshot::take(&d.workers, &d.drops, &d.loss, &d.hooks),
+            data: DataSnapshot::take(&d.workers, &d.drops, &d.loss, &d.hooks, d.fast.as_deref()),
             start_time: d.start_time,
             uptime: d.started.elapsed(),
             http: Outcome::ALL

@@ -6,6 +6,8 @@ use std::time::{Duration, SystemTime};
 
 use crate::daemon::control::admission::AdmissionStats;
 use crate::daemon::control::{ControlPlane, SessionState, TunnelState};
+use crate::daemon::fast_sessions::FastStats;
+use crate::daemon::fastpath::PassReason;
 use crate::daemon::kernel_loss::{KernelLoss, LossSnapshot};
 use crate::daemon::session_hook::{HookCounts, HookStats};
 use crate::daemon::stats::ControlStats;
@@ -104,6 +106,39 @@ pub struct DataSnapshot {
     pub drops: [u64; DropReason::COUNT],
     pub kernel: LossSnapshot,
     pub hooks: HookCounts,
+    /// The kernel fast path's part, when it runs (its forwarded packets and
+    /// bytes are also in the totals above).
+    pub fast: Option<FastSnapshot>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct FastSnapshot {
+    pub sessions: u64,
+    pub refused: u64,
+    pub up_packets: u64,
+    pub up_bytes: u64,
+    pub down_packets: u64,
+    pub down_bytes: u64,
+    pub passed: Vec<(&'static str, u64)>,
+}
+
+impl FastSnapshot {
+    fn take(f: &FastStats) -> FastSnapshot {
+        let l = |a: &AtomicU64| a.load(Relaxed);
+        let [up_packets, up_bytes, down_packets, down_bytes] = f.forwarded.each_ref().map(l);
+        FastSnapshot {
+            sessions: l(&f.sessions),
+            refused: l(&f.refused),
+            up_packets,
+            up_bytes,
+            down_packets,
+            down_bytes,
+            passed: PassReason::ALL
+                .iter()
+                .map(|r| (r.name(), f.passed.get(*r as usize).map_or(0, l)))
+                .collect(),
+        }
+    }
 }
 
 impl DataSnapshot {
@@ -112,13 +147,16 @@ impl DataSnapshot {
         drops: &DropCounters,
         loss: &KernelLoss,
         hooks: &HookStats,
+        fast: Option<&FastStats>,
     ) -> DataSnapshot {
         let l = |a: &AtomicU64| a.load(Relaxed);
+        let fast = fast.map(FastSnapshot::take);
+        let f = fast.clone().unwrap_or_default();
         DataSnapshot {
-            up_packets: l(&w.up_packets),
-            down_packets: l(&w.down_packets),
-            up_bytes: l(&w.up_bytes),
-            down_bytes: l(&w.down_bytes),
+            up_packets: l(&w.up_packets) + f.up_packets,
+            down_packets: l(&w.down_packets) + f.down_packets,
+            up_bytes: l(&w.up_bytes) + f.up_bytes,
+            down_bytes: l(&w.down_bytes) + f.down_bytes,
             to_control: l(&w.to_control),
             tun_write_errors: l(&w.tun_write_errors),
             udp_send_errors: l(&w.udp_send_errors),
@@ -138,6 +176,7 @@ impl DataSnapshot {
             drops: drops.snapshot(),
             kernel: loss.snapshot(),
             hooks: hooks.counts(),
+            fast,
         }
     }
 }

@@ -16,7 +16,7 @@ impl Shim {
     fn pass(&mut self, dir: usize, d: Vec<u8>) -> Vec<Vec<u8>> {
         self.count += 1;
         if let Some(n) = self.drop_every {
-            if self.count % n == 0 {
+            if self.count.is_multiple_of(n) {
                 return vec![];
             }
         }

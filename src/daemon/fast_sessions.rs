@@ -1,0 +1,250 @@
+//! The I/O driver's side of the kernel fast path (daemon::fastpath): the
+//! choice at start-up (`data_path`), which sessions go into the programs'
+//! maps, their counter slots, and the idle stamps the programs cannot set.
+//!
+//! A session is in the fast path only while its forwarding is exactly what
+//! the programs do: no throttle, snoop, garden or packet_limit (those stay
+//! with the worker that owns the session). Table updates reach the fast
+//! path before the workers, as they reach the steering map: a removed
+//! session leaves the kernel's maps before its address can be given again.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tracing::{debug, info, warn};
+
+use crate::config::startup::DataPath;
+use crate::config::Config;
+use crate::dataplane::session_table::{SessionCounters, SessionEntry, SessionKey, TableUpdate};
+use crate::tun::Tun;
+
+use super::fastpath::{FastCounters, FastPath, FastPathConfig, FastSession, PassReason};
+
+/// Sessions in the fast path at once when max_sessions is 0 (no limit);
+/// the rest take the userspace path. Sizes the maps and the counter slots.
+const DEFAULT_CAPACITY: u32 = 1 << 17;
+
+/// How often sessions forwarded by the programs get their idle stamp.
+const STAMP_EVERY: Duration = Duration::from_secs(1);
+
+/// The fast path's figures for the metrics thread, refreshed by the I/O
+/// driver with the idle stamps (once a second).
+#[derive(Debug, Default)]
+pub struct FastStats {
+    pub sessions: AtomicU64,
+    pub refused: AtomicU64,
+    /// Forwarded by the programs: up packets, up bytes, down packets, down bytes.
+    pub forwarded: [AtomicU64; 4],
+    /// Handed to userspace, by `PassReason` (its discriminant).
+    pub passed: [AtomicU64; PassReason::COUNT],
+}
+
+impl FastStats {
+    /// Up packets, up bytes, down packets, down bytes forwarded.
+    pub fn forwarded(&self) -> [u64; 4] {
+        self.forwarded.each_ref().map(|a| a.load(Relaxed))
+    }
+}
+
+pub struct FastSessions {
+    path: FastPath,
+    pub stats: Arc<FastStats>,
+    /// What the programs forwarded for sessions no longer in the maps.
+    forwarded_gone: [u64; 4],
+    /// The sessions in the maps, with their counters and the upstream
+    /// packet count last seen (for the idle stamp).
+    sessions: HashMap<SessionKey, (Arc<SessionCounters>, u64)>,
+    /// Upserts the maps refused (full, or a kernel error): those sessions
+    /// take the userspace path.
+    pub refused: u64,
+    next_stamp: Instant,
+}
+
+/// The path `data_path` asks for, as this kernel allows: the fast path, or
+/// None for userspace. One log line says which and why; `bpf` that cannot
+/// be had stops the start-up.
+pub fn start(cfg: &Config, tun: &Tun) -> Result<Option<FastSessions>, String> {
+    if cfg.data_path == DataPath::Userspace {
+        info!("data path: userspace (data_path userspace)");
+        return Ok(None);
+    }
+    let uplinks = if cfg.bpf_interfaces.is_empty() {
+        interfaces_up(tun.name())
+    } else {
+        cfg.bpf_interfaces.clone()
+    };
+    let fcfg = FastPathConfig {
+        tun_ifindex: ifindex(tun.name()),
+        tun_name: tun.name().to_string(),
+        uplinks,
+        port: super::L2TP_PORT,
+        local: cfg.bind_address,
+        capacity: if cfg.max_sessions == 0 {
+            DEFAULT_CAPACITY
+        } else {
+            cfg.max_sessions
+        },
+    };
+    match FastPath::start(&fcfg) {
+        Ok(path) => {
+            info!(
+                "data path: kernel fast path ({}) for the plain IPv4 of established sessions, userspace for the rest (data_path {})",
+                path.describe(),
+                cfg.data_path
+            );
+            Ok(Some(FastSessions {
+                path,
+                stats: Arc::default(),
+                forwarded_gone: [0; 4],
+                sessions: HashMap::new(),
+                refused: 0,
+                next_stamp: Instant::now(),
+            }))
+        }
+        Err(e) if cfg.data_path == DataPath::Auto => {
+            info!("data path: userspace, the kernel fast path is unavailable: {e} (data_path auto)");
+            Ok(None)
+        }
+        Err(e) => Err(format!(
+            "data_path bpf: the kernel fast path is unavailable: {e} (set data_path auto or userspace)"
+        )),
+    }
+}
+
+impl FastSessions {
+    /// Apply one table update to the maps (before the workers see it).
+    pub fn update(&mut self, u: &TableUpdate) {
+        match u {
+            TableUpdate::Upsert(e) => match fast_session(e) {
+                Some(s) => match self.path.upsert(&s) {
+                    Ok(()) => {
+                        if let Some(slot) = self.path.slot_counters(e.key) {
+                            e.counters.attach_fast(slot);
+                        }
+                        let seen = e.counters.fast_rx_packets().unwrap_or(0);
+                        self.sessions.insert(e.key, (e.counters.clone(), seen));
+                    }
+                    Err(err) => {
+                        self.refused += 1;
+                        debug!(tunnel = e.key.tunnel, session = e.key.session, "fast path refused the session, userspace forwards it: {err}");
+                        self.take_out(e.key);
+                    }
+                },
+                None => self.take_out(e.key),
+            },
+            TableUpdate::Remove(k) => self.take_out(*k),
+            TableUpdate::Garden(_) => {}
+        }
+    }
+
+    /// The session leaves the maps; what the programs counted joins the
+    /// userspace counts.
+    fn take_out(&mut self, k: SessionKey) {
+        if let Some((c, _)) = self.sessions.remove(&k) {
+            if let Some(slot) = self.path.slot_counters(k) {
+                add(&mut self.forwarded_gone, slot);
+            }
+            self.path.remove(k);
+            c.detach_fast();
+        }
+    }
+
+    /// Stamp `last_rx_tick` (idle timeout, LCP echo) of the sessions whose
+    /// upstream the programs forwarded since the last call; at most once a
+    /// second.
+    pub fn stamp_activity(&mut self, now: Instant, tick: u64) {
+        if now < self.next_stamp {
+            return;
+        }
+        self.next_stamp = now + STAMP_EVERY;
+        let mut forwarded = self.forwarded_gone;
+        for k in self.sessions.keys() {
+            if let Some(slot) = self.path.slot_counters(*k) {
+                add(&mut forwarded, slot);
+            }
+        }
+        let st = &self.stats;
+        for (a, v) in st.forwarded.iter().zip(forwarded) {
+            a.store(v, Relaxed);
+        }
+        st.sessions.store(self.sessions.len() as u64, Relaxed);
+        st.refused.store(self.refused, Relaxed);
+        for (r, n) in self.path.passed() {
+            if let Some(a) = st.passed.get(r as usize) {
+                a.store(n, Relaxed);
+            }
+        }
+        for (c, seen) in self.sessions.values_mut() {
+            let Some(n) = c.fast_rx_packets() else {
+                continue;
+            };
+            if n != *seen {
+                *seen = n;
+                c.last_rx_tick.store(tick, Relaxed);
+            }
+        }
+    }
+
+}
+
+fn add(sum: &mut [u64; 4], c: &FastCounters) {
+    let v = [&c.up_packets, &c.up_bytes, &c.down_packets, &c.down_bytes];
+    for (s, a) in sum.iter_mut().zip(v) {
+        *s += a.load(Relaxed);
+    }
+}
+
+/// What the programs need of a session, if they may forward it.
+fn fast_session(e: &SessionEntry) -> Option<FastSession> {
+    let SocketAddr::V4(peer) = e.peer else {
+        return None;
+    };
+    let plain = e.policy == Default::default() && e.packet_limit == 0;
+    plain.then(|| FastSession {
+        key: e.key,
+        peer,
+        peer_tunnel: e.peer_tunnel,
+        peer_session: e.peer_session,
+        address: e.address,
+        routes: e.routes.clone(),
+        mru: e.mru,
+    })
+}
+
+fn ifindex(name: &str) -> u32 {
+    std::ffi::CString::new(name)
+        // SAFETY: a NUL-terminated name.
+        .map(|c| unsafe { libc::if_nametoindex(c.as_ptr()) })
+        .unwrap_or(0)
+}
+
+/// Every Ethernet or loopback interface that is up, `tun` excepted (sysfs's
+/// `type` and IFF_UP in its `flags`): the programs parse Ethernet frames.
+fn interfaces_up(tun: &str) -> Vec<String> {
+    const ARPHRD_ETHER: u32 = 1;
+    const ARPHRD_LOOPBACK: u32 = 772;
+    let read = |n: &str, what: &str| -> Option<u32> {
+        let t = std::fs::read_to_string(format!("/sys/class/net/{n}/{what}")).ok()?;
+        let t = t.trim();
+        match t.strip_prefix("0x") {
+            Some(hex) => u32::from_str_radix(hex, 16).ok(),
+            None => t.parse().ok(),
+        }
+    };
+    let Ok(dir) = std::fs::read_dir("/sys/class/net") else {
+        warn!("/sys/class/net unreadable: set bpf_interfaces");
+        return Vec::new();
+    };
+    let mut up: Vec<String> = dir
+        .filter_map(|d| d.ok())
+        .filter_map(|d| d.file_name().into_string().ok())
+        .filter(|n| n != tun)
+        .filter(|n| read(n, "flags").is_some_and(|f| f & libc::IFF_UP as u32 != 0))
+        .filter(|n| matches!(read(n, "type"), Some(ARPHRD_ETHER | ARPHRD_LOOPBACK)))
+        .collect();
+    up.sort();
+    up
+}
