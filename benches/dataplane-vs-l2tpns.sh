@@ -25,6 +25,17 @@
 # counted); lns_out counts also what the kernel dropped at their sockets,
 # i.e. what the LNS itself delivered (the meaningful flat-out figure). Docs/PERFORMANCE.md records what it printed.
 #
+# DATA_PATHS (default "userspace bpf"): ours runs once per data_path; the
+# kernel fast path's run is named ours-bpf (Docs/FASTPATH.md). The fast
+# path's work is done in softirq context, not in the daemon's process, so
+# at a fixed rate every case also reports the WHOLE MACHINE's busy CPU per
+# packet offered (/proc/stat over the middle of the traffic phase:
+# machine_us_per_pkt), and GENERATOR_ONLY=1 (the default) adds a run named
+# generator: the same load against our daemon stopped with SIGSTOP during
+# the traffic, so the kernel drops the packets at its full socket or TUN
+# queue. An LNS's own share is its machine figure minus the generator's
+# (RATIO lns_share lines).
+#
 # THROTTLE_KBPS=N (unset: none of this): both daemons load the autothrottle
 # plugin, and every case runs twice on the same daemon, interleaved: users
 # user1..userN (no policy), then tuser1..tuserN, whom FreeRADIUS gives
@@ -48,6 +59,8 @@ LOGIN_CONCURRENCY=${LOGIN_CONCURRENCY:-40}
 LNS_CPU=${LNS_CPU:-1}
 GEN_CPU=${GEN_CPU:-0}
 THROTTLE_KBPS=${THROTTLE_KBPS:-}
+DATA_PATHS=${DATA_PATHS:-userspace bpf}
+GENERATOR_ONLY=${GENERATOR_ONLY:-1}
 command -v /usr/sbin/l2tpns >/dev/null || { echo "apt-get install l2tpns" >&2; exit 1; }
 command -v freeradius >/dev/null || { echo "apt-get install freeradius freeradius-utils" >&2; exit 1; }
 cargo build --release --bins >/dev/null 2>&1 || cargo build --release --bins
@@ -94,6 +107,9 @@ cleanup() {
 trap cleanup EXIT
 
 bench_netns "$NS"
+# The load generator is a LAC on this host (127.0.0.1): the fast path
+# delivers its downstream through lo (Docs/FASTPATH.md).
+ip netns exec "$NS" sysctl -qw net.ipv4.conf.lo.forwarding=1 net.ipv4.conf.lo.accept_local=1 net.ipv4.conf.lo.route_localnet=1
 
 # FreeRADIUS: private config, users user1..userN, signed replies.
 # shellcheck source=contrib/freeradius-fixture.sh
@@ -110,6 +126,12 @@ for d in l2tpns ours; do
   [ -z "$THROTTLE_KBPS" ] || echo 'load plugin "autothrottle"' >> "$RUN/etc-$d/startup-config"
 done
 echo "set data_workers 1" >> "$RUN/etc-ours/startup-config"
+for path in $DATA_PATHS; do
+  [ "$path" = userspace ] && continue
+  cp -r "$RUN/etc-ours" "$RUN/etc-ours-$path"
+  echo "set data_path $path" >> "$RUN/etc-ours-$path/startup-config"
+done
+echo "set data_path userspace" >> "$RUN/etc-ours/startup-config"
 
 field() { { echo "$2" | grep -o "\b$1=[^ ]*" || true; } | head -1 | cut -d= -f2; }
 # Kernel drop counters in the namespace. The flat-out runs overload the
@@ -136,7 +158,18 @@ throttled_sessions() {
   echo "$n"
 }
 
-declare -A CPM CPMO PPS LPPS
+# machine_busy WINDOW: after 1 s, the whole machine's busy CPU seconds
+# (all CPUs: everything but idle and iowait in /proc/stat) over WINDOW s.
+machine_busy() {
+  local a b
+  sleep 1
+  a=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat)
+  sleep "$1"
+  b=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat)
+  echo "scale=3; ($b - $a) / $(getconf CLK_TCK)" | bc
+}
+
+declare -A CPM CPMO PPS LPPS MUS
 # measure NAME MODE DIR SIZE [POLICY]; MODE is "rate" (RATE pps) or "flat"
 # (flat out); POLICY "throttled" logs in the tuser sessions.
 measure() {
@@ -157,11 +190,17 @@ measure() {
       > "$RUN/$tag.out" 2> "$RUN/$tag.err" &
   local lg=$!
   local src="" throttle_fields=""
-  if [ "$dir" = down ] || [ -n "$THROTTLE_KBPS" ]; then
-    until grep -qs 'TRAFFIC START' "$RUN/$tag.err"; do
-      kill -0 "$lg" 2>/dev/null || break; sleep 0.05
-    done
+  until grep -qs 'TRAFFIC START' "$RUN/$tag.err"; do
+    kill -0 "$lg" 2>/dev/null || break; sleep 0.05
+  done
+  local window=$(( DURATION > 4 ? DURATION - 3 : 1 ))
+  # The generator-only run: nobody reads the packets while the sampler
+  # runs; the daemon goes on before the load generator hangs up.
+  if [ "$name" = generator ]; then
+    kill -STOP "$LNS_PID"
+    ( sleep "$window.5"; kill -CONT "$LNS_PID" ) &
   fi
+  [ "$mode" = rate ] && { machine_busy "$window" > "$RUN/$tag.busy" & AUX_PIDS+=($!); }
   # Asked in both policies, so both pay the same for the CLI's answer.
   if [ -n "$THROTTLE_KBPS" ]; then
     local kbps=0 want=0
@@ -179,7 +218,10 @@ measure() {
     src=$(grep '^SOURCE' "$RUN/$tag.src" || true)
   fi
   wait "$lg" || true
+  [ "$name" = generator ] && kill -CONT "$LNS_PID"
   local sinkdrops; sinkdrops=$(sock_drops 2328)
+  # The sampler's window ended well before the traffic did.
+  local busy=""; [ -f "$RUN/$tag.busy" ] && { wait "${AUX_PIDS[-1]}" 2>/dev/null || true; busy=$(cat "$RUN/$tag.busy"); }
   stop_aux
   local u1 l1 t1; u1=$(udp_rcvbuf_errors); l1=$(sock_drops 06A5); t1=$(tun_tx_dropped)
   local t s; t=$(grep '^TRAFFIC' "$RUN/$tag.out" || true); s=$(grep '^SUMMARY' "$RUN/$tag.out" || true)
@@ -204,15 +246,19 @@ measure() {
   local lns_pps=0 cpm_out=-
   lns_pps=$(( out / DURATION ))
   [ "$out" -gt 0 ] && [ -n "$cpu" ] && cpm_out=$(echo "scale=3; $cpu * 1000000 / $out" | bc)
+  # Whole machine, per packet offered, at a fixed rate.
+  local mus=-
+  [ -n "$busy" ] && mus=$(echo "scale=3; $busy * 1000000 / ($RATE * $window)" | bc)
   echo "RESULT lns=$name mode=$mode dir=$dir size=$size sessions_up=$(field up "$s") sent=$sent received=$recv" \
        "lost=$lost loss_pct=$pct pps=${pps:-0} reordered=$(field ${dir}_reordered "$t") lns_cpu_s=${cpu:--}" \
        "lns_cpu_s_per_mpkt=${cpm:--} lns_out=$out lns_in_drops=$in_drops lns_out_pps=$lns_pps" \
-       "lns_cpu_s_per_mpkt_out=$cpm_out result=$(field result "$s")$throttle_fields"
+       "lns_cpu_s_per_mpkt_out=$cpm_out machine_busy_s=${busy:--} machine_us_per_pkt=$mus result=$(field result "$s")$throttle_fields"
   local key=$name${policy:+-$policy}
   CPM[$key,$mode,$dir,$size]=${cpm:-0}
   CPMO[$key,$mode,$dir,$size]=$cpm_out
   PPS[$key,$mode,$dir,$size]=${pps:-0}
   LPPS[$key,$mode,$dir,$size]=$lns_pps
+  MUS[$key,$mode,$dir,$size]=$mus
 }
 
 # The LNS's own CPU with all sessions up and no traffic (timers, keepalives).
@@ -229,8 +275,8 @@ idle() {
   echo "IDLE lns=$name sessions=$SESSIONS cpu_pct=$(echo "scale=2; 100 * ($c1 - $c0) / $hz / $hold" | bc)"
 }
 
-run_lns() {  # NAME START-COMMAND READY-PATTERN
-  local name=$1 cmd=$2 ready=$3
+run_lns() {  # NAME START-COMMAND READY-PATTERN [MODES]
+  local name=$1 cmd=$2 ready=$3 only_modes=${4:-}
   start_lns "$NS" "$RUN/$name.log" "$cmd" "$LNS_CPU"
   wait_lns_ready "$NS" "$RUN/$name.log" "$ready" || { echo "$name did not get ready"; tail "$RUN/$name.log"; ip netns exec "$NS" ss -Hlunp; ip netns exec "$NS" ip link; exit 1; }
   sleep 1
@@ -239,8 +285,9 @@ run_lns() {  # NAME START-COMMAND READY-PATTERN
   taskset -a -p -c "$LNS_CPU" "$LNS_PID" > /dev/null
   echo "LNS lns=$name pid=$LNS_PID comm=$(cat /proc/$LNS_PID/comm) threads=$(ls /proc/$LNS_PID/task | wc -l)" \
        "thread_cpus_before=[${before% }] now=$LNS_CPU"
-  idle "$name"
+  [ "$name" = generator ] || idle "$name"
   local modes=(rate); [ "$FLAT" = 1 ] && modes+=(flat)
+  [ -n "$only_modes" ] && read -ra modes <<< "$only_modes"
   for mode in "${modes[@]}"; do
     for dir in $DIRS; do
       for size in $SIZES; do
@@ -258,7 +305,15 @@ run_lns() {  # NAME START-COMMAND READY-PATTERN
 
 # l2tpns first: it serves nothing until it is cluster master (~15 s).
 run_lns l2tpns "$(l2tpns_command "$RUN/etc-l2tpns")" "$L2TPNS_READY"
-run_lns ours "exec $OURS -c $RUN/etc-ours/startup-config" udp1701
+for path in $DATA_PATHS; do
+  if [ "$path" = userspace ]; then
+    run_lns ours "exec $OURS -c $RUN/etc-ours/startup-config" udp1701
+  else
+    run_lns "ours-$path" "exec $OURS -c $RUN/etc-ours-$path/startup-config" udp1701
+    grep -h "data path:" "$RUN/ours-$path.log" | sed 's/^/DATAPATH /' || true
+  fi
+done
+[ "$GENERATOR_ONLY" = 1 ] && run_lns generator "exec $OURS -c $RUN/etc-ours/startup-config" udp1701 rate
 
 modes=(rate); [ "$FLAT" = 1 ] && modes+=(flat)
 declare -A v
@@ -285,6 +340,25 @@ ratio() {
     echo "scale=2; $1 / $2" | bc
   else echo -; fi
 }
+# share A G: A - G (an LNS's own share of the machine), "-" unless numbers.
+share() {
+  if [[ $1 =~ ^[0-9.]+$ && $2 =~ ^[0-9.]+$ ]]; then echo "scale=3; $1 - $2" | bc; else echo -; fi
+}
+if [ "$GENERATOR_ONLY" = 1 ]; then
+  for dir in $DIRS; do
+    for size in $SIZES; do
+      g=${MUS[generator,rate,$dir,$size]:--}
+      l=$(share "${MUS[l2tpns,rate,$dir,$size]:--}" "$g")
+      line="RATIO lns_share_us_per_pkt dir=$dir size=$size rate=$RATE generator=$g l2tpns=$l"
+      for path in $DATA_PATHS; do
+        k=ours; [ "$path" = userspace ] || k=ours-$path
+        o=$(share "${MUS[$k,rate,$dir,$size]:--}" "$g")
+        line+=" $k=$o $k/l2tpns=$(ratio "$o" "$l")"
+      done
+      echo "$line"
+    done
+  done
+fi
 [ -z "$THROTTLE_KBPS" ] && exit 0
 for mode in "${modes[@]}"; do
   for dir in $DIRS; do

@@ -67,7 +67,8 @@ enum pass_reason {
 	PASS_DOWN_FIB_FAILED = 24,  /* no usable route to the LAC */
 	PASS_DOWN_NOT_UPLINK = 25,  /* the route leaves by a device we did not check */
 	PASS_DOWN_ENCAP_FAILED = 26,
-	PASS_REASON_COUNT = 27,
+	PASS_DOWN_LOCAL_LAC = 27,   /* a LAC on this host, which lo would refuse */
+	PASS_REASON_COUNT = 28,
 };
 
 struct up_key {
@@ -102,8 +103,12 @@ struct fp_config {
 	__u32 tun_mtu;     /* host order; upstream packets beyond it are passed */
 	__be32 local_addr; /* bind_address, 0 if none */
 	__be16 port;       /* our L2TP port */
-	__u16 pad;
+	__u16 flags;       /* CFG_* */
 };
+
+/* lo takes a packet from a local source (accept_local, route_localnet):
+ * downstream to a LAC on this host may go through lo's ingress. */
+#define CFG_LOCAL_LAC_OK 1
 
 struct fp_counters {
 	__u64 up_packets;
@@ -533,7 +538,10 @@ int l2tpns_down(struct __sk_buff *skb)
 	case BPF_FIB_LKUP_RET_NOT_FWDED:
 		/* The LAC is on this host (127.0.0.1 or one of our
 		 * addresses): deliver through lo's ingress, which drops
-		 * the TUN route's dst and parses the packet afresh. */
+		 * the TUN route's dst and parses the packet afresh, but
+		 * drops a local source as a martian unless told not to. */
+		if (!(cfg->flags & CFG_LOCAL_LAC_OK))
+			return pass(PASS_DOWN_LOCAL_LAC);
 		local = 1;
 		out_ifindex = LOOPBACK_IFINDEX;
 		out_flags = BPF_F_INGRESS;

@@ -188,6 +188,10 @@ struct Args {
     /// Route A.B.C.D/LEN into the TUN (default: the LNS's PPP address /32).
     #[arg(long, requires = "tun")]
     tun_route: Option<String>,
+    /// Send UDP checksums over IPv4 (default: zero, "none", as the
+    /// kernel's L2TP sends by default: `ip l2tp ... udp_csum off`).
+    #[arg(long)]
+    udp_checksums: bool,
 }
 
 fn fail(msg: impl std::fmt::Display) -> ! {
@@ -315,6 +319,7 @@ fn main() {
         traffic: traffic.clone(),
         threads: a.threads.max(1),
         tun,
+        udp_checksums: a.udp_checksums,
     };
     let summary = run_all(opts).unwrap_or_else(|e| fail(e));
     for f in summary.failures.iter().take(20) {

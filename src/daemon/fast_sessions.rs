@@ -90,6 +90,7 @@ pub fn start(cfg: &Config, tun: &Tun) -> Result<Option<FastSessions>, String> {
     };
     match FastPath::start(&fcfg) {
         Ok(path) => {
+            warn_if_not_forwarding();
             info!(
                 "data path: kernel fast path ({}) for the plain IPv4 of established sessions, userspace for the rest (data_path {})",
                 path.describe(),
@@ -144,22 +145,42 @@ impl FastSessions {
     /// userspace counts.
     fn take_out(&mut self, k: SessionKey) {
         if let Some((c, _)) = self.sessions.remove(&k) {
-            if let Some(slot) = self.path.slot_counters(k) {
+            // Read the slot after the maps forget the session, so a packet
+            // counted in between is not lost (the slot rests FIFO before
+            // its next session: a program run already past the lookup
+            // finishes long before).
+            let slot = self.path.slot_counters(k);
+            self.path.remove(k);
+            if let Some(slot) = slot {
                 add(&mut self.forwarded_gone, slot);
             }
-            self.path.remove(k);
             c.detach_fast();
         }
     }
 
     /// Stamp `last_rx_tick` (idle timeout, LCP echo) of the sessions whose
-    /// upstream the programs forwarded since the last call; at most once a
-    /// second.
+    /// upstream the programs forwarded since the last call, and refresh the
+    /// figures; at most once a second.
     pub fn stamp_activity(&mut self, now: Instant, tick: u64) {
         if now < self.next_stamp {
             return;
         }
         self.next_stamp = now + STAMP_EVERY;
+        self.refresh_stats();
+        for (c, seen) in self.sessions.values_mut() {
+            let Some(n) = c.fast_rx_packets() else {
+                continue;
+            };
+            if n != *seen {
+                *seen = n;
+                c.last_rx_tick.store(tick, Relaxed);
+            }
+        }
+    }
+
+    /// Sum the programs' counters into `stats` now: before a scrape or a
+    /// status line, so those agree with what was forwarded to the instant.
+    pub fn refresh_stats(&self) {
         let mut forwarded = self.forwarded_gone;
         for k in self.sessions.keys() {
             if let Some(slot) = self.path.slot_counters(*k) {
@@ -177,17 +198,7 @@ impl FastSessions {
                 a.store(n, Relaxed);
             }
         }
-        for (c, seen) in self.sessions.values_mut() {
-            let Some(n) = c.fast_rx_packets() else {
-                continue;
-            };
-            if n != *seen {
-                *seen = n;
-                c.last_rx_tick.store(tick, Relaxed);
-            }
-        }
     }
-
 }
 
 fn add(sum: &mut [u64; 4], c: &FastCounters) {
@@ -212,6 +223,18 @@ fn fast_session(e: &SessionEntry) -> Option<FastSession> {
         routes: e.routes.clone(),
         mru: e.mru,
     })
+}
+
+/// The down program routes the outer packet as if forwarded from lo, and
+/// the kernel's fib helper refuses that while lo does not forward: every
+/// downstream packet would then take the userspace path.
+fn warn_if_not_forwarding() {
+    let path = "/proc/sys/net/ipv4/conf/lo/forwarding";
+    if std::fs::read_to_string(path).is_ok_and(|v| v.trim() == "0") {
+        warn!(
+            "data path: net.ipv4.conf.lo.forwarding is 0, so the fast path cannot route downstream and hands it all to userspace (down-fib-failed); set net.ipv4.ip_forward=1, as a router of subscribers' traffic has"
+        );
+    }
 }
 
 fn ifindex(name: &str) -> u32 {

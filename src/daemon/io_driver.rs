@@ -91,6 +91,14 @@ impl Steering {
 }
 
 impl IoDriver {
+    /// Bring the fast path's figures up to this instant (they are
+    /// otherwise refreshed once a second).
+    pub fn refresh_fast_stats(&self) {
+        if let Some(f) = &self.fast {
+            f.refresh_stats();
+        }
+    }
+
     /// The kernel fast path's figures, when it runs.
     pub fn fast_stats(&self) -> Option<&super::fast_sessions::FastStats> {
         self.fast.as_ref().map(|f| &*f.stats)

@@ -547,6 +547,7 @@ async fn control_loop(
         }
         if now.duration_since(last_report) >= Duration::from_secs(60) {
             last_report = now;
+            driver.refresh_fast_stats();
             report_status(&cp, &drops, &wstats, &loss, driver.hooks.stats(), driver.fast_stats());
         }
         // dump_speed as the configuration says now (SIGHUP may change it).
@@ -584,11 +585,17 @@ async fn control_loop(
                 }
             }
             _ = tokio::time::sleep_until(deadline) => {}
-            scrape = scrapes.next() => scrape.answer(&cp),
+            scrape = scrapes.next() => {
+                driver.refresh_fast_stats();
+                scrape.answer(&cp)
+            }
             _ = quit.recv() => start_shutdown(&mut cp, "SIGQUIT", &mut shutdown_by),
             _ = term.recv() => stop_or_save(&mut cp, "SIGTERM", &mut shutdown_by),
             _ = int.recv() => stop_or_save(&mut cp, "SIGINT", &mut shutdown_by),
-            _ = usr1.recv() => report_status(&cp, &drops, &wstats, &loss, driver.hooks.stats(), driver.fast_stats()),
+            _ = usr1.recv() => {
+                driver.refresh_fast_stats();
+                report_status(&cp, &drops, &wstats, &loss, driver.hooks.stats(), driver.fast_stats())
+            }
             _ = watchdog.due() => watchdog.ping(),
             _ = hup.recv() => {
                 systemd::reloading();

@@ -103,6 +103,9 @@ pub struct Options {
     pub threads: usize,
     /// Bridge the (single) session to a TUN device while holding.
     pub tun: Option<TunOptions>,
+    /// Send UDP checksums over IPv4; false sends zero (none), as Linux's
+    /// L2TP does by default.
+    pub udp_checksums: bool,
 }
 
 /// Closing waits one full StopCCN retransmission cycle (1+2+4+8+8+8 s) and a margin.
@@ -260,7 +263,7 @@ impl LoadGen {
         shard_count: usize,
         gates: Arc<Gates>,
     ) -> std::io::Result<LoadGen> {
-        let sock = udp_socket(opts.bind)?;
+        let sock = udp_socket(opts.bind, opts.udp_checksums)?;
         sock.connect(opts.server)?;
         sock.set_nonblocking(true)?;
         let secret = opts.tunnel_secret.clone().map(String::into_bytes);

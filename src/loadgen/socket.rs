@@ -11,14 +11,41 @@ use std::io;
 use std::net::{SocketAddr, UdpSocket};
 
 /// A UDP socket with buffers large enough for a thousand sessions' replies
-/// arriving at once.
-pub fn udp_socket(bind: SocketAddr) -> io::Result<UdpSocket> {
+/// arriving at once. Without `checksums` (IPv4 only) it sends a zero UDP
+/// checksum, as a kernel LAC does by default; the LNS's kernel fast path
+/// can then check such datagrams from this host, whose checksum would
+/// otherwise be only the partial sum of an offloaded send.
+pub fn udp_socket(bind: SocketAddr, checksums: bool) -> io::Result<UdpSocket> {
     use socket2::{Domain, Protocol, Socket, Type};
     let s = Socket::new(Domain::for_address(bind), Type::DGRAM, Some(Protocol::UDP))?;
     let _ = s.set_recv_buffer_size(16 << 20);
     let _ = s.set_send_buffer_size(16 << 20);
+    if !checksums && bind.is_ipv4() {
+        set_no_check(&s)?;
+    }
     s.bind(&bind.into())?;
     Ok(s.into())
+}
+
+/// SO_NO_CHECK: send IPv4 UDP with checksum 0.
+fn set_no_check(s: &socket2::Socket) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let on: libc::c_int = 1;
+    // SAFETY: a valid socket and an int option of the right size.
+    let r = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_NO_CHECK,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// Is this the ICMP-port-unreachable report of an earlier datagram (the
@@ -49,7 +76,7 @@ mod tests {
     #[test]
     fn refused_reports_do_not_break_the_socket() {
         let lo = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-        let sock = udp_socket(lo).expect("socket");
+        let sock = udp_socket(lo, false).expect("socket");
         // A port that was bound a moment ago and is free now.
         let gone = UdpSocket::bind(lo)
             .expect("bind")

@@ -189,6 +189,18 @@ impl Lns {
             let _ = writeln!(text, "\nset data_path {path}");
             fs::write(&config, text).expect("startup-config");
         }
+        // The loadgen is a LAC on this host (127.0.0.1): the fast path
+        // routes its downstream as forwarded from lo and delivers it
+        // through lo, which must accept a local source (Docs/FASTPATH.md,
+        // "Routing downstream" and "A LAC on the same host"). A host that
+        // routes subscribers has ip_forward on, lo included.
+        ns.exec_ok(&[
+            "sysctl",
+            "-qw",
+            "net.ipv4.conf.lo.forwarding=1",
+            "net.ipv4.conf.lo.accept_local=1",
+            "net.ipv4.conf.lo.route_localnet=1",
+        ]);
         let radius: Vec<FreeRadius> = radius
             .iter()
             .map(|r| FreeRadius::start(&ns, &dir, r))

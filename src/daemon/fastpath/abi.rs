@@ -101,17 +101,27 @@ pub struct ConfigValue {
     /// 0 = no bind_address: the route's source is used.
     local_addr_be: u32,
     port_be: u16,
-    pad: u16,
+    /// CFG_* bits.
+    flags: u16,
 }
 
+/// `CFG_LOCAL_LAC_OK`: lo accepts a packet from a local source.
+pub const CFG_LOCAL_LAC_OK: u16 = 1;
+
 impl ConfigValue {
-    pub fn new(tun_ifindex: u32, tun_mtu: u32, local: Option<Ipv4Addr>, port: u16) -> Self {
+    pub fn new(
+        tun_ifindex: u32,
+        tun_mtu: u32,
+        local: Option<Ipv4Addr>,
+        port: u16,
+        flags: u16,
+    ) -> Self {
         ConfigValue {
             tun_ifindex,
             tun_mtu,
             local_addr_be: local.map_or(0, be_addr),
             port_be: port.to_be(),
-            pad: 0,
+            flags,
         }
     }
 }

@@ -129,7 +129,12 @@ impl FastPath {
                 .map_err(|e| FastPathError::loading(name, &e))?;
             p.load().map_err(|e| FastPathError::loading(name, &e))?;
         }
-        let config = abi::ConfigValue::new(cfg.tun_ifindex, tun_mtu, cfg.local, cfg.port);
+        let flags = if netdev::lo_takes_local_sources() {
+            abi::CFG_LOCAL_LAC_OK
+        } else {
+            0
+        };
+        let config = abi::ConfigValue::new(cfg.tun_ifindex, tun_mtu, cfg.local, cfg.port, flags);
         let maps = KernelMaps::open(&mut ebpf, config, &egress, cfg.capacity)?;
         let mut fp = FastPath {
             attached: Vec::new(),

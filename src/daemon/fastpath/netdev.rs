@@ -96,6 +96,19 @@ pub fn check_ethernet(name: &str) -> io::Result<()> {
     }
 }
 
+/// Does lo take a packet whose source is one of our addresses, 127.0.0.1
+/// included (accept_local and route_localnet, each on lo or on all)? Read
+/// once at start: the down program's way to a LAC on this host.
+pub fn lo_takes_local_sources() -> bool {
+    let on = |dev: &str, what: &str| {
+        std::fs::read_to_string(format!("/proc/sys/net/ipv4/conf/{dev}/{what}"))
+            .is_ok_and(|v| v.trim() != "0")
+    };
+    ["accept_local", "route_localnet"]
+        .iter()
+        .all(|w| on("lo", w) || on("all", w))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -56,11 +56,15 @@ pub enum PassReason {
     /// Downstream: the route to the LAC leaves by a device that is not an uplink.
     DownNotUplink = 25,
     DownEncapFailed = 26,
+    /// Downstream: the LAC is on this host and lo would drop a packet from
+    /// a local source (net.ipv4.conf.lo.accept_local and route_localnet
+    /// were not both 1 at start).
+    DownLocalLac = 27,
 }
 
 impl PassReason {
     /// Every reason, in discriminant order.
-    pub const ALL: [PassReason; 27] = [
+    pub const ALL: [PassReason; 28] = [
         PassReason::UpMalformed,
         PassReason::UpOuterFragment,
         PassReason::UpGso,
@@ -88,6 +92,7 @@ impl PassReason {
         PassReason::DownFibFailed,
         PassReason::DownNotUplink,
         PassReason::DownEncapFailed,
+        PassReason::DownLocalLac,
     ];
     /// Number of reasons: the size of the BPF `passed` array.
     pub const COUNT: usize = Self::ALL.len();
@@ -122,6 +127,7 @@ impl PassReason {
             PassReason::DownFibFailed => "down-fib-failed",
             PassReason::DownNotUplink => "down-not-uplink",
             PassReason::DownEncapFailed => "down-encap-failed",
+            PassReason::DownLocalLac => "down-local-lac",
         }
     }
 }
