@@ -80,4 +80,13 @@ cargo build --all-targets --locked
 (cd fuzz && cargo check --bins --locked --quiet)
 echo "run-tests: build done after $(( $(date +%s) - t0 )) s"
 cargo test --locked --no-fail-fast -- --test-threads=2
+# The data-plane suites again with the kernel fast path forwarding
+# (`data_path bpf`, Docs/FASTPATH.md): the same assertions must hold on
+# both paths. tests/fastpath.rs ran above (it sets the path itself).
+echo "run-tests: the data-plane suites on the kernel fast path"
+export L2TPNS_TEST_DATA_PATH=bpf
+cargo test --locked --no-fail-fast --test metrics --test fragmentation --test bench_traffic \
+  --test capture --test snoop --test garden -- --test-threads=2
+cargo test --locked --no-fail-fast --test sessions -- --test-threads=2 thousand
+unset L2TPNS_TEST_DATA_PATH
 echo "run-tests: all tests done after $(( $(date +%s) - t0 )) s"

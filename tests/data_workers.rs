@@ -69,7 +69,8 @@ fn one_tunnel_s_sessions_spread_over_both_workers() {
     }
     let mut lns = Lns::start(&LnsSetup {
         users: 100,
-        extra_config: "set data_workers 2\n".into(),
+        // Which worker forwards is the point: the userspace path.
+        extra_config: "set data_workers 2\nset data_path userspace\n".into(),
         ..LnsSetup::default()
     });
     assert!(
@@ -137,7 +138,8 @@ fn each_session_is_handled_by_one_worker_in_both_directions() {
     }
     let mut lns = Lns::start(&LnsSetup {
         users: 20,
-        extra_config: "set data_workers 2\n".into(),
+        // Which worker forwards is the point: the userspace path.
+        extra_config: "set data_workers 2\nset data_path userspace\n".into(),
         ..LnsSetup::default()
     });
     assert!(

@@ -15,7 +15,9 @@ fn kernel_drops_are_counted_per_cause_and_the_daemon_recovers() {
     }
     let mut lns = Lns::start(&LnsSetup {
         users: 2,
-        extra_config: "set data_workers 1\n".into(),
+        // The workers' socket and TUN queues overflow: the userspace path
+        // (the fast path would forward the downstream blast itself).
+        extra_config: "set data_workers 1\nset data_path userspace\n".into(),
         ..LnsSetup::default()
     });
     let mut held = lns.loadgen_holding(&[
