@@ -40,7 +40,7 @@ char LICENSE[] SEC("license") = "GPL";
  * together (the loader refuses an object whose `passed` map has another
  * size, and tests/fastpath_programs.rs checks each reason by number). */
 enum pass_reason {
-	PASS_UP_MALFORMED = 0,      /* outer IPv4/UDP lengths inconsistent */
+	PASS_UP_MALFORMED = 0,      /* outer IPv4 checksum or IPv4/UDP lengths wrong */
 	PASS_UP_OUTER_FRAGMENT = 1, /* the outer IPv4 packet is fragmented */
 	PASS_UP_GSO = 2,            /* GRO merged several datagrams */
 	PASS_UP_L2TP_VERSION = 3,   /* not L2TPv2 */
@@ -300,6 +300,17 @@ static __always_inline __u16 ip_checksum(const struct iphdr *ip)
 	return ~fold(sum) & 0xffff;
 }
 
+/* Is the header checksum of the outer IPv4 header (`hl` bytes) right? */
+static __always_inline int ipv4_header_ok(struct __sk_buff *skb,
+					  const struct iphdr *ip, __u32 hl)
+{
+	if (hl == sizeof(*ip))
+		return ip_checksum(ip) == 0;
+	__s64 sum = sum_packet(skb, ETH_LEN, hl, 0);
+
+	return sum >= 0 && fold(sum) == 0xffff;
+}
+
 static __always_inline void count(__u32 slot, int up, __u32 bytes)
 {
 	struct fp_counters *c = bpf_map_lookup_elem(&counters, &slot);
@@ -354,6 +365,9 @@ int l2tpns_up(struct __sk_buff *skb)
 		return pass(PASS_UP_OUTER_FRAGMENT);
 	if (skb->gso_segs > 1 || skb->gso_size)
 		return pass(PASS_UP_GSO);
+	/* IPv4 input drops a wrong header checksum; we take its place. */
+	if (!ipv4_header_ok(skb, &ip, hl))
+		return pass(PASS_UP_MALFORMED);
 	__u32 tot = bpf_ntohs(ip.tot_len);
 	__u32 ulen = bpf_ntohs(udp.len);
 

@@ -85,12 +85,7 @@ fn upstream_data_is_decapsulated_to_the_inner_packet() {
         return;
     }
     let udp = inner_udp(A_ADDR, 32);
-    let mut with_options = ipv4(A_ADDR.into(), *REMOTE.ip(), 253, &pattern(40));
-    with_options.splice(20..20, [1, 1, 1, 0]); // NOP NOP NOP EOL
-    let with_options = edited(with_options, |ip| {
-        ip[0] = 0x46;
-        put16(ip, 2, 64);
-    });
+    let with_options = with_ip_options(ipv4(A_ADDR.into(), *REMOTE.ip(), 253, &pattern(40)));
     let icmp_echo = ipv4(
         A_ADDR.into(),
         *REMOTE.ip(),
@@ -111,6 +106,11 @@ fn upstream_data_is_decapsulated_to_the_inner_packet() {
         (
             "outer DF set",
             outer(up_a(PPP_FULL, &udp), |ip| put16(ip, 6, IP_DF)),
+            udp.clone(),
+        ),
+        (
+            "outer IPv4 options",
+            outer_with_options(&up_a(PPP_FULL, &udp)),
             udp.clone(),
         ),
         (

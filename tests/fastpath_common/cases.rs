@@ -102,6 +102,21 @@ pub fn total_length_off(ip: Vec<u8>, by: i32) -> Vec<u8> {
     })
 }
 
+/// The IPv4 packet with 4 bytes of options (NOP NOP NOP EOL) in its header.
+pub fn with_ip_options(mut ip: Vec<u8>) -> Vec<u8> {
+    ip.splice(20..20, [1, 1, 1, 0]);
+    edited(ip, |ip| {
+        ip[0] = 0x46;
+        let t = be16(ip, 2) + 4;
+        put16(ip, 2, t);
+    })
+}
+
+/// An upstream frame whose outer IPv4 header has options.
+pub fn outer_with_options(f: &[u8]) -> Vec<u8> {
+    [&f[..OUTER_IP], &with_ip_options(f[OUTER_IP..].to_vec())].concat()
+}
+
 /// A packet as the TUN's egress would see it, behind the Ethernet header
 /// BPF_PROG_TEST_RUN needs.
 pub fn down(ip: &[u8]) -> Vec<u8> {
@@ -178,6 +193,16 @@ pub fn upstream_pass_rows() -> Vec<Row> {
         })),
         row("UDP length one short of the IPv4 total length", UpMalformed,
             outer(good.clone(), |ip| put16(ip, 24, be16(ip, 24) - 1))),
+        row("outer header checksum wrong", UpMalformed, {
+            let mut f = good.clone();
+            f[OUTER_IP + 10] ^= 0x01;
+            f
+        }),
+        row("outer header with options, checksum wrong", UpMalformed, {
+            let mut f = outer_with_options(&good);
+            f[OUTER_IP + 22] ^= 0x01; // an option byte
+            f
+        }),
         row("UDP payload of one byte", UpMalformed, up(&[0x00])),
         row("L2TP data header cut after the tunnel id", UpMalformed, up(&[0x00, 0x02, 0x00, 0x01])),
         row("first fragment of the outer packet", UpOuterFragment,

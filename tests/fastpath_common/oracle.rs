@@ -139,6 +139,7 @@ impl<'l, 'n> Fuzz<'l, 'n> {
     fn up_oracle(&self, frame: &[u8], out: &[u8], ctx: &str) -> (SessionKey, usize) {
         let ip = &frame[OUTER_IP..];
         let hl = ihl_bytes(ip);
+        assert_eq!(checksum(&ip[..hl]), 0, "IPv4 input would drop it: {ctx}");
         let datagram = &ip[..usize::from(be16(ip, 2))];
         assert!(
             udp_checksum_holds(datagram),

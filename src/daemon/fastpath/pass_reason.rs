@@ -10,7 +10,8 @@
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PassReason {
-    /// Upstream: outer IPv4/UDP lengths inconsistent or L2TP header truncated.
+    /// Upstream: outer IPv4 header checksum wrong, IPv4/UDP lengths
+    /// inconsistent, or L2TP header truncated.
     UpMalformed = 0,
     /// Upstream: the outer IPv4 packet is a (first) fragment.
     UpOuterFragment = 1,
