@@ -311,6 +311,26 @@ static __always_inline int ipv4_header_ok(struct __sk_buff *skb,
 	return sum >= 0 && fold(sum) == 0xffff;
 }
 
+/* Would a UDP socket of this namespace take a datagram from saddr:sport
+ * to daddr:dport? */
+static __always_inline int udp_socket_here(struct __sk_buff *skb, __be32 saddr,
+					   __be16 sport, __be32 daddr, __be16 dport)
+{
+	struct bpf_sock_tuple t = {};
+
+	t.ipv4.saddr = saddr;
+	t.ipv4.daddr = daddr;
+	t.ipv4.sport = sport;
+	t.ipv4.dport = dport;
+	struct bpf_sock *sk = bpf_sk_lookup_udp(skb, &t, sizeof(t.ipv4),
+						BPF_F_CURRENT_NETNS, 0);
+
+	if (!sk)
+		return 0;
+	bpf_sk_release(sk);
+	return 1;
+}
+
 static __always_inline void count(__u32 slot, int up, __u32 bytes)
 {
 	struct fp_counters *c = bpf_map_lookup_elem(&counters, &slot);
@@ -551,16 +571,21 @@ int l2tpns_down(struct __sk_buff *skb)
 		break;
 	case BPF_FIB_LKUP_RET_NOT_FWDED:
 		/* The LAC is on this host (127.0.0.1 or one of our
-		 * addresses): deliver through lo's ingress, which drops
-		 * the TUN route's dst and parses the packet afresh, but
+		 * addresses), or there is no route to it at all: the lookup
+		 * says the same for both. Only a socket here that would take
+		 * the datagram tells them apart; without one, userspace's
+		 * send fails as it should. Delivered through lo's ingress,
+		 * which drops the TUN route's dst and parses it afresh, but
 		 * drops a local source as a martian unless told not to. */
+		if (!src)
+			src = lac_addr;
+		if (!udp_socket_here(skb, src, cfg->port, lac_addr, lac_port))
+			return pass(PASS_DOWN_FIB_FAILED);
 		if (!(cfg->flags & CFG_LOCAL_LAC_OK))
 			return pass(PASS_DOWN_LOCAL_LAC);
 		local = 1;
 		out_ifindex = LOOPBACK_IFINDEX;
 		out_flags = BPF_F_INGRESS;
-		if (!src)
-			src = lac_addr;
 		break;
 	case BPF_FIB_LKUP_RET_NO_NEIGH:
 		return pass(PASS_DOWN_NO_NEIGH);

@@ -228,6 +228,10 @@ fn downstream_packets_are_encapsulated_for_the_lac() {
         .iter()
         .find(|s| s.key == LOCAL_KEY)
         .expect("local session");
+    let own_address = sessions
+        .iter()
+        .find(|s| s.peer == OWN_ADDRESS_LAC)
+        .expect("session");
     let fits = UPLINK_MTU - ENCAP_LEN;
     let later_fragment_like_syn = {
         // Not a first fragment: its first bytes are not a TCP header.
@@ -263,13 +267,20 @@ fn downstream_packets_are_encapsulated_for_the_lac() {
             to_subscriber([10, 0, 1, 1], 32),
         ),
         (
+            "to a LAC on one of our own addresses",
+            own_address,
+            to_subscriber([10, 0, 0, 8], 32),
+        ),
+        (
             "exactly the MRU, LAC on this host",
             local,
             to_subscriber([172, 16, 9, 9], usize::from(local.mru) - 28),
         ),
     ];
     with_lab(None, &sessions, |lab| {
-        let _lac = std::net::UdpSocket::bind(LOCAL_LAC).expect("the local LAC's socket");
+        // The program delivers to a LAC on this host only if its socket is here.
+        let _lacs =
+            [LOCAL_LAC, OWN_ADDRESS_LAC].map(|a| std::net::UdpSocket::bind(a).expect("bind"));
         for (what, s, inner) in &cases {
             let out = forward(lab, Down, &down(inner), s.key, inner.len(), what);
             let e = encap_for(s, None);
@@ -565,7 +576,7 @@ fn fuzzed_frames_are_passed_unchanged_or_forwarded_as_userspace_would() {
     let sessions = fuzz_sessions();
     let (ups, downs) = fuzz_bases(&sessions);
     with_lab(None, &sessions, |lab| {
-        // Downstream to the LAC on this host needs its socket (see encap_for).
+        // The program delivers to a LAC on this host only if its socket is here.
         let _lac = std::net::UdpSocket::bind(LOCAL_LAC).expect("the local LAC's socket");
         let mut fz = Fuzz::new(lab, &sessions);
         let start = lab.passed();

@@ -31,6 +31,8 @@ pub fn standard_sessions() -> Vec<FastSession> {
         session(key(1, 4), [10, 0, 0, 4], UNREACHABLE_LAC, &[], 1500),
         session(key(1, 5), [10, 0, 0, 5], PROHIBITED_LAC, &[], 1500),
         session(key(1, 6), [10, 0, 0, 6], OFF_UPLINK_LAC, &[], 1500),
+        session(key(1, 7), [10, 0, 0, 7], UNROUTED_LAC, &[], 1500),
+        session(key(1, 8), [10, 0, 0, 8], OWN_ADDRESS_LAC, &[], 1500),
         session(
             LOCAL_KEY,
             [10, 0, 1, 1],
@@ -303,6 +305,8 @@ pub fn downstream_pass_rows() -> Vec<Row> {
         row("LAC in a blackhole route", DownFibFailed, to([10, 0, 0, 3])),
         row("LAC in an unreachable route", DownFibFailed, to([10, 0, 0, 4])),
         row("LAC in a prohibit route", DownFibFailed, to([10, 0, 0, 5])),
+        row("no route to the LAC at all", DownFibFailed, to([10, 0, 0, 7])),
+        row("LAC on this host without its socket", DownFibFailed, to([10, 0, 1, 1])),
         row("route to the LAC by a device that is not an uplink", DownNotUplink, to([10, 0, 0, 6])),
     ]
 }

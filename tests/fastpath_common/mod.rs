@@ -64,8 +64,13 @@ pub const OFF_UPLINK_LAC: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(198, 51
 pub const BLACKHOLE_LAC: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(203, 0, 113, 1), 1701);
 pub const UNREACHABLE_LAC: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(203, 0, 113, 129), 1701);
 pub const PROHIBITED_LAC: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(100, 64, 0, 1), 1701);
-/// On this host: the downstream program delivers through lo's ingress.
+/// No route at all: nothing in the namespace covers it.
+pub const UNROUTED_LAC: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(100, 65, 0, 1), 1701);
+/// On this host: the downstream program delivers through lo's ingress,
+/// if a socket is there to take it.
 pub const LOCAL_LAC: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 1702);
+/// On this host at the uplink's own address.
+pub const OWN_ADDRESS_LAC: SocketAddrV4 = SocketAddrV4::new(OUR_ADDR, 1703);
 
 /// BPF_PROG_TEST_RUN builds the skb on lo, whose address is all zero:
 /// only this destination makes a frame "to us" (PACKET_HOST).
@@ -121,7 +126,8 @@ pub fn oracle_table(sessions: &[FastSession]) -> SessionTable {
 /// What the downstream program must write for `s`, whose LAC is [`LAC`]
 /// (or another host on the uplink) or on this host.
 pub fn encap_for(s: &FastSession, bind: Option<Ipv4Addr>) -> Encap {
-    let local = s.peer.ip().is_loopback();
+    let ip = *s.peer.ip();
+    let local = ip.is_loopback() || ip == OUR_ADDR || ip == BIND_ADDR;
     Encap {
         // Local delivery has no link layer to address: all zero.
         dmac: if local { [0; 6] } else { LAC_MAC },
@@ -203,7 +209,11 @@ fn set_up(ns: &Netns, lo_takes_local_sources: bool) {
     // No IPv6: the kernel's own router solicitations and MLD reports out of
     // the TUN would meet the downstream program at random moments.
     for conf in ["all", "default"] {
-        ns.exec_ok(&["sysctl", "-qw", &format!("net.ipv6.conf.{conf}.disable_ipv6=1")]);
+        ns.exec_ok(&[
+            "sysctl",
+            "-qw",
+            &format!("net.ipv6.conf.{conf}.disable_ipv6=1"),
+        ]);
     }
     let ip = |args: &str| {
         let mut argv = vec!["ip"];

@@ -51,8 +51,9 @@ pub enum PassReason {
     DownNoNeigh = 22,
     /// Downstream: the outer packet exceeds the route's MTU.
     DownFragNeeded = 23,
-    /// Downstream: no usable route to the LAC (blackhole, unreachable,
-    /// forwarding disabled, no source address, older kernel...).
+    /// Downstream: no usable route to the LAC (none at all, blackhole,
+    /// unreachable, forwarding disabled, no source address, a LAC on this
+    /// host without its socket, older kernel...).
     DownFibFailed = 24,
     /// Downstream: the route to the LAC leaves by a device that is not an uplink.
     DownNotUplink = 25,
