@@ -63,6 +63,19 @@ for i in $(seq 1 "$total"); do echo "user$i * \"pa-pass\" *"; done > "$RUN/ppp-s
 
 ip netns add "$NS"
 ip netns exec "$NS" ip link set lo up
+# L2TPNS_TEST_DATA_PATH=bpf|auto (as for cargo test): the LNS's kernel
+# fast path attaches to the interfaces up at its start, so the VM's tap is
+# made first and kept across the VM runs (lac-vm.sh --tap-exists).
+DATA_PATH=${L2TPNS_TEST_DATA_PATH:-}
+VM_TAP=()
+if [ -n "$DATA_PATH" ]; then
+  echo "set data_path $DATA_PATH" >> "$RUN/startup-config"
+  ip -n "$NS" tuntap add dev pa-peer0 mode tap
+  ip -n "$NS" addr add 10.254.254.1/30 dev pa-peer0
+  ip -n "$NS" link set pa-peer0 up
+  ip netns exec "$NS" sysctl -qw net.ipv4.conf.lo.forwarding=1
+  VM_TAP=(--tap-exists)
+fi
 if [ "$MODE" = radius ]; then
   # A private copy of Debian's FreeRADIUS config: our client, our users,
   # signed replies (Message-Authenticator), logs and detail files in $RUN.
@@ -110,7 +123,7 @@ rc=0
 run_vm() {
   local name=$1; shift
   echo "== $name"
-  if ! "$PEER/lac-vm.sh" --netns "$NS" --lns 10.254.254.1 --timeout 240 "$@" | tee "$RUN/$name.out"; then
+  if ! "$PEER/lac-vm.sh" --netns "$NS" --lns 10.254.254.1 --timeout 240 "${VM_TAP[@]}" "$@" | tee "$RUN/$name.out"; then
     echo "FAIL: $name"; rc=1
   fi
   grep -q "result=PASS" "$RUN/$name.out" || rc=1
@@ -126,7 +139,7 @@ fi
 # ping again with no PPP negotiation in pppd's log (lac-vm --pause).
 restart_run() {
   echo "== restart"
-  "$PEER/lac-vm.sh" --netns "$NS" --lns 10.254.254.1 --timeout 300 --sessions 4 --auth chap \
+  "$PEER/lac-vm.sh" --netns "$NS" --lns 10.254.254.1 --timeout 300 "${VM_TAP[@]}" --sessions 4 --auth chap \
     --first-index 1 --pause 15 > "$RUN/restart.out" 2>&1 &
   local vm=$!
   for _ in $(seq 1 1200); do grep -q PEER-HOLDING "$RUN/restart.out" && break; kill -0 $vm 2>/dev/null || break; sleep 0.2; done
@@ -155,7 +168,7 @@ policy_run() {
   echo "== policy"
   ip netns exec "$NS" iperf3 -s -B 10.200.0.1 > "$RUN/iperf3-server.log" 2>&1 &
   AUX_PIDS+=($!)
-  "$PEER/lac-vm.sh" --netns "$NS" --lns 10.254.254.1 --timeout 300 --sessions 1 --auth chap \
+  "$PEER/lac-vm.sh" --netns "$NS" --lns 10.254.254.1 --timeout 300 "${VM_TAP[@]}" --sessions 1 --auth chap \
     --first-index 1 --ping-target $GARDEN_OK --probe-route 10.250.0.0/24 --probe-route 10.200.0.53/32 \
     --probe ping:$GARDEN_NO --probe http:$GARDEN_NO:80 --probe dns:10.200.0.53:portal.test \
     --probe-after ping:$GARDEN_NO --probe-after http:$GARDEN_NO:80 --pause 12 \
@@ -242,6 +255,15 @@ if [ -n "$CAP_PID" ]; then
 fi
 ip netns exec "$NS" true
 kill -USR1 "$LNS_PID"; sleep 0.5
-grep -h " status " "$RUN"/lns*.log | tail -1
+status=$(grep -h " status " "$RUN"/lns*.log | tail -1)
+echo "$status"
+if [ "$DATA_PATH" = bpf ]; then
+  # The programs must have carried the pings down to the VM (its upstream
+  # carries offloaded checksums, which they hand to userspace).
+  grep -q "data path: kernel fast path" "$RUN"/lns*.log || { echo "FAIL: the fast path did not start"; rc=1; }
+  down=$(echo "$status" | grep -o 'fast_path_down_packets=[0-9]*' | cut -d= -f2)
+  echo "FASTPATH down_packets=${down:-0}"
+  [ "${down:-0}" -gt 0 ] || { echo "FAIL: the fast path forwarded nothing down"; rc=1; }
+fi
 if [ $rc = 0 ]; then echo "REAL-CLIENT PASS mode=$MODE"; else echo "REAL-CLIENT FAIL (log: $RUN/lns.log)"; tail -50 "$RUN/lns.log"; fi
 exit $rc

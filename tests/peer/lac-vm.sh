@@ -14,6 +14,9 @@
 #                         of the namespace qemu runs in)
 #   --tap NAME            tap device name (default pa-peer0)
 #   --tap-net A.B.C       the tap's /30: host A.B.C.1, guest A.B.C.2 (default 10.254.254)
+#   --tap-exists          use the tap NAME already in NS with its address, and leave it
+#                         there (an LNS whose kernel fast path attaches to interfaces
+#                         at its start needs the tap before it starts)
 #   --sessions N          PPP sessions, 1..250 (default 1), one xl2tpd each
 #   --user-pattern PAT    printf pattern of the user names (default user%d)
 #   --first-index I       index of the first user (default 1)
@@ -66,7 +69,7 @@ TUNNEL_SECRET=""; HIDE_AVPS=0
 PING_TARGET=""; PING_COUNT=3; MAX_LOSS=0; REQUIRE_DNS=1
 TRANSFER=""; TRANSFER_TIME=3; TRANSFER_BYTES=""; TRANSFER_REVERSE=0
 CONNECT_INTERVAL=0.05; PAUSE=0; TIMEOUT=180; MEM=256; ACCEL=auto
-SHOW_PPP_LOG=0; CONSOLE_LOG=""; DEBUG=0
+SHOW_PPP_LOG=0; CONSOLE_LOG=""; DEBUG=0; TAP_EXISTS=0
 PROBES=""; PROBES_AFTER=""; PROBE_ROUTES=""; TRANSFER_AGAIN=0
 while [ $# -gt 0 ]; do
   opt=$1
@@ -76,6 +79,7 @@ while [ $# -gt 0 ]; do
     --transfer-reverse) TRANSFER_REVERSE=1; shift; continue ;;
     --transfer-both) TRANSFER_REVERSE=both; shift; continue ;;
     --debug) DEBUG=1; shift; continue ;;
+    --tap-exists) TAP_EXISTS=1; shift; continue ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
   esac
   [ $# -ge 2 ] || usage_error "$opt needs a value (see --help)"
@@ -175,12 +179,17 @@ trap 'exit 130' INT TERM
 # --- network ------------------------------------------------------------------------------
 if [ "$NET" = tap ]; then
   GUEST_IP=$TAP_NET.2; GUEST_PREFIX=30; GUEST_GW=""; GUEST_LNS=$LNS_ADDR
-  ! ip -n "$NETNS" link show "$TAP" > /dev/null 2>&1 ||
-    usage_error "$TAP already exists in $NETNS (another run? --tap NAME)"
-  ip -n "$NETNS" tuntap add dev "$TAP" mode tap
-  TAP_MADE=1
-  ip -n "$NETNS" addr add "$TAP_NET.1/30" dev "$TAP"
-  ip -n "$NETNS" link set "$TAP" up
+  if [ "$TAP_EXISTS" = 1 ]; then
+    ip -n "$NETNS" link show "$TAP" > /dev/null 2>&1 ||
+      usage_error "--tap-exists: no $TAP in $NETNS"
+  else
+    ! ip -n "$NETNS" link show "$TAP" > /dev/null 2>&1 ||
+      usage_error "$TAP already exists in $NETNS (another run? --tap NAME)"
+    ip -n "$NETNS" tuntap add dev "$TAP" mode tap
+    TAP_MADE=1
+    ip -n "$NETNS" addr add "$TAP_NET.1/30" dev "$TAP"
+    ip -n "$NETNS" link set "$TAP" up
+  fi
   NETDEV="tap,id=n0,ifname=$TAP,script=no,downscript=no"
 else
   GUEST_IP=10.0.2.15; GUEST_PREFIX=24; GUEST_GW=10.0.2.2
