@@ -29,8 +29,9 @@
 # kernel fast path's run is named ours-bpf (Docs/FASTPATH.md). The fast
 # path's work is done in softirq context, not in the daemon's process, so
 # at a fixed rate every case also reports the WHOLE MACHINE's busy CPU per
-# packet offered (/proc/stat over the middle of the traffic phase:
-# machine_us_per_pkt), and GENERATOR_ONLY=1 (the default) adds a run named
+# packet offered over the middle of the traffic phase (machine_us_per_pkt:
+# the CPUs' wall time minus their idle time, which NO_HZ measures exactly;
+# /proc/stat's busy columns are tick samples and misread this load), and GENERATOR_ONLY=1 (the default) adds a run named
 # generator: the same load against our daemon stopped with SIGSTOP during
 # the traffic, so the kernel drops the packets at its full socket or TUN
 # queue. An LNS's own share is its machine figure minus the generator's
@@ -158,15 +159,18 @@ throttled_sessions() {
   echo "$n"
 }
 
-# machine_busy WINDOW: after 1 s, the whole machine's busy CPU seconds
-# (all CPUs: everything but idle and iowait in /proc/stat) over WINDOW s.
+# machine_busy WINDOW: after 1 s, the whole machine's busy CPU-seconds over
+# WINDOW s: the CPUs' wall time minus their idle and iowait in /proc/stat.
+# Idle time is measured exactly (NO_HZ); the busy columns are tick
+# samples, which misread short periodic work on this machine by up to 100x.
 machine_busy() {
-  local a b
+  local i0 i1 t0 t1 n
+  n=$(getconf _NPROCESSORS_ONLN)
   sleep 1
-  a=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat)
+  t0=$(date +%s.%N); i0=$(awk '/^cpu / { print $5 + $6 }' /proc/stat)
   sleep "$1"
-  b=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat)
-  echo "scale=3; ($b - $a) / $(getconf CLK_TCK)" | bc
+  t1=$(date +%s.%N); i1=$(awk '/^cpu / { print $5 + $6 }' /proc/stat)
+  echo "scale=3; ($n * ($t1 - $t0) - ($i1 - $i0) / $(getconf CLK_TCK)) / 1" | bc
 }
 
 declare -A CPM CPMO PPS LPPS MUS
@@ -179,6 +183,8 @@ measure() {
   [ -z "$THROTTLE_KBPS" ] || users+=(--verbose)
   stop_aux
   local u0 l0 t0; u0=$(udp_rcvbuf_errors); l0=$(sock_drops 06A5); t0=$(tun_tx_dropped)
+  local window=$(( DURATION > 4 ? DURATION - 3 : 1 )) sampler=""
+  rm -f "$RUN/$tag.busy"
   if [ "$dir" = up ]; then
     "${GEN[@]}" "$LOADGEN" sink --bind "$SINK" --duration 3600 > "$RUN/$tag.sink" 2>&1 &
     AUX_PIDS+=($!)
@@ -193,14 +199,14 @@ measure() {
   until grep -qs 'TRAFFIC START' "$RUN/$tag.err"; do
     kill -0 "$lg" 2>/dev/null || break; sleep 0.05
   done
-  local window=$(( DURATION > 4 ? DURATION - 3 : 1 ))
+  # Whole-machine CPU at a fixed rate, over the window from 1 s into the traffic.
+  if [ "$mode" = rate ]; then machine_busy "$window" > "$RUN/$tag.busy" & sampler=$!; fi
   # The generator-only run: nobody reads the packets while the sampler
   # runs; the daemon goes on before the load generator hangs up.
   if [ "$name" = generator ]; then
     kill -STOP "$LNS_PID"
     ( sleep "$window.5"; kill -CONT "$LNS_PID" ) &
   fi
-  [ "$mode" = rate ] && { machine_busy "$window" > "$RUN/$tag.busy" & AUX_PIDS+=($!); }
   # Asked in both policies, so both pay the same for the CLI's answer.
   if [ -n "$THROTTLE_KBPS" ]; then
     local kbps=0 want=0
@@ -221,7 +227,7 @@ measure() {
   [ "$name" = generator ] && kill -CONT "$LNS_PID"
   local sinkdrops; sinkdrops=$(sock_drops 2328)
   # The sampler's window ended well before the traffic did.
-  local busy=""; [ -f "$RUN/$tag.busy" ] && { wait "${AUX_PIDS[-1]}" 2>/dev/null || true; busy=$(cat "$RUN/$tag.busy"); }
+  local busy=""; [ -n "$sampler" ] && { wait "$sampler" 2>/dev/null || true; busy=$(cat "$RUN/$tag.busy" 2>/dev/null || true); }
   stop_aux
   local u1 l1 t1; u1=$(udp_rcvbuf_errors); l1=$(sock_drops 06A5); t1=$(tun_tx_dropped)
   local t s; t=$(grep '^TRAFFIC' "$RUN/$tag.out" || true); s=$(grep '^SUMMARY' "$RUN/$tag.out" || true)

@@ -447,7 +447,14 @@ impl LoadGen {
         {
             at = at.min(t);
         }
-        let ms = at.saturating_duration_since(now).as_millis().min(100) as libc::c_int;
+        // ppoll's nanoseconds, not poll's milliseconds: a paced sender's
+        // next packet is often under 1 ms away, and a 0 ms poll would spin
+        // a core (which a whole-machine CPU figure then charges to the LNS).
+        let d = at.saturating_duration_since(now).min(Duration::from_millis(100));
+        let timeout = libc::timespec {
+            tv_sec: d.as_secs() as libc::time_t,
+            tv_nsec: d.subsec_nanos() as libc::c_long,
+        };
         let blocked = self.bench.as_ref().is_some_and(|b| b.blocked);
         let mut pfds = [
             libc::pollfd {
@@ -466,8 +473,8 @@ impl LoadGen {
             },
         ];
         let n = if self.tun.is_some() { 2 } else { 1 };
-        // SAFETY: n valid pollfds.
-        unsafe { libc::poll(pfds.as_mut_ptr(), n, ms) };
+        // SAFETY: n valid pollfds, a valid timespec, no signal mask.
+        unsafe { libc::ppoll(pfds.as_mut_ptr(), n, &timeout, std::ptr::null()) };
     }
 
     fn send_control(&mut self, now: Instant, d: Vec<u8>) {
