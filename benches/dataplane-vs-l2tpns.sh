@@ -25,6 +25,9 @@
 # counted); lns_out counts also what the kernel dropped at their sockets,
 # i.e. what the LNS itself delivered (the meaningful flat-out figure). Docs/PERFORMANCE.md records what it printed.
 #
+# SESSIONS=100000 POOL=10.208.0.0/14 L2TPNS=0: the 100,000-session runs
+# (l2tpns left out; the default pool holds 65,534 addresses).
+#
 # DATA_PATHS (default "userspace bpf"): ours runs once per data_path; the
 # kernel fast path's run is named ours-bpf (Docs/FASTPATH.md). The fast
 # path's work is done in softirq context, not in the daemon's process, so
@@ -73,7 +76,7 @@ RUN=$(mktemp -d /tmp/l2tpns-dp.XXXXXX)
 SECRET=bench-radius-s3cret
 TUN_ADDR=10.200.0.1
 SINK=$TUN_ADDR:9000
-POOL=10.208.0.0/16
+POOL=${POOL:-10.208.0.0/16}
 TUNNELS=$(( SESSIONS < 10 ? 1 : 10 ))
 LNS_PID=""; FR_PID=""; AUX_PIDS=()
 # shellcheck source=contrib/bench-common.sh
@@ -310,7 +313,8 @@ run_lns() {  # NAME START-COMMAND READY-PATTERN [MODES]
 }
 
 # l2tpns first: it serves nothing until it is cluster master (~15 s).
-run_lns l2tpns "$(l2tpns_command "$RUN/etc-l2tpns")" "$L2TPNS_READY"
+# L2TPNS=0 leaves l2tpns out (its ceiling is 65,535 sessions).
+[ "${L2TPNS:-1}" = 1 ] && run_lns l2tpns "$(l2tpns_command "$RUN/etc-l2tpns")" "$L2TPNS_READY"
 for path in $DATA_PATHS; do
   if [ "$path" = userspace ]; then
     run_lns ours "exec $OURS -c $RUN/etc-ours/startup-config" udp1701

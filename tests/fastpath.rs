@@ -2,8 +2,9 @@
 //! daemon: plain sessions go into its maps and their pings both ways are
 //! forwarded by the programs, counted exactly once; a throttle takes a
 //! session out to its worker and an unthrottle puts it back; a restart with
-//! save_state keeps fast-path sessions forwarding; and nothing stays loaded
-//! once the daemon is gone, even after SIGKILL.
+//! save_state keeps fast-path sessions forwarding; sessions coming and
+//! going cost the others no packet; and nothing stays loaded once the
+//! daemon is gone, even after SIGKILL.
 //!
 //! These tests set `data_path bpf` themselves, whatever
 //! L2TPNS_TEST_DATA_PATH says: the other suites run on either path.
@@ -174,6 +175,62 @@ fn sessions_keep_the_fast_path_through_a_save_state_restart() {
     assert_eq!(status_field(summary, "lost_during_hold"), "0", "{summary}");
     assert_eq!(status_field(summary, "after_ok_sessions"), "100", "{summary}");
     assert_eq!(status_field(summary, "result"), "PASS", "{summary}");
+}
+
+/// Sessions that come and go (their map entries written and deleted,
+/// their slots reused) cost the sessions already in the fast path no
+/// packet.
+#[test]
+fn sessions_coming_and_going_cost_the_others_no_packet() {
+    if skip_privileged() {
+        return;
+    }
+    let lns = fast_lns(120, "");
+    let held = lns.loadgen_holding(&[
+        "--sessions",
+        "20",
+        "--password",
+        "secret-pw",
+        "--hold",
+        "15",
+        "--hold-ping-rate",
+        "400",
+    ]);
+    wait_value(&lns, "l2tpns_fastpath_sessions", 20.0);
+    let before = scrape_at(&lns.ns, ADDR);
+    for round in 0..5 {
+        let r = lns.loadgen(&[
+            "--sessions",
+            "100",
+            "--first-index",
+            "21",
+            "--password",
+            "secret-pw",
+            "--pings",
+            "2",
+        ]);
+        assert!(r.success, "churn round {round}: {}", r.stdout);
+        assert_eq!(r.field("pings_received"), "200", "{}", r.stdout);
+    }
+    let after = scrape_at(&lns.ns, ADDR);
+    assert_eq!(value(&after, "l2tpns_fastpath_sessions"), 20.0, "{after}");
+    // The held pings and most of the churn's own went through the programs.
+    let up = |t: &str| value(t, "l2tpns_fastpath_packets_total{direction=\"up\"}");
+    assert!(up(&after) - up(&before) >= 500.0, "{after}");
+
+    let out = held.wait_with_output().expect("loadgen");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let summary = stdout
+        .lines()
+        .find(|l| l.starts_with("SUMMARY"))
+        .unwrap_or_else(|| panic!("no SUMMARY:\n{stdout}"));
+    let f = |n: &str| status_field(summary, n);
+    let sent: u64 = f("hold_pings_sent").parse().unwrap_or(0);
+    assert!(sent >= 2000, "{summary}");
+    assert_eq!(f("hold_pings_received"), f("hold_pings_sent"), "{summary}");
+    assert_eq!(f("lost_during_hold"), "0", "{summary}");
+    assert_eq!(f("renegotiations"), "0", "{summary}");
+    assert_eq!(f("result"), "PASS", "{summary}");
 }
 
 /// The BPF program ids a process holds (its fds' fdinfo: programs and
