@@ -11,7 +11,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::metrics::{scrape_at, value};
 use common::*;
@@ -38,18 +38,12 @@ fn fast_lns(users: usize, extra: &str) -> Lns {
 /// Wait until the series has the value (the fast path's figures are
 /// refreshed once a second).
 fn wait_value(lns: &Lns, series: &str, want: f64) -> String {
-    let t0 = Instant::now();
-    loop {
-        let text = scrape_at(&lns.ns, ADDR);
-        if value(&text, series) == want {
-            return text;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "{series} is not {want}:\n{text}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let mut text = String::new();
+    wait_for(&format!("{series} {want}"), Duration::from_secs(10), || {
+        text = scrape_at(&lns.ns, ADDR);
+        value(&text, series) == want
+    });
+    text
 }
 
 #[test]
@@ -113,14 +107,9 @@ fn plain_sessions_are_forwarded_by_the_programs_and_a_throttle_takes_one_out() {
     debian_nsctl_ok(&lns, &["unthrottle", "user1"]);
     wait_value(&lns, "l2tpns_fastpath_sessions", 10.0);
 
-    let out = held.wait_with_output().expect("loadgen");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let summary = stdout
-        .lines()
-        .find(|l| l.starts_with("SUMMARY"))
-        .unwrap_or_else(|| panic!("no SUMMARY:\n{stdout}"));
-    assert_eq!(status_field(summary, "lost_during_hold"), "0", "{summary}");
-    assert_eq!(status_field(summary, "result"), "PASS", "{summary}");
+    let summary = held_summary(held);
+    assert_eq!(status_field(&summary, "lost_during_hold"), "0", "{summary}");
+    assert_eq!(status_field(&summary, "result"), "PASS", "{summary}");
     // Hung up: out of the maps, every count folded into the totals.
     let end = wait_value(&lns, "l2tpns_fastpath_sessions", 0.0);
     assert_eq!(
@@ -147,7 +136,7 @@ fn sessions_keep_the_fast_path_through_a_save_state_restart() {
         "--password",
         "secret-pw",
         "--hold",
-        "20",
+        "12",
         "--hold-ping-rate",
         "200",
     ]);
@@ -165,16 +154,11 @@ fn sessions_keep_the_fast_path_through_a_save_state_restart() {
     let up = |t: &str| value(t, "l2tpns_fastpath_packets_total{direction=\"up\"}");
     assert!(up(&later) - up(&first) >= 200.0, "{later}");
 
-    let out = child.wait_with_output().expect("loadgen");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let summary = stdout
-        .lines()
-        .find(|l| l.starts_with("SUMMARY"))
-        .unwrap_or_else(|| panic!("no SUMMARY:\n{stdout}"));
-    assert_eq!(status_field(summary, "renegotiations"), "0", "{summary}");
-    assert_eq!(status_field(summary, "lost_during_hold"), "0", "{summary}");
-    assert_eq!(status_field(summary, "after_ok_sessions"), "100", "{summary}");
-    assert_eq!(status_field(summary, "result"), "PASS", "{summary}");
+    let summary = held_summary(child);
+    assert_eq!(status_field(&summary, "renegotiations"), "0", "{summary}");
+    assert_eq!(status_field(&summary, "lost_during_hold"), "0", "{summary}");
+    assert_eq!(status_field(&summary, "after_ok_sessions"), "100", "{summary}");
+    assert_eq!(status_field(&summary, "result"), "PASS", "{summary}");
 }
 
 /// Sessions that come and go (their map entries written and deleted,
@@ -192,7 +176,7 @@ fn sessions_coming_and_going_cost_the_others_no_packet() {
         "--password",
         "secret-pw",
         "--hold",
-        "15",
+        "12",
         "--hold-ping-rate",
         "400",
     ]);
@@ -218,13 +202,8 @@ fn sessions_coming_and_going_cost_the_others_no_packet() {
     let up = |t: &str| value(t, "l2tpns_fastpath_packets_total{direction=\"up\"}");
     assert!(up(&after) - up(&before) >= 500.0, "{after}");
 
-    let out = held.wait_with_output().expect("loadgen");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let summary = stdout
-        .lines()
-        .find(|l| l.starts_with("SUMMARY"))
-        .unwrap_or_else(|| panic!("no SUMMARY:\n{stdout}"));
-    let f = |n: &str| status_field(summary, n);
+    let summary = held_summary(held);
+    let f = |n: &str| status_field(&summary, n);
     let sent: u64 = f("hold_pings_sent").parse().unwrap_or(0);
     assert!(sent >= 2000, "{summary}");
     assert_eq!(f("hold_pings_received"), f("hold_pings_sent"), "{summary}");
@@ -277,14 +256,9 @@ fn prog_loaded(id: u32) -> bool {
 
 fn wait_unloaded(ids: &[u32], how: &str) {
     // The kernel frees a program after an RCU grace period.
-    let t0 = Instant::now();
-    while ids.iter().any(|&id| prog_loaded(id)) {
-        assert!(
-            t0.elapsed() < Duration::from_secs(5),
-            "programs {ids:?} still loaded after {how}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for(&format!("programs {ids:?} unloaded after {how}"), Duration::from_secs(5), || {
+        !ids.iter().any(|&id| prog_loaded(id))
+    });
 }
 
 #[test]

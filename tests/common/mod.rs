@@ -436,6 +436,18 @@ impl Drop for Lns {
     }
 }
 
+/// The SUMMARY line of a load generator started with `loadgen_holding`,
+/// once it has ended.
+pub fn held_summary(child: Child) -> String {
+    let out = child.wait_with_output().expect("loadgen");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    stdout
+        .lines()
+        .find(|l| l.starts_with("SUMMARY"))
+        .unwrap_or_else(|| panic!("no SUMMARY:\n{stdout}"))
+        .to_string()
+}
+
 /// Poll `f` every 200 ms until it holds; fail the test after `limit`.
 pub fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
     let t0 = Instant::now();
