@@ -28,9 +28,7 @@ fn sum_of(text: &str, prefix: &str) -> f64 {
 fn fast_lns(users: usize, extra: &str) -> Lns {
     Lns::start(&LnsSetup {
         users,
-        extra_config: format!(
-            "set data_path bpf\nset metrics_address \"{ADDR}\"\n{extra}"
-        ),
+        extra_config: format!("set data_path bpf\nset metrics_address \"{ADDR}\"\n{extra}"),
         ..LnsSetup::default()
     })
 }
@@ -72,13 +70,24 @@ fn plain_sessions_are_forwarded_by_the_programs_and_a_throttle_takes_one_out() {
     let text = wait_value(&lns, "l2tpns_fastpath_sessions", 10.0);
     std::thread::sleep(Duration::from_secs(2));
     let text2 = scrape_at(&lns.ns, ADDR);
-    let fast = |t: &str, d: &str| value(t, &format!("l2tpns_fastpath_packets_total{{direction=\"{d}\"}}"));
+    let fast = |t: &str, d: &str| {
+        value(
+            t,
+            &format!("l2tpns_fastpath_packets_total{{direction=\"{d}\"}}"),
+        )
+    };
     // 50 echo requests a second and their replies, in the programs.
     assert!(fast(&text2, "up") - fast(&text, "up") >= 50.0, "{text2}");
-    assert!(fast(&text2, "down") - fast(&text, "down") >= 50.0, "{text2}");
+    assert!(
+        fast(&text2, "down") - fast(&text, "down") >= 50.0,
+        "{text2}"
+    );
     // The loadgen sends zero UDP checksums, as a kernel LAC does.
     assert_eq!(
-        value(&text2, "l2tpns_fastpath_passed_total{reason=\"up-udp-checksum\"}"),
+        value(
+            &text2,
+            "l2tpns_fastpath_passed_total{reason=\"up-udp-checksum\"}"
+        ),
         0.0,
         "{text2}"
     );
@@ -113,7 +122,8 @@ fn plain_sessions_are_forwarded_by_the_programs_and_a_throttle_takes_one_out() {
     // Hung up: out of the maps, every count folded into the totals.
     let end = wait_value(&lns, "l2tpns_fastpath_sessions", 0.0);
     assert_eq!(
-        sum_of(&end, "l2tpns_worker_packets_total{") + sum_of(&end, "l2tpns_fastpath_packets_total{"),
+        sum_of(&end, "l2tpns_worker_packets_total{")
+            + sum_of(&end, "l2tpns_fastpath_packets_total{"),
         sum_of(&end, "l2tpns_packets_total{"),
         "{end}"
     );
@@ -143,7 +153,10 @@ fn sessions_keep_the_fast_path_through_a_save_state_restart() {
     wait_value(&lns, "l2tpns_fastpath_sessions", 100.0);
     std::thread::sleep(Duration::from_secs(2));
     let status = lns.terminate_and_restart(2);
-    assert!(status.success(), "SIGTERM with save_state exits 0: {status}");
+    assert!(
+        status.success(),
+        "SIGTERM with save_state exits 0: {status}"
+    );
     lns.wait_for_log("state restored", Duration::from_secs(10));
     lns.wait_for_log("data path: kernel fast path", Duration::from_secs(5));
     // The restored sessions are back in the new daemon's maps, and the
@@ -157,7 +170,11 @@ fn sessions_keep_the_fast_path_through_a_save_state_restart() {
     let summary = held_summary(child);
     assert_eq!(status_field(&summary, "renegotiations"), "0", "{summary}");
     assert_eq!(status_field(&summary, "lost_during_hold"), "0", "{summary}");
-    assert_eq!(status_field(&summary, "after_ok_sessions"), "100", "{summary}");
+    assert_eq!(
+        status_field(&summary, "after_ok_sessions"),
+        "100",
+        "{summary}"
+    );
     assert_eq!(status_field(&summary, "result"), "PASS", "{summary}");
 }
 
@@ -250,15 +267,21 @@ fn prog_loaded(id: u32) -> bool {
         return true;
     }
     let e = std::io::Error::last_os_error();
-    assert_eq!(e.raw_os_error(), Some(libc::ENOENT), "bpf(BPF_PROG_GET_FD_BY_ID, {id}): {e}");
+    assert_eq!(
+        e.raw_os_error(),
+        Some(libc::ENOENT),
+        "bpf(BPF_PROG_GET_FD_BY_ID, {id}): {e}"
+    );
     false
 }
 
 fn wait_unloaded(ids: &[u32], how: &str) {
     // The kernel frees a program after an RCU grace period.
-    wait_for(&format!("programs {ids:?} unloaded after {how}"), Duration::from_secs(5), || {
-        !ids.iter().any(|&id| prog_loaded(id))
-    });
+    wait_for(
+        &format!("programs {ids:?} unloaded after {how}"),
+        Duration::from_secs(5),
+        || !ids.iter().any(|&id| prog_loaded(id)),
+    );
 }
 
 #[test]
@@ -278,7 +301,14 @@ fn nothing_stays_loaded_after_quit_or_sigkill() {
             lns.signal(libc::SIGKILL);
             let _ = lns.stop();
         }
-        wait_unloaded(&ids, if signal == libc::SIGQUIT { "QUIT" } else { "SIGKILL" });
+        wait_unloaded(
+            &ids,
+            if signal == libc::SIGQUIT {
+                "QUIT"
+            } else {
+                "SIGKILL"
+            },
+        );
         // No cls_bpf filter left behind either (the fallback on old kernels).
         for dir in ["ingress", "egress"] {
             let out = lns.ns.exec_ok(&["tc", "filter", "show", "dev", "lo", dir]);

@@ -132,7 +132,11 @@ fn scrape_matches_the_sessions_logins_and_packets() {
     assert!(value(&text, "l2tpns_bytes_total{direction=\"down\"}") >= down * 84.0);
     // The workers and the kernel fast path (data_path bpf) share the total.
     let fast = sum_of(&text, "l2tpns_fastpath_packets_total{");
-    assert_eq!(sum_of(&text, "l2tpns_worker_packets_total{") + fast, up + down, "{text}");
+    assert_eq!(
+        sum_of(&text, "l2tpns_worker_packets_total{") + fast,
+        up + down,
+        "{text}"
+    );
     if test_data_path().as_deref() == Some("bpf") {
         // The pings and their replies are plain IPv4 of plain sessions
         // (the fast path's figures are refreshed once a second).

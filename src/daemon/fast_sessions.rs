@@ -130,7 +130,11 @@ impl FastSessions {
                     }
                     Err(err) => {
                         self.refused += 1;
-                        debug!(tunnel = e.key.tunnel, session = e.key.session, "fast path refused the session, userspace forwards it: {err}");
+                        debug!(
+                            tunnel = e.key.tunnel,
+                            session = e.key.session,
+                            "fast path refused the session, userspace forwards it: {err}"
+                        );
                         self.take_out(e.key);
                     }
                 },

@@ -6,9 +6,9 @@ pub mod cli_debug;
 pub mod cli_io;
 pub mod clock;
 pub mod control;
+pub mod fast_sessions;
 pub mod fastpath;
 pub mod id_pool;
-pub mod fast_sessions;
 pub mod io_driver;
 mod kernel_loss;
 pub mod logging;
@@ -548,7 +548,14 @@ async fn control_loop(
         if now.duration_since(last_report) >= Duration::from_secs(60) {
             last_report = now;
             driver.refresh_fast_stats();
-            report_status(&cp, &drops, &wstats, &loss, driver.hooks.stats(), driver.fast_stats());
+            report_status(
+                &cp,
+                &drops,
+                &wstats,
+                &loss,
+                driver.hooks.stats(),
+                driver.fast_stats(),
+            );
         }
         // dump_speed as the configuration says now (SIGHUP may change it).
         if cp.config().dump_speed {

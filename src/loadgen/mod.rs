@@ -450,7 +450,9 @@ impl LoadGen {
         // ppoll's nanoseconds, not poll's milliseconds: a paced sender's
         // next packet is often under 1 ms away, and a 0 ms poll would spin
         // a core (which a whole-machine CPU figure then charges to the LNS).
-        let d = at.saturating_duration_since(now).min(Duration::from_millis(100));
+        let d = at
+            .saturating_duration_since(now)
+            .min(Duration::from_millis(100));
         let timeout = libc::timespec {
             tv_sec: d.as_secs() as libc::time_t,
             tv_nsec: d.subsec_nanos() as libc::c_long,

@@ -5,7 +5,6 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-
 use crate::dataplane::session_table::SessionKey;
 
 /// An IPv4 address as the kernel stores it: its octets in memory order.
