@@ -90,7 +90,11 @@ pub fn start(cfg: &Config, tun: &Tun) -> Result<Option<FastSessions>, String> {
     };
     match FastPath::start(&fcfg) {
         Ok(path) => {
-            warn_if_not_forwarding();
+            if !super::fastpath::lo_forwards() {
+                warn!(
+                    "data path: net.ipv4.conf.lo.forwarding is 0, so the fast path cannot route downstream and hands it all to userspace (down-fib-failed); set net.ipv4.ip_forward=1, as a router of subscribers' traffic has"
+                );
+            }
             info!(
                 "data path: kernel fast path ({}) for the plain IPv4 of established sessions, userspace for the rest (data_path {})",
                 path.describe(),
@@ -227,18 +231,6 @@ fn fast_session(e: &SessionEntry) -> Option<FastSession> {
         routes: e.routes.clone(),
         mru: e.mru,
     })
-}
-
-/// The down program routes the outer packet as if forwarded from lo, and
-/// the kernel's fib helper refuses that while lo does not forward: every
-/// downstream packet would then take the userspace path.
-fn warn_if_not_forwarding() {
-    let path = "/proc/sys/net/ipv4/conf/lo/forwarding";
-    if std::fs::read_to_string(path).is_ok_and(|v| v.trim() == "0") {
-        warn!(
-            "data path: net.ipv4.conf.lo.forwarding is 0, so the fast path cannot route downstream and hands it all to userspace (down-fib-failed); set net.ipv4.ip_forward=1, as a router of subscribers' traffic has"
-        );
-    }
 }
 
 fn ifindex(name: &str) -> u32 {

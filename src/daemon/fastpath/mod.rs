@@ -25,6 +25,7 @@ use ipnetwork::Ipv4Network;
 
 pub use abi::FastCounters;
 pub use error::FastPathError;
+pub use netdev::lo_forwards;
 pub use pass_reason::PassReason;
 
 use crate::dataplane::session_table::SessionKey;

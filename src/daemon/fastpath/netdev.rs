@@ -100,13 +100,21 @@ pub fn check_ethernet(name: &str) -> io::Result<()> {
 /// included (accept_local and route_localnet, each on lo or on all)? Read
 /// once at start: the down program's way to a LAC on this host.
 pub fn lo_takes_local_sources() -> bool {
-    let on = |dev: &str, what: &str| {
-        std::fs::read_to_string(format!("/proc/sys/net/ipv4/conf/{dev}/{what}"))
-            .is_ok_and(|v| v.trim() != "0")
-    };
     ["accept_local", "route_localnet"]
         .iter()
-        .all(|w| on("lo", w) || on("all", w))
+        .all(|w| ipv4_conf_on("lo", w) || ipv4_conf_on("all", w))
+}
+
+/// Does lo forward? The down program routes as if forwarding from lo, and
+/// the kernel's fib helper refuses that while lo does not.
+pub fn lo_forwards() -> bool {
+    ipv4_conf_on("lo", "forwarding")
+}
+
+/// net.ipv4.conf.DEV.WHAT is set (not 0); false when unreadable.
+fn ipv4_conf_on(dev: &str, what: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/sys/net/ipv4/conf/{dev}/{what}"))
+        .is_ok_and(|v| v.trim() != "0")
 }
 
 #[cfg(test)]
