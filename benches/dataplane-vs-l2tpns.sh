@@ -40,6 +40,16 @@
 # queue. An LNS's own share is its machine figure minus the generator's
 # (RATIO lns_share lines).
 #
+# The receivers (the sink upstream, the load generator downstream) read
+# every RX_INTERVAL_US µs (default 1000; 0: on each arrival), so what they
+# cost does not depend on how an LNS batches its sends: the fast path hands
+# on each packet alone, a userspace LNS in sendmmsg/write bursts. The
+# generator run also measures a wire: `l2tpns-loadgen source` sending the
+# same rate and size straight to the sink, no LNS between. An LNS's cost
+# over the wire (machine figure minus the wire's) leaves out both the
+# generator and the receiver (RATIO lns_added lines, downstream, where
+# the wire's source is the generator itself).
+#
 # THROTTLE_KBPS=N (unset: none of this): both daemons load the autothrottle
 # plugin, and every case runs twice on the same daemon, interleaved: users
 # user1..userN (no policy), then tuser1..tuserN, whom FreeRADIUS gives
@@ -65,6 +75,7 @@ GEN_CPU=${GEN_CPU:-0}
 THROTTLE_KBPS=${THROTTLE_KBPS:-}
 DATA_PATHS=${DATA_PATHS:-userspace bpf}
 GENERATOR_ONLY=${GENERATOR_ONLY:-1}
+RX_INTERVAL_US=${RX_INTERVAL_US:-1000}
 command -v /usr/sbin/l2tpns >/dev/null || { echo "apt-get install l2tpns" >&2; exit 1; }
 command -v freeradius >/dev/null || { echo "apt-get install freeradius freeradius-utils" >&2; exit 1; }
 cargo build --release --bins >/dev/null 2>&1 || cargo build --release --bins
@@ -189,13 +200,13 @@ measure() {
   local window=$(( DURATION > 4 ? DURATION - 3 : 1 )) sampler=""
   rm -f "$RUN/$tag.busy"
   if [ "$dir" = up ]; then
-    "${GEN[@]}" "$LOADGEN" sink --bind "$SINK" --duration 3600 > "$RUN/$tag.sink" 2>&1 &
+    "${GEN[@]}" "$LOADGEN" sink --bind "$SINK" --duration 3600 --rx-interval-us "$RX_INTERVAL_US" > "$RUN/$tag.sink" 2>&1 &
     AUX_PIDS+=($!)
     for _ in $(seq 1 50); do grep -q "SINK listening" "$RUN/$tag.sink" && break; sleep 0.1; done
   fi
   "${GEN[@]}" "$LOADGEN" --tunnels "$TUNNELS" --threads "$TUNNELS" --sessions "$SESSIONS" --auth pap --password pw \
       --concurrency "$LOGIN_CONCURRENCY" --pings 1 --timeout 300 --expect-dns 10.200.0.53,10.200.0.54 --traffic "$dir" "${speed[@]}" \
-      --size "$size" --duration "$DURATION" --sink "$SINK" --lns-pid "$LNS_PID" "${users[@]}" \
+      --size "$size" --duration "$DURATION" --sink "$SINK" --lns-pid "$LNS_PID" --rx-interval-us "$RX_INTERVAL_US" "${users[@]}" \
       > "$RUN/$tag.out" 2> "$RUN/$tag.err" &
   local lg=$!
   local src="" throttle_fields=""
@@ -270,6 +281,27 @@ measure() {
   MUS[$key,$mode,$dir,$size]=$mus
 }
 
+# measure_wire SIZE: the generator's rate and size sent by
+# `l2tpns-loadgen source` straight to the sink (a local address, so lo),
+# no LNS between; whole-machine CPU per packet as in measure.
+measure_wire() {
+  local size=$1 tag=wire-$1 window=$(( DURATION > 4 ? DURATION - 3 : 1 ))
+  stop_aux
+  "${GEN[@]}" "$LOADGEN" sink --bind "$SINK" --duration 3600 --rx-interval-us "$RX_INTERVAL_US" > "$RUN/$tag.sink" 2>&1 &
+  AUX_PIDS+=($!)
+  for _ in $(seq 1 50); do grep -q "SINK listening" "$RUN/$tag.sink" && break; sleep 0.1; done
+  "${GEN[@]}" "$LOADGEN" source --to "$TUN_ADDR" --sessions 1 --port "${SINK##*:}" --rate "$RATE" --size "$size" \
+      --duration "$DURATION" > "$RUN/$tag.src" 2>&1 &
+  local src=$!
+  local busy; busy=$(machine_busy "$window")
+  wait "$src" || true
+  stop_aux
+  local mus; mus=$(echo "scale=3; $busy * 1000000 / ($RATE * $window)" | bc)
+  echo "RESULT lns=wire mode=rate size=$size $(grep '^SOURCE' "$RUN/$tag.src" | cut -d' ' -f2) $(grep '^SINK' "$RUN/$tag.sink" | tail -1 | grep -o 'packets=[0-9]*')" \
+       "machine_busy_s=$busy machine_us_per_pkt=$mus"
+  MUS[wire,rate,$size]=$mus
+}
+
 # The LNS's own CPU with all sessions up and no traffic (timers, keepalives).
 idle() {
   local name=$1 hold=10
@@ -309,6 +341,11 @@ run_lns() {  # NAME START-COMMAND READY-PATTERN [MODES]
       done
     done
   done
+  if [ "$name" = generator ]; then
+    kill -STOP "$LNS_PID"
+    for size in $SIZES; do measure_wire "$size"; sleep 1; done
+    kill -CONT "$LNS_PID"
+  fi
   stop_lns
 }
 
@@ -363,6 +400,19 @@ if [ "$GENERATOR_ONLY" = 1 ]; then
       for path in $DATA_PATHS; do
         k=ours; [ "$path" = userspace ] || k=ours-$path
         o=$(share "${MUS[$k,rate,$dir,$size]:--}" "$g")
+        line+=" $k=$o $k/l2tpns=$(ratio "$o" "$l")"
+      done
+      echo "$line"
+      # Downstream only: upstream's generator is the load generator, which
+      # costs more than the wire's source, and the LNS's socket already
+      # received what the generator-only run counts.
+      [ "$dir" = down ] || continue
+      w=${MUS[wire,rate,$size]:--}
+      l=$(share "${MUS[l2tpns,rate,$dir,$size]:--}" "$w")
+      line="RATIO lns_added_us_per_pkt dir=$dir size=$size rate=$RATE wire=$w l2tpns=$l"
+      for path in $DATA_PATHS; do
+        k=ours; [ "$path" = userspace ] || k=ours-$path
+        o=$(share "${MUS[$k,rate,$dir,$size]:--}" "$w")
         line+=" $k=$o $k/l2tpns=$(ratio "$o" "$l")"
       done
       echo "$line"

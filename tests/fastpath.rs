@@ -317,3 +317,34 @@ fn nothing_stays_loaded_after_quit_or_sigkill() {
         }
     }
 }
+
+#[test]
+fn a_device_that_comes_up_after_start_is_attached() {
+    if skip_privileged() {
+        return;
+    }
+    // bpf_interfaces unset: every Ethernet device that is up, then or later.
+    let mut lns = fast_lns(1, "");
+    lns.wait_for_log("data path: kernel fast path", Duration::from_secs(5));
+    lns.ns.exec_ok(&[
+        "ip", "link", "add", "late0", "type", "veth", "peer", "name", "late1",
+    ]);
+    lns.ns.exec_ok(&["ip", "link", "set", "late1", "up"]);
+    lns.ns.exec_ok(&["ip", "link", "set", "late0", "up"]);
+    lns.wait_for_log(
+        "the fast path now takes upstream on late0",
+        Duration::from_secs(15),
+    );
+    // Made again: a new device under the same name is attached again.
+    lns.ns.exec_ok(&["ip", "link", "del", "late0"]);
+    lns.ns.exec_ok(&[
+        "ip", "link", "add", "late0", "type", "veth", "peer", "name", "late1",
+    ]);
+    lns.ns.exec_ok(&["ip", "link", "set", "late0", "up"]);
+    wait_for("late0 attached twice", Duration::from_secs(15), || {
+        lns.log_text()
+            .matches("the fast path now takes upstream on late0")
+            .count()
+            == 2
+    });
+}

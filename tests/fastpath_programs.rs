@@ -351,6 +351,70 @@ fn downstream_pass_reasons() {
 }
 
 #[test]
+fn an_uplink_attached_after_start_carries_downstream() {
+    if skip_privileged() {
+        return;
+    }
+    with_lab(None, &standard_sessions(), |lab| {
+        let k = key(1, 6);
+        let inner = to_subscriber([10, 0, 0, 6], 32);
+        let to_it = down(&inner);
+        check_rows(lab, Down, &[row("before", DownNotUplink, to_it.clone())]);
+        lab.fp.add_uplink(OTHER).expect("attach to the new device");
+        assert!(lab.fp.uplinks().iter().any(|(n, _)| n == OTHER));
+        forward(
+            lab,
+            Down,
+            &to_it,
+            k,
+            inner.len(),
+            "after the device is attached",
+        );
+        // Made again (a new ifindex): attached again, the old one let go.
+        lab.exec(&["ip", "link", "del", OTHER]);
+        lab.exec(&[
+            "ip", "link", "add", OTHER, "type", "veth", "peer", "name", OTHER_PEER,
+        ]);
+        lab.exec(&["ip", "addr", "add", "198.51.100.254/24", "dev", OTHER]);
+        lab.exec(&["ip", "link", "set", OTHER, "up"]);
+        lab.exec(&["ip", "link", "set", OTHER_PEER, "up"]);
+        let mac = "02:00:00:00:02:01";
+        lab.exec(&[
+            "ip",
+            "neigh",
+            "replace",
+            "198.51.100.1",
+            "lladdr",
+            mac,
+            "dev",
+            OTHER,
+            "nud",
+            "permanent",
+        ]);
+        check_rows(
+            lab,
+            Down,
+            &[row("made again", DownNotUplink, to_it.clone())],
+        );
+        lab.fp
+            .add_uplink(OTHER)
+            .expect("attach to the device made again");
+        assert_eq!(
+            lab.fp.uplinks().iter().filter(|(n, _)| n == OTHER).count(),
+            1
+        );
+        forward(
+            lab,
+            Down,
+            &to_it,
+            k,
+            inner.len(),
+            "after the device made again is attached",
+        );
+    });
+}
+
+#[test]
 fn removed_session_is_passed_and_comes_back_with_zeroed_counters() {
     if skip_privileged() {
         return;

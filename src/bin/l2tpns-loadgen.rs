@@ -64,6 +64,9 @@ enum Cmd {
         /// Also print one SINK_SOURCE line per source address.
         #[arg(long)]
         per_source: bool,
+        /// Read every this many microseconds instead of on each arrival.
+        #[arg(long, value_name = "US", default_value_t = 0)]
+        rx_interval_us: u64,
     },
     /// Send benchmark traffic to the first N addresses of a pool.
     Source {
@@ -181,6 +184,11 @@ struct Args {
     /// The LNS's PID: report its CPU time during the traffic.
     #[arg(long)]
     lns_pid: Option<u32>,
+    /// During the traffic, read what arrives every this many microseconds
+    /// instead of waking on each datagram, so the receiver's cost does not
+    /// depend on how the LNS batches its sends (0: on arrival).
+    #[arg(long, value_name = "US", default_value_t = 0)]
+    rx_interval_us: u64,
     /// Bridge the session to a TUN device of this name while holding
     /// (needs --sessions 1 and --hold).
     #[arg(long)]
@@ -206,11 +214,13 @@ fn main() {
             bind,
             duration,
             per_source,
+            rx_interval_us,
         }) => {
             let opts = SinkOptions {
                 bind,
                 duration: Duration::from_secs_f64(duration.clamp(0.0, 1e6)),
                 per_source,
+                rx_interval: Duration::from_micros(rx_interval_us.min(1_000_000)),
             };
             let st = run_sink(&opts).unwrap_or_else(|e| fail(format!("sink {bind}: {e}")));
             if per_source {
@@ -254,6 +264,7 @@ fn main() {
         port: a.traffic_port,
         drain: Duration::from_secs_f64(a.drain.clamp(0.0, 60.0)),
         lns_pid: a.lns_pid,
+        rx_interval: Duration::from_micros(a.rx_interval_us.min(1_000_000)),
     });
     if let Some(t) = &traffic {
         if t.direction.up() && t.sink.is_none() {

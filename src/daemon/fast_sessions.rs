@@ -30,6 +30,10 @@ const DEFAULT_CAPACITY: u32 = 1 << 17;
 /// How often sessions forwarded by the programs get their idle stamp.
 const STAMP_EVERY: Duration = Duration::from_secs(1);
 
+/// How often, with bpf_interfaces unset, devices that came up after start
+/// are looked for (and attached to).
+const SCAN_EVERY: Duration = Duration::from_secs(5);
+
 /// The fast path's figures for the metrics thread, refreshed by the I/O
 /// driver with the idle stamps (once a second).
 #[derive(Debug, Default)]
@@ -61,6 +65,12 @@ pub struct FastSessions {
     /// take the userspace path.
     pub refused: u64,
     next_stamp: Instant,
+    /// bpf_interfaces unset: devices that come up later are uplinks too.
+    follow_interfaces: bool,
+    tun_name: String,
+    next_scan: Instant,
+    /// Devices (name, ifindex) that could not be attached: said once.
+    unattachable: Vec<(String, u32)>,
 }
 
 /// The path `data_path` asks for, as this kernel allows: the fast path, or
@@ -107,6 +117,10 @@ pub fn start(cfg: &Config, tun: &Tun) -> Result<Option<FastSessions>, String> {
                 sessions: HashMap::new(),
                 refused: 0,
                 next_stamp: Instant::now(),
+                follow_interfaces: cfg.bpf_interfaces.is_empty(),
+                tun_name: tun.name().to_string(),
+                next_scan: Instant::now() + SCAN_EVERY,
+                unattachable: Vec::new(),
             }))
         }
         Err(e) if cfg.data_path == DataPath::Auto => {
@@ -174,6 +188,10 @@ impl FastSessions {
             return;
         }
         self.next_stamp = now + STAMP_EVERY;
+        if self.follow_interfaces && now >= self.next_scan {
+            self.next_scan = now + SCAN_EVERY;
+            self.attach_new_interfaces();
+        }
         self.refresh_stats();
         for (c, seen) in self.sessions.values_mut() {
             let Some(n) = c.fast_rx_packets() else {
@@ -182,6 +200,30 @@ impl FastSessions {
             if n != *seen {
                 *seen = n;
                 c.last_rx_tick.store(tick, Relaxed);
+            }
+        }
+    }
+
+    /// Attach the upstream program to Ethernet devices that came up since
+    /// start (or were made again): a VLAN or bond added at run time.
+    fn attach_new_interfaces(&mut self) {
+        for name in interfaces_up(&self.tun_name) {
+            let index = ifindex(&name);
+            let known =
+                |list: &[(String, u32)]| list.iter().any(|(n, i)| *n == name && *i == index);
+            if index == 0 || known(self.path.uplinks()) || known(&self.unattachable) {
+                continue;
+            }
+            match self.path.add_uplink(&name) {
+                Ok(()) => info!(
+                    "data path: the fast path now takes upstream on {name}, which came up after start (bpf_interfaces unset: every Ethernet device that is up)"
+                ),
+                Err(e) => {
+                    warn!(
+                        "data path: {name} came up after start but the fast path cannot attach to it ({e}); its L2TP takes the userspace path (list the uplinks in bpf_interfaces to choose)"
+                    );
+                    self.unattachable.push((name, index));
+                }
             }
         }
     }

@@ -453,18 +453,25 @@ impl LoadGen {
         let d = at
             .saturating_duration_since(now)
             .min(Duration::from_millis(100));
+        let blocked = self.bench.as_ref().is_some_and(|b| b.blocked);
+        // A paced receiver sleeps to its next tick whatever arrives.
+        let rx_every = self.paced_rx_interval();
+        let d = match rx_every {
+            Some(every) => d.min(self.next_rx_tick(now, every).saturating_duration_since(now)),
+            None => d,
+        };
         let timeout = libc::timespec {
             tv_sec: d.as_secs() as libc::time_t,
             tv_nsec: d.subsec_nanos() as libc::c_long,
         };
-        let blocked = self.bench.as_ref().is_some_and(|b| b.blocked);
+        let readable = if rx_every.is_some() { 0 } else { libc::POLLIN };
         let mut pfds = [
             libc::pollfd {
                 fd: self.sock.as_raw_fd(),
                 events: if blocked {
-                    libc::POLLIN | libc::POLLOUT
+                    readable | libc::POLLOUT
                 } else {
-                    libc::POLLIN
+                    readable
                 },
                 revents: 0,
             },
@@ -477,6 +484,20 @@ impl LoadGen {
         let n = if self.tun.is_some() { 2 } else { 1 };
         // SAFETY: n valid pollfds, a valid timespec, no signal mask.
         unsafe { libc::ppoll(pfds.as_mut_ptr(), n, &timeout, std::ptr::null()) };
+    }
+
+    /// `--rx-interval-us` while the benchmark traffic runs.
+    fn paced_rx_interval(&self) -> Option<Duration> {
+        let every = self.opts.traffic.as_ref()?.rx_interval;
+        (self.phase == Phase::Bench && !every.is_zero()).then_some(every)
+    }
+
+    /// The first tick after `now` on a grid from the shard's start.
+    fn next_rx_tick(&self, now: Instant, every: Duration) -> Instant {
+        let since = now.saturating_duration_since(self.started).as_nanos();
+        let step = every.as_nanos().max(1);
+        let ticks = (since / step + 1).min(u128::from(u32::MAX)) as u32;
+        self.started + every * ticks
     }
 
     fn send_control(&mut self, now: Instant, d: Vec<u8>) {

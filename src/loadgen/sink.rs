@@ -23,6 +23,9 @@ pub struct SinkOptions {
     pub duration: Duration,
     /// Print one SINK_SOURCE line per source address too.
     pub per_source: bool,
+    /// Zero: wake on each arrival. Otherwise read every this often
+    /// (`TrafficOptions::rx_interval`).
+    pub rx_interval: Duration,
 }
 
 #[derive(Default)]
@@ -141,14 +144,18 @@ pub fn run_sink(opts: &SinkOptions) -> io::Result<SinkState> {
         if now >= end || STOP.load(Ordering::Relaxed) {
             break;
         }
-        let ms = end.saturating_duration_since(now).as_millis().min(100) as libc::c_int;
-        let mut pfd = libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd.
-        unsafe { libc::poll(&mut pfd, 1, ms) };
+        if opts.rx_interval.is_zero() {
+            let ms = end.saturating_duration_since(now).as_millis().min(100) as libc::c_int;
+            let mut pfd = libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd.
+            unsafe { libc::poll(&mut pfd, 1, ms) };
+        } else {
+            std::thread::sleep(opts.rx_interval.min(end.saturating_duration_since(now)));
+        }
         loop {
             let n = match batch.recv(fd) {
                 Ok(n) if n > 0 => n,

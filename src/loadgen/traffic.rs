@@ -49,6 +49,10 @@ pub struct TrafficOptions {
     pub drain: Duration,
     /// The LNS's PID: its CPU time during the traffic phase is reported.
     pub lns_pid: Option<u32>,
+    /// Zero: read what arrives as it arrives. Otherwise read it every this
+    /// often during the traffic: the receiver's cost then does not depend
+    /// on how the LNS batches its sends (a fair whole-machine figure).
+    pub rx_interval: Duration,
 }
 
 /// What one shard (or the merged run) measured.
@@ -199,6 +203,7 @@ mod tests {
             port: 40000,
             drain: Duration::from_secs(1),
             lns_pid: None,
+            rx_interval: Duration::ZERO,
         }
     }
 

@@ -250,6 +250,7 @@ pub fn hex(b: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[allow(unused_imports)] // the storm bench compiles this module with cfg(test) too
     use super::*;
 
     #[test]

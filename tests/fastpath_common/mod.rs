@@ -57,8 +57,8 @@ pub const LAC: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), 170
 pub const LAC_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x01, 0x01];
 /// On the uplink's subnet, without a neighbour entry.
 pub const UNRESOLVED_LAC: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 77), 1701);
-const OTHER: &str = "fpoth0";
-const OTHER_PEER: &str = "fpoth1";
+pub const OTHER: &str = "fpoth0";
+pub const OTHER_PEER: &str = "fpoth1";
 /// Behind a device that is not an uplink (with a neighbour entry there).
 pub const OFF_UPLINK_LAC: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(198, 51, 100, 1), 1701);
 pub const BLACKHOLE_LAC: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(203, 0, 113, 1), 1701);
@@ -155,7 +155,17 @@ pub fn with_lab<T: Send>(
     sessions: &[FastSession],
     f: impl FnOnce(&mut Lab) -> T + Send,
 ) -> T {
-    start_lab(bind, true, sessions, f)
+    start_lab(bind, true, sessions, None, f)
+}
+
+/// As [`with_lab`], without bind_address, with room for `capacity`
+/// sessions (benches/fastpath_storm.rs adds and removes its own).
+pub fn with_lab_capacity<T: Send>(
+    capacity: u32,
+    sessions: &[FastSession],
+    f: impl FnOnce(&mut Lab) -> T + Send,
+) -> T {
+    start_lab(None, true, sessions, Some(capacity), f)
 }
 
 /// As [`with_lab`], without bind_address, where lo refuses a local source
@@ -164,13 +174,14 @@ pub fn with_lab_where_lo_refuses_local_sources<T: Send>(
     sessions: &[FastSession],
     f: impl FnOnce(&mut Lab) -> T + Send,
 ) -> T {
-    start_lab(None, false, sessions, f)
+    start_lab(None, false, sessions, None, f)
 }
 
 fn start_lab<T: Send>(
     bind: Option<Ipv4Addr>,
     lo_takes_local_sources: bool,
     sessions: &[FastSession],
+    capacity: Option<u32>,
     f: impl FnOnce(&mut Lab) -> T + Send,
 ) -> T {
     let ns = Netns::new();
@@ -189,7 +200,8 @@ fn start_lab<T: Send>(
                 uplinks: vec![UPLINK.to_string()],
                 port: L2TP_PORT,
                 local: bind,
-                capacity: u32::try_from(sessions.len().max(1)).expect("capacity"),
+                capacity: capacity
+                    .unwrap_or_else(|| u32::try_from(sessions.len().max(1)).expect("capacity")),
             };
             let fp = FastPath::start(&cfg).unwrap_or_else(|e| panic!("FastPath::start: {e}"));
             let mut lab = Lab { fp, ns: &ns, tun };

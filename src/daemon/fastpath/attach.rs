@@ -35,6 +35,13 @@ pub struct Attachment {
     link: SchedClassifierLinkId,
 }
 
+impl Attachment {
+    /// This program on this device?
+    pub fn is(&self, program: &str, interface: &str) -> bool {
+        self.program == program && self.interface == interface
+    }
+}
+
 fn classifier<'a>(
     ebpf: &'a mut Ebpf,
     name: &str,

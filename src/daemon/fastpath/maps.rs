@@ -18,6 +18,7 @@ pub struct KernelMaps {
     up: BpfHashMap<MapData, UpKey, UpValue>,
     down: LpmTrie<MapData, u32, DownValue>,
     passed: PerCpuArray<MapData, u64>,
+    egress: BpfHashMap<MapData, u32, u32>,
     counters: &'static [FastCounters],
 }
 
@@ -69,8 +70,17 @@ impl KernelMaps {
             down: LpmTrie::try_from(take(ebpf, "down_routes")?)
                 .map_err(|e| map_err("down_routes", e))?,
             passed,
+            egress,
             counters,
         })
+    }
+
+    /// Let downstream leave through one more device (an uplink attached
+    /// after start).
+    pub fn allow_egress(&mut self, ifindex: u32) -> Result<(), FastPathError> {
+        self.egress
+            .insert(ifindex, 1, 0)
+            .map_err(|e| map_err("egress_ifaces", e))
     }
 
     pub fn counters(&self, slot: u32) -> Option<&'static FastCounters> {

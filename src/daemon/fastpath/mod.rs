@@ -18,6 +18,7 @@ mod slots;
 mod table;
 
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::os::fd::AsFd;
 
 use aya::programs::{SchedClassifier, TcAttachType, TestRun, TestRunOptions};
 use aya::{Ebpf, EbpfLoader};
@@ -72,6 +73,7 @@ pub struct FastSession {
 /// The loaded and attached programs. Drop detaches both from every device.
 pub struct FastPath {
     attached: Vec<Attachment>,
+    uplinks: Vec<(String, u32)>,
     maps: KernelMaps,
     table: Table,
     describe: String,
@@ -81,6 +83,9 @@ pub struct FastPath {
 /// How many downstream destinations (addresses plus Framed-Routes) the
 /// LPM trie holds per session of capacity, on average.
 const DESTS_PER_SESSION: u32 = 4;
+
+/// Room for uplinks attached after start (`FastPath::add_uplink`).
+const MAX_UPLINKS: u32 = 256;
 
 impl FastPath {
     /// Load the programs, configure them and attach them (see `attach` for
@@ -106,12 +111,16 @@ impl FastPath {
         }
         let tun_mtu = netdev::mtu(tun).map_err(|e| FastPathError::attach(tun, e.to_string()))?;
         let mut egress = Vec::with_capacity(cfg.uplinks.len());
+        let mut uplinks = Vec::with_capacity(cfg.uplinks.len());
         for u in &cfg.uplinks {
             let i = netdev::ifindex(u).map_err(|e| FastPathError::attach(u, e.to_string()))?;
             netdev::check_ethernet(u).map_err(|e| FastPathError::attach(u, e.to_string()))?;
             egress.push(i);
+            uplinks.push((u.clone(), i));
         }
-        let uplinks = u32::try_from(cfg.uplinks.len()).unwrap_or(u32::MAX).max(1);
+        let room = u32::try_from(cfg.uplinks.len())
+            .unwrap_or(u32::MAX)
+            .max(MAX_UPLINKS);
         let mut ebpf = EbpfLoader::new()
             .map_max_entries("up_sessions", cfg.capacity)
             .map_max_entries("counters", cfg.capacity)
@@ -119,7 +128,7 @@ impl FastPath {
                 "down_routes",
                 cfg.capacity.saturating_mul(DESTS_PER_SESSION),
             )
-            .map_max_entries("egress_ifaces", uplinks)
+            .map_max_entries("egress_ifaces", room)
             .load(bytes)
             .map_err(|e| FastPathError::loading("maps", &e))?;
         for name in [UP_PROGRAM, DOWN_PROGRAM] {
@@ -139,6 +148,7 @@ impl FastPath {
         let maps = KernelMaps::open(&mut ebpf, config, &egress, cfg.capacity)?;
         let mut fp = FastPath {
             attached: Vec::new(),
+            uplinks,
             maps,
             table: Table::new(cfg.capacity),
             describe: String::new(),
@@ -158,6 +168,34 @@ impl FastPath {
     /// E.g. "tcx ingress on lo, veth0; tcx egress on tun0".
     pub fn describe(&self) -> String {
         self.describe.clone()
+    }
+
+    /// The devices the upstream program is attached to, with the ifindex
+    /// each had then (a device deleted and made again has a new one).
+    pub fn uplinks(&self) -> &[(String, u32)] {
+        &self.uplinks
+    }
+
+    /// Attach the upstream program to one more device (one that came up
+    /// after start) and let downstream leave through it. A device of that
+    /// name attached before (since deleted) is detached first.
+    pub fn add_uplink(&mut self, name: &str) -> Result<(), FastPathError> {
+        let index =
+            netdev::ifindex(name).map_err(|e| FastPathError::attach(name, e.to_string()))?;
+        netdev::check_ethernet(name).map_err(|e| FastPathError::attach(name, e.to_string()))?;
+        if let Some(at) = self.uplinks.iter().position(|(n, _)| n == name) {
+            self.uplinks.remove(at);
+            if let Some(at) = self.attached.iter().position(|a| a.is(UP_PROGRAM, name)) {
+                let old = self.attached.remove(at);
+                attach::detach(&mut self.ebpf, old);
+            }
+        }
+        self.maps.allow_egress(index)?;
+        let a = attach::attach(&mut self.ebpf, UP_PROGRAM, name, TcAttachType::Ingress)?;
+        self.attached.push(a);
+        self.uplinks.push((name.to_string(), index));
+        self.describe = attach::describe(&self.attached);
+        Ok(())
     }
 
     /// Insert or replace a session (the same key keeps its slot). On an
@@ -224,6 +262,29 @@ impl FastPath {
             .map_err(|e| FastPathError::loading("test run", &e))?;
         out.truncate(r.data_size_out as usize);
         Ok((r.return_value, out))
+    }
+}
+
+impl FastPath {
+    /// A second descriptor of one program, for BPF_PROG_TEST_RUN from a
+    /// thread that does not own the fast path (benches/fastpath_storm.rs
+    /// runs the programs while another thread writes the maps).
+    #[doc(hidden)]
+    pub fn program_fd(&self, program: TestProgram) -> Result<std::os::fd::OwnedFd, FastPathError> {
+        let name = match program {
+            TestProgram::Up => UP_PROGRAM,
+            TestProgram::Down => DOWN_PROGRAM,
+        };
+        let p = self
+            .ebpf
+            .program(name)
+            .ok_or_else(|| FastPathError::Load(format!("no program {name}")))?;
+        let fd = p.fd().map_err(|e| FastPathError::loading(name, &e))?;
+        let fd = fd
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|e| FastPathError::loading(name, &e))?;
+        Ok(fd)
     }
 }
 
