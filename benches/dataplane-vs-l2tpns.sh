@@ -21,7 +21,8 @@
 #
 # Needs root, l2tpns, freeradius; builds our release binaries. Prints one
 # RESULT line per (lns, mode, direction, size), one IDLE line per LNS, then
-# RATIO lines. pps/loss are end to end (what the sink or the load generator
+# RATIO lines (REPEAT=N: each case N times in a row, the RATIO lines from
+# the median machine and receiver figures). pps/loss are end to end (what the sink or the load generator
 # counted); lns_out counts also what the kernel dropped at their sockets,
 # i.e. what the LNS itself delivered (the meaningful flat-out figure). Docs/PERFORMANCE.md records what it printed.
 #
@@ -48,7 +49,11 @@
 # same rate and size straight to the sink, no LNS between. An LNS's cost
 # over the wire (machine figure minus the wire's) leaves out both the
 # generator and the receiver (RATIO lns_added lines, downstream, where
-# the wire's source is the generator itself).
+# the wire's source is the generator itself). Each case also measures the
+# receiver's own CPU (receiver_us_per_pkt: its threads' exact run time
+# from schedstat); RATIO lns_own lines take that from each LNS's share
+# too, both ways: on a network the receivers (the sink, the LAC) are
+# other hosts.
 #
 # THROTTLE_KBPS=N (unset: none of this): both daemons load the autothrottle
 # plugin, and every case runs twice on the same daemon, interleaved: users
@@ -76,6 +81,7 @@ THROTTLE_KBPS=${THROTTLE_KBPS:-}
 DATA_PATHS=${DATA_PATHS:-userspace bpf}
 GENERATOR_ONLY=${GENERATOR_ONLY:-1}
 RX_INTERVAL_US=${RX_INTERVAL_US:-1000}
+REPEAT=${REPEAT:-1}
 command -v /usr/sbin/l2tpns >/dev/null || { echo "apt-get install l2tpns" >&2; exit 1; }
 command -v freeradius >/dev/null || { echo "apt-get install freeradius freeradius-utils" >&2; exit 1; }
 cargo build --release --bins >/dev/null 2>&1 || cargo build --release --bins
@@ -148,6 +154,16 @@ for path in $DATA_PATHS; do
 done
 echo "set data_path userspace" >> "$RUN/etc-ours/startup-config"
 
+# ratio A B: A/B to two places, "-" unless both are numbers and B > 0.
+ratio() {
+  if [[ $1 =~ ^[0-9.]+$ && $2 =~ ^[0-9.]+$ ]] && [ "$(echo "$2 > 0" | bc)" = 1 ]; then
+    echo "scale=2; $1 / $2" | bc
+  else echo -; fi
+}
+# share A G: A - G (an LNS's own share of the machine), "-" unless numbers.
+share() {
+  if [[ $1 =~ ^-?[0-9.]+$ && $2 =~ ^-?[0-9.]+$ ]]; then echo "scale=3; $1 - $2" | bc; else echo -; fi
+}
 field() { { echo "$2" | grep -o "\b$1=[^ ]*" || true; } | head -1 | cut -d= -f2; }
 # Kernel drop counters in the namespace. The flat-out runs overload the
 # receivers on the generator's core (sink, load generator), so what they
@@ -173,21 +189,33 @@ throttled_sessions() {
   echo "$n"
 }
 
+# run_ns PID: nanoseconds on a CPU of every thread of a process (schedstat:
+# exact, unlike the tick-sampled utime/stime; softirq work that happens to
+# run in its context is not in it).
+run_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%d\n", s }'; }
+# receiver_ns PID WINDOW: after 1 s, run_ns over WINDOW s.
+receiver_ns() {
+  sleep 1
+  local a b; a=$(run_ns "$1"); sleep "$2"; b=$(run_ns "$1")
+  echo $(( b - a ))
+}
+
 # machine_busy WINDOW: after 1 s, the whole machine's busy CPU-seconds over
-# WINDOW s: the CPUs' wall time minus their idle and iowait in /proc/stat.
+# WINDOW s: the CPUs' wall time minus their idle, iowait and steal (time
+# the hypervisor gave another guest) in /proc/stat.
 # Idle time is measured exactly (NO_HZ); the busy columns are tick
 # samples, which misread short periodic work on this machine by up to 100x.
 machine_busy() {
   local i0 i1 t0 t1 n
   n=$(getconf _NPROCESSORS_ONLN)
   sleep 1
-  t0=$(date +%s.%N); i0=$(awk '/^cpu / { print $5 + $6 }' /proc/stat)
+  t0=$(date +%s.%N); i0=$(awk '/^cpu / { print $5 + $6 + $9 }' /proc/stat)
   sleep "$1"
-  t1=$(date +%s.%N); i1=$(awk '/^cpu / { print $5 + $6 }' /proc/stat)
+  t1=$(date +%s.%N); i1=$(awk '/^cpu / { print $5 + $6 + $9 }' /proc/stat)
   echo "scale=3; ($n * ($t1 - $t0) - ($i1 - $i0) / $(getconf CLK_TCK)) / 1" | bc
 }
 
-declare -A CPM CPMO PPS LPPS MUS
+declare -A CPM CPMO PPS LPPS MUS RXUS MUSL RXL
 # measure NAME MODE DIR SIZE [POLICY]; MODE is "rate" (RATE pps) or "flat"
 # (flat out); POLICY "throttled" logs in the tuser sessions.
 measure() {
@@ -213,8 +241,16 @@ measure() {
   until grep -qs 'TRAFFIC START' "$RUN/$tag.err"; do
     kill -0 "$lg" 2>/dev/null || break; sleep 0.05
   done
-  # Whole-machine CPU at a fixed rate, over the window from 1 s into the traffic.
-  if [ "$mode" = rate ]; then machine_busy "$window" > "$RUN/$tag.busy" & sampler=$!; fi
+  # Whole-machine CPU at a fixed rate, over the window from 1 s into the
+  # traffic; and the receiver's own CPU (the sink up, the load generator
+  # down): on a network it is another host.
+  local rx_sampler="" rx_pid=$lg
+  [ "$dir" = up ] && rx_pid=${AUX_PIDS[-1]}
+  rm -f "$RUN/$tag.rxns"
+  if [ "$mode" = rate ]; then
+    machine_busy "$window" > "$RUN/$tag.busy" & sampler=$!
+    receiver_ns "$rx_pid" "$window" > "$RUN/$tag.rxns" & rx_sampler=$!
+  fi
   # The generator-only run: nobody reads the packets while the sampler
   # runs; the daemon goes on before the load generator hangs up.
   if [ "$name" = generator ]; then
@@ -242,6 +278,7 @@ measure() {
   local sinkdrops; sinkdrops=$(sock_drops 2328)
   # The sampler's window ended well before the traffic did.
   local busy=""; [ -n "$sampler" ] && { wait "$sampler" 2>/dev/null || true; busy=$(cat "$RUN/$tag.busy" 2>/dev/null || true); }
+  local rxns=""; [ -n "$rx_sampler" ] && { wait "$rx_sampler" 2>/dev/null || true; rxns=$(cat "$RUN/$tag.rxns" 2>/dev/null || true); }
   stop_aux
   local u1 l1 t1; u1=$(udp_rcvbuf_errors); l1=$(sock_drops 06A5); t1=$(tun_tx_dropped)
   local t s; t=$(grep '^TRAFFIC' "$RUN/$tag.out" || true); s=$(grep '^SUMMARY' "$RUN/$tag.out" || true)
@@ -267,18 +304,28 @@ measure() {
   lns_pps=$(( out / DURATION ))
   [ "$out" -gt 0 ] && [ -n "$cpu" ] && cpm_out=$(echo "scale=3; $cpu * 1000000 / $out" | bc)
   # Whole machine, per packet offered, at a fixed rate.
-  local mus=-
+  local mus=- rxus=-
   [ -n "$busy" ] && mus=$(echo "scale=3; $busy * 1000000 / ($RATE * $window)" | bc)
+  [ -n "$rxns" ] && rxus=$(echo "scale=3; $rxns / 1000 / ($RATE * $window)" | bc)
   echo "RESULT lns=$name mode=$mode dir=$dir size=$size sessions_up=$(field up "$s") sent=$sent received=$recv" \
        "lost=$lost loss_pct=$pct pps=${pps:-0} reordered=$(field ${dir}_reordered "$t") lns_cpu_s=${cpu:--}" \
        "lns_cpu_s_per_mpkt=${cpm:--} lns_out=$out lns_in_drops=$in_drops lns_out_pps=$lns_pps" \
-       "lns_cpu_s_per_mpkt_out=$cpm_out machine_busy_s=${busy:--} machine_us_per_pkt=$mus result=$(field result "$s")$throttle_fields"
+       "lns_cpu_s_per_mpkt_out=$cpm_out machine_busy_s=${busy:--} machine_us_per_pkt=$mus receiver_us_per_pkt=$rxus result=$(field result "$s")$throttle_fields"
   local key=$name${policy:+-$policy}
   CPM[$key,$mode,$dir,$size]=${cpm:-0}
   CPMO[$key,$mode,$dir,$size]=$cpm_out
   PPS[$key,$mode,$dir,$size]=${pps:-0}
   LPPS[$key,$mode,$dir,$size]=$lns_pps
-  MUS[$key,$mode,$dir,$size]=$mus
+  MUSL[$key,$mode,$dir,$size]+=" $mus"
+  RXL[$key,$mode,$dir,$size]+=" $rxus"
+  MUS[$key,$mode,$dir,$size]=$(median "${MUSL[$key,$mode,$dir,$size]}")
+  RXUS[$key,$mode,$dir,$size]=$(median "${RXL[$key,$mode,$dir,$size]}")
+}
+
+# median "A B C": the median of the numbers among them, "-" if none.
+median() {
+  tr ' ' '\n' <<< "$1" | { grep -E '^[0-9.]+$' || true; } | sort -n |
+    awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)]; else print "-" }'
 }
 
 # measure_wire SIZE: the generator's rate and size sent by
@@ -332,8 +379,10 @@ run_lns() {  # NAME START-COMMAND READY-PATTERN [MODES]
   for mode in "${modes[@]}"; do
     for dir in $DIRS; do
       for size in $SIZES; do
-        measure "$name" "$mode" "$dir" "$size"
-        sleep 1
+        for _ in $(seq 1 "$REPEAT"); do
+          measure "$name" "$mode" "$dir" "$size"
+          sleep 1
+        done
         if [ -n "$THROTTLE_KBPS" ]; then
           measure "$name" "$mode" "$dir" "$size" throttled
           sleep 1
@@ -381,16 +430,6 @@ for dir in $DIRS; do
   done
 done
 
-# ratio A B: A/B to two places, "-" unless both are numbers and B > 0.
-ratio() {
-  if [[ $1 =~ ^[0-9.]+$ && $2 =~ ^[0-9.]+$ ]] && [ "$(echo "$2 > 0" | bc)" = 1 ]; then
-    echo "scale=2; $1 / $2" | bc
-  else echo -; fi
-}
-# share A G: A - G (an LNS's own share of the machine), "-" unless numbers.
-share() {
-  if [[ $1 =~ ^[0-9.]+$ && $2 =~ ^[0-9.]+$ ]]; then echo "scale=3; $1 - $2" | bc; else echo -; fi
-}
 if [ "$GENERATOR_ONLY" = 1 ]; then
   for dir in $DIRS; do
     for size in $SIZES; do
@@ -400,6 +439,19 @@ if [ "$GENERATOR_ONLY" = 1 ]; then
       for path in $DATA_PATHS; do
         k=ours; [ "$path" = userspace ] || k=ours-$path
         o=$(share "${MUS[$k,rate,$dir,$size]:--}" "$g")
+        line+=" $k=$o $k/l2tpns=$(ratio "$o" "$l")"
+      done
+      echo "$line"
+      # Without the receiver's own CPU (the sink upstream, the LAC
+      # downstream; on a network it is another host), in the LNS's run and
+      # in the generator's (where it only wakes on its cadence).
+      own() { share "${MUS[$1,rate,$dir,$size]:--}" "${RXUS[$1,rate,$dir,$size]:--}"; }
+      g0=$(own generator)
+      l=$(share "$(own l2tpns)" "$g0")
+      line="RATIO lns_own_us_per_pkt dir=$dir size=$size rate=$RATE generator=$g0 l2tpns=$l"
+      for path in $DATA_PATHS; do
+        k=ours; [ "$path" = userspace ] || k=ours-$path
+        o=$(share "$(own "$k")" "$g0")
         line+=" $k=$o $k/l2tpns=$(ratio "$o" "$l")"
       done
       echo "$line"

@@ -1,6 +1,6 @@
 //! Does a storm of logins slow the kernel fast path? The upstream and
-//! downstream programs' time per packet, with 1,000 sessions held in the
-//! maps, measured on one CPU while a thread on the other CPU logs sessions
+//! downstream programs' time per packet, with HELD sessions (default
+//! 1,000) in the maps, measured on one CPU while a thread on the other CPU logs sessions
 //! into and out of the same maps the way the daemon's I/O driver does
 //! (`FastPath::upsert` / `remove`: session, counter slot, address and
 //! Framed-Route), at STORM_RATE logins a second (default 5,000, as many
@@ -9,7 +9,7 @@
 //! the median round. Needs root: a private namespace, the programs loaded.
 //!
 //!   cargo bench --bench fastpath_storm
-//!   STORM_RATE=5000 ROUNDS=7 RUNS=100000 cargo bench --bench fastpath_storm
+//!   STORM_RATE=5000 ROUNDS=7 RUNS=100000 HELD=100000 cargo bench --bench fastpath_storm
 //!
 //! Each packet is one BPF_PROG_TEST_RUN with repeat 1 and the kernel's own
 //! timing of that run: the programs rewrite the packet (decapsulate,
@@ -34,7 +34,6 @@ use fastpath_common::frames::{l2tp_data, PPP_FULL};
 use fastpath_common::{key, session, with_lab_capacity, LAC, TC_ACT_REDIRECT};
 use l2tpns::daemon::fastpath::{FastSession, TestProgram};
 
-const HELD: u16 = 1000;
 /// Storm sessions live in tunnel 2; their ids cycle through this many.
 const STORM_IDS: u16 = 60_000;
 
@@ -50,9 +49,10 @@ fn env_or(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-fn held_session(i: u16) -> FastSession {
-    let a = 0x0a40_0000u32 + u32::from(i);
-    session(key(1, i), Ipv4Addr::from(a).octets(), LAC, &[], 1500)
+/// The i-th held session (from 0), 50,000 to a tunnel.
+fn held_session(i: u32) -> FastSession {
+    let k = key(1 + (i / 50_000) as u16, (i % 50_000 + 1) as u16);
+    session(k, Ipv4Addr::from(0x0a40_0000 + i).octets(), LAC, &[], 1500)
 }
 
 /// A storm session: an address and one Framed-Route, as a business login.
@@ -153,7 +153,8 @@ fn main() {
     let live = env_or("STORM_LIVE", 1000) as usize;
     let rounds = env_or("ROUNDS", 7).max(1) as usize;
     let runs = env_or("RUNS", 100_000).max(1) as usize;
-    let held: Vec<FastSession> = (1..=HELD).map(held_session).collect();
+    let held_n = env_or("HELD", 1000).clamp(1, 1_000_000) as u32;
+    let held: Vec<FastSession> = (0..held_n).map(held_session).collect();
     let up_frames: Vec<Vec<u8>> = held
         .iter()
         .map(|s| {
@@ -165,7 +166,7 @@ fn main() {
         .iter()
         .map(|s| down(&to_subscriber(s.address.octets(), 18)))
         .collect();
-    let capacity = u32::from(HELD) + live as u32 + 16;
+    let capacity = held_n + live as u32 + 16;
     with_lab_capacity(capacity, &held, |lab| {
         let up_fd = lab.fp.program_fd(TestProgram::Up).expect("up program fd");
         let down_fd = lab
@@ -240,7 +241,7 @@ fn main() {
             }
             measurer.join().expect("measurer")
         });
-        report(&results, rate, runs);
+        report(&results, rate, runs, held_n);
     });
 }
 
@@ -252,7 +253,7 @@ struct Round {
     logins_per_s: f64,
 }
 
-fn report(results: &[Round], rate: u64, runs: usize) {
+fn report(results: &[Round], rate: u64, runs: usize, held: u32) {
     let name = |p: u8| match p {
         QUIET => "quiet",
         PACED => "paced",
@@ -266,7 +267,7 @@ fn report(results: &[Round], rate: u64, runs: usize) {
         let down = pick(|r| r.down_ns);
         let logins = pick(|r| r.logins_per_s);
         println!(
-            "STORM phase={} logins_per_s={logins:.0} up_ns_per_pkt={up:.1} down_ns_per_pkt={down:.1} runs={runs} held={HELD}",
+            "STORM phase={} logins_per_s={logins:.0} up_ns_per_pkt={up:.1} down_ns_per_pkt={down:.1} runs={runs} held={held}",
             name(p)
         );
         med.insert(p, (up, down, logins));

@@ -12,6 +12,8 @@
 #   contrib/test-real-client.sh --radius   # authenticate and account via FreeRADIUS
 #   contrib/test-real-client.sh --restart  # sessions survive SIGTERM + a new start (save_state)
 #   contrib/test-real-client.sh --policy   # walled garden and throttle (FreeRADIUS, plugins)
+#   contrib/test-real-client.sh --fast-path  # the PAP run alone, on the kernel fast path
+#                                            # (data_path bpf): the programs must carry the pings
 #
 # Exit 0 only when every run passed.
 set -euo pipefail
@@ -30,6 +32,7 @@ MODE=secrets
 [ "${1:-}" = "--radius" ] && MODE=radius
 [ "${1:-}" = "--restart" ] && MODE=restart
 [ "${1:-}" = "--policy" ] && MODE=policy
+[ "${1:-}" = "--fast-path" ] && MODE=fastpath
 NS=pa-l2t$$
 RUN=$(mktemp -d /tmp/l2tpns-real.XXXXXX)
 LNS_PID=""; CAP_PID=""; FR_PID=""; AUX_PIDS=()
@@ -67,6 +70,7 @@ ip netns exec "$NS" ip link set lo up
 # fast path attaches to the interfaces up at its start, so the VM's tap is
 # made first and kept across the VM runs (lac-vm.sh --tap-exists).
 DATA_PATH=${L2TPNS_TEST_DATA_PATH:-}
+[ "$MODE" = fastpath ] && DATA_PATH=bpf
 VM_TAP=()
 if [ -n "$DATA_PATH" ]; then
   echo "set data_path $DATA_PATH" >> "$RUN/startup-config"
@@ -226,6 +230,8 @@ if [ "$MODE" = restart ]; then
   restart_run
 elif [ "$MODE" = policy ]; then
   policy_run
+elif [ "$MODE" = fastpath ]; then
+  run_vm pap --sessions "$SESSIONS" --auth pap --first-index 1
 else
 run_vm pap --sessions "$SESSIONS" --auth pap --first-index 1
 run_vm chap --sessions "$SESSIONS" --auth chap --first-index $((SESSIONS + 1))

@@ -3,7 +3,8 @@
 //! and ping through each (contrib/test-real-client.sh does the work); with
 //! save_state, their sessions survive a restart of the daemon; a refused
 //! real client comes up in the walled garden and, let out and throttled,
-//! holds the rate both ways.
+//! holds the rate both ways; and on the kernel fast path (`data_path bpf`)
+//! the programs carry the real clients' pings both ways, tshark clean.
 
 mod common;
 
@@ -54,6 +55,9 @@ fn run(mode: &[&str]) {
         }
     } else {
         assert!(stdout.contains("SUMMARY sessions=20 up=20"), "{stdout}");
+        if mode == ["--fast-path"] {
+            assert!(stdout.contains("FASTPATH up_packets="), "{stdout}");
+        }
     }
 }
 
@@ -95,4 +99,15 @@ fn xl2tpd_and_pppd_in_the_walled_garden_and_throttled() {
         return;
     }
     run(&["--policy"]);
+}
+
+/// The kernel fast path with real clients: 20 PAP sessions whose pings
+/// both ways the programs carry (the status line's fast-path counts), the
+/// capture clean.
+#[test]
+fn xl2tpd_and_pppd_sessions_through_the_kernel_fast_path() {
+    if common::skip_privileged() {
+        return;
+    }
+    run(&["--fast-path"]);
 }

@@ -1,6 +1,7 @@
 //! The I/O driver's side of the kernel fast path (daemon::fastpath): the
 //! choice at start-up (`data_path`), which sessions go into the programs'
-//! maps, their counter slots, and the idle stamps the programs cannot set.
+//! maps, their counter slots, the idle stamps the programs cannot set, and
+//! uplinks that come up after start.
 //!
 //! A session is in the fast path only while its forwarding is exactly what
 //! the programs do: no throttle, snoop, garden or packet_limit (those stay

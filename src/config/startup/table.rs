@@ -147,7 +147,7 @@ startup_variables! {
     /// `auto` (the fast path where the kernel takes it). Docs/FASTPATH.md.
     data_path: DataPath = DataPath::Userspace, String, DataPathChoice, ours, implemented;
     /// Interfaces the fast path takes LAC traffic from; empty = every
-    /// Ethernet or loopback interface that is up at start.
+    /// Ethernet or loopback interface that is up, at start or later.
     bpf_interfaces: Vec<String> = Vec::new(), String, IfNameList, ours, implemented;
     /// Seconds between accounting_dir files (l2tpns: 300, fixed).
     accounting_dir_interval: u32 = 300, Int, Ranged(1, 86_400), ours, implemented, live;
