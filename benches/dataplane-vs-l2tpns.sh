@@ -53,7 +53,11 @@
 # receiver's own CPU (receiver_us_per_pkt: its threads' exact run time
 # from schedstat); RATIO lns_own lines take that from each LNS's share
 # too, both ways: on a network the receivers (the sink, the LAC) are
-# other hosts.
+# other hosts. The IDLE line also gives the whole machine's load with
+# every session up and no traffic (keepalives: 10,000 LCP echoes a second
+# at 100,000 sessions), as µs per packet at RATE: the generator-only run
+# (its LNS stopped) has none of it, so at 100,000 sessions it sits inside
+# every share, as far as the traffic does not suppress the echoes.
 #
 # THROTTLE_KBPS=N (unset: none of this): both daemons load the autothrottle
 # plugin, and every case runs twice on the same daemon, interleaved: users
@@ -77,6 +81,9 @@ FLAT=${FLAT:-1}
 LOGIN_CONCURRENCY=${LOGIN_CONCURRENCY:-40}
 LNS_CPU=${LNS_CPU:-1}
 GEN_CPU=${GEN_CPU:-0}
+# The downstream source's CPU (default GEN_CPU). The fast path's work runs
+# in the context of whoever sends into the TUN: the source.
+SRC_CPU=${SRC_CPU:-$GEN_CPU}
 THROTTLE_KBPS=${THROTTLE_KBPS:-}
 DATA_PATHS=${DATA_PATHS:-userspace bpf}
 GENERATOR_ONLY=${GENERATOR_ONLY:-1}
@@ -100,6 +107,7 @@ LNS_PID=""; FR_PID=""; AUX_PIDS=()
 . "$ROOT/contrib/bench-common.sh"
 # No shell function: a backgrounded command must exec, so that $! is its PID.
 GEN=(ip netns exec "$NS" taskset -c "$GEN_CPU")
+SRC=(ip netns exec "$NS" taskset -c "$SRC_CPU")
 # A CLI child of l2tpns (one per connection) may outlive it, still
 # listening on port 23 in the namespace: end it, or ours cannot start.
 stop_lns() {
@@ -192,7 +200,8 @@ throttled_sessions() {
 # run_ns PID: nanoseconds on a CPU of every thread of a process (schedstat:
 # exact, unlike the tick-sampled utime/stime; softirq work that happens to
 # run in its context is not in it).
-run_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%d\n", s }'; }
+# (%.0f: mawk's %d stops at 2^31 ns.)
+run_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
 # receiver_ns PID WINDOW: after 1 s, run_ns over WINDOW s.
 receiver_ns() {
   sleep 1
@@ -215,7 +224,7 @@ machine_busy() {
   echo "scale=3; ($n * ($t1 - $t0) - ($i1 - $i0) / $(getconf CLK_TCK)) / 1" | bc
 }
 
-declare -A CPM CPMO PPS LPPS MUS RXUS MUSL RXL
+declare -A CPM CPMO PPS LPPS MUS RXUS MUSL RXL IDLEM
 # measure NAME MODE DIR SIZE [POLICY]; MODE is "rate" (RATE pps) or "flat"
 # (flat out); POLICY "throttled" logs in the tuser sessions.
 measure() {
@@ -269,7 +278,7 @@ measure() {
     # sessions' own (the verbose SESSION lines), for both policies alike.
     local to=$POOL
     [ -z "$THROTTLE_KBPS" ] || to=$(sed -n 's/^SESSION .* ip=\([0-9.]*\) .*/\1/p' "$RUN/$tag.err" | paste -sd,)
-    "${GEN[@]}" "$LOADGEN" source --to "$to" --sessions "$SESSIONS" "${speed[@]}" --size "$size" \
+    "${SRC[@]}" "$LOADGEN" source --to "$to" --sessions "$SESSIONS" "${speed[@]}" --size "$size" \
         --duration "$DURATION" > "$RUN/$tag.src" 2>&1 || true
     src=$(grep '^SOURCE' "$RUN/$tag.src" || true)
   fi
@@ -358,9 +367,18 @@ idle() {
   local lg=$!
   until grep -qs 'HOLDING' "$RUN/$name-idle.err"; do kill -0 "$lg" 2>/dev/null || break; sleep 0.05; done
   sleep 1
+  # The whole machine too: with every session up and no traffic it still
+  # carries the keepalives (LCP echo both ways, 10,000 a second at
+  # 100,000 sessions), which the generator-only run (LNS stopped) has not.
+  machine_busy $(( hold - 2 )) > "$RUN/$name-idle.busy" &
+  local sampler=$!
   local c0 c1 hz; c0=$(cpu_ticks "$LNS_PID"); sleep $hold; c1=$(cpu_ticks "$LNS_PID"); hz=$(getconf CLK_TCK)
+  wait "$sampler" || true
+  local busy; busy=$(cat "$RUN/$name-idle.busy")
+  IDLEM[$name]=$(echo "scale=6; $busy / ($hold - 2)" | bc)
   wait "$lg" || true
-  echo "IDLE lns=$name sessions=$SESSIONS cpu_pct=$(echo "scale=2; 100 * ($c1 - $c0) / $hz / $hold" | bc)"
+  echo "IDLE lns=$name sessions=$SESSIONS cpu_pct=$(echo "scale=2; 100 * ($c1 - $c0) / $hz / $hold" | bc)" \
+       "machine_busy_cpus=${IDLEM[$name]} machine_us_per_pkt_at_rate=$(echo "scale=3; ${IDLEM[$name]} * 1000000 / $RATE" | bc)"
 }
 
 run_lns() {  # NAME START-COMMAND READY-PATTERN [MODES]

@@ -112,14 +112,13 @@ cargo test --locked --no-fail-fast --test real_client -- --test-threads=1 walled
 # The data-plane suites again with the kernel fast path forwarding
 # (`data_path bpf`, Docs/FASTPATH.md): the same assertions must hold on
 # both paths. tests/fastpath.rs and the real-client fast-path run ran
-# above (they set the path themselves, and show that a session with a
-# policy leaves the fast path: the snoop, garden and throttle suites'
-# sessions are all userspace's, so they are not run again here, to keep
-# CI near 20 minutes).
+# above (they set the path themselves). The snoop, garden and throttle
+# suites run again too: their sessions leave the fast path for the
+# workers, and must keep their accuracy and completeness there.
 echo "run-tests: the data-plane suites on the kernel fast path"
 export L2TPNS_TEST_DATA_PATH=bpf
 cargo test --locked --no-fail-fast --test metrics --test fragmentation --test bench_traffic \
-  --test capture -- --test-threads=2 || rc=1
+  --test capture --test snoop --test garden --test throttle -- --test-threads=2 || rc=1
 cargo test --locked --no-fail-fast --test sessions -- --test-threads=2 thousand || rc=1
 unset L2TPNS_TEST_DATA_PATH
 echo "run-tests: all tests done after $(( $(date +%s) - t0 )) s"

@@ -1,10 +1,14 @@
 //! Benchmark traffic end to end: 20 sessions through the real daemon in a
 //! namespace, 2 s of upstream (loadgen -> sink on the LNS's TUN address)
 //! and 2 s of downstream (source in the namespace -> session addresses ->
-//! loadgen) at a modest fixed rate, with no loss and every session counted.
+//! loadgen) at a modest fixed rate, with no loss and every session counted;
+//! and upstream with a spoofed inner source, all dropped and counted. Both
+//! run on either data path (contrib/run-tests.sh runs this file again with
+//! L2TPNS_TEST_DATA_PATH=bpf).
 
 mod common;
 
+use common::metrics::{scrape_at, value};
 use common::*;
 use std::io::{BufRead, BufReader, Read};
 use std::process::Stdio;
@@ -148,4 +152,76 @@ fn twenty_sessions_carry_two_seconds_each_way_without_loss() {
     );
     assert_eq!(field(summary, "traffic_lost"), 0, "{summary}");
     assert!(status_field(traffic, "lns_cpu_s") != "-", "{traffic}");
+}
+
+/// Anti-spoofing: upstream whose inner source is not its session's address
+/// never reaches the sink, and every packet is counted as dropped for it.
+/// On the kernel fast path the programs hand such packets to userspace
+/// (`up-spoofed-source`), which drops them the same way.
+#[test]
+fn spoofed_upstream_is_dropped_and_counted() {
+    if skip_privileged() {
+        return;
+    }
+    const METRICS: &str = "127.0.0.1:9100";
+    let lns = Lns::start(&LnsSetup {
+        extra_config: format!("set metrics_address \"{METRICS}\"\n"),
+        ..LnsSetup::default()
+    });
+    let sink_addr = format!("{TUN_ADDRESS}:9000");
+    let sink = lns
+        .ns
+        .command(LOADGEN)
+        .args(["sink", "--bind", &sink_addr, "--duration", "120"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start sink");
+    std::thread::sleep(Duration::from_millis(300));
+    let r = lns.loadgen(&[
+        "--sessions",
+        "4",
+        "--password",
+        "secret-pw",
+        "--traffic",
+        "up",
+        "--rate",
+        "1000",
+        "--duration",
+        "1",
+        "--sink",
+        &sink_addr,
+        "--spoof-source",
+        "10.99.99.99",
+    ]);
+    // SAFETY: our own child by PID; the sink prints its line on SIGTERM.
+    unsafe { libc::kill(sink.id() as libc::pid_t, libc::SIGTERM) };
+    let sink_out = sink.wait_with_output().expect("sink output");
+    let sink_out = String::from_utf8_lossy(&sink_out.stdout).into_owned();
+    let traffic = r
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("TRAFFIC"))
+        .unwrap_or("")
+        .to_string();
+    eprintln!("{}\n{sink_out}", r.stdout);
+    let sent = field(&traffic, "up_sent");
+    assert!((900..=1100).contains(&sent), "{traffic}");
+    // The sink answered (its report is asked for from a real address) and
+    // saw none of them.
+    assert_eq!(status_field(&traffic, "sink_report"), "yes", "{traffic}");
+    assert_eq!(field(&traffic, "up_received"), 0, "{traffic}");
+    let series = "l2tpns_dropped_packets_total{reason=\"spoofed-source\"}";
+    let mut text = String::new();
+    wait_for(&format!("{series} {sent}"), Duration::from_secs(10), || {
+        text = scrape_at(&lns.ns, METRICS);
+        value(&text, series) == sent as f64
+    });
+    if test_data_path().as_deref() == Some("bpf") {
+        let passed = value(
+            &text,
+            "l2tpns_fastpath_passed_total{reason=\"up-spoofed-source\"}",
+        );
+        assert!(passed >= sent as f64, "{passed} < {sent}:\n{text}");
+    }
 }

@@ -189,6 +189,10 @@ struct Args {
     /// depend on how the LNS batches its sends (0: on arrival).
     #[arg(long, value_name = "US", default_value_t = 0)]
     rx_interval_us: u64,
+    /// Upstream traffic with this inner source address instead of each
+    /// session's own: every packet is one the LNS must drop as spoofed.
+    #[arg(long, value_name = "ADDR")]
+    spoof_source: Option<Ipv4Addr>,
     /// Bridge the session to a TUN device of this name while holding
     /// (needs --sessions 1 and --hold).
     #[arg(long)]
@@ -265,6 +269,7 @@ fn main() {
         drain: Duration::from_secs_f64(a.drain.clamp(0.0, 60.0)),
         lns_pid: a.lns_pid,
         rx_interval: Duration::from_micros(a.rx_interval_us.min(1_000_000)),
+        spoof_source: a.spoof_source,
     });
     if let Some(t) = &traffic {
         if t.direction.up() && t.sink.is_none() {

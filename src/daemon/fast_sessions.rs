@@ -35,6 +35,9 @@ const STAMP_EVERY: Duration = Duration::from_secs(1);
 /// are looked for (and attached to).
 const SCAN_EVERY: Duration = Duration::from_secs(5);
 
+/// Devices remembered as unattachable (so each is said once).
+const MAX_UNATTACHABLE: usize = 256;
+
 /// The fast path's figures for the metrics thread, refreshed by the I/O
 /// driver with the idle stamps (once a second).
 #[derive(Debug, Default)]
@@ -223,6 +226,11 @@ impl FastSessions {
                     warn!(
                         "data path: {name} came up after start but the fast path cannot attach to it ({e}); its L2TP takes the userspace path (list the uplinks in bpf_interfaces to choose)"
                     );
+                    // Bounded: a device made again and again has a new
+                    // ifindex each time.
+                    if self.unattachable.len() >= MAX_UNATTACHABLE {
+                        self.unattachable.remove(0);
+                    }
                     self.unattachable.push((name, index));
                 }
             }

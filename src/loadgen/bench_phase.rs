@@ -1,7 +1,7 @@
 //! The traffic phase (`--traffic`): build and pace each session's UDP
 //! stream, count what comes back, and ask the sink for its report.
 
-use std::net::SocketAddrV4;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
 use super::*;
@@ -39,11 +39,13 @@ impl LoadGen {
         false
     }
 
-    /// The frame of one UDP packet from session `s` to `dst` with `payload`
-    /// at its start, padded to `size` bytes of IP; None if `s` is not up.
+    /// The frame of one UDP packet from session `s` (or from `spoof`, an
+    /// address not the session's) to `dst` with `payload` at its start,
+    /// padded to `size` bytes of IP; None if `s` is not up.
     pub(super) fn session_udp_frame(
         &self,
         s: usize,
+        spoof: Option<Ipv4Addr>,
         dst: SocketAddrV4,
         port: u16,
         size: usize,
@@ -56,7 +58,7 @@ impl LoadGen {
         else {
             return None;
         };
-        let src = SocketAddrV4::new(sess.address?, port);
+        let src = SocketAddrV4::new(spoof.or(sess.address)?, port);
         let mut d = vec![0u8; DATA_HEADER_LEN];
         write_data_header(&mut d, self.tunnels.get(*tunnel)?.lac.peer_id(), *peer_sid);
         d.extend_from_slice(&[0xff, 0x03, 0x00, 0x21]);
@@ -77,10 +79,13 @@ impl LoadGen {
                 let mut stamp = [0u8; STAMP_LEN];
                 let index = self.sessions[s].global as u32;
                 let _ = Stamp { index, seq: 0 }.emit(&mut stamp);
-                if let Some(frame) = self.session_udp_frame(s, sink, t.port, t.size, &stamp) {
+                let frame = self.session_udp_frame(s, t.spoof_source, sink, t.port, t.size, &stamp);
+                if let Some(frame) = frame {
+                    // The sink's report is asked for from the session's
+                    // own address, so it comes back.
                     if report_frame.is_none() {
                         report_frame =
-                            self.session_udp_frame(s, sink, t.port, 0, &MAGIC_REPORT_REQUEST);
+                            self.session_udp_frame(s, None, sink, t.port, 0, &MAGIC_REPORT_REQUEST);
                     }
                     streams.push(TxStream { frame, seq: 0 });
                 }

@@ -53,6 +53,9 @@ pub struct TrafficOptions {
     /// often during the traffic: the receiver's cost then does not depend
     /// on how the LNS batches its sends (a fair whole-machine figure).
     pub rx_interval: Duration,
+    /// Upstream benchmark packets carry this inner source address instead
+    /// of their session's (the LNS's anti-spoofing must drop them all).
+    pub spoof_source: Option<std::net::Ipv4Addr>,
 }
 
 /// What one shard (or the merged run) measured.
@@ -204,6 +207,7 @@ mod tests {
             drain: Duration::from_secs(1),
             lns_pid: None,
             rx_interval: Duration::ZERO,
+            spoof_source: None,
         }
     }
 
