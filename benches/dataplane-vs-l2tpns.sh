@@ -448,44 +448,35 @@ for dir in $DIRS; do
   done
 done
 
+# ratio_line NAME LABEL BASE FIG: one RATIO line for the current dir and
+# size: `FIG KEY` gives an LNS's figure, BASE is taken from it, and each
+# of ours is also put over l2tpns.
+ratio_line() {
+  local name=$1 label=$2 base=$3 fig=$4 k o l line
+  l=$(share "$($fig l2tpns)" "$base")
+  line="RATIO $name dir=$dir size=$size rate=$RATE $label=$base l2tpns=$l"
+  for path in $DATA_PATHS; do
+    k=ours; [ "$path" = userspace ] || k=ours-$path
+    o=$(share "$($fig "$k")" "$base")
+    line+=" $k=$o $k/l2tpns=$(ratio "$o" "$l")"
+  done
+  echo "$line"
+}
+# The whole machine in KEY's run; and without the receiver's own CPU (the
+# sink upstream, the LAC downstream; on a network it is another host).
+machine() { echo "${MUS[$1,rate,$dir,$size]:--}"; }
+own() { share "${MUS[$1,rate,$dir,$size]:--}" "${RXUS[$1,rate,$dir,$size]:--}"; }
 if [ "$GENERATOR_ONLY" = 1 ]; then
   for dir in $DIRS; do
     for size in $SIZES; do
-      g=${MUS[generator,rate,$dir,$size]:--}
-      l=$(share "${MUS[l2tpns,rate,$dir,$size]:--}" "$g")
-      line="RATIO lns_share_us_per_pkt dir=$dir size=$size rate=$RATE generator=$g l2tpns=$l"
-      for path in $DATA_PATHS; do
-        k=ours; [ "$path" = userspace ] || k=ours-$path
-        o=$(share "${MUS[$k,rate,$dir,$size]:--}" "$g")
-        line+=" $k=$o $k/l2tpns=$(ratio "$o" "$l")"
-      done
-      echo "$line"
-      # Without the receiver's own CPU (the sink upstream, the LAC
-      # downstream; on a network it is another host), in the LNS's run and
-      # in the generator's (where it only wakes on its cadence).
-      own() { share "${MUS[$1,rate,$dir,$size]:--}" "${RXUS[$1,rate,$dir,$size]:--}"; }
-      g0=$(own generator)
-      l=$(share "$(own l2tpns)" "$g0")
-      line="RATIO lns_own_us_per_pkt dir=$dir size=$size rate=$RATE generator=$g0 l2tpns=$l"
-      for path in $DATA_PATHS; do
-        k=ours; [ "$path" = userspace ] || k=ours-$path
-        o=$(share "$(own "$k")" "$g0")
-        line+=" $k=$o $k/l2tpns=$(ratio "$o" "$l")"
-      done
-      echo "$line"
+      ratio_line lns_share_us_per_pkt generator "$(machine generator)" machine
+      # The generator's receiver only wakes on its cadence; taken out too.
+      ratio_line lns_own_us_per_pkt generator "$(own generator)" own
       # Downstream only: upstream's generator is the load generator, which
       # costs more than the wire's source, and the LNS's socket already
       # received what the generator-only run counts.
       [ "$dir" = down ] || continue
-      w=${MUS[wire,rate,$size]:--}
-      l=$(share "${MUS[l2tpns,rate,$dir,$size]:--}" "$w")
-      line="RATIO lns_added_us_per_pkt dir=$dir size=$size rate=$RATE wire=$w l2tpns=$l"
-      for path in $DATA_PATHS; do
-        k=ours; [ "$path" = userspace ] || k=ours-$path
-        o=$(share "${MUS[$k,rate,$dir,$size]:--}" "$w")
-        line+=" $k=$o $k/l2tpns=$(ratio "$o" "$l")"
-      done
-      echo "$line"
+      ratio_line lns_added_us_per_pkt wire "${MUS[wire,rate,$size]:--}" machine
     done
   done
 fi
