@@ -33,6 +33,7 @@ use fastpath_common::cases::{down, inner_udp, to_subscriber, up};
 use fastpath_common::frames::{l2tp_data, PPP_FULL};
 use fastpath_common::{key, session, with_lab_capacity, LAC, TC_ACT_REDIRECT};
 use l2tpns::daemon::fastpath::{FastSession, TestProgram};
+use l2tpns::daemon::workers::pin_to_core;
 
 /// Storm sessions live in tunnel 2; their ids cycle through this many.
 const STORM_IDS: u16 = 60_000;
@@ -117,15 +118,6 @@ fn test_run(fd: &OwnedFd, frame: &[u8], out: &mut [u8]) -> (u32, u32) {
     (a.retval, a.duration)
 }
 
-fn pin(cpu: usize) {
-    // SAFETY: a zeroed cpu_set_t with one CPU set, for this thread.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
-    }
-}
-
 /// Mean ns per packet over `runs` test runs, cycling through `frames`;
 /// every run must be redirected (forwarded), or the figure would be of
 /// something else.
@@ -179,7 +171,7 @@ fn main() {
         let results = std::thread::scope(|s| {
             let measurer = s.spawn(|| {
                 fastpath_common::enter(&netns);
-                pin(1);
+                pin_to_core(1);
                 let mut figures: Vec<Round> = Vec::new();
                 for _ in 0..rounds {
                     for p in [QUIET, PACED, FLAT] {
@@ -203,7 +195,7 @@ fn main() {
                 figures
             });
             // The storm: this thread owns the fast path, as the I/O driver does.
-            pin(0);
+            pin_to_core(0);
             let mut next_id = 0u16;
             let mut in_maps = std::collections::VecDeque::new();
             let mut paced_from: Option<(Instant, u64)> = None;

@@ -20,6 +20,22 @@ fn field(line: &str, name: &str) -> u64 {
         .unwrap_or_else(|_| panic!("no numeric {name} in {line}"))
 }
 
+/// `l2tpns-loadgen sink` on `addr` in the LNS's namespace, given a moment
+/// to bind; SIGTERM makes it print its line.
+fn start_sink(lns: &Lns, addr: &str, extra: &[&str]) -> std::process::Child {
+    let sink = lns
+        .ns
+        .command(LOADGEN)
+        .args(["sink", "--bind", addr, "--duration", "120"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start sink");
+    std::thread::sleep(Duration::from_millis(300));
+    sink
+}
+
 #[test]
 fn twenty_sessions_carry_two_seconds_each_way_without_loss() {
     if skip_privileged() {
@@ -27,22 +43,7 @@ fn twenty_sessions_carry_two_seconds_each_way_without_loss() {
     }
     let lns = Lns::start(&LnsSetup::default());
     let sink_addr = format!("{TUN_ADDRESS}:9000");
-    let sink = lns
-        .ns
-        .command(LOADGEN)
-        .args([
-            "sink",
-            "--bind",
-            &sink_addr,
-            "--duration",
-            "120",
-            "--per-source",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start sink");
-    std::thread::sleep(Duration::from_millis(300));
+    let sink = start_sink(&lns, &sink_addr, &["--per-source"]);
     let pid = lns.pid().to_string();
     let mut lg = lns
         .ns
@@ -169,15 +170,7 @@ fn spoofed_upstream_is_dropped_and_counted() {
         ..LnsSetup::default()
     });
     let sink_addr = format!("{TUN_ADDRESS}:9000");
-    let sink = lns
-        .ns
-        .command(LOADGEN)
-        .args(["sink", "--bind", &sink_addr, "--duration", "120"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start sink");
-    std::thread::sleep(Duration::from_millis(300));
+    let sink = start_sink(&lns, &sink_addr, &[]);
     let r = lns.loadgen(&[
         "--sessions",
         "4",

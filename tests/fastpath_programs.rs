@@ -372,25 +372,10 @@ fn an_uplink_attached_after_start_carries_downstream() {
         );
         // Made again (a new ifindex): attached again, the old one let go.
         lab.exec(&["ip", "link", "del", OTHER]);
-        lab.exec(&[
-            "ip", "link", "add", OTHER, "type", "veth", "peer", "name", OTHER_PEER,
-        ]);
-        lab.exec(&["ip", "addr", "add", "198.51.100.254/24", "dev", OTHER]);
-        lab.exec(&["ip", "link", "set", OTHER, "up"]);
-        lab.exec(&["ip", "link", "set", OTHER_PEER, "up"]);
-        let mac = "02:00:00:00:02:01";
-        lab.exec(&[
-            "ip",
-            "neigh",
-            "replace",
-            "198.51.100.1",
-            "lladdr",
-            mac,
-            "dev",
-            OTHER,
-            "nud",
-            "permanent",
-        ]);
+        for c in other_device() {
+            let argv: Vec<&str> = std::iter::once("ip").chain(c.split_whitespace()).collect();
+            lab.exec(&argv);
+        }
         check_rows(
             lab,
             Down,

@@ -206,6 +206,11 @@ struct Args {
     udp_checksums: bool,
 }
 
+/// `--rx-interval-us`, at most a second.
+fn rx_interval(us: u64) -> Duration {
+    Duration::from_micros(us.min(1_000_000))
+}
+
 fn fail(msg: impl std::fmt::Display) -> ! {
     eprintln!("l2tpns-loadgen: {msg}");
     std::process::exit(2);
@@ -224,7 +229,7 @@ fn main() {
                 bind,
                 duration: Duration::from_secs_f64(duration.clamp(0.0, 1e6)),
                 per_source,
-                rx_interval: Duration::from_micros(rx_interval_us.min(1_000_000)),
+                rx_interval: rx_interval(rx_interval_us),
             };
             let st = run_sink(&opts).unwrap_or_else(|e| fail(format!("sink {bind}: {e}")));
             if per_source {
@@ -268,7 +273,7 @@ fn main() {
         port: a.traffic_port,
         drain: Duration::from_secs_f64(a.drain.clamp(0.0, 60.0)),
         lns_pid: a.lns_pid,
-        rx_interval: Duration::from_micros(a.rx_interval_us.min(1_000_000)),
+        rx_interval: rx_interval(a.rx_interval_us),
         spoof_source: a.spoof_source,
     });
     if let Some(t) = &traffic {

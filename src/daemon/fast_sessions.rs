@@ -22,7 +22,7 @@ use crate::config::Config;
 use crate::dataplane::session_table::{SessionCounters, SessionEntry, SessionKey, TableUpdate};
 use crate::tun::Tun;
 
-use super::fastpath::{FastCounters, FastPath, FastPathConfig, FastSession, PassReason};
+use super::fastpath::{ifindex, FastCounters, FastPath, FastPathConfig, FastSession, PassReason};
 
 /// Sessions in the fast path at once when max_sessions is 0 (no limit);
 /// the rest take the userspace path. Sizes the maps and the counter slots.
@@ -91,7 +91,7 @@ pub fn start(cfg: &Config, tun: &Tun) -> Result<Option<FastSessions>, String> {
         cfg.bpf_interfaces.clone()
     };
     let fcfg = FastPathConfig {
-        tun_ifindex: ifindex(tun.name()),
+        tun_ifindex: ifindex(tun.name()).unwrap_or(0),
         tun_name: tun.name().to_string(),
         uplinks,
         port: super::L2TP_PORT,
@@ -212,10 +212,12 @@ impl FastSessions {
     /// start (or were made again): a VLAN or bond added at run time.
     fn attach_new_interfaces(&mut self) {
         for name in interfaces_up(&self.tun_name) {
-            let index = ifindex(&name);
+            let Ok(index) = ifindex(&name) else {
+                continue; // gone again since the listing
+            };
             let known =
                 |list: &[(String, u32)]| list.iter().any(|(n, i)| *n == name && *i == index);
-            if index == 0 || known(self.path.uplinks()) || known(&self.unattachable) {
+            if known(self.path.uplinks()) || known(&self.unattachable) {
                 continue;
             }
             match self.path.add_uplink(&name) {
@@ -282,13 +284,6 @@ fn fast_session(e: &SessionEntry) -> Option<FastSession> {
         routes: e.routes.clone(),
         mru: e.mru,
     })
-}
-
-fn ifindex(name: &str) -> u32 {
-    std::ffi::CString::new(name)
-        // SAFETY: a NUL-terminated name.
-        .map(|c| unsafe { libc::if_nametoindex(c.as_ptr()) })
-        .unwrap_or(0)
 }
 
 /// Every Ethernet or loopback interface that is up, `tun` excepted (sysfs's

@@ -252,16 +252,9 @@ fn set_up(ns: &Netns, lo_takes_local_sources: bool) {
         LAC.ip(),
         mac(LAC_MAC)
     ));
-    ip(&format!(
-        "link add {OTHER} type veth peer name {OTHER_PEER}"
-    ));
-    ip(&format!("addr add 198.51.100.254/24 dev {OTHER}"));
-    ip(&format!("link set {OTHER} up"));
-    ip(&format!("link set {OTHER_PEER} up"));
-    ip(&format!(
-        "neigh replace {} lladdr 02:00:00:00:02:01 dev {OTHER} nud permanent",
-        OFF_UPLINK_LAC.ip()
-    ));
+    for c in other_device() {
+        ip(&c);
+    }
     ip("route add blackhole 203.0.113.0/25");
     ip("route add unreachable 203.0.113.128/25");
     ip("route add prohibit 100.64.0.0/24");
@@ -280,6 +273,22 @@ fn set_up(ns: &Netns, lo_takes_local_sources: bool) {
             ns.exec_ok(&["sysctl", "-qw", &setting]);
         }
     }
+}
+
+/// The `ip` commands that make [`OTHER`], the device that is not an
+/// uplink, with [`OFF_UPLINK_LAC`]'s neighbour entry behind it (at set-up,
+/// and again when a test makes it anew).
+pub fn other_device() -> Vec<String> {
+    vec![
+        format!("link add {OTHER} type veth peer name {OTHER_PEER}"),
+        format!("addr add 198.51.100.254/24 dev {OTHER}"),
+        format!("link set {OTHER} up"),
+        format!("link set {OTHER_PEER} up"),
+        format!(
+            "neigh replace {} lladdr 02:00:00:00:02:01 dev {OTHER} nud permanent",
+            OFF_UPLINK_LAC.ip()
+        ),
+    ]
 }
 
 /// Move this thread into the namespace at `path`.

@@ -26,7 +26,7 @@ use ipnetwork::Ipv4Network;
 
 pub use abi::FastCounters;
 pub use error::FastPathError;
-pub use netdev::lo_forwards;
+pub use netdev::{ifindex, lo_forwards};
 pub use pass_reason::PassReason;
 
 use crate::dataplane::session_table::SessionKey;
@@ -239,10 +239,7 @@ impl FastPath {
         data: &[u8],
         gso: Option<(u32, u32)>,
     ) -> Result<(u32, Vec<u8>), FastPathError> {
-        let name = match program {
-            TestProgram::Up => UP_PROGRAM,
-            TestProgram::Down => DOWN_PROGRAM,
-        };
+        let name = program.name();
         let p: &SchedClassifier = self
             .ebpf
             .program(name)
@@ -263,28 +260,21 @@ impl FastPath {
         out.truncate(r.data_size_out as usize);
         Ok((r.return_value, out))
     }
-}
 
-impl FastPath {
     /// A second descriptor of one program, for BPF_PROG_TEST_RUN from a
     /// thread that does not own the fast path (benches/fastpath_storm.rs
     /// runs the programs while another thread writes the maps).
     #[doc(hidden)]
     pub fn program_fd(&self, program: TestProgram) -> Result<std::os::fd::OwnedFd, FastPathError> {
-        let name = match program {
-            TestProgram::Up => UP_PROGRAM,
-            TestProgram::Down => DOWN_PROGRAM,
-        };
+        let name = program.name();
         let p = self
             .ebpf
             .program(name)
             .ok_or_else(|| FastPathError::Load(format!("no program {name}")))?;
         let fd = p.fd().map_err(|e| FastPathError::loading(name, &e))?;
-        let fd = fd
-            .as_fd()
+        fd.as_fd()
             .try_clone_to_owned()
-            .map_err(|e| FastPathError::loading(name, &e))?;
-        Ok(fd)
+            .map_err(|e| FastPathError::loading(name, &e))
     }
 }
 
@@ -294,6 +284,16 @@ impl FastPath {
 pub enum TestProgram {
     Up,
     Down,
+}
+
+impl TestProgram {
+    /// Its name in bpf/fastpath.c.
+    fn name(self) -> &'static str {
+        match self {
+            TestProgram::Up => UP_PROGRAM,
+            TestProgram::Down => DOWN_PROGRAM,
+        }
+    }
 }
 
 /// A `struct __sk_buff` for BPF_PROG_TEST_RUN with only the GSO fields set
