@@ -68,7 +68,8 @@ enum pass_reason {
 	PASS_DOWN_NOT_UPLINK = 25,  /* the route leaves by a device we did not check */
 	PASS_DOWN_ENCAP_FAILED = 26,
 	PASS_DOWN_LOCAL_LAC = 27,   /* a LAC on this host, which lo would refuse */
-	PASS_REASON_COUNT = 28,
+	PASS_DOWN_PARTIAL_CHECKSUM = 28, /* TCP/UDP checksum left for a device */
+	PASS_REASON_COUNT = 29,
 };
 
 struct up_key {
@@ -132,6 +133,18 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 1);
 } down_routes SEC(".maps");
+
+/* Host destinations (each session's address, /32 Framed-Routes) by
+ * address, looked up before the trie: one hash probe where the trie walks
+ * a node per prefix bit, which grows with the sessions held. A /32 lives
+ * here only, so the longest match is still the one userspace makes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, __be32);
+	__type(value, struct down_value);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1);
+} down_hosts SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -199,6 +212,8 @@ struct {
 #define L2TP_VERSION_MASK 0x000f
 #define L2TP_DATA_LEN 6
 #define TCP_FLAGS_AT 13
+#define TCP_CHECK_AT 16
+#define UDP_CHECK_AT 6
 #define TCP_SYN 0x02
 #define LOOPBACK_IFINDEX 1
 #define AF_INET 2
@@ -329,6 +344,46 @@ static __always_inline int udp_socket_here(struct __sk_buff *skb, __be32 saddr,
 		return 0;
 	bpf_sk_release(sk);
 	return 1;
+}
+
+/* Does this TCP or UDP packet carry a partial checksum (CHECKSUM_PARTIAL),
+ * which a device is still to finish? A socket on this host (or a veth from
+ * one) leaves that to a device with checksum offload, as the TUN is: the
+ * field holds only the pseudo-header sum, the device adds the rest at the
+ * offset the skb carries. Encapsulated, lo or a veth to a LAC finish
+ * nothing and a NIC might finish the outer header instead, so such a packet
+ * must go to userspace, which gets it from the TUN with its offsets.
+ * __sk_buff does not show ip_summed; the field's value gives it away. A
+ * complete checksum equal to that sum by chance (1 in 65,536 packets) is
+ * passed too, which is merely slower. Later fragments have no L4 header. */
+static __always_inline int checksum_left_for_device(struct __sk_buff *skb,
+						    const struct iphdr *ip,
+						    __u32 l2, __u32 hl, __u32 tot)
+{
+	__u32 at;
+
+	if (ip->frag_off & bpf_htons(IP_OFFSET))
+		return 0;
+	if (ip->protocol == IPPROTO_TCP)
+		at = TCP_CHECK_AT;
+	else if (ip->protocol == IPPROTO_UDP)
+		at = UDP_CHECK_AT;
+	else
+		return 0;
+	__be16 field;
+
+	if (tot < hl + at + sizeof(field) ||
+	    bpf_skb_load_bytes(skb, l2 + hl + at, &field, sizeof(field)))
+		return 0; /* too short to be partial: not ours to judge */
+	if (field == 0)
+		return 0; /* UDP without a checksum; never a partial sum */
+	/* Summed as the kernel does (csum_tcpudp_nofold, then folded): in
+	 * the words' memory order, so no byte swapping. */
+	__u64 sum = (ip->saddr & 0xffff) + (ip->saddr >> 16) +
+		    (ip->daddr & 0xffff) + (ip->daddr >> 16) +
+		    bpf_htons((__u16)ip->protocol) + bpf_htons((__u16)(tot - hl));
+
+	return field == (__be16)fold(sum);
 }
 
 static __always_inline void count(__u32 slot, int up, __u32 bytes)
@@ -519,8 +574,14 @@ int l2tpns_down(struct __sk_buff *skb)
 
 	if (ip.version != 4 || ip.ihl < 5 || tot != skb->len - l2 || hl > tot)
 		return pass(PASS_DOWN_MALFORMED);
-	struct down_key k = { 32, ip.daddr };
-	struct down_value *d = bpf_map_lookup_elem(&down_routes, &k);
+	__be32 daddr = ip.daddr;
+	struct down_value *d = bpf_map_lookup_elem(&down_hosts, &daddr);
+
+	if (!d) {
+		struct down_key k = { 32, daddr };
+
+		d = bpf_map_lookup_elem(&down_routes, &k);
+	}
 
 	if (!d)
 		return pass(PASS_DOWN_NO_ROUTE);
@@ -535,6 +596,8 @@ int l2tpns_down(struct __sk_buff *skb)
 		if (tcp_flags & TCP_SYN)
 			return pass(PASS_DOWN_TCP_SYN);
 	}
+	if (checksum_left_for_device(skb, &ip, l2, hl, tot))
+		return pass(PASS_DOWN_PARTIAL_CHECKSUM);
 	__be32 lac_addr = d->lac_addr;
 	__be16 lac_port = d->lac_port;
 	__be16 peer_tunnel = d->peer_tunnel;

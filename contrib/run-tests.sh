@@ -110,17 +110,15 @@ cargo test --locked --no-fail-fast --doc || rc=1
 # The data-plane suites again with the kernel fast path forwarding
 # (`data_path bpf`, Docs/FASTPATH.md): the same assertions must hold on
 # both paths. tests/fastpath.rs and the real-client fast-path run ran
-# above (they set the path themselves). snoop runs again too (a snooped
-# session leaves the fast path for its worker). garden and throttle do
-# not yet: once a session is let out of the garden or unthrottled it is
-# back in the fast path, and their TCP and UDP checks then talk to
-# servers on the LNS's host, whose replies leave the TUN with a partial
-# checksum that nothing completes on the way to a LAC on the same host
-# (Docs/FASTPATH.md, "Not done yet").
+# above (they set the path themselves). snoop, garden and throttle run
+# again too: a session with such a policy leaves the fast path for its
+# worker and comes back when it is lifted, and their TCP and UDP checks
+# talk to servers on the LNS's host, whose replies reach the programs
+# with a partial checksum (down-partial-checksum).
 echo "run-tests: the data-plane suites on the kernel fast path"
 export L2TPNS_TEST_DATA_PATH=bpf
 cargo test --locked --no-fail-fast --test metrics --test fragmentation --test bench_traffic \
-  --test capture --test snoop -- --test-threads=2 || rc=1
+  --test capture --test snoop --test garden --test throttle -- --test-threads=2 || rc=1
 cargo test --locked --no-fail-fast --test sessions -- --test-threads=2 thousand || rc=1
 unset L2TPNS_TEST_DATA_PATH
 echo "run-tests: all tests done after $(( $(date +%s) - t0 )) s"

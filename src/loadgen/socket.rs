@@ -28,7 +28,7 @@ pub fn udp_socket(bind: SocketAddr, checksums: bool) -> io::Result<UdpSocket> {
 }
 
 /// SO_NO_CHECK: send IPv4 UDP with checksum 0.
-fn set_no_check(s: &socket2::Socket) -> io::Result<()> {
+pub(crate) fn set_no_check(s: &socket2::Socket) -> io::Result<()> {
     use std::os::fd::AsRawFd;
     let on: libc::c_int = 1;
     // SAFETY: a valid socket and an int option of the right size.

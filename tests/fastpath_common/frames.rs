@@ -144,6 +144,21 @@ pub fn udp_checksum_holds(ip: &[u8]) -> bool {
     checksum(&pseudo) == 0
 }
 
+/// `ip` (TCP or UDP in IPv4) as a socket on this host hands it to a device
+/// with checksum offload (CHECKSUM_PARTIAL): the checksum field holds only
+/// the folded pseudo-header sum, for the device to finish.
+pub fn with_partial_checksum(mut ip: Vec<u8>) -> Vec<u8> {
+    let hl = ihl_bytes(&ip);
+    let protocol = ip[9];
+    let at = hl + if protocol == PROTO_TCP { 16 } else { 6 };
+    let mut pseudo = Vec::with_capacity(12);
+    pseudo.extend_from_slice(&ip[12..20]);
+    pseudo.extend_from_slice(&[0, protocol]);
+    pseudo.extend_from_slice(&((ip.len() - hl) as u16).to_be_bytes());
+    put16(&mut ip, at, !checksum(&pseudo));
+    ip
+}
+
 /// A TCP segment with a bare 20-byte header and these flags, in IPv4.
 pub fn tcp4(src: SocketAddrV4, dst: SocketAddrV4, flags: u8, payload: &[u8]) -> Vec<u8> {
     let mut t = vec![0u8; 20];

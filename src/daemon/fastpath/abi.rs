@@ -194,6 +194,7 @@ mod tests {
         );
         // LPM key: u32 prefix length + the address.
         assert_eq!(size("down_routes"), (8, size_of::<DownValue>()));
+        assert_eq!(size("down_hosts"), (4, size_of::<DownValue>()));
         assert_eq!(size("config"), (4, size_of::<ConfigValue>()));
         assert_eq!(size("counters"), (4, size_of::<FastCounters>()));
         assert_eq!(size("passed"), (4, 8));

@@ -16,6 +16,9 @@ use super::FastPathError;
 /// The maps userspace keeps writing or reading after start.
 pub struct KernelMaps {
     up: BpfHashMap<MapData, UpKey, UpValue>,
+    /// /32 destinations (`down_hosts`); the programs look here first.
+    hosts: BpfHashMap<MapData, u32, DownValue>,
+    /// Shorter prefixes (`down_routes`).
     down: LpmTrie<MapData, u32, DownValue>,
     passed: PerCpuArray<MapData, u64>,
     egress: BpfHashMap<MapData, u32, u32>,
@@ -67,6 +70,8 @@ impl KernelMaps {
         Ok(KernelMaps {
             up: BpfHashMap::try_from(take(ebpf, "up_sessions")?)
                 .map_err(|e| map_err("up_sessions", e))?,
+            hosts: BpfHashMap::try_from(take(ebpf, "down_hosts")?)
+                .map_err(|e| map_err("down_hosts", e))?,
             down: LpmTrie::try_from(take(ebpf, "down_routes")?)
                 .map_err(|e| map_err("down_routes", e))?,
             passed,
@@ -103,6 +108,11 @@ impl KernelMaps {
     }
 }
 
+/// A /32 goes in `down_hosts`, every other prefix in the `down_routes` trie.
+fn is_host(dest: Dest) -> bool {
+    dest.1 == 32
+}
+
 fn lpm_key(dest: Dest) -> Key<u32> {
     Key::new(u32::from(dest.1), down_key_data(dest.0))
 }
@@ -118,13 +128,20 @@ impl MapWrites for KernelMaps {
     }
 
     fn put_down(&mut self, dest: Dest, value: DownValue) -> Result<(), String> {
-        self.down
-            .insert(&lpm_key(dest), value, 0)
-            .map_err(|e| e.to_string())
+        if is_host(dest) {
+            self.hosts.insert(down_key_data(dest.0), value, 0)
+        } else {
+            self.down.insert(&lpm_key(dest), value, 0)
+        }
+        .map_err(|e| e.to_string())
     }
 
     fn del_down(&mut self, dest: Dest) {
-        let _ = self.down.remove(&lpm_key(dest));
+        let _ = if is_host(dest) {
+            self.hosts.remove(&down_key_data(dest.0))
+        } else {
+            self.down.remove(&lpm_key(dest))
+        };
     }
 
     fn zero_slot(&mut self, slot: u32) {

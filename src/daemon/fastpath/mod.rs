@@ -80,9 +80,14 @@ pub struct FastPath {
     ebpf: Ebpf,
 }
 
-/// How many downstream destinations (addresses plus Framed-Routes) the
-/// LPM trie holds per session of capacity, on average.
-const DESTS_PER_SESSION: u32 = 4;
+/// How many /32 destinations (the address, /32 Framed-Routes) `down_hosts`
+/// holds per session of capacity, on average. Not preallocated: the size
+/// is a bound (plus its bucket array, 16 bytes per entry).
+const HOSTS_PER_SESSION: u32 = 2;
+
+/// How many shorter Framed-Routes the `down_routes` LPM trie holds per
+/// session of capacity, on average (a bound: the trie allocates per entry).
+const ROUTES_PER_SESSION: u32 = 4;
 
 /// Room for uplinks attached after start (`FastPath::add_uplink`).
 const MAX_UPLINKS: u32 = 256;
@@ -124,9 +129,10 @@ impl FastPath {
         let mut ebpf = EbpfLoader::new()
             .map_max_entries("up_sessions", cfg.capacity)
             .map_max_entries("counters", cfg.capacity)
+            .map_max_entries("down_hosts", cfg.capacity.saturating_mul(HOSTS_PER_SESSION))
             .map_max_entries(
                 "down_routes",
-                cfg.capacity.saturating_mul(DESTS_PER_SESSION),
+                cfg.capacity.saturating_mul(ROUTES_PER_SESSION),
             )
             .map_max_entries("egress_ifaces", room)
             .load(bytes)

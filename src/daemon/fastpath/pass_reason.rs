@@ -62,11 +62,14 @@ pub enum PassReason {
     /// a local source (net.ipv4.conf.lo.accept_local and route_localnet
     /// were not both 1 at start).
     DownLocalLac = 27,
+    /// Downstream: TCP or UDP from a sender on this host whose checksum a
+    /// device is still to finish (CHECKSUM_PARTIAL): userspace finishes it.
+    DownPartialChecksum = 28,
 }
 
 impl PassReason {
     /// Every reason, in discriminant order.
-    pub const ALL: [PassReason; 28] = [
+    pub const ALL: [PassReason; 29] = [
         PassReason::UpMalformed,
         PassReason::UpOuterFragment,
         PassReason::UpGso,
@@ -95,6 +98,7 @@ impl PassReason {
         PassReason::DownNotUplink,
         PassReason::DownEncapFailed,
         PassReason::DownLocalLac,
+        PassReason::DownPartialChecksum,
     ];
     /// Number of reasons: the size of the BPF `passed` array.
     pub const COUNT: usize = Self::ALL.len();
@@ -130,6 +134,7 @@ impl PassReason {
             PassReason::DownNotUplink => "down-not-uplink",
             PassReason::DownEncapFailed => "down-encap-failed",
             PassReason::DownLocalLac => "down-local-lac",
+            PassReason::DownPartialChecksum => "down-partial-checksum",
         }
     }
 }

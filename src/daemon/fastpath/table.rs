@@ -105,7 +105,7 @@ impl Table {
         for d in &new {
             if let Err(e) = maps.put_down(*d, down) {
                 result = Err(FastPathError::Map(format!(
-                    "down_routes {}/{}: {e}",
+                    "down_hosts/down_routes {}/{}: {e}",
                     d.0, d.1
                 )));
                 break;
