@@ -29,8 +29,8 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
-use fastpath_common::cases::{down, inner_udp, to_subscriber, up};
-use fastpath_common::frames::{l2tp_data, PPP_FULL};
+use fastpath_common::cases::{addr, down, inner_udp, up, REMOTE};
+use fastpath_common::frames::{l2tp_data, pattern, udp4, PPP_FULL};
 use fastpath_common::{key, session, with_lab_capacity, LAC, TC_ACT_REDIRECT};
 use l2tpns::daemon::fastpath::{FastSession, TestProgram};
 use l2tpns::daemon::workers::pin_to_core;
@@ -156,7 +156,18 @@ fn main() {
         .collect();
     let down_frames: Vec<Vec<u8>> = held
         .iter()
-        .map(|s| down(&to_subscriber(s.address.octets(), 18)))
+        // Checksum 0, as forwarded traffic could carry: with a computed
+        // one, 1 in 65,536 frames would look like a local socket's partial
+        // sum and be passed (down-partial-checksum), and at 100,000 held
+        // sessions some are.
+        .map(|s| {
+            down(&udp4(
+                REMOTE,
+                addr(s.address.octets(), 5000),
+                &pattern(18),
+                false,
+            ))
+        })
         .collect();
     let capacity = held_n + live as u32 + 16;
     with_lab_capacity(capacity, &held, |lab| {

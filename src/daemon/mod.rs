@@ -340,6 +340,7 @@ pub fn run(opts: Options) -> Result<(), String> {
         steering,
         hooks: session_hook::HookRunner::new(hook_stats),
         fast,
+        l2tp_batch: workers::udp_batch::SendBatch::new(io_driver::L2TP_BATCH),
     };
     cp.set_nsctl(nsctl);
     cp.set_config(cfg.clone());
