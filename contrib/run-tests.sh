@@ -115,10 +115,18 @@ cargo test --locked --no-fail-fast --doc || rc=1
 # worker and comes back when it is lifted, and their TCP and UDP checks
 # talk to servers on the LNS's host, whose replies reach the programs
 # with a partial checksum (down-partial-checksum).
+# garden and throttle mostly wait (their rates are a few Mbit/s), so they
+# run beside the light-traffic suites; the 1,000 sessions come after.
 echo "run-tests: the data-plane suites on the kernel fast path"
 export L2TPNS_TEST_DATA_PATH=bpf
+POLICY_LOG=$(mktemp /tmp/run-tests-policy.XXXXXX)
+cargo test --locked --no-fail-fast --test garden --test throttle -- --test-threads=2 \
+  > "$POLICY_LOG" 2>&1 &
+policy=$!
 cargo test --locked --no-fail-fast --test metrics --test fragmentation --test bench_traffic \
-  --test capture --test snoop --test garden --test throttle -- --test-threads=2 || rc=1
+  --test capture --test snoop -- --test-threads=2 || rc=1
+wait "$policy" || rc=1
+cat "$POLICY_LOG"; rm -f "$POLICY_LOG"
 cargo test --locked --no-fail-fast --test sessions -- --test-threads=2 thousand || rc=1
 unset L2TPNS_TEST_DATA_PATH
 echo "run-tests: all tests done after $(( $(date +%s) - t0 )) s"
