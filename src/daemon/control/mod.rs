@@ -605,17 +605,30 @@ impl ControlPlane {
 
     /// Drive a session: send what its PPP link queued, act on its events
     /// (which may queue more), and re-arm its timer.
+    ///
+    /// NetworkUp is acted on before the frames are sent: one of them may
+    /// be the IPCP Configure-Ack that lets the peer send, and the data
+    /// plane (the workers, the fast path's maps) must know the session
+    /// before its first packet arrives. Every other event comes after the
+    /// frames (a Terminate-Ack must go out before Closed ends the session).
     fn flush_session(&mut self, now: Instant, k: SessionKey) {
         loop {
-            self.send_session_frames(k);
             let events: Vec<ServerEvent> = match self.sessions.get_mut(&k) {
                 Some(s) => std::iter::from_fn(|| s.link.poll_event()).collect(),
                 None => return,
             };
-            if events.is_empty() {
+            let idle = events.is_empty();
+            let (up, rest): (Vec<_>, Vec<_>) = events
+                .into_iter()
+                .partition(|e| matches!(e, ServerEvent::NetworkUp { .. }));
+            for ev in up {
+                self.session_event(now, k, ev);
+            }
+            self.send_session_frames(k);
+            if idle {
                 break;
             }
-            for ev in events {
+            for ev in rest {
                 self.session_event(now, k, ev);
             }
         }

@@ -81,6 +81,9 @@ struct Bench {
     call: OutgoingCall,
     /// ICCNs from the LAC still to be lost on the way (control loss).
     lose_iccns: u32,
+    /// The client's network came up (it may send) before the data plane
+    /// was told of its session.
+    up_before_table: bool,
 }
 
 impl Bench {
@@ -129,6 +132,7 @@ impl Bench {
             routes: Vec::new(),
             call: OutgoingCall::default(),
             lose_iccns: 0,
+            up_before_table: false,
         }
     }
 
@@ -157,7 +161,11 @@ impl Bench {
                         if h.is_control() {
                             self.lac.handle_datagram(self.now, &bytes);
                         } else if let Some((c, _, _)) = self.client.as_mut() {
+                            let was_up = c.is_network_up();
                             c.handle_frame(self.now, &bytes[h.payload_offset()..]);
+                            if !was_up && c.is_network_up() && upserts(&self.table).is_empty() {
+                                self.up_before_table = true;
+                            }
                         }
                     }
                     Io::Table(u) => self.table.push(u),
@@ -286,6 +294,12 @@ fn a_session_comes_up_and_is_dropped_through_the_command_layer() {
     assert_eq!(entries[0].address, Ipv4Addr::new(10, 100, 0, 1));
     assert_eq!(entries[0].peer, Bench::lac_addr());
     assert_eq!(b.cp.session_count(), 1);
+    // Before the frame that let the client send: its first packet finds
+    // the session in the workers and the fast path's maps.
+    assert!(
+        !b.up_before_table,
+        "the client was up before the data plane knew its session"
+    );
 
     // An operator drops alice: PPP Terminate, then the CDN, then the table.
     let target = Target::User("alice".into());
