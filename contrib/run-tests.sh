@@ -97,13 +97,22 @@ for f in tests/*.rs; do
     *) heavy+=(--test "$n") ;;
   esac
 done
-VM_LOG=$(mktemp /tmp/run-tests-vm.XXXXXX)
+# A group run in the background, its output kept until it is waited for
+# (then shown whole, not interleaved with the foreground's).
+BG_PID=""; BG_LOG=""
+start_bg() {
+  BG_LOG=$(mktemp /tmp/run-tests-bg.XXXXXX)
+  "$@" > "$BG_LOG" 2>&1 &
+  BG_PID=$!
+}
+finish_bg() {
+  wait "$BG_PID" || rc=1
+  cat "$BG_LOG"; rm -f "$BG_LOG"
+}
 echo "run-tests: the real-client VM alongside: ${light[*]}"
-cargo test --locked --no-fail-fast --test real_client -- --test-threads=1 > "$VM_LOG" 2>&1 &
-vm=$!
+start_bg cargo test --locked --no-fail-fast --test real_client -- --test-threads=1
 cargo test --locked --no-fail-fast "${light[@]}" -- --test-threads=2 || rc=1
-wait "$vm" || rc=1
-cat "$VM_LOG"; rm -f "$VM_LOG"
+finish_bg
 echo "run-tests: unit, doc and traffic suites after $(( $(date +%s) - t0 )) s"
 cargo test --locked --no-fail-fast --lib --bins "${heavy[@]}" -- --test-threads=2 || rc=1
 cargo test --locked --no-fail-fast --doc || rc=1
@@ -119,14 +128,10 @@ cargo test --locked --no-fail-fast --doc || rc=1
 # run beside the light-traffic suites; the 1,000 sessions come after.
 echo "run-tests: the data-plane suites on the kernel fast path"
 export L2TPNS_TEST_DATA_PATH=bpf
-POLICY_LOG=$(mktemp /tmp/run-tests-policy.XXXXXX)
-cargo test --locked --no-fail-fast --test garden --test throttle -- --test-threads=2 \
-  > "$POLICY_LOG" 2>&1 &
-policy=$!
+start_bg cargo test --locked --no-fail-fast --test garden --test throttle -- --test-threads=2
 cargo test --locked --no-fail-fast --test metrics --test fragmentation --test bench_traffic \
   --test capture --test snoop -- --test-threads=2 || rc=1
-wait "$policy" || rc=1
-cat "$POLICY_LOG"; rm -f "$POLICY_LOG"
+finish_bg
 cargo test --locked --no-fail-fast --test sessions -- --test-threads=2 thousand || rc=1
 unset L2TPNS_TEST_DATA_PATH
 echo "run-tests: all tests done after $(( $(date +%s) - t0 )) s"

@@ -36,17 +36,25 @@ fn start_sink(lns: &Lns, addr: &str, extra: &[&str]) -> std::process::Child {
     sink
 }
 
+/// Where the LNS serves its metrics, in its namespace.
+const METRICS: &str = "127.0.0.1:9100";
+
+/// The LNS with its metrics on [`METRICS`], and the sink's address (on its
+/// TUN address).
+fn start_lns() -> (Lns, String) {
+    let lns = Lns::start(&LnsSetup {
+        extra_config: format!("set metrics_address \"{METRICS}\"\n"),
+        ..LnsSetup::default()
+    });
+    (lns, format!("{TUN_ADDRESS}:9000"))
+}
+
 #[test]
 fn twenty_sessions_carry_two_seconds_each_way_without_loss() {
     if skip_privileged() {
         return;
     }
-    const METRICS: &str = "127.0.0.1:9100";
-    let lns = Lns::start(&LnsSetup {
-        extra_config: format!("set metrics_address \"{METRICS}\"\n"),
-        ..LnsSetup::default()
-    });
-    let sink_addr = format!("{TUN_ADDRESS}:9000");
+    let (lns, sink_addr) = start_lns();
     let sink = start_sink(&lns, &sink_addr, &["--per-source"]);
     let pid = lns.pid().to_string();
     let mut lg = lns
@@ -188,12 +196,7 @@ fn spoofed_upstream_is_dropped_and_counted() {
     if skip_privileged() {
         return;
     }
-    const METRICS: &str = "127.0.0.1:9100";
-    let lns = Lns::start(&LnsSetup {
-        extra_config: format!("set metrics_address \"{METRICS}\"\n"),
-        ..LnsSetup::default()
-    });
-    let sink_addr = format!("{TUN_ADDRESS}:9000");
+    let (lns, sink_addr) = start_lns();
     let sink = start_sink(&lns, &sink_addr, &[]);
     let r = lns.loadgen(&[
         "--sessions",

@@ -95,14 +95,21 @@ pub fn ipv4(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, payload: &[u8]) -> Vec<u
     ipv4_frag(src, dst, protocol, 0, payload)
 }
 
+/// The IPv4 pseudo-header of a `len`-byte TCP or UDP segment (RFC 768,
+/// RFC 793), from the addresses as on the wire.
+fn pseudo_header(src: &[u8], dst: &[u8], protocol: u8, len: usize) -> Vec<u8> {
+    let mut p = Vec::with_capacity(12 + len);
+    p.extend_from_slice(src);
+    p.extend_from_slice(dst);
+    p.extend_from_slice(&[0, protocol]);
+    p.extend_from_slice(&(len as u16).to_be_bytes());
+    p
+}
+
 /// The checksum field a transport header needs over the pseudo-header
 /// (RFC 768: a computed 0 is sent as FFFF).
 fn transport_checksum(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, segment: &[u8]) -> u16 {
-    let mut pseudo = Vec::with_capacity(12 + segment.len());
-    pseudo.extend_from_slice(&src.octets());
-    pseudo.extend_from_slice(&dst.octets());
-    pseudo.extend_from_slice(&[0, protocol]);
-    pseudo.extend_from_slice(&(segment.len() as u16).to_be_bytes());
+    let mut pseudo = pseudo_header(&src.octets(), &dst.octets(), protocol, segment.len());
     pseudo.extend_from_slice(segment);
     match checksum(&pseudo) {
         0 => 0xffff,
@@ -133,13 +140,7 @@ pub fn udp_checksum_holds(ip: &[u8]) -> bool {
     if be16(udp, 6) == 0 {
         return true;
     }
-    let src = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
-    let dst = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
-    let mut pseudo = Vec::with_capacity(12 + udp.len());
-    pseudo.extend_from_slice(&src.octets());
-    pseudo.extend_from_slice(&dst.octets());
-    pseudo.extend_from_slice(&[0, PROTO_UDP]);
-    pseudo.extend_from_slice(&(udp.len() as u16).to_be_bytes());
+    let mut pseudo = pseudo_header(&ip[12..16], &ip[16..20], PROTO_UDP, udp.len());
     pseudo.extend_from_slice(udp);
     checksum(&pseudo) == 0
 }
@@ -151,10 +152,7 @@ pub fn with_partial_checksum(mut ip: Vec<u8>) -> Vec<u8> {
     let hl = ihl_bytes(&ip);
     let protocol = ip[9];
     let at = hl + if protocol == PROTO_TCP { 16 } else { 6 };
-    let mut pseudo = Vec::with_capacity(12);
-    pseudo.extend_from_slice(&ip[12..20]);
-    pseudo.extend_from_slice(&[0, protocol]);
-    pseudo.extend_from_slice(&((ip.len() - hl) as u16).to_be_bytes());
+    let pseudo = pseudo_header(&ip[12..16], &ip[16..20], protocol, ip.len() - hl);
     put16(&mut ip, at, !checksum(&pseudo));
     ip
 }

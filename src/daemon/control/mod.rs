@@ -104,7 +104,7 @@ struct TunnelEntry {
 /// second; with 10 ms of slack it wakes at most 100 times and serves a
 /// hundred of them in one pass (and one send batch). No protocol timer
 /// here is shorter than a second.
-pub const TIMER_SLACK: Duration = Duration::from_millis(10);
+const TIMER_SLACK: Duration = Duration::from_millis(10);
 
 pub struct ControlPlane {
     settings: Settings,
