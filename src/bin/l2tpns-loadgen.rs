@@ -78,6 +78,11 @@ enum Cmd {
         /// Destination UDP port.
         #[arg(long, default_value_t = 9000)]
         port: u16,
+        /// Write the packets into a TUN device of this name (made for the
+        /// run) so the kernel forwards them as it does a NIC's traffic,
+        /// instead of sending them from a local socket.
+        #[arg(long, value_name = "NAME")]
+        via_tun: Option<String>,
         #[command(flatten)]
         rate: RateArgs,
     },
@@ -244,6 +249,7 @@ fn main() {
             to,
             sessions,
             port,
+            via_tun,
             rate,
         }) => {
             let destinations = pool_addresses(&to, sessions).unwrap_or_else(|e| fail(e));
@@ -253,6 +259,7 @@ fn main() {
                 rate: rate.rate(),
                 size: usize::from(rate.size),
                 duration: rate.duration(),
+                via_tun,
             };
             let st = run_source(&opts).unwrap_or_else(|e| fail(format!("source: {e}")));
             println!("{}", st.line());

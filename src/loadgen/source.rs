@@ -3,6 +3,14 @@
 //! addresses of the pool (the addresses the LNS hands out first, in the
 //! daemon's own order), round robin, each packet numbered per destination,
 //! at a fixed rate or flat out, in sendmmsg batches, with UDP checksum 0.
+//!
+//! With `--via-tun NAME` it writes the same packets, whole, into a TUN
+//! device of its own instead: the kernel receives them as from a network
+//! interface and forwards them to the sessions, as an LNS's downstream
+//! arrives from its core network. A socket's packets are the host's own,
+//! built with just the headroom the LNS's TUN asks for (16 bytes), so the
+//! kernel fast path must reallocate each one to push its L2TP headers; a
+//! NIC's (and a TUN write's) have 64 bytes, enough.
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -14,7 +22,15 @@ use super::mmsg::{send_batch, BATCH};
 use super::pacing::Pacer;
 use super::payload::Stamp;
 use super::sink::{big_udp_socket, rate};
-use super::udp::{MAX_IP_LEN, PAYLOAD_AT};
+use super::udp::{udp_packet, IP_HEADER_LEN, MAX_IP_LEN, PAYLOAD_AT};
+use crate::dataplane::ipv4::checksum;
+use crate::tun::Tun;
+
+/// `--via-tun`'s device address and the packets' source, behind it: the
+/// benchmarking range of RFC 2544 (198.18.0.0/15), no pool's.
+const VIA_TUN_ADDRESS: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+const VIA_TUN_SOURCE: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+const VIA_TUN_SOURCE_PORT: u16 = 9001;
 
 #[derive(Debug, Clone)]
 pub struct SourceOptions {
@@ -24,6 +40,9 @@ pub struct SourceOptions {
     /// IP packet size.
     pub size: usize,
     pub duration: Duration,
+    /// Write the packets into this TUN device (made here, gone at exit)
+    /// instead of sending them from a socket.
+    pub via_tun: Option<String>,
 }
 
 /// The first `n` addresses the LNS hands out from a pool written like
@@ -79,18 +98,13 @@ pub fn run_source(opts: &SourceOptions) -> io::Result<SourceStats> {
             "no destinations",
         ));
     }
-    let sock = big_udp_socket(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))?;
-    // Checksum 0, complete as what an LNS forwards from a NIC is. Sent from
-    // this host through the offloading TUN, a computed checksum would stay
-    // a partial sum for the device to finish, which the kernel fast path
-    // hands to userspace (down-partial-checksum): not the case to measure.
-    super::socket::set_no_check(&socket2::SockRef::from(&sock))?;
-    let fd = sock.as_raw_fd();
     let size = opts
         .size
         .clamp(PAYLOAD_AT + super::payload::STAMP_LEN, MAX_IP_LEN);
-    let mut bufs: Vec<Vec<u8>> = vec![vec![0u8; size - PAYLOAD_AT]; BATCH];
-    let mut dests = vec![SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0); BATCH];
+    let mut out = match &opts.via_tun {
+        None => Out::Socket(SocketOut::new(size)?),
+        Some(name) => Out::Tun(TunOut::new(name, size)?),
+    };
     let mut st = SourceStats {
         per_dest: vec![0; n],
         ..SourceStats::default()
@@ -109,21 +123,7 @@ pub fn run_source(opts: &SourceOptions) -> io::Result<SourceStats> {
             sleep_until(pacer.next_due().unwrap_or(now).min(end));
             continue;
         }
-        for k in 0..due {
-            let d = (next + k) % n;
-            let seq = st.per_dest.get(d).copied().unwrap_or(0);
-            if let (Some(b), Some(slot), Some(ip)) =
-                (bufs.get_mut(k), dests.get_mut(k), opts.destinations.get(d))
-            {
-                let _ = Stamp {
-                    index: d as u32,
-                    seq,
-                }
-                .emit(b);
-                *slot = SocketAddrV4::new(*ip, opts.port);
-            }
-        }
-        match send_batch(fd, &bufs[..due], Some(&dests[..due])) {
+        match out.send(&opts.destinations, next, due, opts.port, &st.per_dest) {
             Ok(sent) => {
                 for k in 0..sent {
                     if let Some(c) = st.per_dest.get_mut((next + k) % n) {
@@ -140,7 +140,7 @@ pub fn run_source(opts: &SourceOptions) -> io::Result<SourceStats> {
                     || e.raw_os_error() == Some(libc::ENOBUFS) =>
             {
                 st.would_block += 1;
-                wait_writable(fd);
+                out.wait_writable();
             }
             Err(_) => {
                 // E.g. no route yet: count, back off a little.
@@ -163,14 +163,153 @@ fn sleep_until(t: Instant) {
     }
 }
 
-fn wait_writable(fd: libc::c_int) {
-    let mut pfd = libc::pollfd {
-        fd,
-        events: libc::POLLOUT,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd.
-    unsafe { libc::poll(&mut pfd, 1, 1) };
+/// Where the packets go: a socket, or a TUN device the kernel receives
+/// them from.
+enum Out {
+    Socket(SocketOut),
+    Tun(TunOut),
+}
+
+impl Out {
+    /// Packets `next..next + due` of the round robin (destination
+    /// `(next + k) % n`, each numbered by what was sent to it so far):
+    /// how many went.
+    fn send(
+        &mut self,
+        dests: &[Ipv4Addr],
+        next: usize,
+        due: usize,
+        port: u16,
+        per_dest: &[u64],
+    ) -> io::Result<usize> {
+        let stamp = |k: usize| {
+            let d = (next + k) % dests.len();
+            let seq = per_dest.get(d).copied().unwrap_or(0);
+            (
+                Stamp {
+                    index: d as u32,
+                    seq,
+                },
+                dests.get(d).copied(),
+            )
+        };
+        match self {
+            Out::Socket(s) => {
+                for k in 0..due {
+                    let (st, ip) = stamp(k);
+                    if let (Some(b), Some(slot), Some(ip)) =
+                        (s.bufs.get_mut(k), s.dests.get_mut(k), ip)
+                    {
+                        let _ = st.emit(b);
+                        *slot = SocketAddrV4::new(ip, port);
+                    }
+                }
+                send_batch(s.fd(), &s.bufs[..due], Some(&s.dests[..due]))
+            }
+            Out::Tun(t) => {
+                for k in 0..due {
+                    let (st, ip) = stamp(k);
+                    if let Some(ip) = ip {
+                        match t.send(ip, port, st) {
+                            Ok(()) => {}
+                            Err(e) if k > 0 => {
+                                tracing::debug!("source: TUN write: {e}");
+                                return Ok(k);
+                            }
+                            Err(e) => return Err(e),
+                        }
+                    }
+                }
+                Ok(due)
+            }
+        }
+    }
+
+    fn wait_writable(&self) {
+        let fd = match self {
+            Out::Socket(s) => s.fd(),
+            Out::Tun(t) => t.tun.as_raw_fd(),
+        };
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLOUT,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        unsafe { libc::poll(&mut pfd, 1, 1) };
+    }
+}
+
+struct SocketOut {
+    sock: std::net::UdpSocket,
+    /// UDP payloads, one per packet of a batch.
+    bufs: Vec<Vec<u8>>,
+    dests: Vec<SocketAddrV4>,
+}
+
+impl SocketOut {
+    fn new(size: usize) -> io::Result<SocketOut> {
+        let sock = big_udp_socket(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))?;
+        // Checksum 0, complete as what an LNS forwards from a NIC is. Sent
+        // from this host through the offloading TUN, a computed checksum
+        // would stay a partial sum for the device to finish, which the
+        // kernel fast path hands to userspace (down-partial-checksum): not
+        // the case to measure.
+        super::socket::set_no_check(&socket2::SockRef::from(&sock))?;
+        Ok(SocketOut {
+            sock,
+            bufs: vec![vec![0u8; size - PAYLOAD_AT]; BATCH],
+            dests: vec![SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0); BATCH],
+        })
+    }
+
+    fn fd(&self) -> libc::c_int {
+        self.sock.as_raw_fd()
+    }
+}
+
+struct TunOut {
+    tun: Tun,
+    /// The whole IPv4/UDP packet (checksum 0), rewritten for each one.
+    packet: Vec<u8>,
+}
+
+impl TunOut {
+    /// Make the device, up, with a route back to the packets' source (so
+    /// strict reverse-path filtering takes them) and forwarding on: what
+    /// arrives on it is routed on like a NIC's traffic.
+    fn new(name: &str, size: usize) -> io::Result<TunOut> {
+        let tun = Tun::open(name)?;
+        tun.configure(VIA_TUN_ADDRESS, MAX_IP_LEN as u32)?;
+        tun.add_route(VIA_TUN_SOURCE, 32)?;
+        std::fs::write(format!("/proc/sys/net/ipv4/conf/{name}/forwarding"), "1")
+            .map_err(|e| io::Error::new(e.kind(), format!("{name}: forwarding: {e}")))?;
+        let packet = udp_packet(
+            SocketAddrV4::new(VIA_TUN_SOURCE, VIA_TUN_SOURCE_PORT),
+            SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
+            size,
+        );
+        Ok(TunOut { tun, packet })
+    }
+
+    fn send(&mut self, dst: Ipv4Addr, port: u16, stamp: Stamp) -> io::Result<()> {
+        readdress(&mut self.packet, dst, port, stamp);
+        self.tun.send(&self.packet).map(|_| ())
+    }
+}
+
+/// Point a packet built by `udp_packet` at `dst:port` with `stamp` as its
+/// payload's start, its IP checksum made good again (UDP's stays 0).
+fn readdress(p: &mut [u8], dst: Ipv4Addr, port: u16, stamp: Stamp) {
+    if p.len() < PAYLOAD_AT {
+        return;
+    }
+    p[16..20].copy_from_slice(&dst.octets());
+    p[22..24].copy_from_slice(&port.to_be_bytes());
+    p[10..12].fill(0);
+    let c = checksum(&p[..IP_HEADER_LEN]);
+    p[10..12].copy_from_slice(&c.to_be_bytes());
+    let _ = stamp.emit(&mut p[PAYLOAD_AT..]);
 }
 
 #[cfg(test)]
@@ -194,6 +333,34 @@ mod tests {
     }
 
     #[test]
+    fn a_tun_packet_is_readdressed_whole() {
+        let mut p = udp_packet(
+            SocketAddrV4::new(VIA_TUN_SOURCE, VIA_TUN_SOURCE_PORT),
+            SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
+            100,
+        );
+        let stamp = Stamp { index: 7, seq: 42 };
+        readdress(&mut p, Ipv4Addr::new(10, 208, 0, 9), 9000, stamp);
+        let v = super::super::udp::UdpView::parse(&p).unwrap();
+        assert_eq!(v.dst, SocketAddrV4::new(Ipv4Addr::new(10, 208, 0, 9), 9000));
+        assert_eq!(
+            v.src,
+            SocketAddrV4::new(VIA_TUN_SOURCE, VIA_TUN_SOURCE_PORT)
+        );
+        assert_eq!(
+            (v.ip_len, &p[26..28]),
+            (100, &[0u8, 0][..]),
+            "UDP checksum 0"
+        );
+        assert_eq!(Stamp::parse(v.payload).unwrap(), stamp);
+        // A header whose checksum holds sums to zero.
+        assert_eq!(checksum(&p[..IP_HEADER_LEN]), 0);
+        // Readdressed again, the old destination leaves no trace.
+        readdress(&mut p, Ipv4Addr::new(10, 208, 1, 1), 9000, stamp);
+        assert_eq!(checksum(&p[..IP_HEADER_LEN]), 0);
+    }
+
+    #[test]
     fn source_sends_round_robin_to_a_local_sink() {
         let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let port = rx.local_addr().unwrap().port();
@@ -203,6 +370,7 @@ mod tests {
             rate: Some(1000.0),
             size: 64,
             duration: Duration::from_millis(30),
+            via_tun: None,
         })
         .unwrap();
         assert!(st.sent >= 25 && st.sent <= 40, "{}", st.line());
