@@ -59,7 +59,9 @@
 # every session up and no traffic (keepalives: 10,000 LCP echoes a second
 # at 100,000 sessions), as µs per packet at RATE: the generator-only run
 # (its LNS stopped) has none of it, so at 100,000 sessions it sits inside
-# every share, as far as the traffic does not suppress the echoes.
+# every share, as far as the traffic does not suppress the echoes
+# (downstream traffic does not, as in l2tpns: RATIO
+# lns_per_pkt_less_holding_us lines give the downstream shares less it).
 #
 # THROTTLE_KBPS=N (unset: none of this): both daemons load the autothrottle
 # plugin, and every case runs twice on the same daemon, interleaved: users
@@ -86,6 +88,18 @@ GEN_CPU=${GEN_CPU:-0}
 # The downstream source's CPU (default GEN_CPU). The fast path's work runs
 # in the context of whoever sends into the TUN: the source.
 SRC_CPU=${SRC_CPU:-$GEN_CPU}
+# Where downstream traffic (and the wire's) enters: "tun" (default), the
+# source writes it into a TUN device of its own and the kernel forwards it
+# as it does a NIC's traffic, with a NIC's 64 bytes of headroom; "socket",
+# it is the host's own, from a UDP socket, with the 16 bytes the LNS's TUN
+# asks for, so the fast path reallocates every packet to push its headers
+# (the figures before 2026-12-03 14:00).
+DOWN_VIA=${DOWN_VIA:-tun}
+case $DOWN_VIA in
+  tun) SRC_VIA=(--via-tun lgsrc0) ;;
+  socket) SRC_VIA=() ;;
+  *) echo "DOWN_VIA is tun or socket" >&2; exit 1 ;;
+esac
 THROTTLE_KBPS=${THROTTLE_KBPS:-}
 DATA_PATHS=${DATA_PATHS:-userspace bpf}
 GENERATOR_ONLY=${GENERATOR_ONLY:-1}
@@ -111,16 +125,21 @@ LNS_PID=""; FR_PID=""; AUX_PIDS=()
 GEN=(ip netns exec "$NS" taskset -c "$GEN_CPU")
 SRC=(ip netns exec "$NS" taskset -c "$SRC_CPU")
 # A CLI child of l2tpns (one per connection) may outlive it, still
-# listening on port 23 in the namespace: end it, or ours cannot start.
+# listening on port 23 in the namespace: end it, or ours cannot start. A
+# dying process's socket is listed for a moment without its pid: wait
+# until no socket listens at all.
 stop_lns() {
   stop_pid "$LNS_PID" TERM 100; LNS_PID=""
-  local p
-  for _ in $(seq 1 50); do
-    p=$(ip netns exec "$NS" ss -Htlnp 'sport = :23' | { grep -o 'pid=[0-9]*' || true; } | cut -d= -f2 | sort -u)
-    [ -z "$p" ] && break
+  local p listening
+  for _ in $(seq 1 100); do
+    listening=$(ip netns exec "$NS" ss -Htlnp 'sport = :23')
+    [ -z "$listening" ] && return 0
+    p=$(echo "$listening" | { grep -o 'pid=[0-9]*' || true; } | cut -d= -f2 | sort -u)
     # shellcheck disable=SC2086
-    kill -KILL $p 2>/dev/null || true; sleep 0.1
+    [ -n "$p" ] && kill -KILL $p 2>/dev/null || true
+    sleep 0.1
   done
+  echo "port 23 in $NS still listened on after 10 s: $listening" >&2
 }
 stop_aux() {
   local p
@@ -138,6 +157,7 @@ cleanup() {
 trap cleanup EXIT
 
 bench_netns "$NS"
+echo "SETUP sessions=$SESSIONS rate=$RATE down_via=$DOWN_VIA"
 # The load generator is a LAC on this host (127.0.0.1): the fast path
 # delivers its downstream through lo (Docs/FASTPATH.md).
 ip netns exec "$NS" sysctl -qw net.ipv4.conf.lo.forwarding=1 net.ipv4.conf.lo.accept_local=1 net.ipv4.conf.lo.route_localnet=1
@@ -240,7 +260,11 @@ measure() {
   stop_aux
   local u0 l0 t0; u0=$(udp_rcvbuf_errors); l0=$(sock_drops 06A5); t0=$(tun_tx_dropped)
   local window=$(( DURATION > 4 ? DURATION - 3 : 1 )) sampler=""
-  rm -f "$RUN/$tag.busy"
+  # A repeat writes files of the same names: remove the last one's first,
+  # or a wait for its "TRAFFIC START" (or "SINK listening") could read the
+  # old line before the new process has truncated the file, and the
+  # sampling window would open during the logins.
+  rm -f "$RUN/$tag".{busy,sink,out,err,src,rxns}
   if [ "$dir" = up ]; then
     "${GEN[@]}" "$LOADGEN" sink --bind "$SINK" --duration 3600 --rx-interval-us "$RX_INTERVAL_US" > "$RUN/$tag.sink" 2>&1 &
     AUX_PIDS+=($!)
@@ -283,7 +307,7 @@ measure() {
     # sessions' own (the verbose SESSION lines), for both policies alike.
     local to=$POOL
     [ -z "$THROTTLE_KBPS" ] || to=$(sed -n 's/^SESSION .* ip=\([0-9.]*\) .*/\1/p' "$RUN/$tag.err" | paste -sd,)
-    "${SRC[@]}" "$LOADGEN" source --to "$to" --sessions "$SESSIONS" "${speed[@]}" --size "$size" \
+    "${SRC[@]}" "$LOADGEN" source "${SRC_VIA[@]}" --to "$to" --sessions "$SESSIONS" "${speed[@]}" --size "$size" \
         --duration "$DURATION" > "$RUN/$tag.src" 2>&1 || true
     src=$(grep '^SOURCE' "$RUN/$tag.src" || true)
   fi
@@ -351,7 +375,7 @@ measure_wire() {
   "${GEN[@]}" "$LOADGEN" sink --bind "$SINK" --duration 3600 --rx-interval-us "$RX_INTERVAL_US" > "$RUN/$tag.sink" 2>&1 &
   AUX_PIDS+=($!)
   for _ in $(seq 1 50); do grep -q "SINK listening" "$RUN/$tag.sink" && break; sleep 0.1; done
-  "${GEN[@]}" "$LOADGEN" source --to "$TUN_ADDR" --sessions 1 --port "${SINK##*:}" --rate "$RATE" --size "$size" \
+  "${GEN[@]}" "$LOADGEN" source "${SRC_VIA[@]}" --to "$TUN_ADDR" --sessions 1 --port "${SINK##*:}" --rate "$RATE" --size "$size" \
       --duration "$DURATION" > "$RUN/$tag.src" 2>&1 &
   local src=$!
   local busy; busy=$(machine_busy "$window")
@@ -365,24 +389,32 @@ measure_wire() {
 
 # The LNS's own CPU with all sessions up and no traffic (timers, keepalives).
 idle() {
-  local name=$1 hold=10
+  # The logins' aftermath (Accounting-Start for every session, through
+  # FreeRADIUS) settles first: 1 s, and 1 s more per 10,000 sessions.
+  local name=$1 hold=10 settle=$(( 1 + SESSIONS / 10000 ))
   "${GEN[@]}" "$LOADGEN" --tunnels "$TUNNELS" --threads "$TUNNELS" --sessions "$SESSIONS" --auth pap --password pw \
-      --concurrency "$LOGIN_CONCURRENCY" --pings 1 --timeout 300 --expect-dns 10.200.0.53,10.200.0.54 --hold $(( hold + 2 )) \
-      > "$RUN/$name-idle.out" 2> "$RUN/$name-idle.err" &
+      --concurrency "$LOGIN_CONCURRENCY" --pings 1 --timeout 300 --expect-dns 10.200.0.53,10.200.0.54 \
+      --hold $(( settle + hold + 1 )) > "$RUN/$name-idle.out" 2> "$RUN/$name-idle.err" &
   local lg=$!
   until grep -qs 'HOLDING' "$RUN/$name-idle.err"; do kill -0 "$lg" 2>/dev/null || break; sleep 0.05; done
-  sleep 1
+  sleep "$settle"
   # The whole machine too: with every session up and no traffic it still
   # carries the keepalives (LCP echo both ways, 10,000 a second at
   # 100,000 sessions), which the generator-only run (LNS stopped) has not.
   machine_busy $(( hold - 2 )) > "$RUN/$name-idle.busy" &
   local sampler=$!
-  local c0 c1 hz; c0=$(cpu_ticks "$LNS_PID"); sleep $hold; c1=$(cpu_ticks "$LNS_PID"); hz=$(getconf CLK_TCK)
+  # cpu_pct is tick-sampled (the LNS's timers fire on ticks, so it reads
+  # high); lns_cpus and lac_cpus are the threads' exact run time.
+  local c0 c1 hz n0 n1 l0 l1
+  c0=$(cpu_ticks "$LNS_PID"); n0=$(run_ns "$LNS_PID"); l0=$(run_ns "$lg")
+  sleep $hold
+  c1=$(cpu_ticks "$LNS_PID"); n1=$(run_ns "$LNS_PID"); l1=$(run_ns "$lg"); hz=$(getconf CLK_TCK)
   wait "$sampler" || true
   local busy; busy=$(cat "$RUN/$name-idle.busy")
   IDLEM[$name]=$(echo "scale=6; $busy / ($hold - 2)" | bc)
   wait "$lg" || true
   echo "IDLE lns=$name sessions=$SESSIONS cpu_pct=$(echo "scale=2; 100 * ($c1 - $c0) / $hz / $hold" | bc)" \
+       "lns_cpus=$(echo "scale=4; ($n1 - $n0) / 1000000000 / $hold" | bc) lac_cpus=$(echo "scale=4; ($l1 - $l0) / 1000000000 / $hold" | bc)" \
        "machine_busy_cpus=${IDLEM[$name]} machine_us_per_pkt_at_rate=$(echo "scale=3; ${IDLEM[$name]} * 1000000 / $RATE" | bc)"
 }
 
@@ -471,6 +503,8 @@ ratio_line() {
 # sink upstream, the LAC downstream; on a network it is another host).
 machine() { echo "${MUS[$1,rate,$dir,$size]:--}"; }
 own() { share "${MUS[$1,rate,$dir,$size]:--}" "${RXUS[$1,rate,$dir,$size]:--}"; }
+holding() { [ -n "${IDLEM[$1]:-}" ] && echo "scale=3; ${IDLEM[$1]} * 1000000 / $RATE" | bc || echo -; }
+less_holding() { share "${MUS[$1,rate,$dir,$size]:--}" "$(holding "$1")"; }
 if [ "$GENERATOR_ONLY" = 1 ]; then
   for dir in $DIRS; do
     for size in $SIZES; do
@@ -482,6 +516,11 @@ if [ "$GENERATOR_ONLY" = 1 ]; then
       # received what the generator-only run counts.
       [ "$dir" = down ] || continue
       ratio_line lns_added_us_per_pkt wire "${MUS[wire,rate,$size]:--}" machine
+      # The share less the LNS's holding cost (its IDLE line: keepalives,
+      # a fixed load per second, not per packet), i.e. what each packet
+      # adds. Downstream only: traffic from the sessions (upstream) stops
+      # the echoes, so upstream's share holds little of the idle load.
+      ratio_line lns_per_pkt_less_holding_us generator "$(machine generator)" less_holding
     done
   done
 fi

@@ -78,14 +78,27 @@ wait_lns_ready() {
   return 1
 }
 
-# stop_pid PID [SIGNAL] [TENTHS]: signal, wait up to TENTHS/10 s, then KILL.
+# running PID: the process exists and is not a zombie (kill -0 succeeds
+# on a zombie, and a child of this shell stays one until it is waited for).
+running() {
+  local st
+  st=$(awk '{ s = $0; sub(/.*\) /, "", s); print substr(s, 1, 1) }' "/proc/$1/stat" 2>/dev/null) || return 1
+  [ -n "$st" ] && [ "$st" != Z ]
+}
+
+# stop_pid PID [SIGNAL] [TENTHS]: signal, wait up to TENTHS/10 s, then KILL
+# and wait (up to 5 s) until it is gone, so that what it held is free.
 stop_pid() {
   local p=$1 sig=${2:-TERM} tenths=${3:-100}
   [ -n "$p" ] || return 0
-  kill -0 "$p" 2>/dev/null || return 0
+  running "$p" || { wait "$p" 2>/dev/null || true; return 0; }
   kill "-$sig" "$p" 2>/dev/null || true
-  for _ in $(seq 1 "$tenths"); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.1; done
-  kill -KILL "$p" 2>/dev/null || true
+  for _ in $(seq 1 "$tenths"); do running "$p" || break; sleep 0.1; done
+  if running "$p"; then
+    kill -KILL "$p" 2>/dev/null || true
+    for _ in $(seq 1 50); do running "$p" || break; sleep 0.1; done
+  fi
+  wait "$p" 2>/dev/null || true
 }
 
 # cpu_ticks PID: utime + stime of a process (all threads), in clock ticks.
