@@ -394,15 +394,19 @@ idle() {
   local name=$1 hold=10 settle=$(( 1 + SESSIONS / 10000 ))
   "${GEN[@]}" "$LOADGEN" --tunnels "$TUNNELS" --threads "$TUNNELS" --sessions "$SESSIONS" --auth pap --password pw \
       --concurrency "$LOGIN_CONCURRENCY" --pings 1 --timeout 300 --expect-dns 10.200.0.53,10.200.0.54 \
-      --hold $(( settle + hold + 1 )) > "$RUN/$name-idle.out" 2> "$RUN/$name-idle.err" &
+      --hold $(( settle + hold + 3 )) > "$RUN/$name-idle.out" 2> "$RUN/$name-idle.err" &
   local lg=$!
   until grep -qs 'HOLDING' "$RUN/$name-idle.err"; do kill -0 "$lg" 2>/dev/null || break; sleep 0.05; done
   sleep "$settle"
   # The whole machine too: with every session up and no traffic it still
   # carries the keepalives (LCP echo both ways, 10,000 a second at
   # 100,000 sessions), which the generator-only run (LNS stopped) has not.
-  machine_busy $(( hold - 2 )) > "$RUN/$name-idle.busy" &
+  # Sessions that logged in together echo together, in one burst every
+  # echo_timeout (10 s): every figure is taken over the same 10 s, from
+  # 1 s on (machine_busy's own start).
+  machine_busy "$hold" > "$RUN/$name-idle.busy" &
   local sampler=$!
+  sleep 1
   # cpu_pct is tick-sampled (the LNS's timers fire on ticks, so it reads
   # high); lns_cpus and lac_cpus are the threads' exact run time.
   local c0 c1 hz n0 n1 l0 l1
@@ -411,7 +415,7 @@ idle() {
   c1=$(cpu_ticks "$LNS_PID"); n1=$(run_ns "$LNS_PID"); l1=$(run_ns "$lg"); hz=$(getconf CLK_TCK)
   wait "$sampler" || true
   local busy; busy=$(cat "$RUN/$name-idle.busy")
-  IDLEM[$name]=$(echo "scale=6; $busy / ($hold - 2)" | bc)
+  IDLEM[$name]=$(echo "scale=6; $busy / $hold" | bc)
   wait "$lg" || true
   echo "IDLE lns=$name sessions=$SESSIONS cpu_pct=$(echo "scale=2; 100 * ($c1 - $c0) / $hz / $hold" | bc)" \
        "lns_cpus=$(echo "scale=4; ($n1 - $n0) / 1000000000 / $hold" | bc) lac_cpus=$(echo "scale=4; ($l1 - $l0) / 1000000000 / $hold" | bc)" \
