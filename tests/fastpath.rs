@@ -3,8 +3,9 @@
 //! forwarded by the programs, counted exactly once; a throttle takes a
 //! session out to its worker and an unthrottle puts it back; a restart with
 //! save_state keeps fast-path sessions forwarding; sessions coming and
-//! going cost the others no packet; and nothing stays loaded once the
-//! daemon is gone, even after SIGKILL.
+//! going cost the others no packet; upstream the programs forward
+//! postpones the LCP echoes as userspace traffic does; and nothing stays
+//! loaded once the daemon is gone, even after SIGKILL.
 //!
 //! These tests set `data_path bpf` themselves, whatever
 //! L2TPNS_TEST_DATA_PATH says: the other suites run on either path.
@@ -126,6 +127,50 @@ fn plain_sessions_are_forwarded_by_the_programs_and_a_throttle_takes_one_out() {
             + sum_of(&end, "l2tpns_fastpath_packets_total{"),
         sum_of(&end, "l2tpns_packets_total{"),
         "{end}"
+    );
+}
+
+/// Hold `sessions` for `secs`, pinging up through them at `ping_rate` (0:
+/// quiet); the LCP echoes the LNS sent them meanwhile.
+fn lcp_echoes_while_held(lns: &Lns, sessions: usize, secs: u32, ping_rate: u32) -> u64 {
+    let (n, hold) = (sessions.to_string(), secs.to_string());
+    let rate = ping_rate.to_string();
+    let mut args = vec!["--sessions", &n, "--password", "secret-pw", "--hold", &hold];
+    if ping_rate > 0 {
+        args.extend(["--hold-ping-rate", &rate]);
+    }
+    let summary = held_summary(lns.loadgen_holding(&args));
+    status_field(&summary, "lcp_echoes")
+        .parse()
+        .unwrap_or_else(|_| panic!("no lcp_echoes: {summary}"))
+}
+
+#[test]
+fn upstream_through_the_programs_postpones_the_lcp_echoes() {
+    if skip_privileged() {
+        return;
+    }
+    // An echo after 3 s without hearing from a session (ppp_keepalive yes).
+    let lns = fast_lns(
+        5,
+        "set echo_timeout 3
+",
+    );
+    // Quiet sessions: about three echoes each in 10 s.
+    let quiet = lcp_echoes_while_held(&lns, 5, 10, 0);
+    assert!(quiet >= 10, "{quiet} echoes to 5 quiet sessions in 10 s");
+    // Pings up through the programs (5 a second a session): the daemon
+    // sees their counters move once a second and sends no echo once they
+    // flow (one each at most, while the logins finish).
+    let busy = lcp_echoes_while_held(&lns, 5, 10, 25);
+    let text = scrape_at(&lns.ns, ADDR);
+    assert!(
+        value(&text, "l2tpns_fastpath_packets_total{direction=\"up\"}") >= 200.0,
+        "the pings went up through the programs: {text}"
+    );
+    assert!(
+        busy <= 5,
+        "{busy} echoes to 5 sessions with traffic in 10 s"
     );
 }
 

@@ -108,6 +108,7 @@ pub fn merge(results: &[ShardResult]) -> Summary {
         m.control_dropped += s.control_dropped;
         m.control_reordered += s.control_reordered;
         m.echo_answered += s.echo_answered;
+        m.lcp_echoes += s.lcp_echoes;
         m.reassembled += s.reassembled;
         m.tun.add(&s.tun);
         m.tun_failed |= s.tun_failed;

@@ -19,6 +19,8 @@ pub struct Summary {
     pub control_dropped: u64,
     pub control_reordered: u64,
     pub echo_answered: u64,
+    /// LCP Echo-Requests the LNS sent to the sessions still up at hangup.
+    pub lcp_echoes: u64,
     pub reassembled: u64,
     pub failures: Vec<String>,
     pub threads: usize,
@@ -82,6 +84,7 @@ impl Summary {
         ) + &format!(
             " tun_up_packets={} tun_up_bytes={} tun_down_packets={} tun_down_bytes={}",
             self.tun.up_packets, self.tun.up_bytes, self.tun.down_packets, self.tun.down_bytes,
-        ) + &self.hold.fields()
+        ) + &format!(" lcp_echoes={}", self.lcp_echoes)
+            + &self.hold.fields()
     }
 }

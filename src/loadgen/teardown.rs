@@ -60,6 +60,9 @@ impl LoadGen {
         self.phase = Phase::Hangup;
         self.phase_deadline = now + Duration::from_secs(15);
         for s in 0..self.sessions.len() {
+            if let SessionState::Ppp { link, .. } = &self.sessions[s].state {
+                self.summary.lcp_echoes += link.stats().echo_requests_received;
+            }
             if let SessionState::Ppp {
                 tunnel, local_sid, ..
             }
