@@ -250,6 +250,8 @@ machine_busy() {
 }
 
 declare -A CPM CPMO PPS LPPS MUS RXUS MUSL RXL IDLEM
+# holding NAME: NAME's idle machine load (IDLE) as µs per packet at RATE.
+holding() { [ -n "${IDLEM[$1]:-}" ] && echo "scale=3; ${IDLEM[$1]} * 1000000 / $RATE" | bc || echo -; }
 # measure NAME MODE DIR SIZE [POLICY]; MODE is "rate" (RATE pps) or "flat"
 # (flat out); POLICY "throttled" logs in the tuser sessions.
 measure() {
@@ -419,7 +421,7 @@ idle() {
   wait "$lg" || true
   echo "IDLE lns=$name sessions=$SESSIONS cpu_pct=$(echo "scale=2; 100 * ($c1 - $c0) / $hz / $hold" | bc)" \
        "lns_cpus=$(echo "scale=4; ($n1 - $n0) / 1000000000 / $hold" | bc) lac_cpus=$(echo "scale=4; ($l1 - $l0) / 1000000000 / $hold" | bc)" \
-       "machine_busy_cpus=${IDLEM[$name]} machine_us_per_pkt_at_rate=$(echo "scale=3; ${IDLEM[$name]} * 1000000 / $RATE" | bc)"
+       "machine_busy_cpus=${IDLEM[$name]} machine_us_per_pkt_at_rate=$(holding "$name")"
 }
 
 run_lns() {  # NAME START-COMMAND READY-PATTERN [MODES]
@@ -507,7 +509,6 @@ ratio_line() {
 # sink upstream, the LAC downstream; on a network it is another host).
 machine() { echo "${MUS[$1,rate,$dir,$size]:--}"; }
 own() { share "${MUS[$1,rate,$dir,$size]:--}" "${RXUS[$1,rate,$dir,$size]:--}"; }
-holding() { [ -n "${IDLEM[$1]:-}" ] && echo "scale=3; ${IDLEM[$1]} * 1000000 / $RATE" | bc || echo -; }
 less_holding() { share "${MUS[$1,rate,$dir,$size]:--}" "$(holding "$1")"; }
 if [ "$GENERATOR_ONLY" = 1 ]; then
   for dir in $DIRS; do

@@ -151,11 +151,7 @@ fn upstream_through_the_programs_postpones_the_lcp_echoes() {
         return;
     }
     // An echo after 3 s without hearing from a session (ppp_keepalive yes).
-    let lns = fast_lns(
-        5,
-        "set echo_timeout 3
-",
-    );
+    let lns = fast_lns(5, "set echo_timeout 3\n");
     // Quiet sessions: about three echoes each in 10 s.
     let quiet = lcp_echoes_while_held(&lns, 5, 10, 0);
     assert!(quiet >= 10, "{quiet} echoes to 5 quiet sessions in 10 s");

@@ -60,24 +60,28 @@ impl LoadGen {
         self.phase = Phase::Hangup;
         self.phase_deadline = now + Duration::from_secs(15);
         for s in 0..self.sessions.len() {
-            if let SessionState::Ppp { link, .. } = &self.sessions[s].state {
-                self.summary.lcp_echoes += link.stats().echo_requests_received;
-            }
-            if let SessionState::Ppp {
-                tunnel, local_sid, ..
-            }
-            | SessionState::Calling { tunnel, local_sid } = self.sessions[s].state
-            {
-                self.tunnels[tunnel].lac.hangup(
-                    now,
+            let (tunnel, local_sid) = match &self.sessions[s].state {
+                SessionState::Ppp {
+                    tunnel,
                     local_sid,
-                    CdnResult::new(CdnCode::Administrative),
-                );
-                self.tunnels[tunnel].calls.remove(&local_sid);
-                self.sessions[s].state = SessionState::Done;
-                self.timers.set(Key::Link(s), None);
-                self.flush_tunnel(now, tunnel);
-            }
+                    link,
+                    ..
+                } => {
+                    self.summary.lcp_echoes += link.stats().echo_requests_received;
+                    (*tunnel, *local_sid)
+                }
+                SessionState::Calling { tunnel, local_sid } => (*tunnel, *local_sid),
+                _ => continue,
+            };
+            self.tunnels[tunnel].lac.hangup(
+                now,
+                local_sid,
+                CdnResult::new(CdnCode::Administrative),
+            );
+            self.tunnels[tunnel].calls.remove(&local_sid);
+            self.sessions[s].state = SessionState::Done;
+            self.timers.set(Key::Link(s), None);
+            self.flush_tunnel(now, tunnel);
         }
     }
 }
