@@ -133,9 +133,13 @@ fn debian_nsctl() -> &'static str {
 
 /// Runs `prog -h 127.0.0.1:PORT args…`; returns (stdout, stderr, exit code).
 fn nsctl(prog: &str, port: u16, args: &[&str]) -> (String, String, i32) {
+    nsctl_at(prog, "127.0.0.1", port, args)
+}
+
+fn nsctl_at(prog: &str, host: &str, port: u16, args: &[&str]) -> (String, String, i32) {
     let out = Command::new(prog)
         .arg("-h")
-        .arg(format!("127.0.0.1:{port}"))
+        .arg(format!("{host}:{port}"))
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("run {prog}: {e}"));
@@ -228,7 +232,11 @@ fn our_nsctl_talks_to_our_server() {
 #[test]
 fn both_clients_fail_alike_without_a_server() {
     // A port nobody listens on: the kernel's ICMP makes recv fail at once.
-    let port = UdpSocket::bind("127.0.0.1:0")
+    // A loopback address of its own, not 127.0.0.1: suites running beside
+    // this one bind ephemeral ports on 127.0.0.1, and one that took this
+    // port between the probe and the clients made Debian's nsctl time out.
+    const QUIET: &str = "127.77.0.1";
+    let port = UdpSocket::bind((QUIET, 0))
         .unwrap()
         .local_addr()
         .unwrap()
@@ -238,6 +246,7 @@ fn both_clients_fail_alike_without_a_server() {
         "nsctl: error receiving response (Connection refused)\n".to_string(),
         1,
     );
-    assert_eq!(nsctl(debian_nsctl(), port, &["drop", "alice"]), expected);
-    assert_eq!(nsctl(OURS, port, &["drop", "alice"]), expected);
+    let run = |prog| nsctl_at(prog, QUIET, port, &["drop", "alice"]);
+    assert_eq!(run(debian_nsctl()), expected);
+    assert_eq!(run(OURS), expected);
 }
