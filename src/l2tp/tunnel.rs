@@ -385,6 +385,11 @@ impl Tunnel {
     pub fn is_closed(&self) -> bool {
         self.state == State::Closed
     }
+    /// The peer's StopCCN is acknowledged; only its retransmissions would
+    /// still be answered: nothing of ours is outstanding.
+    pub fn is_lingering(&self) -> bool {
+        matches!(self.state, State::Lingering { .. })
+    }
     /// StopCCN sent or received: no new calls, only the close handshake.
     pub fn is_closing(&self) -> bool {
         self.closing_or_closed()

@@ -687,9 +687,12 @@ impl ControlPlane {
         }
     }
 
-    /// Nothing left to wait for: no tunnel, no accounting in flight.
+    /// Nothing left to wait for: no tunnel (but those only lingering after
+    /// the peer's StopCCN: waiting a retransmission cycle, up to 31 s, to
+    /// re-ack a StopCCN nobody will resend kept a stop waiting for its
+    /// deadline), no accounting in flight.
     pub fn is_idle(&self) -> bool {
-        self.tunnels.is_empty()
+        self.tunnels.values().all(|t| t.tunnel.is_lingering())
             && self
                 .aaa
                 .as_ref()

@@ -497,6 +497,7 @@ fn peer_stopccn_acked_and_lingers() {
     t.handle_datagram(later, &d);
     assert_eq!(drain(&mut t, later)[0].m.message_type, MessageType::Zlb);
     assert!(!t.is_closed());
+    assert!(t.is_lingering());
     let until = t.poll_timeout().unwrap();
     assert_eq!(until, now + Duration::from_secs(31));
     t.handle_timeout(until);

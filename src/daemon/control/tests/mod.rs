@@ -464,3 +464,29 @@ fn a_saved_session_carries_on_in_a_new_control_plane_without_renegotiation() {
     assert!(b.disconnected);
     assert_eq!(b.cp.free_addresses(), 4);
 }
+
+#[test]
+fn a_stop_does_not_wait_for_tunnels_the_lac_closed() {
+    let mut b = Bench::new("pw");
+    b.come_up();
+    assert!(!b.cp.is_idle(), "a tunnel with a session is work left");
+    b.lac
+        .close(b.now, crate::daemon::teardown::stopccn_shutdown());
+    b.exchange();
+    // The LNS acknowledged the StopCCN and keeps the tunnel a
+    // retransmission cycle to re-ack it; a stop need not wait for that.
+    assert_eq!(b.cp.session_count(), 0);
+    assert_eq!(b.cp.closing_tunnel_count(), 1);
+    assert!(b.cp.is_idle());
+}
+
+#[test]
+fn a_stop_waits_for_the_lac_to_acknowledge_its_stopccn() {
+    let mut b = Bench::new("pw");
+    b.come_up();
+    b.cp.shutdown(b.now);
+    // Our StopCCN is queued, not yet acknowledged.
+    assert!(!b.cp.is_idle());
+    b.exchange();
+    assert!(b.cp.is_idle());
+}
