@@ -234,21 +234,6 @@ receiver_ns() {
   echo $(( b - a ))
 }
 
-# machine_busy WINDOW: after 1 s, the whole machine's busy CPU-seconds over
-# WINDOW s: the CPUs' wall time minus their idle, iowait and steal (time
-# the hypervisor gave another guest) in /proc/stat.
-# Idle time is measured exactly (NO_HZ); the busy columns are tick
-# samples, which misread short periodic work on this machine by up to 100x.
-machine_busy() {
-  local i0 i1 t0 t1 n
-  n=$(getconf _NPROCESSORS_ONLN)
-  sleep 1
-  t0=$(date +%s.%N); i0=$(awk '/^cpu / { print $5 + $6 + $9 }' /proc/stat)
-  sleep "$1"
-  t1=$(date +%s.%N); i1=$(awk '/^cpu / { print $5 + $6 + $9 }' /proc/stat)
-  echo "scale=3; ($n * ($t1 - $t0) - ($i1 - $i0) / $(getconf CLK_TCK)) / 1" | bc
-}
-
 declare -A CPM CPMO PPS LPPS MUS RXUS MUSL RXL IDLEM
 # holding NAME: NAME's idle machine load (IDLE) as µs per packet at RATE.
 holding() { [ -n "${IDLEM[$1]:-}" ] && echo "scale=3; ${IDLEM[$1]} * 1000000 / $RATE" | bc || echo -; }

@@ -103,3 +103,18 @@ stop_pid() {
 
 # cpu_ticks PID: utime + stime of a process (all threads), in clock ticks.
 cpu_ticks() { awk '{ s = $0; sub(/.*\) /, "", s); split(s, f, " "); print f[12] + f[13] }' "/proc/$1/stat"; }
+
+# machine_busy WINDOW: after 1 s, the whole machine's busy CPU-seconds over
+# WINDOW s: the CPUs' wall time minus their idle, iowait and steal (time
+# the hypervisor gave another guest) in /proc/stat.
+# Idle time is measured exactly (NO_HZ); the busy columns are tick
+# samples, which misread short periodic work on this machine by up to 100x.
+machine_busy() {
+  local i0 i1 t0 t1 n
+  n=$(getconf _NPROCESSORS_ONLN)
+  sleep 1
+  t0=$(date +%s.%N); i0=$(awk '/^cpu / { print $5 + $6 + $9 }' /proc/stat)
+  sleep "$1"
+  t1=$(date +%s.%N); i1=$(awk '/^cpu / { print $5 + $6 + $9 }' /proc/stat)
+  echo "scale=3; ($n * ($t1 - $t0) - ($i1 - $i0) / $(getconf CLK_TCK)) / 1" | bc
+}

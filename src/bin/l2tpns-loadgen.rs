@@ -83,6 +83,12 @@ enum Cmd {
         /// instead of sending them from a local socket.
         #[arg(long, value_name = "NAME")]
         via_tun: Option<String>,
+        /// Send to this address instead of the sessions' while SIGUSR1 has
+        /// switched the traffic there (SIGUSR2: back). For benches that
+        /// compare windows with and without the LNS forwarding
+        /// (benches/paired-cost.sh).
+        #[arg(long, value_name = "ADDR")]
+        decoy_to: Option<Ipv4Addr>,
         #[command(flatten)]
         rate: RateArgs,
     },
@@ -198,6 +204,12 @@ struct Args {
     /// session's own: every packet is one the LNS must drop as spoofed.
     #[arg(long, value_name = "ADDR")]
     spoof_source: Option<Ipv4Addr>,
+    /// Upstream traffic goes to this port of the LNS's address while
+    /// SIGUSR1 has switched it there (SIGUSR2: back to the LNS); every
+    /// packet then names its destination. For benches that compare
+    /// windows with and without the LNS forwarding (benches/paired-cost.sh).
+    #[arg(long, value_name = "PORT")]
+    decoy_port: Option<u16>,
     /// Bridge the session to a TUN device of this name while holding
     /// (needs --sessions 1 and --hold).
     #[arg(long)]
@@ -250,6 +262,7 @@ fn main() {
             sessions,
             port,
             via_tun,
+            decoy_to,
             rate,
         }) => {
             let destinations = pool_addresses(&to, sessions).unwrap_or_else(|e| fail(e));
@@ -260,6 +273,7 @@ fn main() {
                 size: usize::from(rate.size),
                 duration: rate.duration(),
                 via_tun,
+                decoy_to,
             };
             let st = run_source(&opts).unwrap_or_else(|e| fail(format!("source: {e}")));
             println!("{}", st.line());
@@ -282,6 +296,7 @@ fn main() {
         lns_pid: a.lns_pid,
         rx_interval: rx_interval(a.rx_interval_us),
         spoof_source: a.spoof_source,
+        decoy_port: a.decoy_port,
     });
     if let Some(t) = &traffic {
         if t.direction.up() && t.sink.is_none() {

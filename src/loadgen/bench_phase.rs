@@ -95,6 +95,9 @@ impl LoadGen {
             (0, Some(pid)) => procstat::cpu_seconds(pid),
             _ => None,
         };
+        if t.decoy_port.is_some() {
+            decoy::catch_switch_signals();
+        }
         if self.shard_index == 0 {
             eprintln!(
                 "TRAFFIC START direction={} duration_s={}",
@@ -114,6 +117,7 @@ impl LoadGen {
             cpu_start,
             report_frame,
             next_report_try: now,
+            dests: Vec::with_capacity(BATCH),
             opts: t,
         });
     }
@@ -121,6 +125,10 @@ impl LoadGen {
     /// Send what the pacer allows now (a few batches when flat out).
     pub(super) fn bench_send(&mut self, now: Instant) {
         let fd = self.sock.as_raw_fd();
+        let lns = match self.opts.server {
+            std::net::SocketAddr::V4(a) => Some(a),
+            std::net::SocketAddr::V6(_) => None,
+        };
         let Some(b) = self.bench.as_mut() else { return };
         let n = b.streams.len();
         if n == 0 || now >= b.send_until {
@@ -144,7 +152,15 @@ impl LoadGen {
                     let _ = Stamp::set_seq(stamp, st.seq + (k / n) as u64);
                 }
             }
-            match send_batch(fd, b.bufs.get(..due).unwrap_or(&[]), None) {
+            let to = match (b.opts.decoy_port, lns) {
+                (Some(port), Some(lns)) => {
+                    b.dests.clear();
+                    b.dests.resize(due, decoy::destination(lns, port));
+                    Some(b.dests.as_slice())
+                }
+                _ => None,
+            };
+            match send_batch(fd, b.bufs.get(..due).unwrap_or(&[]), to) {
                 Ok(sent) => {
                     for k in 0..sent {
                         if let Some(st) = b.streams.get_mut((b.next + k) % n) {

@@ -7,6 +7,7 @@
 //! deadline of any tunnel or PPP link, then drive the state machines.
 
 mod bench_phase;
+pub mod decoy;
 pub mod flow;
 pub mod gate;
 pub mod hold;
@@ -180,6 +181,8 @@ struct Bench {
     cpu_start: Option<f64>,
     report_frame: Option<Vec<u8>>,
     next_report_try: Instant,
+    /// `--decoy-port`: each packet's destination, named (see `decoy`).
+    dests: Vec<std::net::SocketAddrV4>,
 }
 
 struct Tun {

@@ -43,6 +43,9 @@ pub struct SourceOptions {
     /// Write the packets into this TUN device (made here, gone at exit)
     /// instead of sending them from a socket.
     pub via_tun: Option<String>,
+    /// Send to this address instead of the sessions' while switched by
+    /// signal (`loadgen::decoy`).
+    pub decoy_to: Option<Ipv4Addr>,
 }
 
 /// The first `n` addresses the LNS hands out from a pool written like
@@ -109,6 +112,9 @@ pub fn run_source(opts: &SourceOptions) -> io::Result<SourceStats> {
         per_dest: vec![0; n],
         ..SourceStats::default()
     };
+    if opts.decoy_to.is_some() {
+        super::decoy::catch_switch_signals();
+    }
     let start = Instant::now();
     let end = start + opts.duration;
     let mut pacer = Pacer::new(opts.rate, start);
@@ -123,7 +129,15 @@ pub fn run_source(opts: &SourceOptions) -> io::Result<SourceStats> {
             sleep_until(pacer.next_due().unwrap_or(now).min(end));
             continue;
         }
-        match out.send(&opts.destinations, next, due, opts.port, &st.per_dest) {
+        let decoy = opts.decoy_to.filter(|_| super::decoy::switched());
+        match out.send(
+            &opts.destinations,
+            next,
+            due,
+            opts.port,
+            &st.per_dest,
+            decoy,
+        ) {
             Ok(sent) => {
                 for k in 0..sent {
                     if let Some(c) = st.per_dest.get_mut((next + k) % n) {
@@ -172,8 +186,8 @@ enum Out {
 
 impl Out {
     /// Packets `next..next + due` of the round robin (destination
-    /// `(next + k) % n`, each numbered by what was sent to it so far):
-    /// how many went.
+    /// `(next + k) % n`, each numbered by what was sent to it so far, or
+    /// `decoy` instead of each's address): how many went.
     fn send(
         &mut self,
         dests: &[Ipv4Addr],
@@ -181,6 +195,7 @@ impl Out {
         due: usize,
         port: u16,
         per_dest: &[u64],
+        decoy: Option<Ipv4Addr>,
     ) -> io::Result<usize> {
         let stamp = |k: usize| {
             let d = (next + k) % dests.len();
@@ -190,7 +205,7 @@ impl Out {
                     index: d as u32,
                     seq,
                 },
-                dests.get(d).copied(),
+                decoy.or_else(|| dests.get(d).copied()),
             )
         };
         match self {
@@ -371,6 +386,7 @@ mod tests {
             size: 64,
             duration: Duration::from_millis(30),
             via_tun: None,
+            decoy_to: None,
         })
         .unwrap();
         assert!(st.sent >= 25 && st.sent <= 40, "{}", st.line());

@@ -56,6 +56,9 @@ pub struct TrafficOptions {
     /// Upstream benchmark packets carry this inner source address instead
     /// of their session's (the LNS's anti-spoofing must drop them all).
     pub spoof_source: Option<std::net::Ipv4Addr>,
+    /// Upstream packets switchable by signal to this port of the LNS's
+    /// address, where nobody reads them (`loadgen::decoy`).
+    pub decoy_port: Option<u16>,
 }
 
 /// What one shard (or the merged run) measured.
@@ -208,6 +211,7 @@ mod tests {
             lns_pid: None,
             rx_interval: Duration::ZERO,
             spoof_source: None,
+            decoy_port: None,
         }
     }
 

@@ -1,0 +1,272 @@
+#!/bin/bash
+# What each LNS adds per forwarded packet, measured in pairs of windows
+# within one traffic run, so that the machine's drift between runs (up to
+# 4x over hours on this machine, Docs/PERFORMANCE.md) cancels out.
+#
+#   benches/paired-cost.sh
+#   LNSES="l2tpns userspace bpf" SESSION_COUNTS="1000 100000" SIZES=64 \
+#       DIRS="up down" PAIRS=5 RATE=50000 benches/paired-cost.sh
+#
+# For each LNS and session count: the LNS starts alone in a namespace, the
+# load generator logs every session in and offers RATE packets a second
+# through them (upstream to a sink on the TUN address, downstream from
+# `l2tpns-loadgen source` through a TUN of its own, as in
+# benches/dataplane-vs-l2tpns.sh). During that one run the bench takes
+# PAIRS pairs of windows, in ABBA order: one window with the traffic
+# forwarded, one with it dropped where it would reach the LNS, and the
+# whole machine's busy CPU over each (machine_busy). The difference over
+# the packets offered is what the LNS adds per packet: the generator, the
+# sessions' holding (keepalives, timers) and everything else on the
+# machine are in both windows of a pair.
+#
+# Where the traffic is dropped: where the generator-only run of
+# benches/dataplane-vs-l2tpns.sh drops it (its LNS stopped), so the
+# figure is the issue's "own share" measured in pairs:
+#   up:   the load generator (`--decoy-port 1799`, switched by SIGUSR1 and
+#         SIGUSR2) sends the same packets to port 1799 of the LNS's
+#         address, where a socket nobody reads is full: the kernel drops
+#         them there, as at a stopped LNS's full socket. The fast path's
+#         upstream program passes them on at its port check.
+#   down: `l2tpns-loadgen source --decoy-to 198.19.255.1` (switched the
+#         same way) sends the same packets to that one address, routed to
+#         a second TUN device (pa-dec0) that nobody reads: the kernel
+#         forwards them and drops them at its full queue, as at a stopped
+#         LNS's TUN. (Not an `ip rule`: once a namespace has had a rule of
+#         its own, every route lookup walks the rules, in both windows.)
+# Windows: WINDOW_UP (5 s) upstream, shorter than echo_timeout (10 s), so
+# no session goes quiet long enough in a dropped window to be sent an LCP
+# echo it would not otherwise get; WINDOW_DOWN (10 s) downstream, one
+# whole echo period, so each window holds every session's one echo
+# (downstream traffic does not postpone echoes).
+#
+# Prints PAIR lines (each pair), PAIRED lines (median and range over the
+# pairs) and RATIO lines: each LNS against l2tpns at the same session
+# count, and each LNS's 100,000-session figure against its 1,000 (the
+# issue's "flat"). Needs root, freeradius, and l2tpns for its runs.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+LNSES=${LNSES:-l2tpns userspace bpf}
+SESSION_COUNTS=${SESSION_COUNTS:-1000 100000}
+RATE=${RATE:-50000}
+SIZES=${SIZES:-64}
+DIRS=${DIRS:-up down}
+PAIRS=${PAIRS:-5}
+WINDOW_UP=${WINDOW_UP:-5}
+WINDOW_DOWN=${WINDOW_DOWN:-10}
+LOGIN_CONCURRENCY=${LOGIN_CONCURRENCY:-200}
+LNS_CPU=${LNS_CPU:-1}
+GEN_CPU=${GEN_CPU:-0}
+RX_INTERVAL_US=${RX_INTERVAL_US:-1000}
+command -v freeradius >/dev/null || { echo "apt-get install freeradius freeradius-utils" >&2; exit 1; }
+case " $LNSES " in *" l2tpns "*) command -v /usr/sbin/l2tpns >/dev/null || { echo "apt-get install l2tpns" >&2; exit 1; } ;; esac
+cargo build --release --bins >/dev/null 2>&1 || cargo build --release --bins
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+OURS=$TARGET/release/l2tpns
+LOADGEN=$TARGET/release/l2tpns-loadgen
+NS=pa-pc$$
+RUN=$(mktemp -d /tmp/l2tpns-pc.XXXXXX)
+SECRET=bench-radius-s3cret
+TUN_ADDR=10.200.0.1
+SINK=$TUN_ADDR:9000
+# l2tpns's pool is a /16 (its ceiling is 65,535 sessions); ours a /14.
+POOL_L2TPNS=10.208.0.0/16
+POOL_OURS=10.208.0.0/14
+MAX_SESSIONS=0
+for n in $SESSION_COUNTS; do [ "$n" -gt "$MAX_SESSIONS" ] && MAX_SESSIONS=$n; done
+LNS_PID=""; FR_PID=""; AUX_PIDS=(); DECOY_PIDS=()
+# shellcheck source=contrib/bench-common.sh
+. "$ROOT/contrib/bench-common.sh"
+GEN=(ip netns exec "$NS" taskset -c "$GEN_CPU")
+
+stop_aux() {
+  local p
+  for p in "${AUX_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${AUX_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  AUX_PIDS=()
+}
+# As in dataplane-vs-l2tpns.sh: a CLI child of l2tpns may outlive it on
+# port 23; wait until nothing listens there.
+stop_lns() {
+  stop_pid "$LNS_PID" TERM 100; LNS_PID=""
+  local p listening
+  for _ in $(seq 1 100); do
+    listening=$(ip netns exec "$NS" ss -Htlnp 'sport = :23')
+    [ -z "$listening" ] && return 0
+    p=$(echo "$listening" | { grep -o 'pid=[0-9]*' || true; } | cut -d= -f2 | sort -u)
+    # shellcheck disable=SC2086
+    [ -n "$p" ] && kill -KILL $p 2>/dev/null || true
+    sleep 0.1
+  done
+}
+cleanup() {
+  stop_aux
+  stop_lns
+  [ -n "$FR_PID" ] && kill "$FR_PID" 2>/dev/null || true
+  for p in "${DECOY_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  ip netns del "$NS" 2>/dev/null || true
+  echo "logs kept in $RUN" >&2
+}
+trap cleanup EXIT
+
+bench_netns "$NS"
+ip netns exec "$NS" sysctl -qw net.ipv4.conf.lo.forwarding=1 net.ipv4.conf.lo.accept_local=1 net.ipv4.conf.lo.route_localnet=1
+# The decoys (see the header): a full socket on 127.0.0.1:1799 and a TUN
+# device nobody reads, with a route to DECOY_TO.
+DECOY_PORT=1799
+DECOY_TO=198.19.255.1
+ip netns exec "$NS" python3 -c '
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)
+s.bind(("127.0.0.1", '"$DECOY_PORT"'))
+time.sleep(1e6)' &
+DECOY_PIDS=($!)
+ip netns exec "$NS" python3 -c '
+import fcntl, os, struct, time
+fd = os.open("/dev/net/tun", os.O_RDWR)
+fcntl.ioctl(fd, 0x400454ca, struct.pack("16sH", b"pa-dec0", 0x0001 | 0x1000))  # TUNSETIFF, IFF_TUN | IFF_NO_PI
+time.sleep(1e6)' &
+DECOY_PIDS+=($!)
+for _ in $(seq 1 50); do ip netns exec "$NS" ip link show pa-dec0 > /dev/null 2>&1 && break; sleep 0.1; done
+ip netns exec "$NS" ip link set pa-dec0 up
+ip netns exec "$NS" ip route add "$DECOY_TO/32" dev pa-dec0
+echo "SETUP lnses=\"$LNSES\" sessions=\"$SESSION_COUNTS\" rate=$RATE pairs=$PAIRS window_up=$WINDOW_UP window_down=$WINDOW_DOWN"
+
+. "$ROOT/contrib/freeradius-fixture.sh"
+fr_prepare "$RUN" "$SECRET" "$MAX_SESSIONS" pw no
+fr_start "$NS" "$RUN" taskset -c "$GEN_CPU"
+
+bench_etc "$RUN/etc-l2tpns" "$SECRET" "$POOL_L2TPNS"
+echo "set allow_duplicate_users no" >> "$RUN/etc-l2tpns/startup-config"
+for path in userspace bpf; do
+  bench_etc "$RUN/etc-$path" "$SECRET" "$POOL_OURS"
+  printf 'set allow_duplicate_users no\nset data_workers 1\nset data_path %s\n' "$path" >> "$RUN/etc-$path/startup-config"
+done
+# EXTRA_CONFIG: lines for every daemon's startup-config.
+for d in l2tpns userspace bpf; do
+  [ -z "${EXTRA_CONFIG:-}" ] || printf '%s\n' "$EXTRA_CONFIG" >> "$RUN/etc-$d/startup-config"
+done
+
+# drop on|off PID: send the traffic of PID (the load generator upstream,
+# the source downstream) to its decoy (on) or to the LNS (off).
+drop() {
+  if [ "$1" = on ]; then kill -USR1 "$2"; else kill -USR2 "$2"; fi
+}
+
+# per_pkt BUSY W: busy CPU-seconds over W s as µs per packet offered.
+per_pkt() { echo "scale=3; $1 * 1000000 / ($RATE * $2)" | bc; }
+
+# median / min / max of numbers.
+stats() { tr ' ' '\n' <<< "$1" | { grep -E '^-?[0-9.]+$' || true; } | sort -g |
+  awk '{ a[NR] = $1 } END { if (NR) printf "%s %s %s\n", a[int((NR + 1) / 2)], a[1], a[NR]; else print "- - -" }'; }
+
+declare -A ADDED
+# paired NAME SESSIONS DIR SIZE POOL
+paired() {
+  local name=$1 n=$2 dir=$3 size=$4 pool=$5 tag="$1-$2-$3-$4"
+  local w=$WINDOW_UP; [ "$dir" = down ] && w=$WINDOW_DOWN
+  # Each window is machine_busy's 1 s of settling and w s of sampling; a
+  # margin either side for the source's start and the last window's end.
+  local traffic=$(( (PAIRS * 2 + 1) * (w + 1) + 6 ))
+  local tunnels=$(( n < 10 ? 1 : 10 ))
+  stop_aux
+  rm -f "$RUN/$tag".{sink,out,err,src}
+  if [ "$dir" = up ]; then
+    "${GEN[@]}" "$LOADGEN" sink --bind "$SINK" --duration 3600 --rx-interval-us "$RX_INTERVAL_US" > "$RUN/$tag.sink" 2>&1 &
+    AUX_PIDS+=($!)
+    for _ in $(seq 1 50); do grep -q "SINK listening" "$RUN/$tag.sink" && break; sleep 0.1; done
+  fi
+  "${GEN[@]}" "$LOADGEN" --tunnels "$tunnels" --threads "$tunnels" --sessions "$n" --auth pap --password pw \
+      --concurrency "$LOGIN_CONCURRENCY" --pings 1 --timeout 300 --expect-dns 10.200.0.53,10.200.0.54 --traffic "$dir" \
+      --rate "$RATE" --size "$size" --duration "$traffic" --sink "$SINK" --rx-interval-us "$RX_INTERVAL_US" \
+      --decoy-port "$DECOY_PORT" > "$RUN/$tag.out" 2> "$RUN/$tag.err" &
+  local lg=$! switch
+  switch=$lg
+  until grep -qs 'TRAFFIC START' "$RUN/$tag.err"; do
+    kill -0 "$lg" 2>/dev/null || { echo "PAIRED lns=$name sessions=$n dir=$dir size=$size result=no-traffic"; tail -3 "$RUN/$tag.err"; return 0; }
+    sleep 0.05
+  done
+  if [ "$dir" = down ]; then
+    ip netns exec "$NS" taskset -c "$GEN_CPU" "$LOADGEN" source --via-tun lgsrc0 --to "$pool" --sessions "$n" \
+        --rate "$RATE" --size "$size" --duration "$traffic" --decoy-to "$DECOY_TO" > "$RUN/$tag.src" 2>&1 &
+    AUX_PIDS+=($!)
+    switch=$!
+  fi
+  sleep 2
+  # F B F B ... B F: each dropped window between two forwarded ones, and
+  # compared with their mean, so a drift within the run cancels and no
+  # two dropped windows follow each other (upstream, 2 x 6 s without
+  # traffic would bring the sessions' LCP echoes due).
+  local i f b d med lo hi list="" prev
+  prev=$(per_pkt "$(machine_busy "$w")" "$w")
+  for i in $(seq 1 "$PAIRS"); do
+    drop on "$switch"; b=$(per_pkt "$(machine_busy "$w")" "$w"); drop off "$switch"
+    f=$(per_pkt "$(machine_busy "$w")" "$w")
+    d=$(echo "scale=3; ($prev + $f) / 2 - $b" | bc)
+    list+=" $d"
+    echo "PAIR lns=$name sessions=$n dir=$dir size=$size pair=$i forwarded_us_per_pkt=$prev,$f dropped_us_per_pkt=$b added_us_per_pkt=$d"
+    prev=$f
+  done
+  wait "$lg" || true
+  stop_aux
+  local s t st; s=$(grep '^SUMMARY' "$RUN/$tag.out" || true); t=$(grep '^TRAFFIC' "$RUN/$tag.out" || true)
+  read -r med lo hi <<< "$(stats "$list")"
+  ADDED[$name,$n,$dir,$size]=$med
+  st=$(echo "$s" | grep -o '\bup=[0-9]*' | head -1)
+  echo "PAIRED lns=$name sessions=$n dir=$dir size=$size pairs=$PAIRS window_s=$w added_us_per_pkt=$med min=$lo max=$hi sessions_$st" \
+       "$(echo "$t" | grep -o '\b\(up\|down\)_\(sent\|received\)=[0-9]*' | paste -sd' ') result=$(echo "$s" | grep -o 'result=[^ ]*' | cut -d= -f2)"
+}
+
+for lns in $LNSES; do
+  for n in $SESSION_COUNTS; do
+    case $lns in
+      l2tpns)
+        [ "$n" -gt 65535 ] && { echo "SKIP lns=l2tpns sessions=$n (its ceiling is 65,535)"; continue; }
+        cmd=$(l2tpns_command "$RUN/etc-l2tpns"); ready=$L2TPNS_READY; pool=$POOL_L2TPNS; name=l2tpns ;;
+      userspace|bpf)
+        cmd="exec $OURS -c $RUN/etc-$lns/startup-config"; ready=udp1701; pool=$POOL_OURS; name=ours-$lns ;;
+      *) echo "LNSES: l2tpns, userspace, bpf" >&2; exit 1 ;;
+    esac
+    start_lns "$NS" "$RUN/$name-$n.log" "$cmd" "$LNS_CPU"
+    wait_lns_ready "$NS" "$RUN/$name-$n.log" "$ready" || { echo "$name did not get ready"; tail "$RUN/$name-$n.log"; exit 1; }
+    sleep 1
+    taskset -a -p -c "$LNS_CPU" "$LNS_PID" > /dev/null
+    grep -h "data path:" "$RUN/$name-$n.log" | sed 's/^/DATAPATH /' || true
+    for dir in $DIRS; do
+      for size in $SIZES; do
+        paired "$name" "$n" "$dir" "$size" "$pool"
+        sleep 1
+      done
+    done
+    t0=$(date +%s.%N)
+    stop_lns
+    echo "STOPPED lns=$name sessions=$n after_s=$(echo "$(date +%s.%N) - $t0" | bc)"
+  done
+done
+
+ratio() {
+  if [[ ${1:-} =~ ^[0-9.]+$ && ${2:-} =~ ^[0-9.]+$ ]] && [ "$(echo "$2 > 0" | bc)" = 1 ]; then
+    echo "scale=2; $1 / $2" | bc
+  else echo -; fi
+}
+first=${SESSION_COUNTS%% *}
+for dir in $DIRS; do
+  for size in $SIZES; do
+    for n in $SESSION_COUNTS; do
+      for name in ours-userspace ours-bpf; do
+        [ -n "${ADDED[$name,$n,$dir,$size]:-}" ] && [ -n "${ADDED[l2tpns,$n,$dir,$size]:-}" ] || continue
+        echo "RATIO paired_added dir=$dir size=$size sessions=$n $name=${ADDED[$name,$n,$dir,$size]}" \
+             "l2tpns=${ADDED[l2tpns,$n,$dir,$size]} $name/l2tpns=$(ratio "${ADDED[$name,$n,$dir,$size]}" "${ADDED[l2tpns,$n,$dir,$size]}")"
+      done
+    done
+    for name in l2tpns ours-userspace ours-bpf; do
+      for n in $SESSION_COUNTS; do
+        [ "$n" = "$first" ] && continue
+        [ -n "${ADDED[$name,$n,$dir,$size]:-}" ] && [ -n "${ADDED[$name,$first,$dir,$size]:-}" ] || continue
+        echo "RATIO paired_flat dir=$dir size=$size lns=$name sessions_$first=${ADDED[$name,$first,$dir,$size]}" \
+             "sessions_$n=${ADDED[$name,$n,$dir,$size]} ratio=$(ratio "${ADDED[$name,$n,$dir,$size]}" "${ADDED[$name,$first,$dir,$size]}")"
+      done
+    done
+  done
+done
