@@ -420,6 +420,17 @@ impl ControlPlane {
                         if last != 0 {
                             s.link.note_peer_activity(self.clock.instant_of(last));
                         }
+                        // The user's traffic moved the echo on and nothing
+                        // else is due: only re-arm. With traffic each
+                        // session's timer still comes round every
+                        // echo_timeout for this alone (10,000 a second at
+                        // 100,000 sessions), and the whole pass through
+                        // the link and its events was most of the
+                        // daemon's CPU then.
+                        if let Some(at) = s.link.poll_timeout().filter(|at| *at > now) {
+                            self.timers.set(t, Some(at));
+                            continue;
+                        }
                         s.link.handle_timeout(now);
                         self.flush_session(now, k);
                     }

@@ -61,6 +61,8 @@ const TUN: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 1);
 /// A LAC with one PPP client against a control plane, all on one clock.
 struct Bench {
     now: Instant,
+    /// The control plane's clock started here (ticks count from it).
+    started: Instant,
     cp: ControlPlane,
     lac: LacTunnel,
     client: Option<(ClientLink, u16, u16)>,
@@ -119,6 +121,7 @@ impl Bench {
         let lac = LacTunnel::new(Arc::new(LacConfig::default()), 7, [1; 16], now);
         Bench {
             now,
+            started: now,
             cp,
             lac,
             client: None,
@@ -489,4 +492,29 @@ fn a_stop_waits_for_the_lac_to_acknowledge_its_stopccn() {
     assert!(!b.cp.is_idle());
     b.exchange();
     assert!(b.cp.is_idle());
+}
+
+#[test]
+fn upstream_traffic_postpones_the_echoes_and_silence_brings_them() {
+    let mut b = Bench::new("pw");
+    b.come_up();
+    let counters = upserts(&b.table)[0].counters.clone();
+    let echoes = |b: &Bench| b.client.as_ref().unwrap().0.stats().echo_requests_received;
+    let before = echoes(&b);
+    // The data plane stamps the session every second for 35 s (3.5 times
+    // the default echo_timeout of 10 s): no echo is due.
+    for _ in 0..35 {
+        b.tick(Duration::from_secs(1));
+        // The clock's tick for b.now: milliseconds since its start, + 1.
+        let tick = b.now.duration_since(b.started).as_millis() as u64 + 1;
+        counters
+            .last_rx_tick
+            .store(tick, std::sync::atomic::Ordering::Relaxed);
+    }
+    assert_eq!(echoes(&b), before, "an echo despite traffic");
+    // Then nothing from the user: an echo after echo_timeout.
+    for _ in 0..12 {
+        b.tick(Duration::from_secs(1));
+    }
+    assert!(echoes(&b) > before, "no echo after 12 s of silence");
 }
