@@ -222,11 +222,6 @@ throttled_sessions() {
   echo "$n"
 }
 
-# run_ns PID: nanoseconds on a CPU of every thread of a process (schedstat:
-# exact, unlike the tick-sampled utime/stime; softirq work that happens to
-# run in its context is not in it).
-# (%.0f: mawk's %d stops at 2^31 ns.)
-run_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
 # receiver_ns PID WINDOW: after 1 s, run_ns over WINDOW s.
 receiver_ns() {
   sleep 1

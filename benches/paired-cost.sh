@@ -161,7 +161,7 @@ per_pkt() { echo "scale=3; $1 * 1000000 / ($RATE * $2)" | bc; }
 stats() { tr ' ' '\n' <<< "$1" | { grep -E '^-?[0-9.]+$' || true; } | sort -g |
   awk '{ a[NR] = $1 } END { if (NR) printf "%s %s %s\n", a[int((NR + 1) / 2)], a[1], a[NR]; else print "- - -" }'; }
 
-declare -A ADDED
+declare -A ADDED OWN
 # paired NAME SESSIONS DIR SIZE POOL
 paired() {
   local name=$1 n=$2 dir=$3 size=$4 pool=$5 tag="$1-$2-$3-$4"
@@ -197,24 +197,31 @@ paired() {
   # F B F B ... B F: each dropped window between two forwarded ones, and
   # compared with their mean, so a drift within the run cancels and no
   # two dropped windows follow each other (upstream, 2 x 6 s without
-  # traffic would bring the sessions' LCP echoes due).
-  local i f b d med lo hi list="" prev
-  prev=$(per_pkt "$(machine_busy "$w")" "$w")
+  # traffic would bring the sessions' LCP echoes due). The receiver's own
+  # CPU (the sink up, the load generator's LAC down) is taken in the same
+  # windows: on a network it is another host.
+  local rx=$lg i f b d fr br dr med lo hi list="" own_list="" prev prev_rx
+  [ "$dir" = up ] && rx=${AUX_PIDS[0]}
+  read -r prev prev_rx <<< "$(machine_busy "$w" "$rx")"
   for i in $(seq 1 "$PAIRS"); do
-    drop on "$switch"; b=$(per_pkt "$(machine_busy "$w")" "$w"); drop off "$switch"
-    f=$(per_pkt "$(machine_busy "$w")" "$w")
-    d=$(echo "scale=3; ($prev + $f) / 2 - $b" | bc)
-    list+=" $d"
-    echo "PAIR lns=$name sessions=$n dir=$dir size=$size pair=$i forwarded_us_per_pkt=$prev,$f dropped_us_per_pkt=$b added_us_per_pkt=$d"
-    prev=$f
+    drop on "$switch"; read -r b br <<< "$(machine_busy "$w" "$rx")"; drop off "$switch"
+    read -r f fr <<< "$(machine_busy "$w" "$rx")"
+    d=$(per_pkt "$(echo "scale=6; ($prev + $f) / 2 - $b" | bc)" "$w")
+    dr=$(per_pkt "$(echo "scale=6; ($prev + $f - $prev_rx - $fr) / 2 - $b + $br" | bc)" "$w")
+    list+=" $d"; own_list+=" $dr"
+    echo "PAIR lns=$name sessions=$n dir=$dir size=$size pair=$i forwarded_us_per_pkt=$(per_pkt "$prev" "$w"),$(per_pkt "$f" "$w")" \
+         "dropped_us_per_pkt=$(per_pkt "$b" "$w") added_us_per_pkt=$d receiver_us_per_pkt=$(per_pkt "$fr" "$w") added_without_receiver_us_per_pkt=$dr"
+    prev=$f; prev_rx=$fr
   done
   wait "$lg" || true
   stop_aux
   local s t st; s=$(grep '^SUMMARY' "$RUN/$tag.out" || true); t=$(grep '^TRAFFIC' "$RUN/$tag.out" || true)
+  local own; own=$(stats "$own_list" | cut -d' ' -f1)
   read -r med lo hi <<< "$(stats "$list")"
   ADDED[$name,$n,$dir,$size]=$med
+  OWN[$name,$n,$dir,$size]=$own
   st=$(echo "$s" | grep -o '\bup=[0-9]*' | head -1)
-  echo "PAIRED lns=$name sessions=$n dir=$dir size=$size pairs=$PAIRS window_s=$w added_us_per_pkt=$med min=$lo max=$hi sessions_$st" \
+  echo "PAIRED lns=$name sessions=$n dir=$dir size=$size pairs=$PAIRS window_s=$w added_us_per_pkt=$med min=$lo max=$hi added_without_receiver_us_per_pkt=$own sessions_$st" \
        "$(echo "$t" | grep -o '\b\(up\|down\)_\(sent\|received\)=[0-9]*' | paste -sd' ') result=$(echo "$s" | grep -o 'result=[^ ]*' | cut -d= -f2)"
 }
 
@@ -257,7 +264,9 @@ for dir in $DIRS; do
       for name in ours-userspace ours-bpf; do
         [ -n "${ADDED[$name,$n,$dir,$size]:-}" ] && [ -n "${ADDED[l2tpns,$n,$dir,$size]:-}" ] || continue
         echo "RATIO paired_added dir=$dir size=$size sessions=$n $name=${ADDED[$name,$n,$dir,$size]}" \
-             "l2tpns=${ADDED[l2tpns,$n,$dir,$size]} $name/l2tpns=$(ratio "${ADDED[$name,$n,$dir,$size]}" "${ADDED[l2tpns,$n,$dir,$size]}")"
+             "l2tpns=${ADDED[l2tpns,$n,$dir,$size]} $name/l2tpns=$(ratio "${ADDED[$name,$n,$dir,$size]}" "${ADDED[l2tpns,$n,$dir,$size]}")" \
+             "without_receiver: $name=${OWN[$name,$n,$dir,$size]} l2tpns=${OWN[l2tpns,$n,$dir,$size]}" \
+             "$name/l2tpns=$(ratio "${OWN[$name,$n,$dir,$size]}" "${OWN[l2tpns,$n,$dir,$size]}")"
       done
     done
     for name in l2tpns ours-userspace ours-bpf; do
@@ -265,7 +274,9 @@ for dir in $DIRS; do
         [ "$n" = "$first" ] && continue
         [ -n "${ADDED[$name,$n,$dir,$size]:-}" ] && [ -n "${ADDED[$name,$first,$dir,$size]:-}" ] || continue
         echo "RATIO paired_flat dir=$dir size=$size lns=$name sessions_$first=${ADDED[$name,$first,$dir,$size]}" \
-             "sessions_$n=${ADDED[$name,$n,$dir,$size]} ratio=$(ratio "${ADDED[$name,$n,$dir,$size]}" "${ADDED[$name,$first,$dir,$size]}")"
+             "sessions_$n=${ADDED[$name,$n,$dir,$size]} ratio=$(ratio "${ADDED[$name,$n,$dir,$size]}" "${ADDED[$name,$first,$dir,$size]}")" \
+             "without_receiver: sessions_$first=${OWN[$name,$first,$dir,$size]} sessions_$n=${OWN[$name,$n,$dir,$size]}" \
+             "ratio=$(ratio "${OWN[$name,$n,$dir,$size]}" "${OWN[$name,$first,$dir,$size]}")"
       done
     done
   done
