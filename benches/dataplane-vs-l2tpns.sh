@@ -107,10 +107,6 @@ RX_INTERVAL_US=${RX_INTERVAL_US:-1000}
 REPEAT=${REPEAT:-1}
 command -v /usr/sbin/l2tpns >/dev/null || { echo "apt-get install l2tpns" >&2; exit 1; }
 command -v freeradius >/dev/null || { echo "apt-get install freeradius freeradius-utils" >&2; exit 1; }
-cargo build --release --bins >/dev/null 2>&1 || cargo build --release --bins
-TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-OURS=$TARGET/release/l2tpns
-LOADGEN=$TARGET/release/l2tpns-loadgen
 NS=pa-dp$$
 RUN=$(mktemp -d /tmp/l2tpns-dp.XXXXXX)
 SECRET=bench-radius-s3cret
@@ -121,35 +117,13 @@ TUNNELS=$(( SESSIONS < 10 ? 1 : 10 ))
 LNS_PID=""; FR_PID=""; AUX_PIDS=()
 # shellcheck source=contrib/bench-common.sh
 . "$ROOT/contrib/bench-common.sh"
+bench_build
 # No shell function: a backgrounded command must exec, so that $! is its PID.
 GEN=(ip netns exec "$NS" taskset -c "$GEN_CPU")
 SRC=(ip netns exec "$NS" taskset -c "$SRC_CPU")
-# A CLI child of l2tpns (one per connection) may outlive it, still
-# listening on port 23 in the namespace: end it, or ours cannot start. A
-# dying process's socket is listed for a moment without its pid: wait
-# until no socket listens at all.
-stop_lns() {
-  stop_pid "$LNS_PID" TERM 100; LNS_PID=""
-  local p listening
-  for _ in $(seq 1 100); do
-    listening=$(ip netns exec "$NS" ss -Htlnp 'sport = :23')
-    [ -z "$listening" ] && return 0
-    p=$(echo "$listening" | { grep -o 'pid=[0-9]*' || true; } | cut -d= -f2 | sort -u)
-    # shellcheck disable=SC2086
-    [ -n "$p" ] && kill -KILL $p 2>/dev/null || true
-    sleep 0.1
-  done
-  echo "port 23 in $NS still listened on after 10 s: $listening" >&2
-}
-stop_aux() {
-  local p
-  for p in "${AUX_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${AUX_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  AUX_PIDS=()
-}
 cleanup() {
   stop_aux
-  stop_lns
+  stop_lns "$NS"
   [ -n "$FR_PID" ] && kill "$FR_PID" 2>/dev/null || true
   ip netns del "$NS" 2>/dev/null || true
   echo "logs kept in $RUN" >&2
@@ -436,7 +410,7 @@ run_lns() {  # NAME START-COMMAND READY-PATTERN [MODES]
     for size in $SIZES; do measure_wire "$size"; sleep 1; done
     kill -CONT "$LNS_PID"
   fi
-  stop_lns
+  stop_lns "$NS"
 }
 
 # l2tpns first: it serves nothing until it is cluster master (~15 s).

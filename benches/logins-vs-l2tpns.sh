@@ -15,16 +15,13 @@ COUNTS=("$@"); [ ${#COUNTS[@]} -gt 0 ] || COUNTS=(100 1000 5000)
 MAX=0; for n in "${COUNTS[@]}"; do [ "$n" -gt "$MAX" ] && MAX=$n; done
 command -v /usr/sbin/l2tpns >/dev/null || { echo "apt-get install l2tpns" >&2; exit 1; }
 command -v freeradius >/dev/null || { echo "apt-get install freeradius freeradius-utils" >&2; exit 1; }
-cargo build --release --bins >/dev/null 2>&1 || cargo build --release --bins
-TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-OURS=$TARGET/release/l2tpns
-LOADGEN=$TARGET/release/l2tpns-loadgen
 NS=pa-bench$$
 RUN=$(mktemp -d /tmp/l2tpns-bench.XXXXXX)
 SECRET=bench-radius-s3cret
 LNS_PID=""; FR_PID=""
 # shellcheck source=contrib/bench-common.sh
 . "$ROOT/contrib/bench-common.sh"
+bench_build
 stop_lns() { stop_pid "$LNS_PID" QUIT 300; LNS_PID=""; }
 cleanup() {
   stop_lns

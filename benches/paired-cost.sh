@@ -60,10 +60,6 @@ GEN_CPU=${GEN_CPU:-0}
 RX_INTERVAL_US=${RX_INTERVAL_US:-1000}
 command -v freeradius >/dev/null || { echo "apt-get install freeradius freeradius-utils" >&2; exit 1; }
 case " $LNSES " in *" l2tpns "*) command -v /usr/sbin/l2tpns >/dev/null || { echo "apt-get install l2tpns" >&2; exit 1; } ;; esac
-cargo build --release --bins >/dev/null 2>&1 || cargo build --release --bins
-TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-OURS=$TARGET/release/l2tpns
-LOADGEN=$TARGET/release/l2tpns-loadgen
 NS=pa-pc$$
 RUN=$(mktemp -d /tmp/l2tpns-pc.XXXXXX)
 SECRET=bench-radius-s3cret
@@ -77,31 +73,12 @@ for n in $SESSION_COUNTS; do [ "$n" -gt "$MAX_SESSIONS" ] && MAX_SESSIONS=$n; do
 LNS_PID=""; FR_PID=""; AUX_PIDS=(); DECOY_PIDS=()
 # shellcheck source=contrib/bench-common.sh
 . "$ROOT/contrib/bench-common.sh"
+bench_build
 GEN=(ip netns exec "$NS" taskset -c "$GEN_CPU")
 
-stop_aux() {
-  local p
-  for p in "${AUX_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${AUX_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  AUX_PIDS=()
-}
-# As in dataplane-vs-l2tpns.sh: a CLI child of l2tpns may outlive it on
-# port 23; wait until nothing listens there.
-stop_lns() {
-  stop_pid "$LNS_PID" TERM 100; LNS_PID=""
-  local p listening
-  for _ in $(seq 1 100); do
-    listening=$(ip netns exec "$NS" ss -Htlnp 'sport = :23')
-    [ -z "$listening" ] && return 0
-    p=$(echo "$listening" | { grep -o 'pid=[0-9]*' || true; } | cut -d= -f2 | sort -u)
-    # shellcheck disable=SC2086
-    [ -n "$p" ] && kill -KILL $p 2>/dev/null || true
-    sleep 0.1
-  done
-}
 cleanup() {
   stop_aux
-  stop_lns
+  stop_lns "$NS"
   [ -n "$FR_PID" ] && kill "$FR_PID" 2>/dev/null || true
   for p in "${DECOY_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   ip netns del "$NS" 2>/dev/null || true
@@ -247,7 +224,7 @@ for lns in $LNSES; do
       done
     done
     t0=$(date +%s.%N)
-    stop_lns
+    stop_lns "$NS"
     echo "STOPPED lns=$name sessions=$n after_s=$(echo "$(date +%s.%N) - $t0" | bc)"
   done
 done

@@ -104,12 +104,8 @@ SINK=$TUN_ADDR:9000
 HZ=$(getconf CLK_TCK)
 LNS_PID=""; AUX_PIDS=()
 
-stop_aux() {
-  local p
-  for p in "${AUX_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${AUX_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  AUX_PIDS=()
-}
+# shellcheck source=contrib/bench-common.sh
+. "$ROOT/contrib/bench-common.sh"
 stop_lns() {
   if [ -n "$LNS_PID" ] && kill -0 "$LNS_PID" 2>/dev/null; then
     kill -KILL "$LNS_PID" 2>/dev/null || true

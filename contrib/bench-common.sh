@@ -1,5 +1,14 @@
-# Sourced by benches/*-vs-l2tpns.sh: what every side-by-side run with
-# Debian's l2tpns 2.4.1 needs, in one place.
+# Sourced by benches/*-vs-l2tpns.sh, paired-cost.sh and scale.sh: what
+# every side-by-side run with Debian's l2tpns 2.4.1 needs, in one place.
+
+# bench_build: the release binaries, built if need be; sets OURS (the
+# daemon) and LOADGEN.
+bench_build() {
+  cargo build --release --bins >/dev/null 2>&1 || cargo build --release --bins
+  local target=${CARGO_TARGET_DIR:-$ROOT/target}
+  OURS=$target/release/l2tpns
+  LOADGEN=$target/release/l2tpns-loadgen
+}
 
 # bench_netns NS: a namespace with lo up and the veth whose IPv4 address
 # l2tpns needs on its cluster_interface (pa-cl0) before it will start.
@@ -128,4 +137,32 @@ machine_busy() {
   [ -z "${2:-}" ] || r1=$(run_ns "$2")
   echo "scale=3; ($n * ($t1 - $t0) - ($i1 - $i0) / $(getconf CLK_TCK)) / 1" | bc |
     if [ -n "${2:-}" ]; then tr '\n' ' '; echo "scale=6; ($r1 - $r0) / 1000000000" | bc; else cat; fi
+}
+
+# stop_lns NS: stop the LNS (LNS_PID, TERM, then KILL after 10 s) and
+# clear LNS_PID. A CLI child of l2tpns (one per connection) may outlive
+# it, still listening on port 23 in NS: end it, or the next LNS cannot
+# start. A dying process's socket is listed for a moment without its pid:
+# wait until no socket listens at all.
+stop_lns() {
+  local ns=$1 p listening
+  stop_pid "$LNS_PID" TERM 100; LNS_PID=""
+  for _ in $(seq 1 100); do
+    listening=$(ip netns exec "$ns" ss -Htlnp 'sport = :23')
+    [ -z "$listening" ] && return 0
+    p=$(echo "$listening" | { grep -o 'pid=[0-9]*' || true; } | cut -d= -f2 | sort -u)
+    # shellcheck disable=SC2086
+    [ -n "$p" ] && kill -KILL $p 2>/dev/null || true
+    sleep 0.1
+  done
+  echo "port 23 in $ns still listened on after 10 s: $listening" >&2
+}
+
+# stop_aux: end the helpers in AUX_PIDS (sinks, sources, load
+# generators) and wait for them.
+stop_aux() {
+  local p
+  for p in "${AUX_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${AUX_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  AUX_PIDS=()
 }
