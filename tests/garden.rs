@@ -111,7 +111,11 @@ fn a_refused_login_is_gardened_and_ungarden_lets_it_out() {
         radius: vec![RadiusSetup::debian_stock(String::new())],
         ..LnsSetup::default()
     });
-    // The garden file arrives by a reload (HUP reads it again).
+    // The garden file arrives by a reload (HUP reads it again). Written
+    // only once the start-up has read the configuration (the plugin loads
+    // after that): written earlier, the start read it, the reload found
+    // nothing changed and never said "garden: 2 rules" (seen in CI).
+    lns.wait_for_log("plugin loaded", Duration::from_secs(10));
     std::fs::write(
         lns.dir.join("garden"),
         format!("# test garden\n{ALLOWED}/32\n{FORBIDDEN}/32 udp 7\nnot-a-network\n"),
