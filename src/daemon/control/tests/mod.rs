@@ -61,8 +61,9 @@ const TUN: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 1);
 /// A LAC with one PPP client against a control plane, all on one clock.
 struct Bench {
     now: Instant,
-    /// The control plane's clock started here (ticks count from it).
-    started: Instant,
+    /// The control plane's clock, as the data plane reads it to stamp
+    /// sessions.
+    clock: Arc<Clock>,
     cp: ControlPlane,
     lac: LacTunnel,
     client: Option<(ClientLink, u16, u16)>,
@@ -117,11 +118,12 @@ impl Bench {
         let now = Instant::now();
         let settings = crate::daemon::settings::control_settings(cfg, TUN);
         let pool = AddressPool::new((1..=4).map(|i| Ipv4Addr::new(10, 100, 0, i)));
-        let cp = ControlPlane::new(settings, pool, Some(auth), aaa, Arc::new(Clock::new(now)));
+        let clock = Arc::new(Clock::new(now));
+        let cp = ControlPlane::new(settings, pool, Some(auth), aaa, clock.clone());
         let lac = LacTunnel::new(Arc::new(LacConfig::default()), 7, [1; 16], now);
         Bench {
             now,
-            started: now,
+            clock,
             cp,
             lac,
             client: None,
@@ -505,11 +507,12 @@ fn upstream_traffic_postpones_the_echoes_and_silence_brings_them() {
     // the default echo_timeout of 10 s): no echo is due.
     for _ in 0..35 {
         b.tick(Duration::from_secs(1));
-        // The clock's tick for b.now: milliseconds since its start, + 1.
-        let tick = b.now.duration_since(b.started).as_millis() as u64 + 1;
+        // As the control loop and a worker do: the clock at b.now, then
+        // the session's stamp from it.
+        b.clock.update(b.now);
         counters
             .last_rx_tick
-            .store(tick, std::sync::atomic::Ordering::Relaxed);
+            .store(b.clock.tick(), std::sync::atomic::Ordering::Relaxed);
     }
     assert_eq!(echoes(&b), before, "an echo despite traffic");
     // Then nothing from the user: an echo after echo_timeout.
