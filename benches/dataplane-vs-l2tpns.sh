@@ -161,12 +161,6 @@ for path in $DATA_PATHS; do
 done
 echo "set data_path userspace" >> "$RUN/etc-ours/startup-config"
 
-# ratio A B: A/B to two places, "-" unless both are numbers and B > 0.
-ratio() {
-  if [[ $1 =~ ^[0-9.]+$ && $2 =~ ^[0-9.]+$ ]] && [ "$(echo "$2 > 0" | bc)" = 1 ]; then
-    echo "scale=2; $1 / $2" | bc
-  else echo -; fi
-}
 # share A G: A - G (an LNS's own share of the machine), "-" unless numbers.
 share() {
   if [[ $1 =~ ^-?[0-9.]+$ && $2 =~ ^-?[0-9.]+$ ]]; then echo "scale=3; $1 - $2" | bc; else echo -; fi
@@ -196,13 +190,6 @@ throttled_sessions() {
   echo "$n"
 }
 
-# receiver_ns PID WINDOW: after 1 s, run_ns over WINDOW s.
-receiver_ns() {
-  sleep 1
-  local a b; a=$(run_ns "$1"); sleep "$2"; b=$(run_ns "$1")
-  echo $(( b - a ))
-}
-
 declare -A CPM CPMO PPS LPPS MUS RXUS MUSL RXL IDLEM
 # holding NAME: NAME's idle machine load (IDLE) as µs per packet at RATE.
 holding() { [ -n "${IDLEM[$1]:-}" ] && echo "scale=3; ${IDLEM[$1]} * 1000000 / $RATE" | bc || echo -; }
@@ -220,7 +207,7 @@ measure() {
   # or a wait for its "TRAFFIC START" (or "SINK listening") could read the
   # old line before the new process has truncated the file, and the
   # sampling window would open during the logins.
-  rm -f "$RUN/$tag".{busy,sink,out,err,src,rxns}
+  rm -f "$RUN/$tag".{busy,sink,out,err,src}
   if [ "$dir" = up ]; then
     "${GEN[@]}" "$LOADGEN" sink --bind "$SINK" --duration 3600 --rx-interval-us "$RX_INTERVAL_US" > "$RUN/$tag.sink" 2>&1 &
     AUX_PIDS+=($!)
@@ -238,12 +225,10 @@ measure() {
   # Whole-machine CPU at a fixed rate, over the window from 1 s into the
   # traffic; and the receiver's own CPU (the sink up, the load generator
   # down): on a network it is another host.
-  local rx_sampler="" rx_pid=$lg
+  local rx_pid=$lg
   [ "$dir" = up ] && rx_pid=${AUX_PIDS[-1]}
-  rm -f "$RUN/$tag.rxns"
   if [ "$mode" = rate ]; then
-    machine_busy "$window" > "$RUN/$tag.busy" & sampler=$!
-    receiver_ns "$rx_pid" "$window" > "$RUN/$tag.rxns" & rx_sampler=$!
+    machine_busy "$window" "$rx_pid" > "$RUN/$tag.busy" & sampler=$!
   fi
   # The generator-only run: nobody reads the packets while the sampler
   # runs; the daemon goes on before the load generator hangs up.
@@ -271,8 +256,9 @@ measure() {
   [ "$name" = generator ] && kill -CONT "$LNS_PID"
   local sinkdrops; sinkdrops=$(sock_drops 2328)
   # The sampler's window ended well before the traffic did.
-  local busy=""; [ -n "$sampler" ] && { wait "$sampler" 2>/dev/null || true; busy=$(cat "$RUN/$tag.busy" 2>/dev/null || true); }
-  local rxns=""; [ -n "$rx_sampler" ] && { wait "$rx_sampler" 2>/dev/null || true; rxns=$(cat "$RUN/$tag.rxns" 2>/dev/null || true); }
+  # The machine's busy CPU-seconds and the receiver's own, same window.
+  local busy="" rxs=""
+  [ -n "$sampler" ] && { wait "$sampler" 2>/dev/null || true; read -r busy rxs < "$RUN/$tag.busy" || true; }
   stop_aux
   local u1 l1 t1; u1=$(udp_rcvbuf_errors); l1=$(sock_drops 06A5); t1=$(tun_tx_dropped)
   local t s; t=$(grep '^TRAFFIC' "$RUN/$tag.out" || true); s=$(grep '^SUMMARY' "$RUN/$tag.out" || true)
@@ -300,7 +286,7 @@ measure() {
   # Whole machine, per packet offered, at a fixed rate.
   local mus=- rxus=-
   [ -n "$busy" ] && mus=$(echo "scale=3; $busy * 1000000 / ($RATE * $window)" | bc)
-  [ -n "$rxns" ] && rxus=$(echo "scale=3; $rxns / 1000 / ($RATE * $window)" | bc)
+  [ -n "$rxs" ] && rxus=$(echo "scale=3; $rxs * 1000000 / ($RATE * $window)" | bc)
   echo "RESULT lns=$name mode=$mode dir=$dir size=$size sessions_up=$(field up "$s") sent=$sent received=$recv" \
        "lost=$lost loss_pct=$pct pps=${pps:-0} reordered=$(field ${dir}_reordered "$t") lns_cpu_s=${cpu:--}" \
        "lns_cpu_s_per_mpkt=${cpm:--} lns_out=$out lns_in_drops=$in_drops lns_out_pps=$lns_pps" \

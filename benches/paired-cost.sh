@@ -12,12 +12,14 @@
 # through them (upstream to a sink on the TUN address, downstream from
 # `l2tpns-loadgen source` through a TUN of its own, as in
 # benches/dataplane-vs-l2tpns.sh). During that one run the bench takes
-# PAIRS pairs of windows, in ABBA order: one window with the traffic
-# forwarded, one with it dropped where it would reach the LNS, and the
-# whole machine's busy CPU over each (machine_busy). The difference over
-# the packets offered is what the LNS adds per packet: the generator, the
-# sessions' holding (keepalives, timers) and everything else on the
-# machine are in both windows of a pair.
+# PAIRS windows with the traffic dropped where it would reach the LNS,
+# each between two with it forwarded (F B F B ... B F), and the whole
+# machine's busy CPU over each (machine_busy). The mean of the two
+# forwarded windows minus the dropped one, over the packets offered, is
+# what the LNS adds per packet: the generator, the sessions' holding
+# (keepalives, timers) and everything else on the machine are in both.
+# The receiver's own CPU (the sink up, the LAC down) is measured in the
+# same windows, and each figure is also given without it.
 #
 # Where the traffic is dropped: where the generator-only run of
 # benches/dataplane-vs-l2tpns.sh drops it (its LNS stopped), so the
@@ -229,11 +231,6 @@ for lns in $LNSES; do
   done
 done
 
-ratio() {
-  if [[ ${1:-} =~ ^[0-9.]+$ && ${2:-} =~ ^[0-9.]+$ ]] && [ "$(echo "$2 > 0" | bc)" = 1 ]; then
-    echo "scale=2; $1 / $2" | bc
-  else echo -; fi
-}
 first=${SESSION_COUNTS%% *}
 for dir in $DIRS; do
   for size in $SIZES; do

@@ -166,3 +166,10 @@ stop_aux() {
   for p in "${AUX_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
   AUX_PIDS=()
 }
+
+# ratio A B: A/B to two places, "-" unless both are numbers and B > 0.
+ratio() {
+  if [[ ${1:-} =~ ^[0-9.]+$ && ${2:-} =~ ^[0-9.]+$ ]] && [ "$(echo "$2 > 0" | bc)" = 1 ]; then
+    echo "scale=2; $1 / $2" | bc
+  else echo -; fi
+}
