@@ -299,6 +299,11 @@ fn main() {
         decoy_port: a.decoy_port,
     });
     if let Some(t) = &traffic {
+        if t.decoy_port.is_some() && !a.server.is_ipv4() {
+            // The switch would otherwise do nothing, and a paired bench
+            // would compare two forwarded windows.
+            fail("--decoy-port needs an IPv4 --server");
+        }
         if t.direction.up() && t.sink.is_none() {
             fail("--traffic up|both needs --sink ADDR:PORT");
         }
