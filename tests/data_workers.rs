@@ -6,6 +6,7 @@
 mod common;
 
 use common::*;
+use std::time::{Duration, Instant};
 
 fn workers_pass_traffic_for_every_session(extra_config: &str, log_mode: &str) {
     if skip_privileged() {
@@ -173,18 +174,30 @@ fn each_session_is_handled_by_one_worker_in_both_directions() {
     for (owner, ip) in &sessions {
         let owner = *owner as usize;
         let before = lns.status();
-        lns.ns
-            .exec_ok(&["ping", "-q", "-n", "-c", "50", "-i", "0.002", "-W", "1", ip]);
-        let after = lns.status();
-        let delta = |name: &str| -> Vec<u64> {
-            let (b, a) = (per_worker(&before, name), per_worker(&after, name));
-            a.iter().zip(&b).map(|(a, b)| a - b).collect()
-        };
-        let (down, up) = (delta("worker_down"), delta("worker_up"));
+        let ping = lns
+            .ns
+            .exec_ok(&["ping", "-n", "-c", "50", "-i", "0.002", "-W", "1", ip]);
+        let ping = String::from_utf8_lossy(&ping.stdout).into_owned();
         let other = 1 - owner;
+        // A worker adds its counts to the shared ones at the end of each
+        // wake-up, after it wrote the replies: under load the status line
+        // can come between the two, so wait for the counts to catch up.
+        let t0 = Instant::now();
+        let (after, down, up) = loop {
+            let after = lns.status();
+            let delta = |name: &str| -> Vec<u64> {
+                let (b, a) = (per_worker(&before, name), per_worker(&after, name));
+                a.iter().zip(&b).map(|(a, b)| a - b).collect()
+            };
+            let (down, up) = (delta("worker_down"), delta("worker_up"));
+            if (down[owner] >= 50 && up[owner] >= 50) || t0.elapsed() > Duration::from_secs(5) {
+                break (after, down, up);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
         assert!(
             down[owner] >= 50 && up[owner] >= 50,
-            "{ip} on worker {owner}: down {down:?} up {up:?}"
+            "{ip} on worker {owner}: down {down:?} up {up:?}\n{ping}\nbefore: {before}\nafter: {after}"
         );
         assert_eq!(
             (down[other], up[other]),
