@@ -63,8 +63,18 @@ fn thousand_sessions_over_ten_tunnels_with_pap() {
     many_sessions("pap");
 }
 
+/// 10% of the control packets lost each way, 20% reordered. At 20% loss
+/// each way a message and its acknowledgement both get through 64% of the
+/// time, so the protocols' retry budgets (an L2TP message given up after 5
+/// retransmissions, as l2tpns does; a PPP Configure-Request after 10) ran
+/// out somewhere among the run's ~1,000 exchanges in one CI run
+/// (2026-12-03) and 6 of about 80 runs here, as the arithmetic says
+/// (traced: each time one message was dropped by the generator's seeded
+/// draw on all 6 of its copies). The run then measured bad luck, not
+/// recovery. At 10% that is under one run in a thousand, and sessions
+/// still need retransmissions to come up.
 #[test]
-fn hundred_sessions_with_twenty_percent_control_loss_and_reordering() {
+fn hundred_sessions_with_ten_percent_control_loss_and_reordering() {
     if skip_privileged() {
         return;
     }
@@ -80,7 +90,7 @@ fn hundred_sessions_with_twenty_percent_control_loss_and_reordering() {
         "--password",
         "secret-pw",
         "--loss",
-        "20",
+        "10",
         "--reorder",
         "20",
         "--seed",
