@@ -105,10 +105,16 @@ impl<K: Copy + Ord + Hash> Timers<K> {
         if let Some(h) = self.hint.get() {
             return Some(h);
         }
-        let in_wheel = (0..SLOTS)
-            .map(|i| &self.wheel[((self.cursor + i) % SLOTS) as usize])
-            .find(|slot| !slot.is_empty())
-            .and_then(|slot| slot.iter().map(|(at, _)| *at).min());
+        // The first slot with anything in it holds the earliest (skipped
+        // when the wheel is empty: a few far deadlines, an idle daemon).
+        let in_wheel = (self.in_wheel > 0)
+            .then(|| {
+                (0..SLOTS)
+                    .map(|i| &self.wheel[((self.cursor + i) % SLOTS) as usize])
+                    .find(|slot| !slot.is_empty())
+                    .and_then(|slot| slot.iter().map(|(at, _)| *at).min())
+            })
+            .flatten();
         let far = self.far.first().map(|(at, _)| *at);
         let next = match (in_wheel, far) {
             (Some(a), Some(b)) => Some(a.min(b)),
