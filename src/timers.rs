@@ -116,10 +116,7 @@ impl<K: Copy + Ord + Hash> Timers<K> {
             })
             .flatten();
         let far = self.far.first().map(|(at, _)| *at);
-        let next = match (in_wheel, far) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let next = in_wheel.into_iter().chain(far).min();
         self.hint.set(next);
         next
     }
@@ -187,29 +184,27 @@ impl<K: Copy + Ord + Hash> Timers<K> {
     /// Fire the slot's live deadlines at or before `now`, drop the replaced
     /// ones, keep the rest.
     fn read_slot(&mut self, t: u64, now: Instant, fired: &mut Vec<(Instant, K)>) {
-        let slot = std::mem::take(&mut self.wheel[(t % SLOTS) as usize]);
+        let index = (t % SLOTS) as usize;
+        let mut slot = std::mem::take(&mut self.wheel[index]);
         let before = slot.len();
-        let mut kept = Vec::new();
-        for (at, key) in slot.iter().copied() {
-            let Entry::Occupied(live) = self.by_key.entry(key) else {
-                continue;
+        let by_key = &mut self.by_key;
+        slot.retain(|&(at, key)| {
+            let Entry::Occupied(live) = by_key.entry(key) else {
+                return false;
             };
             if *live.get() != at {
-                continue;
+                return false;
             }
-            if at <= now {
-                live.remove();
-                fired.push((at, key));
-            } else {
-                kept.push((at, key));
+            if at > now {
+                return true;
             }
-        }
-        self.in_wheel = self.in_wheel + kept.len() - before;
-        // Keep the slot's allocation for the next revolution.
-        let mut slot = slot;
-        slot.clear();
-        slot.extend(kept);
-        self.wheel[(t % SLOTS) as usize] = slot;
+            live.remove();
+            fired.push((at, key));
+            false
+        });
+        self.in_wheel -= before - slot.len();
+        // The slot keeps its allocation for the next revolution.
+        self.wheel[index] = slot;
     }
 }
 
