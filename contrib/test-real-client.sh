@@ -18,6 +18,8 @@
 # Exit 0 only when every run passed.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=contrib/bench-common.sh
+. "$ROOT/contrib/bench-common.sh"  # stop_pid
 PEER=${PEER_DIR:-$ROOT/tests/peer}
 SESSIONS=${SESSIONS:-20}
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
@@ -39,21 +41,10 @@ LNS_PID=""; CAP_PID=""; FR_PID=""; AUX_PIDS=()
 cleanup() {
   for p in "${AUX_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   [ -n "$CAP_PID" ] && kill "$CAP_PID" 2>/dev/null || true
-  if [ -n "$FR_PID" ]; then
-    # FreeRADIUS has been seen to live on after SIGTERM (a CI run left
-    # one for 40 minutes): a grace period, then SIGKILL. A zombie is gone.
-    kill "$FR_PID" 2>/dev/null || true
-    for _ in $(seq 1 50); do
-      [ "$(awk '{print $3}' "/proc/$FR_PID/stat" 2>/dev/null || echo Z)" = Z ] && break
-      sleep 0.1
-    done
-    kill -KILL "$FR_PID" 2>/dev/null || true
-  fi
-  if [ -n "$LNS_PID" ] && kill -0 "$LNS_PID" 2>/dev/null; then
-    kill -QUIT "$LNS_PID" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$LNS_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$LNS_PID" 2>/dev/null || true
-  fi
+  # FreeRADIUS has been seen to live on after SIGTERM (a CI run left one
+  # for 40 minutes): stop_pid gives a grace period, then SIGKILL.
+  stop_pid "$FR_PID" TERM 50
+  stop_pid "$LNS_PID" QUIT 50
   ip netns del "$NS" 2>/dev/null || true
 }
 trap cleanup EXIT
