@@ -363,6 +363,7 @@ impl ControlPlane {
             s.link.open(now);
         }
         s.link.handle_frame(now, ppp);
+        session::trace_frame("in", k, ppp, &s.link);
         self.flush_session(now, k);
     }
 
@@ -671,6 +672,7 @@ impl ControlPlane {
             return;
         };
         while let Some(frame) = s.link.poll_transmit() {
+            session::trace_frame("out", k, &frame, &s.link);
             let mut bytes = vec![0; DATA_HEADER_LEN];
             write_data_header(&mut bytes, peer_tid, s.peer_session);
             bytes.extend_from_slice(&frame);

@@ -51,6 +51,30 @@ pub(super) struct Session {
     pub policy: crate::dataplane::policy::SessionPolicy,
 }
 
+/// One PPP frame in or out of a session, at `debug 5` (l2tpns's "packets"
+/// level): protocol, code and identifier, and the link's phases after it.
+/// Enough to follow a negotiation that stalls under loss.
+pub(super) fn trace_frame(dir: &'static str, k: SessionKey, frame: &[u8], link: &ServerLink) {
+    if !tracing::enabled!(tracing::Level::TRACE) {
+        return;
+    }
+    let parsed = crate::ppp::wire::Frame::parse(frame).ok();
+    let proto = parsed.as_ref().map_or(0, |f| f.protocol());
+    let payload = parsed.as_ref().map_or(&[][..], |f| f.payload());
+    let (code, id) = (payload.first().copied(), payload.get(1).copied());
+    tracing::trace!(
+        tunnel = k.tunnel,
+        session = k.session,
+        proto = format_args!("{proto:#06x}"),
+        ?code,
+        ?id,
+        phase = ?link.phase(),
+        lcp = ?link.lcp_state(),
+        ipcp = ?link.ipcp_state(),
+        "PPP {dir}"
+    );
+}
+
 /// Is `id` exactly `format!("{serial:016X}")`? (No allocation: a DAE
 /// request by Acct-Session-Id scans every session.)
 fn names_serial(id: &str, serial: u64) -> bool {
