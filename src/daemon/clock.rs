@@ -43,6 +43,15 @@ impl Clock {
         now.saturating_duration_since(self.start).as_millis() as u64
     }
 
+    /// The first tick at or after `at` (a deadline kept in ticks is then
+    /// never early).
+    pub fn tick_at(&self, at: Instant) -> u64 {
+        let d = at.saturating_duration_since(self.start);
+        let ms = d.as_millis() as u64;
+        let partial = u64::from(!d.subsec_nanos().is_multiple_of(1_000_000));
+        ms + partial + 1
+    }
+
     pub fn instant_of(&self, tick: u64) -> Instant {
         self.start + Duration::from_millis(tick.saturating_sub(1))
     }
@@ -59,5 +68,16 @@ mod tests {
         c.update(t0 + Duration::from_millis(1500));
         assert_eq!(c.tick(), 1501);
         assert_eq!(c.instant_of(c.tick()), t0 + Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn a_deadline_in_ticks_is_never_early() {
+        let t0 = Instant::now();
+        let c = Clock::new(t0);
+        let on = t0 + Duration::from_millis(1500);
+        assert_eq!(c.instant_of(c.tick_at(on)), on);
+        let between = on + Duration::from_micros(300);
+        assert_eq!(c.tick_at(between), 1502);
+        assert!(c.instant_of(c.tick_at(between)) >= between);
     }
 }

@@ -865,3 +865,33 @@ fn early_ipcp_request_is_answered_after_auth() {
         emit_control_frame(protocol::IPCP, code::CONFIGURE_NAK, 9, &nak)
     );
 }
+
+#[test]
+fn activity_span_only_when_every_deadline_counts_from_activity() {
+    // Negotiating: retransmissions are due whatever the peer sends.
+    let mut p = Pair::new(
+        server_cfg(vec![AuthProto::Pap]),
+        client_cfg(None, true),
+        Policy::Accept([None, None]),
+    );
+    p.server.open(p.now);
+    assert_eq!(p.server.activity_span(), None);
+    // Established: the echo check, counted from the last frame.
+    let mut p = up_pair(vec![AuthProto::Pap], None);
+    assert_eq!(p.server.activity_span(), Some(Duration::from_secs(10)));
+    let deadline = p.server.poll_timeout().unwrap();
+    p.server.note_peer_activity(p.now + Duration::from_secs(3));
+    assert!(p.server.poll_timeout().unwrap() >= deadline + Duration::from_secs(3));
+    // echo_always: echoes come whatever the traffic.
+    let mut cfg = server_cfg(vec![AuthProto::Pap]);
+    cfg.echo_always = true;
+    let mut p = Pair::new(cfg, client_cfg(None, true), Policy::Accept([None, None]));
+    p.start();
+    assert_eq!(p.server.activity_span(), None);
+    // Only the idle check: its span.
+    let mut cfg = server_cfg(vec![AuthProto::Pap]);
+    cfg.echo_interval = Duration::ZERO;
+    let mut p = Pair::new(cfg, client_cfg(None, true), Policy::Accept([None, None]));
+    p.start();
+    assert_eq!(p.server.activity_span(), Some(Duration::from_secs(240)));
+}

@@ -223,6 +223,37 @@ impl ServerLink {
         t
     }
 
+    /// When every deadline this link has left counts from the peer's last
+    /// activity (an established link's echo and idle checks, `echo_always`
+    /// off, nothing retransmitting): the shortest of those spans. Traffic
+    /// stamped at T then puts the link's next deadline no earlier than
+    /// T + span, so a caller that sees newer traffic can wait that long
+    /// without asking the link again (the control plane's echo checks at
+    /// 100,000 sessions, which would otherwise read every busy session's
+    /// link each echo_timeout).
+    pub fn activity_span(&self) -> Option<Duration> {
+        let others = [
+            self.lcp.poll_timeout(),
+            self.ipcp.poll_timeout(),
+            self.auth_deadline,
+        ];
+        let chap = match &self.auth {
+            Auth::Chap(c) => c.poll_timeout(),
+            _ => None,
+        };
+        if !self.keepalive_active()
+            || self.cfg.echo_always
+            || others.iter().any(Option::is_some)
+            || chap.is_some()
+        {
+            return None;
+        }
+        [self.cfg.echo_interval, self.cfg.idle_timeout]
+            .into_iter()
+            .filter(|d| !d.is_zero())
+            .min()
+    }
+
     // ---- commands ----
 
     /// The lower layer is up: start LCP.

@@ -23,6 +23,7 @@ use crate::ppp::server::{ServerConfig, ServerEvent, ServerLink};
 
 mod aaa;
 mod acct_dir;
+pub(super) mod activity_gate;
 pub mod admission;
 mod census;
 pub mod cli;
@@ -145,6 +146,8 @@ pub struct ControlPlane {
     /// accounting_dir, when set.
     acct_dir: Option<Box<acct_dir::AcctDir>>,
     timers: Timers<TimerKey>,
+    /// Beside each established session's timer: its echo check's shortcut.
+    activity_gates: activity_gate::ActivityGates,
     rng: rand::rngs::StdRng,
     clock: Arc<Clock>,
     pub stats: ControlStats,
@@ -197,6 +200,7 @@ impl ControlPlane {
             nsctl_socket: None,
             acct_dir: None,
             timers: Timers::default(),
+            activity_gates: Default::default(),
             rng: rand::rngs::StdRng::from_entropy(),
             clock,
             stats: ControlStats::default(),
@@ -242,7 +246,14 @@ impl ControlPlane {
     }
 
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.timers.next()
+        let sweep = self
+            .activity_gates
+            .next_sweep()
+            .map(|t| self.clock.instant_of(t));
+        match (self.timers.next(), sweep) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Start time in seconds since the Unix epoch (the high half of
@@ -411,31 +422,59 @@ impl ControlPlane {
                 TimerKey::Radius => self.radius_timeout(now),
                 TimerKey::AcctDir => self.acct_dir_tick(now),
                 TimerKey::PluginTimer => self.plugin_timer(now),
-                TimerKey::Session(tid, sid) => {
-                    let k = key(tid, sid);
-                    if let Some(s) = self.sessions.get_mut(&k) {
-                        let last = s
-                            .counters
-                            .last_rx_tick
-                            .load(std::sync::atomic::Ordering::Relaxed);
-                        if last != 0 {
-                            s.link.note_peer_activity(self.clock.instant_of(last));
-                        }
-                        // The user's traffic moved the echo on and nothing
-                        // else is due: only re-arm. With traffic each
-                        // session's timer still comes round every
-                        // echo_timeout for this alone (10,000 a second at
-                        // 100,000 sessions), and the whole pass through
-                        // the link and its events was most of the
-                        // daemon's CPU then.
-                        if let Some(at) = s.link.poll_timeout().filter(|at| *at > now) {
-                            self.timers.set(t, Some(at));
-                            continue;
-                        }
-                        s.link.handle_timeout(now);
-                        self.flush_session(now, k);
-                    }
-                }
+                TimerKey::Session(tid, sid) => self.session_due(now, key(tid, sid)),
+            }
+        }
+        let mut released = Vec::new();
+        // The tick `now` is in (floor): a due tick is then never in the future.
+        let tick = self.clock.ms_at(now) + 1;
+        self.activity_gates.sweep(tick, &mut released);
+        for k in released {
+            self.session_due(now, k);
+        }
+    }
+
+    /// The session's deadline came (its timer, or the activity sweep).
+    fn session_due(&mut self, now: Instant, k: SessionKey) {
+        let Some(s) = self.sessions.get_mut(&k) else {
+            return;
+        };
+        let last = s
+            .counters
+            .last_rx_tick
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if last != 0 {
+            s.link.note_peer_activity(self.clock.instant_of(last));
+        }
+        // The user's traffic moved the echo on and nothing else is due:
+        // only re-arm (the whole pass through the link and its events was
+        // most of the daemon's CPU at 100,000 sessions with traffic).
+        if s.link.poll_timeout().is_some_and(|at| at > now) {
+            self.arm_session(k);
+            return;
+        }
+        s.link.handle_timeout(now);
+        self.flush_session(now, k);
+    }
+
+    /// Wait for the session's next deadline: in the activity sweep when
+    /// every deadline it has counts from the user's traffic (the echo and
+    /// idle checks of an established link), on a timer otherwise.
+    fn arm_session(&mut self, k: SessionKey) {
+        let timer = TimerKey::Session(k.tunnel, k.session);
+        let Some(s) = self.sessions.get(&k) else {
+            return;
+        };
+        let at = s.link.poll_timeout();
+        match (at, s.link.activity_span()) {
+            (Some(at), Some(span)) => {
+                let due = self.clock.tick_at(at);
+                self.activity_gates.hold(k, &s.counters, span, due);
+                self.timers.set(timer, None);
+            }
+            _ => {
+                self.activity_gates.release(k);
+                self.timers.set(timer, at);
             }
         }
     }
@@ -645,12 +684,11 @@ impl ControlPlane {
             }
         }
         if let Some(s) = self.sessions.get_mut(&k) {
-            let at = s.link.poll_timeout();
             if s.link.is_network_up() {
                 // Drained: give back what setup's bursts made the queues grow to.
                 s.link.release_idle_buffers();
             }
-            self.timers.set(TimerKey::Session(k.tunnel, k.session), at);
+            self.arm_session(k);
         }
     }
 

@@ -375,6 +375,7 @@ impl ControlPlane {
         self.buckets_used = self.buckets_used.saturating_sub(s.policy.buckets());
         self.timers
             .set(TimerKey::Session(k.tunnel, k.session), None);
+        self.activity_gates.release(k);
         self.timers.set(TimerKey::Admin(k.tunnel, k.session), None);
         if s.in_dataplane {
             self.emit(Io::Table(TableUpdate::Remove(k)));

@@ -521,3 +521,25 @@ fn upstream_traffic_postpones_the_echoes_and_silence_brings_them() {
     }
     assert!(echoes(&b) > before, "no echo after 12 s of silence");
 }
+
+#[test]
+fn a_silent_sessions_echo_goes_out_within_the_sweep_of_its_due_time() {
+    use crate::daemon::control::activity_gate::SWEEP_EVERY_MS;
+    let mut b = Bench::new("pw");
+    b.come_up();
+    let echoes = |b: &Bench| b.client.as_ref().unwrap().0.stats().echo_requests_received;
+    let before = echoes(&b);
+    let t0 = b.now;
+    while echoes(&b) == before {
+        b.tick(Duration::from_millis(10));
+        assert!(b.now - t0 < Duration::from_secs(12), "no echo in 12 s");
+    }
+    // echo_timeout is 10 s from the last frame (at most t0); the sweep
+    // that finds it due comes within SWEEP_EVERY_MS.
+    let late = b.now - t0;
+    assert!(
+        late <= Duration::from_millis(10_000 + SWEEP_EVERY_MS + 20),
+        "{late:?}"
+    );
+    assert!(late >= Duration::from_millis(9_000), "{late:?}");
+}
