@@ -419,7 +419,7 @@ fn removed_session_is_passed_and_comes_back_with_zeroed_counters() {
             reply.len(),
             "before removal, down",
         );
-        let old_slot = lab.fp.slot_counters(A).expect("slot");
+        let (_, old_slot) = lab.fp.slot_counters(A).expect("slot");
 
         lab.fp.remove(A);
         assert!(lab.fp.slot_counters(A).is_none());
@@ -445,7 +445,7 @@ fn removed_session_is_passed_and_comes_back_with_zeroed_counters() {
         // Capacity is exactly the standard sessions: A's old slot is the
         // only free one, so it comes back, and must come back zeroed.
         lab.fp.upsert(&a).expect("upsert again");
-        let new_slot = lab.fp.slot_counters(A).expect("slot");
+        let (_, new_slot) = lab.fp.slot_counters(A).expect("slot");
         assert!(std::ptr::eq(old_slot, new_slot), "the freed slot is reused");
         assert_eq!(lab.forwarded(A), [0; 4], "a reused slot starts from zero");
         forward(lab, Up, &from_a, A, inner.len(), "after upsert, up");

@@ -62,8 +62,14 @@ pub struct FastSessions {
     pub stats: Arc<FastStats>,
     /// What the programs forwarded for sessions no longer in the maps.
     forwarded_gone: [u64; 4],
-    /// The sessions in the maps.
-    sessions: HashMap<SessionKey, Held>,
+    /// The sessions in the maps, with their counter slot (None: the
+    /// counters map could not be read).
+    sessions: HashMap<SessionKey, Option<u32>>,
+    /// Per counter slot, the session in it: in slot order, so that the
+    /// once-a-second pass reads the programs' counters front to back
+    /// (in the map's order it was a cache miss a session, most of the
+    /// daemon's CPU at 100,000 sessions with traffic).
+    by_slot: Vec<Option<Held>>,
     /// Upserts the maps refused (full, or a kernel error): those sessions
     /// take the userspace path.
     pub refused: u64,
@@ -118,6 +124,7 @@ pub fn start(cfg: &Config, tun: &Tun) -> Result<Option<FastSessions>, String> {
                 stats: Arc::default(),
                 forwarded_gone: [0; 4],
                 sessions: HashMap::new(),
+                by_slot: Vec::new(),
                 refused: 0,
                 next_stamp: Instant::now(),
                 follow_interfaces: cfg.bpf_interfaces.is_empty(),
@@ -136,13 +143,13 @@ pub fn start(cfg: &Config, tun: &Tun) -> Result<Option<FastSessions>, String> {
     }
 }
 
-/// A session in the maps: its counters, its slot in the programs' counter
-/// map (kept, so the once-a-second pass over 100,000 sessions reads each
-/// slot once and looks nothing up), and the upstream packet count last
-/// seen there (for the idle stamp).
+/// A session in a counter slot: its counters, the slot in the programs'
+/// counter map (kept, so the once-a-second pass over 100,000 sessions
+/// looks nothing up), and the upstream packet count last seen there (for
+/// the idle stamp).
 struct Held {
     counters: Arc<SessionCounters>,
-    slot: Option<&'static FastCounters>,
+    slot: &'static FastCounters,
     seen_up: u64,
 }
 
@@ -154,15 +161,23 @@ impl FastSessions {
                 Some(s) => match self.path.upsert(&s) {
                     Ok(()) => {
                         let slot = self.path.slot_counters(e.key);
-                        if let Some(slot) = slot {
-                            e.counters.attach_fast(slot);
+                        let index = slot.map(|(i, _)| i);
+                        if let Some(Some(old)) = self.sessions.insert(e.key, index) {
+                            self.vacate(old);
                         }
-                        let held = Held {
-                            counters: e.counters.clone(),
-                            slot,
-                            seen_up: slot.map_or(0, |f| f.up_packets.load(Relaxed)),
-                        };
-                        self.sessions.insert(e.key, held);
+                        if let Some((i, slot)) = slot {
+                            e.counters.attach_fast(slot);
+                            let held = Held {
+                                counters: e.counters.clone(),
+                                slot,
+                                seen_up: slot.up_packets.load(Relaxed),
+                            };
+                            let i = i as usize;
+                            if self.by_slot.len() <= i {
+                                self.by_slot.resize_with(i + 1, || None);
+                            }
+                            self.by_slot[i] = Some(held);
+                        }
                     }
                     Err(err) => {
                         self.refused += 1;
@@ -184,15 +199,23 @@ impl FastSessions {
     /// The session leaves the maps; what the programs counted joins the
     /// userspace counts.
     fn take_out(&mut self, k: SessionKey) {
-        if let Some(held) = self.sessions.remove(&k) {
+        if let Some(index) = self.sessions.remove(&k) {
             // Read the slot after the maps forget the session, so a packet
             // counted in between is not lost (the slot rests FIFO before
             // its next session: a program run already past the lookup
             // finishes long before).
             self.path.remove(k);
-            if let Some(slot) = held.slot {
-                add(&mut self.forwarded_gone, slot);
+            if let Some(i) = index {
+                self.vacate(i);
             }
+        }
+    }
+
+    /// The slot's session leaves it: what it counted joins the userspace
+    /// counts.
+    fn vacate(&mut self, i: u32) {
+        if let Some(held) = self.by_slot.get_mut(i as usize).and_then(Option::take) {
+            add(&mut self.forwarded_gone, held.slot);
             held.counters.detach_fast();
         }
     }
@@ -211,10 +234,8 @@ impl FastSessions {
         }
         // One pass: each slot's line is read once for both jobs.
         let mut forwarded = self.forwarded_gone;
-        for held in self.sessions.values_mut() {
-            let Some(slot) = held.slot else {
-                continue;
-            };
+        for held in self.by_slot.iter_mut().flatten() {
+            let slot = held.slot;
             add(&mut forwarded, slot);
             let n = slot.up_packets.load(Relaxed);
             if n != held.seen_up {
@@ -260,8 +281,8 @@ impl FastSessions {
     /// status line, so those agree with what was forwarded to the instant.
     pub fn refresh_stats(&self) {
         let mut forwarded = self.forwarded_gone;
-        for slot in self.sessions.values().filter_map(|h| h.slot) {
-            add(&mut forwarded, slot);
+        for held in self.by_slot.iter().flatten() {
+            add(&mut forwarded, held.slot);
         }
         self.publish(forwarded);
     }

@@ -345,7 +345,8 @@ impl Lab<'_> {
         let c = self
             .fp
             .slot_counters(k)
-            .unwrap_or_else(|| panic!("{k:?} has no slot"));
+            .unwrap_or_else(|| panic!("{k:?} has no slot"))
+            .1;
         self.forwarded_slot(c)
     }
 

@@ -224,9 +224,11 @@ impl FastPath {
         self.table.remove(&mut self.maps, key);
     }
 
-    /// The session's traffic counters, zeroed when it entered the fast path.
-    pub fn slot_counters(&self, key: SessionKey) -> Option<&'static FastCounters> {
-        self.table.slot(key).and_then(|s| self.maps.counters(s))
+    /// The session's counter slot and its traffic counters, zeroed when it
+    /// entered the fast path.
+    pub fn slot_counters(&self, key: SessionKey) -> Option<(u32, &'static FastCounters)> {
+        let slot = self.table.slot(key)?;
+        self.maps.counters(slot).map(|c| (slot, c))
     }
 
     /// Packets handed on to userspace, per reason, summed over CPUs.
