@@ -45,6 +45,7 @@
 # pairs) and RATIO lines: each LNS against l2tpns at the same session
 # count, and each LNS's 100,000-session figure against its 1,000 (the
 # issue's "flat"). Needs root, freeradius, and l2tpns for its runs.
+# OURS_BIN: run that build of our daemon instead of this tree's (A/B).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"

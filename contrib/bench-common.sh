@@ -2,11 +2,12 @@
 # every side-by-side run with Debian's l2tpns 2.4.1 needs, in one place.
 
 # bench_build: the release binaries, built if need be; sets OURS (the
-# daemon) and LOADGEN.
+# daemon) and LOADGEN. OURS_BIN: another build of the daemon to run
+# instead (an A/B of two commits in one sitting).
 bench_build() {
   cargo build --release --bins >/dev/null 2>&1 || cargo build --release --bins
   local target=${CARGO_TARGET_DIR:-$ROOT/target}
-  OURS=$target/release/l2tpns
+  OURS=${OURS_BIN:-$target/release/l2tpns}
   LOADGEN=$target/release/l2tpns-loadgen
 }
 
