@@ -9,7 +9,6 @@
 //! path before the workers, as they reach the steering map: a removed
 //! session leaves the kernel's maps before its address can be given again.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -19,10 +18,11 @@ use tracing::{debug, info, warn};
 
 use crate::config::startup::DataPath;
 use crate::config::Config;
-use crate::dataplane::session_table::{SessionCounters, SessionEntry, SessionKey, TableUpdate};
+use crate::dataplane::session_table::{SessionEntry, SessionKey, TableUpdate};
 use crate::tun::Tun;
 
-use super::fastpath::{ifindex, FastCounters, FastPath, FastPathConfig, FastSession, PassReason};
+use super::fast_slots::SlotHolders;
+use super::fastpath::{ifindex, FastPath, FastPathConfig, FastSession, PassReason};
 
 /// Sessions in the fast path at once when max_sessions is 0 (no limit);
 /// the rest take the userspace path. Sizes the maps and the counter slots.
@@ -60,16 +60,8 @@ impl FastStats {
 pub struct FastSessions {
     path: FastPath,
     pub stats: Arc<FastStats>,
-    /// What the programs forwarded for sessions no longer in the maps.
-    forwarded_gone: [u64; 4],
-    /// The sessions in the maps, with their counter slot (None: the
-    /// counters map could not be read).
-    sessions: HashMap<SessionKey, Option<u32>>,
-    /// Per counter slot, the session in it: in slot order, so that the
-    /// once-a-second pass reads the programs' counters front to back
-    /// (in the map's order it was a cache miss a session, most of the
-    /// daemon's CPU at 100,000 sessions with traffic).
-    by_slot: Vec<Option<Held>>,
+    /// The sessions in the maps and their counter slots.
+    holders: SlotHolders,
     /// Upserts the maps refused (full, or a kernel error): those sessions
     /// take the userspace path.
     pub refused: u64,
@@ -122,9 +114,7 @@ pub fn start(cfg: &Config, tun: &Tun) -> Result<Option<FastSessions>, String> {
             Ok(Some(FastSessions {
                 path,
                 stats: Arc::default(),
-                forwarded_gone: [0; 4],
-                sessions: HashMap::new(),
-                by_slot: Vec::new(),
+                holders: SlotHolders::default(),
                 refused: 0,
                 next_stamp: Instant::now(),
                 follow_interfaces: cfg.bpf_interfaces.is_empty(),
@@ -143,16 +133,6 @@ pub fn start(cfg: &Config, tun: &Tun) -> Result<Option<FastSessions>, String> {
     }
 }
 
-/// A session in a counter slot: its counters, the slot in the programs'
-/// counter map (kept, so the once-a-second pass over 100,000 sessions
-/// looks nothing up), and the upstream packet count last seen there (for
-/// the idle stamp).
-struct Held {
-    counters: Arc<SessionCounters>,
-    slot: &'static FastCounters,
-    seen_up: u64,
-}
-
 impl FastSessions {
     /// Apply one table update to the maps (before the workers see it).
     pub fn update(&mut self, u: &TableUpdate) {
@@ -161,23 +141,7 @@ impl FastSessions {
                 Some(s) => match self.path.upsert(&s) {
                     Ok(()) => {
                         let slot = self.path.slot_counters(e.key);
-                        let index = slot.map(|(i, _)| i);
-                        if let Some(Some(old)) = self.sessions.insert(e.key, index) {
-                            self.vacate(old);
-                        }
-                        if let Some((i, slot)) = slot {
-                            e.counters.attach_fast(slot);
-                            let held = Held {
-                                counters: e.counters.clone(),
-                                slot,
-                                seen_up: slot.up_packets.load(Relaxed),
-                            };
-                            let i = i as usize;
-                            if self.by_slot.len() <= i {
-                                self.by_slot.resize_with(i + 1, || None);
-                            }
-                            self.by_slot[i] = Some(held);
-                        }
+                        self.holders.enter(e.key, slot, &e.counters);
                     }
                     Err(err) => {
                         self.refused += 1;
@@ -199,25 +163,8 @@ impl FastSessions {
     /// The session leaves the maps; what the programs counted joins the
     /// userspace counts.
     fn take_out(&mut self, k: SessionKey) {
-        if let Some(index) = self.sessions.remove(&k) {
-            // Read the slot after the maps forget the session, so a packet
-            // counted in between is not lost (the slot rests FIFO before
-            // its next session: a program run already past the lookup
-            // finishes long before).
-            self.path.remove(k);
-            if let Some(i) = index {
-                self.vacate(i);
-            }
-        }
-    }
-
-    /// The slot's session leaves it: what it counted joins the userspace
-    /// counts.
-    fn vacate(&mut self, i: u32) {
-        if let Some(held) = self.by_slot.get_mut(i as usize).and_then(Option::take) {
-            add(&mut self.forwarded_gone, held.slot);
-            held.counters.detach_fast();
-        }
+        let path = &mut self.path;
+        self.holders.leave(k, || path.remove(k));
     }
 
     /// Stamp `last_rx_tick` (idle timeout, LCP echo) of the sessions whose
@@ -232,17 +179,7 @@ impl FastSessions {
             self.next_scan = now + SCAN_EVERY;
             self.attach_new_interfaces();
         }
-        // One pass: each slot's line is read once for both jobs.
-        let mut forwarded = self.forwarded_gone;
-        for held in self.by_slot.iter_mut().flatten() {
-            let slot = held.slot;
-            add(&mut forwarded, slot);
-            let n = slot.up_packets.load(Relaxed);
-            if n != held.seen_up {
-                held.seen_up = n;
-                held.counters.last_rx_tick.store(tick, Relaxed);
-            }
-        }
+        let forwarded = self.holders.stamp(tick);
         self.publish(forwarded);
     }
 
@@ -280,11 +217,7 @@ impl FastSessions {
     /// Sum the programs' counters into `stats` now: before a scrape or a
     /// status line, so those agree with what was forwarded to the instant.
     pub fn refresh_stats(&self) {
-        let mut forwarded = self.forwarded_gone;
-        for held in self.by_slot.iter().flatten() {
-            add(&mut forwarded, held.slot);
-        }
-        self.publish(forwarded);
+        self.publish(self.holders.forwarded());
     }
 
     fn publish(&self, forwarded: [u64; 4]) {
@@ -292,20 +225,13 @@ impl FastSessions {
         for (a, v) in st.forwarded.iter().zip(forwarded) {
             a.store(v, Relaxed);
         }
-        st.sessions.store(self.sessions.len() as u64, Relaxed);
+        st.sessions.store(self.holders.len() as u64, Relaxed);
         st.refused.store(self.refused, Relaxed);
         for (r, n) in self.path.passed() {
             if let Some(a) = st.passed.get(r as usize) {
                 a.store(n, Relaxed);
             }
         }
-    }
-}
-
-fn add(sum: &mut [u64; 4], c: &FastCounters) {
-    let v = [&c.up_packets, &c.up_bytes, &c.down_packets, &c.down_bytes];
-    for (s, a) in sum.iter_mut().zip(v) {
-        *s += a.load(Relaxed);
     }
 }
 

@@ -7,6 +7,7 @@ pub mod cli_io;
 pub mod clock;
 pub mod control;
 pub mod fast_sessions;
+mod fast_slots;
 pub mod fastpath;
 pub mod id_pool;
 pub mod io_driver;
