@@ -28,6 +28,7 @@ const SLOT_NANOS: u128 = 1 << 23;
 /// retransmissions and PPP restart timers all fit; HELLOs and session
 /// timeouts wait in the ordered set).
 const SLOTS: u64 = 4096;
+const WORDS: usize = (SLOTS / 64) as usize;
 
 pub struct Timers<K: Copy + Ord + Hash> {
     /// Each key's live deadline: the truth the slots are checked against.
@@ -38,6 +39,10 @@ pub struct Timers<K: Copy + Ord + Hash> {
     wheel: Vec<Vec<(Instant, K)>>,
     /// Entries in the wheel, replaced ones included.
     in_wheel: usize,
+    /// A bit per slot with anything in it: `next()` finds the first in a
+    /// few words instead of walking up to 4,096 slots (once per loop pass
+    /// of the daemon and the load generator, whose timers are sparse).
+    occupied: [u64; WORDS],
     /// Deadlines a revolution or more past `cursor`.
     far: BTreeSet<(Instant, K)>,
     /// Tick 0; set by the first deadline.
@@ -54,6 +59,7 @@ impl<K: Copy + Ord + Hash> Default for Timers<K> {
             by_key: FxHashMap::default(),
             wheel: (0..SLOTS).map(|_| Vec::new()).collect(),
             in_wheel: 0,
+            occupied: [0; WORDS],
             far: BTreeSet::new(),
             origin: None,
             cursor: 0,
@@ -108,13 +114,9 @@ impl<K: Copy + Ord + Hash> Timers<K> {
         // The first slot with anything in it holds the earliest (skipped
         // when the wheel is empty: a few far deadlines, an idle daemon).
         let in_wheel = (self.in_wheel > 0)
-            .then(|| {
-                (0..SLOTS)
-                    .map(|i| &self.wheel[((self.cursor + i) % SLOTS) as usize])
-                    .find(|slot| !slot.is_empty())
-                    .and_then(|slot| slot.iter().map(|(at, _)| *at).min())
-            })
-            .flatten();
+            .then(|| self.first_occupied())
+            .flatten()
+            .and_then(|i| self.wheel[i].iter().map(|(at, _)| *at).min());
         let far = self.far.first().map(|(at, _)| *at);
         let next = in_wheel.into_iter().chain(far).min();
         self.hint.set(next);
@@ -128,7 +130,11 @@ impl<K: Copy + Ord + Hash> Timers<K> {
             return Vec::new();
         };
         let end = tick(origin, now);
-        self.hint.set(None);
+        // Taking deadlines away leaves a lower bound one still; only one
+        // that is due now is worked out again.
+        if self.hint.get().is_some_and(|h| h <= now) {
+            self.hint.set(None);
+        }
         loop {
             if self.in_wheel == 0 {
                 // Nothing to read on the way: jump to the set's first.
@@ -157,12 +163,37 @@ impl<K: Copy + Ord + Hash> Timers<K> {
         self.by_key.is_empty()
     }
 
+    /// The first slot with anything in it, from the cursor's round the
+    /// wheel: the earliest ticks first.
+    fn first_occupied(&self) -> Option<usize> {
+        let start = (self.cursor % SLOTS) as usize;
+        let (w0, b0) = (start / 64, start % 64);
+        let here = self.occupied[w0] & (!0u64 << b0);
+        if here != 0 {
+            return Some(w0 * 64 + here.trailing_zeros() as usize);
+        }
+        for i in 1..=WORDS {
+            let w = (w0 + i) % WORDS;
+            let mut bits = self.occupied[w];
+            if i == WORDS {
+                // Round to the cursor's own word: the slots before it.
+                bits &= !(!0u64 << b0);
+            }
+            if bits != 0 {
+                return Some(w * 64 + bits.trailing_zeros() as usize);
+            }
+        }
+        None
+    }
+
     /// Into the wheel if within a revolution of the cursor, else the set.
     fn place(&mut self, at: Instant, key: K) {
         let origin = *self.origin.get_or_insert(at);
         let t = tick(origin, at).max(self.cursor);
         if t < self.cursor + SLOTS {
-            self.wheel[(t % SLOTS) as usize].push((at, key));
+            let i = (t % SLOTS) as usize;
+            self.wheel[i].push((at, key));
+            self.occupied[i / 64] |= 1 << (i % 64);
             self.in_wheel += 1;
         } else {
             self.far.insert((at, key));
@@ -203,6 +234,9 @@ impl<K: Copy + Ord + Hash> Timers<K> {
             false
         });
         self.in_wheel -= before - slot.len();
+        if slot.is_empty() {
+            self.occupied[index / 64] &= !(1 << (index % 64));
+        }
         // The slot keeps its allocation for the next revolution.
         self.wheel[index] = slot;
     }
@@ -292,6 +326,27 @@ mod tests {
         assert_eq!(t.deadline(3), s(5000));
         assert_eq!(t.expired(t0 + Duration::from_secs(6)), vec![3]);
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn next_finds_the_first_slot_round_the_wheel() {
+        let t0 = Instant::now();
+        let mut t = Timers::default();
+        t.set(0u32, Some(t0));
+        // Move the cursor two thirds of the way round.
+        let now = t0 + Duration::from_secs(22);
+        assert_eq!(t.expired(now), vec![0]);
+        // 33 s ahead: in a slot behind the cursor's index (wrapped).
+        let late = now + Duration::from_secs(33);
+        t.set(1, Some(late));
+        assert_eq!(t.next(), Some(late));
+        let soon = now + Duration::from_millis(1003);
+        t.set(2, Some(soon));
+        assert_eq!(t.next(), Some(soon));
+        assert_eq!(t.expired(soon), vec![2]);
+        assert_eq!(t.next(), Some(late));
+        assert_eq!(t.expired(late), vec![1]);
+        assert_eq!(t.next(), None);
     }
 
     /// Against the obvious model: random sets, clears and clock steps.
