@@ -123,6 +123,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__type(key, struct up_key);
 	__type(value, struct up_value);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 1);
 } up_sessions SEC(".maps");
 
