@@ -128,10 +128,7 @@ mod tests {
     use super::*;
 
     fn key(s: u16) -> SessionKey {
-        SessionKey {
-            tunnel: 1,
-            session: s,
-        }
+        SessionKey::from_nas_port(1 << 16 | u32::from(s))
     }
 
     fn slot() -> &'static FastCounters {

@@ -158,10 +158,17 @@ mod tests {
     use super::*;
 
     fn key(s: u16) -> SessionKey {
-        SessionKey {
-            tunnel: 1,
-            session: s,
+        super::super::key(1, s)
+    }
+
+    /// `n` sessions held for 1 s spans, due 37 ms apart from 1 s on.
+    fn staggered(c: &[Arc<SessionCounters>]) -> ActivityGates {
+        let mut g = ActivityGates::default();
+        for (i, c) in c.iter().enumerate() {
+            let due = 1_000 + 37 * i as u64;
+            g.hold(key(i as u16), c, Duration::from_secs(1), due);
         }
+        g
     }
 
     fn swept(g: &mut ActivityGates, now: u64) -> Vec<SessionKey> {
@@ -232,15 +239,7 @@ mod tests {
         let c: Vec<_> = (0..n)
             .map(|_| Arc::new(SessionCounters::default()))
             .collect();
-        let mut g = ActivityGates::default();
-        for i in 0..n {
-            g.hold(
-                key(i),
-                &c[i as usize],
-                Duration::from_secs(1),
-                1_000 + 37 * u64::from(i),
-            );
-        }
+        let mut g = staggered(&c);
         // Every third session has traffic at 1 s.
         for i in (0..n).step_by(3) {
             c[i as usize].last_rx_tick.store(1_000, Relaxed);
@@ -258,15 +257,7 @@ mod tests {
         for c in &c {
             c.last_rx_tick.store(0, Relaxed);
         }
-        let mut g = ActivityGates::default();
-        for i in 0..n {
-            g.hold(
-                key(i),
-                &c[i as usize],
-                Duration::from_secs(1),
-                1_000 + 37 * u64::from(i),
-            );
-        }
+        let mut g = staggered(&c);
         for i in (0..n).step_by(3) {
             c[i as usize].last_rx_tick.store(1_000, Relaxed);
         }
