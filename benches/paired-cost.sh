@@ -46,6 +46,11 @@
 # count, and each LNS's 100,000-session figure against its 1,000 (the
 # issue's "flat"). Needs root, freeradius, and l2tpns for its runs.
 # OURS_BIN: run that build of our daemon instead of this tree's (A/B).
+# BPF_STATS=1: also the kernel's own count of our programs' run time
+# (kernel.bpf_stats_enabled, on for the run and put back after), as ns per
+# program run in each window (prog_ns_per_run): what the fast path's
+# programs cost, undisturbed by the generator's noise (its two clock
+# reads a run included).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -61,6 +66,7 @@ LOGIN_CONCURRENCY=${LOGIN_CONCURRENCY:-200}
 LNS_CPU=${LNS_CPU:-1}
 GEN_CPU=${GEN_CPU:-0}
 RX_INTERVAL_US=${RX_INTERVAL_US:-1000}
+BPF_STATS=${BPF_STATS:-0}
 command -v freeradius >/dev/null || { echo "apt-get install freeradius freeradius-utils" >&2; exit 1; }
 case " $LNSES " in *" l2tpns "*) command -v /usr/sbin/l2tpns >/dev/null || { echo "apt-get install l2tpns" >&2; exit 1; } ;; esac
 NS=pa-pc$$
@@ -85,9 +91,35 @@ cleanup() {
   [ -n "$FR_PID" ] && kill "$FR_PID" 2>/dev/null || true
   for p in "${DECOY_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   ip netns del "$NS" 2>/dev/null || true
+  [ -z "${OLD_BPF_STATS:-}" ] || sysctl -qw kernel.bpf_stats_enabled="$OLD_BPF_STATS"
   echo "logs kept in $RUN" >&2
 }
 trap cleanup EXIT
+if [ "$BPF_STATS" = 1 ]; then
+  OLD_BPF_STATS=$(sysctl -n kernel.bpf_stats_enabled)
+  sysctl -qw kernel.bpf_stats_enabled=1
+fi
+
+# prog_time: run_time_ns and run_cnt summed over the BPF programs the LNS
+# holds ("0 0" for none: l2tpns, the userspace path, BPF_STATS unset).
+prog_time() {
+  local fd t=0 c=0 rt rc
+  if [ "$BPF_STATS" = 1 ] && [ -n "$LNS_PID" ]; then
+    for fd in /proc/"$LNS_PID"/fd/*; do
+      [ "$(readlink "$fd" 2>/dev/null)" = "anon_inode:bpf-prog" ] || continue
+      read -r rt rc <<< "$(awk '/^run_time_ns/ { t = $2 } /^run_cnt/ { c = $2 } END { printf "%s %s\n", t == "" ? 0 : t, c == "" ? 0 : c }' "/proc/$LNS_PID/fdinfo/${fd##*/}" 2>/dev/null || echo 0 0)"
+      t=$((t + rt)); c=$((c + rc))
+    done
+  fi
+  echo "$t $c"
+}
+
+# ns_per_run BEFORE AFTER: prog_time's difference as ns a run ("-": none).
+ns_per_run() {
+  local t0 c0 t1 c1
+  read -r t0 c0 <<< "$1"; read -r t1 c1 <<< "$2"
+  if [ $((c1 - c0)) -gt 0 ]; then echo $(( (t1 - t0) / (c1 - c0) )); else echo -; fi
+}
 
 bench_netns "$NS"
 ip netns exec "$NS" sysctl -qw net.ipv4.conf.lo.forwarding=1 net.ipv4.conf.lo.accept_local=1 net.ipv4.conf.lo.route_localnet=1
@@ -141,7 +173,7 @@ per_pkt() { echo "scale=3; $1 * 1000000 / ($RATE * $2)" | bc; }
 stats() { tr ' ' '\n' <<< "$1" | { grep -E '^-?[0-9.]+$' || true; } | sort -g |
   awk '{ a[NR] = $1 } END { if (NR) printf "%s %s %s\n", a[int((NR + 1) / 2)], a[1], a[NR]; else print "- - -" }'; }
 
-declare -A ADDED OWN
+declare -A ADDED OWN PROG
 # paired NAME SESSIONS DIR SIZE POOL
 paired() {
   local name=$1 n=$2 dir=$3 size=$4 pool=$5 tag="$1-$2-$3-$4"
@@ -181,16 +213,24 @@ paired() {
   # CPU (the sink up, the load generator's LAC down) is taken in the same
   # windows: on a network it is another host.
   local rx=$lg i f b d fr br dr med lo hi list="" own_list="" prev prev_rx
+  local p0 p1 pf_prev pf pb prog="" prog_f="" prog_b=""
   [ "$dir" = up ] && rx=${AUX_PIDS[0]}
-  read -r prev prev_rx <<< "$(machine_busy "$w" "$rx")"
+  p0=$(prog_time); read -r prev prev_rx <<< "$(machine_busy "$w" "$rx")"; p1=$(prog_time)
+  pf_prev=$(ns_per_run "$p0" "$p1")
   for i in $(seq 1 "$PAIRS"); do
-    drop on "$switch"; read -r b br <<< "$(machine_busy "$w" "$rx")"; drop off "$switch"
-    read -r f fr <<< "$(machine_busy "$w" "$rx")"
+    drop on "$switch"; p0=$(prog_time); read -r b br <<< "$(machine_busy "$w" "$rx")"; p1=$(prog_time); drop off "$switch"
+    pb=$(ns_per_run "$p0" "$p1")
+    p0=$(prog_time); read -r f fr <<< "$(machine_busy "$w" "$rx")"; p1=$(prog_time)
+    pf=$(ns_per_run "$p0" "$p1")
+    if [ "$BPF_STATS" = 1 ]; then
+      prog=" prog_ns_per_run=$pf_prev,$pb,$pf"; prog_f+=" $pf_prev $pf"; prog_b+=" $pb"
+    fi
+    pf_prev=$pf
     d=$(per_pkt "$(echo "scale=6; ($prev + $f) / 2 - $b" | bc)" "$w")
     dr=$(per_pkt "$(echo "scale=6; ($prev + $f - $prev_rx - $fr) / 2 - $b + $br" | bc)" "$w")
     list+=" $d"; own_list+=" $dr"
     echo "PAIR lns=$name sessions=$n dir=$dir size=$size pair=$i forwarded_us_per_pkt=$(per_pkt "$prev" "$w"),$(per_pkt "$f" "$w")" \
-         "dropped_us_per_pkt=$(per_pkt "$b" "$w") added_us_per_pkt=$d receiver_us_per_pkt=$(per_pkt "$fr" "$w") added_without_receiver_us_per_pkt=$dr"
+         "dropped_us_per_pkt=$(per_pkt "$b" "$w") added_us_per_pkt=$d receiver_us_per_pkt=$(per_pkt "$fr" "$w") added_without_receiver_us_per_pkt=$dr$prog"
     prev=$f; prev_rx=$fr
   done
   wait "$lg" || true
@@ -200,9 +240,13 @@ paired() {
   read -r med lo hi <<< "$(stats "$list")"
   ADDED[$name,$n,$dir,$size]=$med
   OWN[$name,$n,$dir,$size]=$own
+  if [ -n "$prog_f" ]; then
+    PROG[$name,$n,$dir,$size]=$(stats "$prog_f" | cut -d' ' -f1)
+    prog=" prog_ns_per_run_forwarded=${PROG[$name,$n,$dir,$size]} prog_ns_per_run_dropped=$(stats "$prog_b" | cut -d' ' -f1)"
+  fi
   st=$(echo "$s" | grep -o '\bup=[0-9]*' | head -1)
   echo "PAIRED lns=$name sessions=$n dir=$dir size=$size pairs=$PAIRS window_s=$w added_us_per_pkt=$med min=$lo max=$hi added_without_receiver_us_per_pkt=$own sessions_$st" \
-       "$(echo "$t" | grep -o '\b\(up\|down\)_\(sent\|received\)=[0-9]*' | paste -sd' ') result=$(echo "$s" | grep -o 'result=[^ ]*' | cut -d= -f2)"
+       "$(echo "$t" | grep -o '\b\(up\|down\)_\(sent\|received\)=[0-9]*' | paste -sd' ') result=$(echo "$s" | grep -o 'result=[^ ]*' | cut -d= -f2)$prog"
 }
 
 for lns in $LNSES; do
@@ -251,7 +295,8 @@ for dir in $DIRS; do
         echo "RATIO paired_flat dir=$dir size=$size lns=$name sessions_$first=${ADDED[$name,$first,$dir,$size]}" \
              "sessions_$n=${ADDED[$name,$n,$dir,$size]} ratio=$(ratio "${ADDED[$name,$n,$dir,$size]}" "${ADDED[$name,$first,$dir,$size]}")" \
              "without_receiver: sessions_$first=${OWN[$name,$first,$dir,$size]} sessions_$n=${OWN[$name,$n,$dir,$size]}" \
-             "ratio=$(ratio "${OWN[$name,$n,$dir,$size]}" "${OWN[$name,$first,$dir,$size]}")"
+             "ratio=$(ratio "${OWN[$name,$n,$dir,$size]}" "${OWN[$name,$first,$dir,$size]}")" \
+             "${PROG[$name,$n,$dir,$size]:+programs: sessions_$first=${PROG[$name,$first,$dir,$size]:-} sessions_$n=${PROG[$name,$n,$dir,$size]} ratio=$(ratio "${PROG[$name,$n,$dir,$size]}" "${PROG[$name,$first,$dir,$size]:-0}")}"
       done
     done
   done
