@@ -146,7 +146,8 @@ pub struct ControlPlane {
     /// accounting_dir, when set.
     acct_dir: Option<Box<acct_dir::AcctDir>>,
     timers: Timers<TimerKey>,
-    /// Beside each established session's timer: its echo check's shortcut.
+    /// Established sessions whose every deadline counts from the user's
+    /// traffic: swept instead of timed (activity_gate).
     activity_gates: activity_gate::ActivityGates,
     rng: rand::rngs::StdRng,
     clock: Arc<Clock>,
