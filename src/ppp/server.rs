@@ -205,7 +205,19 @@ impl ServerLink {
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let mut t = [
+        let mut t = self.protocol_deadline();
+        if self.keepalive_active() {
+            t = min_opt(t, self.next_echo());
+            t = min_opt(t, self.idle_deadline());
+        }
+        t
+    }
+
+    /// The deadlines that do not count from the peer's activity: the
+    /// automata's restart timers, the authentication deadline and a CHAP
+    /// Challenge's retransmission.
+    fn protocol_deadline(&self) -> Option<Instant> {
+        let t = [
             self.lcp.poll_timeout(),
             self.ipcp.poll_timeout(),
             self.auth_deadline,
@@ -213,14 +225,10 @@ impl ServerLink {
         .into_iter()
         .flatten()
         .min();
-        if let Auth::Chap(c) = &self.auth {
-            t = min_opt(t, c.poll_timeout());
+        match &self.auth {
+            Auth::Chap(c) => min_opt(t, c.poll_timeout()),
+            _ => t,
         }
-        if self.keepalive_active() {
-            t = min_opt(t, self.next_echo());
-            t = min_opt(t, self.idle_deadline());
-        }
-        t
     }
 
     /// When every deadline this link has left counts from the peer's last
@@ -232,20 +240,7 @@ impl ServerLink {
     /// 100,000 sessions, which would otherwise read every busy session's
     /// link each echo_timeout).
     pub fn activity_span(&self) -> Option<Duration> {
-        let others = [
-            self.lcp.poll_timeout(),
-            self.ipcp.poll_timeout(),
-            self.auth_deadline,
-        ];
-        let chap = match &self.auth {
-            Auth::Chap(c) => c.poll_timeout(),
-            _ => None,
-        };
-        if !self.keepalive_active()
-            || self.cfg.echo_always
-            || others.iter().any(Option::is_some)
-            || chap.is_some()
-        {
+        if !self.keepalive_active() || self.cfg.echo_always || self.protocol_deadline().is_some() {
             return None;
         }
         [self.cfg.echo_interval, self.cfg.idle_timeout]
