@@ -109,7 +109,7 @@ impl ActivityGates {
         }
         self.last_sweep = now;
         let mut earliest = u64::MAX;
-        let mut released = Vec::new();
+        let first = out.len();
         const CHUNK: usize = 16;
         for (c, dues) in self.due.chunks_mut(CHUNK).enumerate() {
             // Most chunks have nothing due: one branch-free pass over them
@@ -132,13 +132,12 @@ impl ActivityGates {
                     *due = moved;
                     earliest = earliest.min(moved);
                 } else {
-                    released.push(h.key);
+                    out.push(h.key);
                 }
             }
         }
-        for k in released {
+        for &k in &out[first..] {
             self.release(k);
-            out.push(k);
         }
         self.next_sweep = if self.held.is_empty() {
             0
