@@ -117,8 +117,7 @@ impl SlotHolders {
 }
 
 fn add(sum: &mut [u64; 4], c: &FastCounters) {
-    let v = [&c.up_packets, &c.up_bytes, &c.down_packets, &c.down_bytes];
-    for (s, a) in sum.iter_mut().zip(v) {
+    for (s, a) in sum.iter_mut().zip(c.all()) {
         *s += a.load(Relaxed);
     }
 }

@@ -29,7 +29,8 @@ impl FastCounters {
         }
     }
 
-    fn all(&self) -> [&AtomicU64; 4] {
+    /// Up packets, up bytes, down packets, down bytes.
+    pub fn all(&self) -> [&AtomicU64; 4] {
         [
             &self.up_packets,
             &self.up_bytes,
