@@ -14,7 +14,7 @@
 mod moderation;
 pub mod policy;
 pub mod tun_steering;
-pub(super) mod udp_batch;
+pub mod udp_batch;
 pub mod udp_options;
 
 use std::io;

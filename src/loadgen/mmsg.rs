@@ -1,93 +1,13 @@
-//! Batched UDP I/O with sendmmsg(2)/recvmmsg(2): one system call for up to
-//! BATCH datagrams, which is what lets one core push a million small
-//! packets a second. Non-blocking; WouldBlock means "nothing now".
+//! Batched UDP sends with sendmmsg(2): one system call for up to BATCH
+//! datagrams, which is what lets one core push a million small packets a
+//! second. Non-blocking; WouldBlock means "nothing now". Receives use the
+//! data plane's `RecvBatch` (daemon::workers::udp_batch), with BATCH slots.
 
 use std::io;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::SocketAddrV4;
 use std::os::fd::RawFd;
 
 pub const BATCH: usize = 64;
-
-/// Receive buffers for one batch, with the sender of each datagram.
-pub struct RecvBatch {
-    bufs: Vec<Vec<u8>>,
-    lens: Vec<usize>,
-    from: Vec<libc::sockaddr_in>,
-}
-
-impl RecvBatch {
-    pub fn new(buf_size: usize) -> RecvBatch {
-        RecvBatch {
-            bufs: vec![vec![0u8; buf_size]; BATCH],
-            lens: vec![0; BATCH],
-            // SAFETY: sockaddr_in is plain old data; all zeroes is valid.
-            from: vec![unsafe { std::mem::zeroed() }; BATCH],
-        }
-    }
-
-    /// Datagram `i` of the last receive (empty past the end).
-    pub fn get(&self, i: usize) -> &[u8] {
-        match (self.bufs.get(i), self.lens.get(i)) {
-            (Some(b), Some(&n)) => b.get(..n).unwrap_or(b),
-            _ => &[],
-        }
-    }
-
-    /// Sender of datagram `i` (IPv4 only).
-    pub fn from(&self, i: usize) -> Option<SocketAddrV4> {
-        let a = self.from.get(i)?;
-        if i32::from(a.sin_family) != libc::AF_INET {
-            return None;
-        }
-        Some(SocketAddrV4::new(
-            Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr)),
-            u16::from_be(a.sin_port),
-        ))
-    }
-
-    /// Receive up to BATCH datagrams without blocking; returns the count.
-    pub fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
-        let mut iov: Vec<libc::iovec> = self
-            .bufs
-            .iter_mut()
-            .map(|b| libc::iovec {
-                iov_base: b.as_mut_ptr().cast(),
-                iov_len: b.len(),
-            })
-            .collect();
-        // SAFETY: mmsghdr is plain old data.
-        let mut msgs: Vec<libc::mmsghdr> = vec![unsafe { std::mem::zeroed() }; BATCH];
-        for ((m, v), a) in msgs
-            .iter_mut()
-            .zip(iov.iter_mut())
-            .zip(self.from.iter_mut())
-        {
-            m.msg_hdr.msg_iov = v;
-            m.msg_hdr.msg_iovlen = 1;
-            m.msg_hdr.msg_name = (a as *mut libc::sockaddr_in).cast();
-            m.msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-        }
-        // SAFETY: every mmsghdr points at a live iovec, buffer and address
-        // of the right size for the duration of the call.
-        let n = unsafe {
-            libc::recvmmsg(
-                fd,
-                msgs.as_mut_ptr(),
-                BATCH as libc::c_uint,
-                libc::MSG_DONTWAIT,
-                std::ptr::null_mut(),
-            )
-        };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let n = n as usize;
-        for (len, m) in self.lens.iter_mut().zip(msgs.iter()).take(n) {
-            *len = m.msg_len as usize;
-        }
-        Ok(n)
-    }
-}
 
 /// Send `packets` without blocking, each to `to[i]` when given (unconnected
 /// socket) or to the connected peer. Returns how many went; 0 with
@@ -150,6 +70,7 @@ fn sockaddr(a: SocketAddrV4) -> libc::sockaddr_in {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::daemon::workers::udp_batch::RecvBatch;
     use std::net::UdpSocket;
     use std::os::fd::AsRawFd;
 
@@ -166,19 +87,16 @@ mod tests {
         );
         assert!(send_batch(tx.as_raw_fd(), &packets, Some(&dests[..2])).is_err());
         std::thread::sleep(std::time::Duration::from_millis(50));
-        let mut b = RecvBatch::new(2048);
+        let mut b = RecvBatch::new(BATCH);
         let n = b.recv(rx.as_raw_fd()).unwrap();
         assert_eq!(n, 10);
         for (i, p) in packets.iter().enumerate() {
-            assert_eq!(b.get(i), &p[..]);
-            assert_eq!(
-                b.from(i).map(|a| a.port()),
-                Some(SocketAddr4::of(&tx).0.port())
-            );
+            let (d, from) = b.get(i).unwrap();
+            assert_eq!(d, &p[..]);
+            assert_eq!(from.port(), SocketAddr4::of(&tx).0.port());
         }
-        assert_eq!(b.get(BATCH + 1), &[] as &[u8]);
-        let e = b.recv(rx.as_raw_fd()).unwrap_err();
-        assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+        assert!(b.get(10).is_none());
+        assert_eq!(b.recv(rx.as_raw_fd()).unwrap(), 0, "nothing queued");
     }
 
     struct SocketAddr4(SocketAddrV4);

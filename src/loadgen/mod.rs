@@ -50,7 +50,7 @@ use self::flow::{FlowTotals, RxFlow};
 use self::gate::Gates;
 use self::hold::{HoldPinger, HoldStats};
 use self::impair::Impairment;
-use self::mmsg::{send_batch, RecvBatch, BATCH};
+use self::mmsg::{send_batch, BATCH};
 use self::pacing::Pacer;
 use self::payload::{SinkReport, Stamp, MAGIC_REPORT_REQUEST, STAMP_LEN};
 use self::reassembly::Reassembly;
@@ -60,6 +60,7 @@ pub use self::summary::Summary;
 use self::traffic::{TrafficOptions, TrafficStats};
 use self::tunmode::{TunBridge, TunCounts, TunOptions};
 use self::udp::{udp_packet, UdpView, PAYLOAD_AT};
+use crate::daemon::workers::udp_batch::RecvBatch;
 
 #[derive(Debug, Clone)]
 pub struct Options {

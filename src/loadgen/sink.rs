@@ -7,15 +7,16 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::flow::{FlowTotals, RxFlow, Window};
-use super::mmsg::RecvBatch;
+use super::mmsg::BATCH;
 use super::payload::{SinkReport, Stamp, MAGIC_REPORT_REQUEST};
 use super::udp::PAYLOAD_AT;
+use crate::daemon::workers::udp_batch::RecvBatch;
 
 #[derive(Debug, Clone)]
 pub struct SinkOptions {
@@ -135,7 +136,7 @@ pub fn run_sink(opts: &SinkOptions) -> io::Result<SinkState> {
     }
     let sock = big_udp_socket(opts.bind)?;
     let fd = sock.as_raw_fd();
-    let mut batch = RecvBatch::new(2048);
+    let mut batch = RecvBatch::new(BATCH);
     let mut st = SinkState::default();
     let end = Instant::now() + opts.duration;
     eprintln!("SINK listening on {}", opts.bind);
@@ -163,10 +164,17 @@ pub fn run_sink(opts: &SinkOptions) -> io::Result<SinkState> {
             };
             let now = Instant::now();
             for i in 0..n {
-                let Some(from) = batch.from(i) else { continue };
-                if let Some(reply) = st.handle(now, *from.ip(), batch.get(i)) {
+                let Some((d, SocketAddr::V4(from))) = batch.get(i) else {
+                    continue;
+                };
+                if let Some(reply) = st.handle(now, *from.ip(), d) {
                     let _ = sock.send_to(&reply, from);
                 }
+            }
+            // Not filled: the queue was empty a moment ago (see
+            // LoadGen::receive); the rest waits for the next wake-up.
+            if n < batch.slots() {
+                break;
             }
         }
     }

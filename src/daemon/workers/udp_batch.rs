@@ -188,6 +188,14 @@ impl RecvBatch {
         Ok(n)
     }
 
+    /// Datagram `i` of the last `recv` and its source (read-only; with GRO
+    /// the buffer may hold several datagrams: see `get_mut`).
+    pub fn get(&self, i: usize) -> Option<(&[u8], SocketAddr)> {
+        let (len, from, _) = *self.got.get(i)?;
+        let start = i.checked_mul(SLOT_STRIDE)?;
+        Some((self.buf.get(start..start.checked_add(len)?)?, from))
+    }
+
     /// Datagram `i` of the last `recv`, writable (the data plane clamps MSS
     /// in place), and with GRO the size its datagrams were coalesced at:
     /// the buffer then holds several datagrams of that size (the last may
