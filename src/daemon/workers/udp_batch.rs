@@ -10,6 +10,7 @@
 use std::io;
 use std::mem::size_of;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::ops::Range;
 use std::os::fd::RawFd;
 
 /// Largest UDP payload over IPv4 (65535 - 20 - 8), rounded up.
@@ -191,9 +192,8 @@ impl RecvBatch {
     /// Datagram `i` of the last `recv` and its source (read-only; with GRO
     /// the buffer may hold several datagrams: see `get_mut`).
     pub fn get(&self, i: usize) -> Option<(&[u8], SocketAddr)> {
-        let (len, from, _) = *self.got.get(i)?;
-        let start = i.checked_mul(SLOT_STRIDE)?;
-        Some((self.buf.get(start..start.checked_add(len)?)?, from))
+        let (at, from, _) = self.received(i)?;
+        Some((self.buf.get(at)?, from))
     }
 
     /// Datagram `i` of the last `recv`, writable (the data plane clamps MSS
@@ -201,10 +201,16 @@ impl RecvBatch {
     /// the buffer then holds several datagrams of that size (the last may
     /// be shorter) from one source.
     pub fn get_mut(&mut self, i: usize) -> Option<(&mut [u8], SocketAddr, Option<usize>)> {
+        let (at, from, seg) = self.received(i)?;
+        Some((self.buf.get_mut(at)?, from, seg))
+    }
+
+    /// Where datagram `i` of the last `recv` lies in `buf`, its source and
+    /// its GRO segment size.
+    fn received(&self, i: usize) -> Option<(Range<usize>, SocketAddr, Option<usize>)> {
         let (len, from, seg) = *self.got.get(i)?;
         let start = i.checked_mul(SLOT_STRIDE)?;
-        let d = self.buf.get_mut(start..start.checked_add(len)?)?;
-        Some((d, from, seg))
+        Some((start..start.checked_add(len)?, from, seg))
     }
 }
 
