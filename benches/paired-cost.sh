@@ -121,6 +121,14 @@ ns_per_run() {
   if [ $((c1 - c0)) -gt 0 ]; then echo $(( (t1 - t0) / (c1 - c0) )); else echo -; fi
 }
 
+# window SECONDS RX_PID: one measured window: the machine's busy CPU, the
+# receiver's, and the programs' ns a run over it.
+window() {
+  local p0 p1 busy rx
+  p0=$(prog_time); read -r busy rx <<< "$(machine_busy "$1" "$2")"; p1=$(prog_time)
+  echo "$busy $rx $(ns_per_run "$p0" "$p1")"
+}
+
 bench_netns "$NS"
 ip netns exec "$NS" sysctl -qw net.ipv4.conf.lo.forwarding=1 net.ipv4.conf.lo.accept_local=1 net.ipv4.conf.lo.route_localnet=1
 # The decoys (see the header): a full socket on 127.0.0.1:1799 and a TUN
@@ -213,15 +221,12 @@ paired() {
   # CPU (the sink up, the load generator's LAC down) is taken in the same
   # windows: on a network it is another host.
   local rx=$lg i f b d fr br dr med lo hi list="" own_list="" prev prev_rx
-  local p0 p1 pf_prev pf pb prog="" prog_f="" prog_b=""
+  local pf_prev pf pb prog="" prog_f="" prog_b=""
   [ "$dir" = up ] && rx=${AUX_PIDS[0]}
-  p0=$(prog_time); read -r prev prev_rx <<< "$(machine_busy "$w" "$rx")"; p1=$(prog_time)
-  pf_prev=$(ns_per_run "$p0" "$p1")
+  read -r prev prev_rx pf_prev <<< "$(window "$w" "$rx")"
   for i in $(seq 1 "$PAIRS"); do
-    drop on "$switch"; p0=$(prog_time); read -r b br <<< "$(machine_busy "$w" "$rx")"; p1=$(prog_time); drop off "$switch"
-    pb=$(ns_per_run "$p0" "$p1")
-    p0=$(prog_time); read -r f fr <<< "$(machine_busy "$w" "$rx")"; p1=$(prog_time)
-    pf=$(ns_per_run "$p0" "$p1")
+    drop on "$switch"; read -r b br pb <<< "$(window "$w" "$rx")"; drop off "$switch"
+    read -r f fr pf <<< "$(window "$w" "$rx")"
     if [ "$BPF_STATS" = 1 ]; then
       prog=" prog_ns_per_run=$pf_prev,$pb,$pf"; prog_f+=" $pf_prev $pf"; prog_b+=" $pb"
     fi
