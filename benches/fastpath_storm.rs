@@ -210,7 +210,13 @@ fn main() {
             let mut next_id = 0u16;
             let mut in_maps = std::collections::VecDeque::new();
             let mut paced_from: Option<(Instant, u64)> = None;
+            // The daemon's once-a-second pass frees lines that rested.
+            let mut next_tick = Instant::now() + Duration::from_secs(1);
             loop {
+                if Instant::now() >= next_tick {
+                    next_tick += Duration::from_secs(1);
+                    lab.fp.tick();
+                }
                 let p = phase.load(Ordering::SeqCst);
                 if p == STOP {
                     break;

@@ -105,6 +105,7 @@ struct fp_config {
 	__be32 local_addr; /* bind_address, 0 if none */
 	__be16 port;       /* our L2TP port */
 	__u16 flags;       /* CFG_* */
+	__u32 line_mask;   /* tunnel id bits that pick a block of 65,536 lines */
 };
 
 /* lo takes a packet from a local source (accept_local, route_localnet):
@@ -116,6 +117,21 @@ struct fp_counters {
 	__u64 up_bytes;
 	__u64 down_packets;
 	__u64 down_bytes;
+};
+
+/* One cache line of `counters`: a session's counts, and, when the session
+ * sits on the line its own ids pick (line_index), what the up program
+ * checks, so that upstream finds a session with one miss instead of the
+ * hash's bucket and element. Userspace writes `ids` last and clears it
+ * first (x86's stores and loads are not reordered among themselves). */
+struct fp_line {
+	struct fp_counters c;
+	__u32 ids;        /* the up_key's 4 bytes as on the wire; 0: empty */
+	__be32 lac_addr;
+	__be32 address;
+	__be16 lac_port;
+	__u16 pad0;
+	__u64 pad[2];
 };
 
 /* The loader sets every max_entries but `passed` and `config`. */
@@ -154,11 +170,12 @@ struct {
 	__uint(max_entries, 1);
 } config SEC(".maps");
 
-/* One slot per session; userspace mmaps it and reads the counts directly. */
+/* One slot per session; userspace mmaps it, reads the counts directly and
+ * writes the lines. Slots below (line_mask + 1) << 16 are lines. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
-	__type(value, struct fp_counters);
+	__type(value, struct fp_line);
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, 1);
 } counters SEC(".maps");
@@ -389,10 +406,12 @@ static __always_inline int checksum_left_for_device(struct __sk_buff *skb,
 
 static __always_inline void count(__u32 slot, int up, __u32 bytes)
 {
-	struct fp_counters *c = bpf_map_lookup_elem(&counters, &slot);
+	struct fp_line *l = bpf_map_lookup_elem(&counters, &slot);
 
-	if (!c)
+	if (!l)
 		return;
+	struct fp_counters *c = &l->c;
+
 	if (up) {
 		__sync_fetch_and_add(&c->up_packets, 1);
 		__sync_fetch_and_add(&c->up_bytes, bytes);
@@ -400,6 +419,35 @@ static __always_inline void count(__u32 slot, int up, __u32 bytes)
 		__sync_fetch_and_add(&c->down_packets, 1);
 		__sync_fetch_and_add(&c->down_bytes, bytes);
 	}
+}
+
+/* The session of `key`: on the line its ids pick, else in the hash (ids
+ * restored from a saved state, a block full, a line still resting). The
+ * line's fields are read after its ids, each once. */
+static __always_inline int find_session(struct fp_config *cfg, struct up_key *key,
+					struct up_value *out)
+{
+	__u32 ids;
+
+	__builtin_memcpy(&ids, key, sizeof(ids));
+	__u32 index = ((__u32)(bpf_ntohs(key->tunnel) & cfg->line_mask) << 16) |
+		      bpf_ntohs(key->session);
+	struct fp_line *l = bpf_map_lookup_elem(&counters, &index);
+
+	if (l && ids && *(volatile __u32 *)&l->ids == ids) {
+		asm volatile("" ::: "memory");
+		out->lac_addr = l->lac_addr;
+		out->lac_port = l->lac_port;
+		out->address = l->address;
+		out->slot = index;
+		return 1;
+	}
+	struct up_value *v = bpf_map_lookup_elem(&up_sessions, key);
+
+	if (!v)
+		return 0;
+	*out = *v;
+	return 1;
 }
 
 SEC("classifier")
@@ -470,12 +518,12 @@ int l2tpns_up(struct __sk_buff *skb)
 
 	if (bpf_skb_load_bytes(skb, l2tp + 2, &key, sizeof(key)))
 		return pass(PASS_UP_MALFORMED);
-	struct up_value *s = bpf_map_lookup_elem(&up_sessions, &key);
+	struct up_value s;
 
-	if (!s)
+	if (!find_session(cfg, &key, &s))
 		return pass(PASS_UP_UNKNOWN_SESSION);
 	/* RFC 2661 §8.1: only the tunnel's peer, address and port. */
-	if (ip.saddr != s->lac_addr || udp.source != s->lac_port)
+	if (ip.saddr != s.lac_addr || udp.source != s.lac_port)
 		return pass(PASS_UP_WRONG_PEER);
 
 	/* PPP: FF 03 00 21, FF 03 21, 00 21 or 21, then IPv4. */
@@ -516,7 +564,7 @@ int l2tpns_up(struct __sk_buff *skb)
 	if (in.version != 4 || in.ihl < 5 || bpf_ntohs(in.tot_len) != ilen ||
 	    ihl > ilen)
 		return pass(PASS_UP_INNER_MALFORMED);
-	if (in.saddr != s->address)
+	if (in.saddr != s.address)
 		return pass(PASS_UP_SPOOFED_SOURCE);
 	if (in.frag_off & bpf_htons(IP_MF | IP_OFFSET))
 		return pass(PASS_UP_INNER_FRAGMENT);
@@ -537,7 +585,7 @@ int l2tpns_up(struct __sk_buff *skb)
 	    !udp_checksum_ok(skb, ETH_LEN + hl, ulen, ip.saddr, ip.daddr))
 		return pass(PASS_UP_UDP_CHECKSUM);
 
-	__u32 slot = s->slot;
+	__u32 slot = s.slot;
 
 	/* Drop Ethernet padding first: failing here leaves a packet that is
 	 * still whole for userspace. */

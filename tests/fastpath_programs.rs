@@ -399,6 +399,67 @@ fn an_uplink_attached_after_start_carries_downstream() {
     });
 }
 
+/// Two sessions whose ids pick the same line (one block of lines: every
+/// tunnel shares it): the first sits on the line, the second is in the
+/// hash; each is found, checked and counted as its own.
+#[test]
+fn sessions_sharing_a_line_are_found_on_it_and_in_the_hash() {
+    if skip_privileged() {
+        return;
+    }
+    let b = key(9, A.session);
+    let b_addr = [10, 0, 9, 1];
+    let mut sessions = standard_sessions();
+    sessions.push(session(b, b_addr, LAC, &[], 1500));
+    with_lab(None, &sessions, |lab| {
+        let (a_slot, _) = lab.fp.slot_counters(A).expect("A's slot");
+        let (b_slot, _) = lab.fp.slot_counters(b).expect("B's slot");
+        assert_eq!(a_slot, u32::from(A.session), "A is on its line");
+        assert!(b_slot >= 1 << 16, "B is past the lines: {b_slot}");
+        for (k, addr, what) in [(A, A_ADDR, "A on its line"), (b, b_addr, "B in the hash")] {
+            let inner = inner_udp(addr, 40);
+            let frame = up(&l2tp_data(k.tunnel, k.session, PPP_FULL, &inner));
+            forward(lab, Up, &frame, k, inner.len(), what);
+        }
+        // Each is checked against its own address: A's source in B's ids
+        // is spoofed, and the other way round.
+        let a_in_b = up(&l2tp_data(
+            b.tunnel,
+            b.session,
+            PPP_FULL,
+            &inner_udp(A_ADDR, 40),
+        ));
+        let b_in_a = up(&l2tp_data(
+            A.tunnel,
+            A.session,
+            PPP_FULL,
+            &inner_udp(b_addr, 40),
+        ));
+        check_rows(
+            lab,
+            Up,
+            &[
+                row("A's source in B's ids", UpSpoofedSource, a_in_b),
+                row("B's source in A's ids", UpSpoofedSource, b_in_a),
+            ],
+        );
+        // A leaves: its line is cleared, B is still found in the hash.
+        lab.fp.remove(A);
+        check_rows(
+            lab,
+            Up,
+            &[row(
+                "A after removal",
+                UpUnknownSession,
+                up_a(PPP_FULL, &inner_udp(A_ADDR, 40)),
+            )],
+        );
+        let inner = inner_udp(b_addr, 40);
+        let frame = up(&l2tp_data(b.tunnel, b.session, PPP_FULL, &inner));
+        forward(lab, Up, &frame, b, inner.len(), "B after A left");
+    });
+}
+
 #[test]
 fn removed_session_is_passed_and_comes_back_with_zeroed_counters() {
     if skip_privileged() {
@@ -442,11 +503,28 @@ fn removed_session_is_passed_and_comes_back_with_zeroed_counters() {
             "the old slot keeps its counts until reused"
         );
 
-        // Capacity is exactly the standard sessions: A's old slot is the
-        // only free one, so it comes back, and must come back zeroed.
+        // A's line rests (a program run may still be reading it): back at
+        // once, A takes a slot past the lines and is found in the hash.
         lab.fp.upsert(&a).expect("upsert again");
+        let (_, hash_slot) = lab.fp.slot_counters(A).expect("slot");
+        assert!(
+            !std::ptr::eq(old_slot, hash_slot),
+            "a resting line is not reused"
+        );
+        assert_eq!(lab.forwarded(A), [0; 4]);
+        forward(lab, Up, &from_a, A, inner.len(), "from the hash, up");
+
+        // Two ticks later the line is free again: A is back on it, and its
+        // counts start from zero.
+        lab.fp.remove(A);
+        lab.fp.tick();
+        lab.fp.tick();
+        lab.fp.upsert(&a).expect("upsert on the line");
         let (_, new_slot) = lab.fp.slot_counters(A).expect("slot");
-        assert!(std::ptr::eq(old_slot, new_slot), "the freed slot is reused");
+        assert!(
+            std::ptr::eq(old_slot, new_slot),
+            "the rested line is reused"
+        );
         assert_eq!(lab.forwarded(A), [0; 4], "a reused slot starts from zero");
         forward(lab, Up, &from_a, A, inner.len(), "after upsert, up");
         forward(

@@ -21,12 +21,9 @@ use crate::config::Config;
 use crate::dataplane::session_table::{SessionEntry, SessionKey, TableUpdate};
 use crate::tun::Tun;
 
+use super::fast_lines::fast_capacity;
 use super::fast_slots::SlotHolders;
 use super::fastpath::{ifindex, FastPath, FastPathConfig, FastSession, PassReason};
-
-/// Sessions in the fast path at once when max_sessions is 0 (no limit);
-/// the rest take the userspace path. Sizes the maps and the counter slots.
-const DEFAULT_CAPACITY: u32 = 1 << 17;
 
 /// How often sessions forwarded by the programs get their idle stamp.
 const STAMP_EVERY: Duration = Duration::from_secs(1);
@@ -93,11 +90,7 @@ pub fn start(cfg: &Config, tun: &Tun) -> Result<Option<FastSessions>, String> {
         uplinks,
         port: super::L2TP_PORT,
         local: cfg.bind_address,
-        capacity: if cfg.max_sessions == 0 {
-            DEFAULT_CAPACITY
-        } else {
-            cfg.max_sessions
-        },
+        capacity: fast_capacity(cfg.max_sessions),
     };
     match FastPath::start(&fcfg) {
         Ok(path) => {
@@ -180,6 +173,7 @@ impl FastSessions {
             self.attach_new_interfaces();
         }
         let forwarded = self.holders.stamp(tick);
+        self.path.tick();
         self.publish(forwarded);
     }
 

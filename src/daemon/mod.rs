@@ -6,6 +6,7 @@ pub mod cli_debug;
 pub mod cli_io;
 pub mod clock;
 pub mod control;
+pub mod fast_lines;
 pub mod fast_sessions;
 mod fast_slots;
 pub mod fastpath;

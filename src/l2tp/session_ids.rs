@@ -2,10 +2,25 @@
 //! by the receiver of the call). A rotating cursor over the id space gives
 //! the longest possible time before an id is reused, without keeping a
 //! 64K-entry free list per tunnel; ids in use are never handed out.
+//! The owner may prefer some ids over others ([`SessionIdHint`]).
 
 use std::collections::HashMap;
+use std::fmt::Debug;
 
 use crate::fx_hash::FxBuildHasher;
+
+/// Which of our session ids the tunnel's owner would rather hand out: any
+/// free id is correct, some are cheaper for its data plane (the kernel fast
+/// path finds a session by a line its ids pick, so the daemon prefers ids
+/// whose line no session of another tunnel holds).
+pub trait SessionIdHint: Debug + Send + Sync {
+    /// `session` in the tunnel whose local id is `tunnel` is preferred.
+    fn prefers(&self, tunnel: u16, session: u16) -> bool;
+}
+
+/// How many ids past the cursor are tried for a preferred one before the
+/// first free id is taken: bounds an ICRQ's cost when few are preferred.
+const HINT_SEARCH: u32 = 1024;
 
 /// The sessions of one tunnel, keyed by our (local) session id.
 #[derive(Debug, Clone)]
@@ -27,8 +42,23 @@ impl<S> Default for SessionTable<S> {
 impl<S> SessionTable<S> {
     /// Insert `s` under a fresh non-zero id; None when all 65535 are in use.
     pub fn insert(&mut self, s: S) -> Option<u16> {
+        self.insert_preferring(s, |_| true)
+    }
+
+    /// As `insert`, taking the first free id from the cursor that `prefers`
+    /// (within HINT_SEARCH ids), else the first free id.
+    pub fn insert_preferring(&mut self, s: S, prefers: impl Fn(u16) -> bool) -> Option<u16> {
         if self.map.len() >= usize::from(u16::MAX) {
             return None;
+        }
+        let mut id = self.cursor;
+        for _ in 0..HINT_SEARCH {
+            if id != 0 && !self.map.contains_key(&id) && prefers(id) {
+                self.cursor = id.wrapping_add(1).max(1);
+                self.map.insert(id, s);
+                return Some(id);
+            }
+            id = id.wrapping_add(1);
         }
         loop {
             let id = self.cursor;
@@ -96,6 +126,20 @@ mod tests {
         // Wraps, skips 0 and ids in use (2, 3), reuses 1.
         assert_eq!(t.insert(()), Some(1));
         assert_eq!(t.insert(()), Some(4));
+    }
+
+    #[test]
+    fn preferred_ids_first_then_any_free_one() {
+        let mut t = SessionTable::default();
+        // Odd ids only: 1, then 3 (2 is free but not preferred).
+        assert_eq!(t.insert_preferring((), |id| id % 2 == 1), Some(1));
+        assert_eq!(t.insert_preferring((), |id| id % 2 == 1), Some(3));
+        // The cursor moved past 3: nothing preferred, the first free id
+        // from the cursor on, so ids still rotate.
+        assert_eq!(t.insert_preferring((), |_| false), Some(4));
+        // A preferred id beyond the search is not looked for.
+        let far = 4 + HINT_SEARCH as u16 + 10;
+        assert_eq!(t.insert_preferring((), |id| id == far), Some(5));
     }
 
     #[test]

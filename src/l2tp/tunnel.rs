@@ -30,7 +30,7 @@ use super::message::{
     ResultCode,
 };
 use super::result_code::{CdnCode, CdnResult, ErrorCode, StopCcnCode, StopCcnResult};
-use super::session_ids::SessionTable;
+use super::session_ids::{SessionIdHint, SessionTable};
 use super::wire::{Header, HeaderError};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -271,6 +271,8 @@ pub struct Tunnel {
     /// Set while the owner has no room for a call (its own limit over all
     /// tunnels): ICRQs get this CDN before any ICRP.
     call_refusal: Option<CdnResult>,
+    /// The owner's preference among free session ids, if it has one.
+    id_hint: Option<Arc<dyn SessionIdHint>>,
 }
 
 fn lossy(v: &Option<Vec<u8>>) -> Option<String> {
@@ -323,6 +325,7 @@ impl Tunnel {
             close_result: None,
             stats: TunnelStats::default(),
             call_refusal: None,
+            id_hint: None,
         };
         t.answer_sccrq(now, &msg, challenge);
         Ok(t)
@@ -408,6 +411,11 @@ impl Tunnel {
     /// they may become calls); set before handing over a datagram.
     pub fn set_call_refusal(&mut self, refusal: Option<CdnResult>) {
         self.call_refusal = refusal;
+    }
+    /// Prefer the session ids `hint` prefers for new calls (kept across
+    /// datagrams; not saved with the tunnel).
+    pub fn set_session_id_hint(&mut self, hint: Arc<dyn SessionIdHint>) {
+        self.id_hint = Some(hint);
     }
     pub fn stats(&self) -> TunnelStats {
         TunnelStats {
@@ -670,10 +678,18 @@ impl Tunnel {
         let local_sid = if full {
             None
         } else {
-            self.sessions.insert(Session {
+            let session = Session {
                 peer_sid,
                 connected: false,
-            })
+            };
+            match &self.id_hint {
+                Some(h) => {
+                    let tunnel = self.local_id;
+                    self.sessions
+                        .insert_preferring(session, |sid| h.prefers(tunnel, sid))
+                }
+                None => self.sessions.insert(session),
+            }
         };
         let Some(local_sid) = local_sid else {
             self.stats.sessions_refused += 1;

@@ -51,6 +51,7 @@ use self::io::Io;
 pub use self::saved::{Restored, SavedState};
 use self::session::Session;
 use super::clock::Clock;
+use super::fast_lines::{fast_capacity, LineBook, LineLayout};
 use super::id_pool::IdPool;
 use super::stats::ControlStats;
 use super::teardown::Cause;
@@ -122,6 +123,9 @@ pub struct ControlPlane {
     /// Boxed: a map grows by doubling and runs between 44% and 87% full,
     /// so an inline ~1 KiB record would waste up to its own size per session.
     sessions: FxHashMap<SessionKey, Box<Session>>,
+    /// The fast-path lines the sessions' ids pick: new calls get ids whose
+    /// line is free (daemon::fast_lines).
+    lines: Arc<LineBook>,
     by_user: HashMap<Arc<str>, session::UserSessions>,
     by_address: FxHashMap<Ipv4Addr, SessionKey>,
     pool: AddressPool,
@@ -177,6 +181,8 @@ impl ControlPlane {
         clock: Arc<Clock>,
     ) -> ControlPlane {
         let max = settings.max_tunnels;
+        let layout = LineLayout::for_capacity(fast_capacity(settings.max_sessions));
+        let lines = Arc::new(LineBook::new(layout));
         let mut cp = ControlPlane {
             settings,
             io: std::collections::VecDeque::new(),
@@ -185,6 +191,7 @@ impl ControlPlane {
             by_peer: HashMap::new(),
             admission: Default::default(),
             sessions: FxHashMap::default(),
+            lines,
             by_user: HashMap::new(),
             by_address: FxHashMap::default(),
             pool,
@@ -547,6 +554,7 @@ impl ControlPlane {
                     e.sessions.insert(local_sid);
                 }
                 self.session_counter = self.session_counter.wrapping_add(1);
+                self.lines.take(key(tid, local_sid));
                 self.sessions.insert(
                     key(tid, local_sid),
                     Box::new(Session {

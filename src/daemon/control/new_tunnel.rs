@@ -68,7 +68,8 @@ impl ControlPlane {
     }
 
     /// Keep a tunnel (a new one, or one restored from saved state).
-    pub(super) fn add_tunnel(&mut self, tid: u16, tunnel: Tunnel, peer: SocketAddr) {
+    pub(super) fn add_tunnel(&mut self, tid: u16, mut tunnel: Tunnel, peer: SocketAddr) {
+        tunnel.set_session_id_hint(self.lines.clone());
         self.by_peer.insert((peer, tunnel.peer_id()), tid);
         self.admission.tunnel_opened(peer.ip());
         self.tunnels.insert(

@@ -331,6 +331,7 @@ impl ControlPlane {
         };
         self.buckets_used += session.policy.buckets();
         let session_gardened = session.policy.garden;
+        self.lines.take(k);
         self.sessions.insert(k, Box::new(session));
         self.by_address.insert(a, k);
         if !session_gardened {

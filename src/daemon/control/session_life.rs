@@ -368,6 +368,7 @@ impl ControlPlane {
         let Some(s) = self.sessions.remove(&k) else {
             return;
         };
+        self.lines.release(k);
         if let Some(e) = self.tunnels.get_mut(&k.tunnel) {
             e.sessions.remove(&k.session);
         }

@@ -4,6 +4,7 @@
 //! constructors take host values and do the swapping in one place.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::atomic::{AtomicU16, AtomicU32, Ordering};
 
 use crate::dataplane::session_table::SessionKey;
 
@@ -27,6 +28,13 @@ impl UpKey {
             session_be: k.session.to_be(),
         }
     }
+
+    /// The key's 4 bytes as one word, as `struct fp_line`'s `ids`.
+    fn word(self) -> u32 {
+        let [t0, t1] = self.tunnel_be.to_ne_bytes();
+        let [s0, s1] = self.session_be.to_ne_bytes();
+        u32::from_ne_bytes([t0, t1, s0, s1])
+    }
 }
 
 /// `struct up_value`: who may send the session's data, and its source address.
@@ -41,6 +49,11 @@ pub struct UpValue {
 }
 
 impl UpValue {
+    #[cfg(test)]
+    pub fn slot(&self) -> u32 {
+        self.slot
+    }
+
     pub fn new(lac: SocketAddrV4, address: Ipv4Addr, slot: u32) -> Self {
         UpValue {
             lac_addr_be: be_addr(*lac.ip()),
@@ -102,6 +115,8 @@ pub struct ConfigValue {
     port_be: u16,
     /// CFG_* bits.
     flags: u16,
+    /// The tunnel id bits that pick a block of lines (fast_lines).
+    line_mask: u32,
 }
 
 /// `CFG_LOCAL_LAC_OK`: lo accepts a packet from a local source.
@@ -114,6 +129,7 @@ impl ConfigValue {
         local: Option<Ipv4Addr>,
         port: u16,
         flags: u16,
+        line_mask: u32,
     ) -> Self {
         ConfigValue {
             tun_ifindex,
@@ -121,6 +137,7 @@ impl ConfigValue {
             local_addr_be: local.map_or(0, be_addr),
             port_be: port.to_be(),
             flags,
+            line_mask,
         }
     }
 }
@@ -129,6 +146,51 @@ impl ConfigValue {
 /// The programs add with `__sync_fetch_and_add`; userspace reads (and
 /// zeroes a slot before reusing it) through these atomics.
 pub use crate::dataplane::session_counters::FastCounters;
+
+/// `struct fp_line`: one element of the `counters` array, a cache line: the
+/// slot's counts, then, for a session on the line its ids pick, what the
+/// up program checks. Written through the mapping: `publish` stores the
+/// fields then the ids, `clear` the ids alone; the program reads the ids,
+/// then the fields. x86 keeps stores in order and loads in order, so a
+/// program that sees the ids sees the fields written before them (on
+/// other architectures `Table` puts every session in the hash).
+#[repr(C)]
+#[derive(Debug, Default)]
+pub struct FastLine {
+    pub counters: FastCounters,
+    ids: AtomicU32,
+    lac_addr_be: AtomicU32,
+    address_be: AtomicU32,
+    lac_port_be: AtomicU16,
+    pad0: u16,
+    pad: [u64; 2],
+}
+
+impl FastLine {
+    /// Make `key`'s upstream findable here with `v`'s checks. The line
+    /// must be empty (its ids 0) and no program run may still be reading
+    /// its last session (it rested: `LineStates`).
+    pub fn publish(&self, key: UpKey, v: UpValue) {
+        self.lac_addr_be.store(v.lac_addr_be, Ordering::Relaxed);
+        self.address_be.store(v.address_be, Ordering::Relaxed);
+        self.lac_port_be.store(v.lac_port_be, Ordering::Relaxed);
+        // Release: the fields above are stored before the ids, in the
+        // compiled code as on the CPU.
+        self.ids.store(key.word(), Ordering::Release);
+    }
+
+    /// Nothing is found here from now on (a run past the ids finishes
+    /// with the fields it read).
+    pub fn clear(&self) {
+        self.ids.store(0, Ordering::Release);
+    }
+
+    /// Whose line it is now (0: nobody's).
+    #[cfg(test)]
+    pub fn ids(&self) -> u32 {
+        self.ids.load(Ordering::Acquire)
+    }
+}
 
 // SAFETY: plain #[repr(C)] integers with explicit padding fields, no
 // pointers: any bit pattern is valid, which is what aya::Pod asks.
@@ -163,15 +225,22 @@ mod tests {
         assert_eq!(offset_of!(DownValue, mru), 10);
         assert_eq!(offset_of!(DownValue, slot), 12);
 
-        assert_eq!(size_of::<ConfigValue>(), 16);
+        assert_eq!(size_of::<ConfigValue>(), 20);
         assert_eq!(offset_of!(ConfigValue, tun_mtu), 4);
         assert_eq!(offset_of!(ConfigValue, local_addr_be), 8);
         assert_eq!(offset_of!(ConfigValue, port_be), 12);
+        assert_eq!(offset_of!(ConfigValue, line_mask), 16);
 
         assert_eq!(size_of::<FastCounters>(), 32);
         assert_eq!(offset_of!(FastCounters, up_bytes), 8);
         assert_eq!(offset_of!(FastCounters, down_packets), 16);
         assert_eq!(offset_of!(FastCounters, down_bytes), 24);
+
+        assert_eq!(size_of::<FastLine>(), 64);
+        assert_eq!(offset_of!(FastLine, ids), 32);
+        assert_eq!(offset_of!(FastLine, lac_addr_be), 36);
+        assert_eq!(offset_of!(FastLine, address_be), 40);
+        assert_eq!(offset_of!(FastLine, lac_port_be), 44);
     }
 
     /// The same sizes as the compiled object's map definitions (BTF).
@@ -196,7 +265,7 @@ mod tests {
         assert_eq!(size("down_routes"), (8, size_of::<DownValue>()));
         assert_eq!(size("down_hosts"), (4, size_of::<DownValue>()));
         assert_eq!(size("config"), (4, size_of::<ConfigValue>()));
-        assert_eq!(size("counters"), (4, size_of::<FastCounters>()));
+        assert_eq!(size("counters"), (4, size_of::<FastLine>()));
         assert_eq!(size("passed"), (4, 8));
     }
 
@@ -220,5 +289,11 @@ mod tests {
         // SAFETY: UpKey is 4 bytes of plain integers.
         let kb: [u8; 4] = unsafe { std::mem::transmute(k) };
         assert_eq!(kb, [1, 2, 3, 4]);
+        let line = FastLine::default();
+        line.publish(k, v);
+        assert_eq!(line.ids().to_ne_bytes(), [1, 2, 3, 4]);
+        // SAFETY: FastLine is 64 bytes of plain integers (atomics included).
+        let lb: [u8; 64] = unsafe { std::mem::transmute(line) };
+        assert_eq!(&lb[36..48], &[192, 0, 2, 1, 10, 0, 0, 1, 0x06, 0xa5, 0, 0]);
     }
 }

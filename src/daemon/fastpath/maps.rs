@@ -1,6 +1,7 @@
 //! The loaded programs' maps from userspace: session entries (through
 //! [`MapWrites`]), the one-off configuration, the pass counters, and the
-//! memory-mapped per-slot traffic counters.
+//! memory-mapped slots (traffic counters, and the lines upstream looks
+//! sessions up in).
 
 use std::os::fd::{AsFd, AsRawFd};
 
@@ -8,7 +9,7 @@ use aya::maps::lpm_trie::{Key, LpmTrie};
 use aya::maps::{Array, HashMap as BpfHashMap, Map, MapData, PerCpuArray};
 use aya::Ebpf;
 
-use super::abi::{down_key_data, ConfigValue, DownValue, FastCounters, UpKey, UpValue};
+use super::abi::{down_key_data, ConfigValue, DownValue, FastCounters, FastLine, UpKey, UpValue};
 use super::pass_reason::PassReason;
 use super::table::{Dest, MapWrites};
 use super::FastPathError;
@@ -22,7 +23,7 @@ pub struct KernelMaps {
     down: LpmTrie<MapData, u32, DownValue>,
     passed: PerCpuArray<MapData, u64>,
     egress: BpfHashMap<MapData, u32, u32>,
-    counters: &'static [FastCounters],
+    counters: &'static [FastLine],
 }
 
 fn take(ebpf: &mut Ebpf, name: &str) -> Result<Map, FastPathError> {
@@ -36,12 +37,12 @@ fn map_err(name: &str, e: impl std::fmt::Display) -> FastPathError {
 
 impl KernelMaps {
     /// Take the maps out of the loaded object, write the configuration and
-    /// the uplinks, and map the counters.
+    /// the uplinks, and map the `slots` counters.
     pub fn open(
         ebpf: &mut Ebpf,
         config: ConfigValue,
         egress_ifindexes: &[u32],
-        capacity: u32,
+        slots: u32,
     ) -> Result<Self, FastPathError> {
         let mut cfg: Array<MapData, ConfigValue> =
             Array::try_from(take(ebpf, "config")?).map_err(|e| map_err("config", e))?;
@@ -64,7 +65,7 @@ impl KernelMaps {
             )));
         }
         let counters = match take(ebpf, "counters")? {
-            Map::Array(data) => map_counters(&data, capacity)?,
+            Map::Array(data) => map_counters(&data, slots)?,
             _ => return Err(FastPathError::Load("counters is not an array map".into())),
         };
         Ok(KernelMaps {
@@ -89,7 +90,7 @@ impl KernelMaps {
     }
 
     pub fn counters(&self, slot: u32) -> Option<&'static FastCounters> {
-        self.counters.get(slot as usize)
+        self.counters.get(slot as usize).map(|l| &l.counters)
     }
 
     /// Per reason, summed over the CPUs.
@@ -127,6 +128,18 @@ impl MapWrites for KernelMaps {
         let _ = self.up.remove(&key);
     }
 
+    fn put_line(&mut self, slot: u32, key: UpKey, value: UpValue) {
+        if let Some(l) = self.counters.get(slot as usize) {
+            l.publish(key, value);
+        }
+    }
+
+    fn clear_line(&mut self, slot: u32) {
+        if let Some(l) = self.counters.get(slot as usize) {
+            l.clear();
+        }
+    }
+
     fn put_down(&mut self, dest: Dest, value: DownValue) -> Result<(), String> {
         if is_host(dest) {
             self.hosts.insert(down_key_data(dest.0), value, 0)
@@ -157,8 +170,8 @@ impl MapWrites for KernelMaps {
 /// mmap the `counters` array (BPF_F_MMAPABLE) shared and writable, and
 /// never unmap it: the mapping outlives every `FastPath`, which is what
 /// makes the `&'static` sound (it also keeps the map itself alive).
-fn map_counters(data: &MapData, capacity: u32) -> Result<&'static [FastCounters], FastPathError> {
-    let bytes = capacity as usize * std::mem::size_of::<FastCounters>();
+fn map_counters(data: &MapData, slots: u32) -> Result<&'static [FastLine], FastPathError> {
+    let bytes = slots as usize * std::mem::size_of::<FastLine>();
     // SAFETY: sysconf has no preconditions.
     let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
     let len = bytes.div_ceil(page).max(1) * page;
@@ -181,9 +194,9 @@ fn map_counters(data: &MapData, capacity: u32) -> Result<&'static [FastCounters]
             "mmap of the counters map: {e} (BPF_F_MMAPABLE arrays need Linux 5.5)"
         )));
     }
-    // SAFETY: the mapping is page-aligned, at least `capacity` elements of
-    // 32 bytes long (the kernel lays array values out at their size rounded
-    // to 8, here 32), lives for the rest of the process, and is only
-    // accessed through atomics, as the programs access it.
-    Ok(unsafe { std::slice::from_raw_parts(ptr.cast::<FastCounters>(), capacity as usize) })
+    // SAFETY: the mapping is page-aligned, at least `slots` elements of
+    // 64 bytes long (the kernel lays array values out at their size rounded
+    // to 8, here 64), lives for the rest of the process, and is only
+    // accessed through atomics (the padding never), as the programs access it.
+    Ok(unsafe { std::slice::from_raw_parts(ptr.cast::<FastLine>(), slots as usize) })
 }

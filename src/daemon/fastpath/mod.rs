@@ -5,11 +5,13 @@
 //! their maps in step with the sessions the daemon puts in the fast path.
 //!
 //! Per session the loader allocates a counter slot in a memory-mapped
-//! array; [`FastPath::slot_counters`] gives the daemon a direct view of it.
+//! array, the line its ids pick when it can (daemon::fast_lines);
+//! [`FastPath::slot_counters`] gives the daemon a direct view of it.
 
 mod abi;
 mod attach;
 mod error;
+mod line_states;
 mod maps;
 mod netdev;
 mod object;
@@ -29,6 +31,7 @@ pub use error::FastPathError;
 pub use netdev::{ifindex, lo_forwards};
 pub use pass_reason::PassReason;
 
+use crate::daemon::fast_lines::LineLayout;
 use crate::dataplane::session_table::SessionKey;
 use attach::{Attachment, DOWN_PROGRAM, UP_PROGRAM};
 use maps::KernelMaps;
@@ -126,9 +129,12 @@ impl FastPath {
         let room = u32::try_from(cfg.uplinks.len())
             .unwrap_or(u32::MAX)
             .max(MAX_UPLINKS);
+        // Lines first, then a slot past them for each session in the hash.
+        let layout = LineLayout::for_capacity(cfg.capacity);
+        let slots = layout.lines().saturating_add(cfg.capacity);
         let mut ebpf = EbpfLoader::new()
             .map_max_entries("up_sessions", cfg.capacity)
-            .map_max_entries("counters", cfg.capacity)
+            .map_max_entries("counters", slots)
             .map_max_entries("down_hosts", cfg.capacity.saturating_mul(HOSTS_PER_SESSION))
             .map_max_entries(
                 "down_routes",
@@ -150,13 +156,20 @@ impl FastPath {
         } else {
             0
         };
-        let config = abi::ConfigValue::new(cfg.tun_ifindex, tun_mtu, cfg.local, cfg.port, flags);
-        let maps = KernelMaps::open(&mut ebpf, config, &egress, cfg.capacity)?;
+        let config = abi::ConfigValue::new(
+            cfg.tun_ifindex,
+            tun_mtu,
+            cfg.local,
+            cfg.port,
+            flags,
+            layout.tunnel_mask(),
+        );
+        let maps = KernelMaps::open(&mut ebpf, config, &egress, slots)?;
         let mut fp = FastPath {
             attached: Vec::new(),
             uplinks,
             maps,
-            table: Table::new(cfg.capacity),
+            table: Table::new(layout, cfg.capacity),
             describe: String::new(),
             ebpf,
         };
@@ -208,6 +221,12 @@ impl FastPath {
     /// error the session is not in the fast path at all.
     pub fn upsert(&mut self, s: &FastSession) -> Result<(), FastPathError> {
         self.table.upsert(&mut self.maps, s)
+    }
+
+    /// Once a second: lines whose session left long enough ago may take a
+    /// new one.
+    pub fn tick(&mut self) {
+        self.table.tick();
     }
 
     /// Sessions in the fast path now.

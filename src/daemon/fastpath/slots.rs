@@ -1,9 +1,11 @@
-//! Counter slots: indexes into the `counters` array, one per session in
-//! the fast path. Freed slots are reused first-in first-out, so a slot
-//! rests as long as possible before its next session: a program run that
-//! looked the old session up just before its removal may still add to it.
+//! Counter slots past the lines: indexes into the `counters` array for
+//! sessions that are not on the line their ids pick (`Table`). Freed slots
+//! are reused first-in first-out, so a slot rests as long as possible
+//! before its next session: a program run that looked the old session up
+//! just before its removal may still add to it.
 
 use std::collections::VecDeque;
+use std::ops::Range;
 
 #[derive(Debug)]
 pub struct Slots {
@@ -11,10 +13,10 @@ pub struct Slots {
 }
 
 impl Slots {
-    /// `capacity` slots, 0..capacity, handed out in that order at first.
-    pub fn new(capacity: u32) -> Self {
+    /// The slots of `range`, handed out in that order at first.
+    pub fn new(range: Range<u32>) -> Self {
         Slots {
-            free: (0..capacity).collect(),
+            free: range.collect(),
         }
     }
 
@@ -40,14 +42,14 @@ mod tests {
 
     #[test]
     fn hands_out_in_order_then_runs_out() {
-        let mut s = Slots::new(3);
+        let mut s = Slots::new(0..3);
         assert_eq!((s.take(), s.take(), s.take()), (Some(0), Some(1), Some(2)));
         assert_eq!(s.take(), None);
     }
 
     #[test]
     fn freed_slots_are_reused_fifo_not_at_once() {
-        let mut s = Slots::new(4);
+        let mut s = Slots::new(0..4);
         let a = s.take().unwrap();
         let b = s.take().unwrap();
         s.give_back(a);

@@ -6,14 +6,25 @@
 //! Like the userspace table (`SessionTable`), the last session to claim a
 //! destination owns it, and a session's removal deletes only the
 //! destinations it still owns.
+//!
+//! Upstream, a session sits on the line its ids pick (daemon::fast_lines)
+//! when that line is free, and its counter slot is that line; otherwise
+//! (the line held or resting, a changed session, not x86) it is in the
+//! `up_sessions` hash with a slot past the lines.
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
 use super::abi::{DownValue, UpKey, UpValue};
+use super::line_states::LineStates;
 use super::slots::Slots;
 use super::{FastPathError, FastSession};
+use crate::daemon::fast_lines::LineLayout;
 use crate::dataplane::session_table::SessionKey;
+
+/// Lines are used only where stores and loads keep their order without
+/// fences (`FastLine`); the programs have no acquire load on Debian's clang.
+const LINES_ORDERED: bool = cfg!(target_arch = "x86_64");
 
 /// A downstream destination: masked network and prefix length.
 pub type Dest = (Ipv4Addr, u8);
@@ -22,6 +33,10 @@ pub type Dest = (Ipv4Addr, u8);
 pub trait MapWrites {
     fn put_up(&mut self, key: UpKey, value: UpValue) -> Result<(), String>;
     fn del_up(&mut self, key: UpKey);
+    /// Publish `key` on line `slot` (fields first, ids last).
+    fn put_line(&mut self, slot: u32, key: UpKey, value: UpValue);
+    /// Clear line `slot`'s ids: nothing is found there any more.
+    fn clear_line(&mut self, slot: u32);
     fn put_down(&mut self, dest: Dest, value: DownValue) -> Result<(), String>;
     fn del_down(&mut self, dest: Dest);
     /// Zero a slot's counters before a new session is published on it.
@@ -32,10 +47,16 @@ pub trait MapWrites {
 struct Entry {
     slot: u32,
     dests: Vec<Dest>,
+    /// What upstream checks, as written.
+    up: UpValue,
+    /// Found on its line (else in the hash).
+    on_line: bool,
 }
 
 #[derive(Debug)]
 pub struct Table {
+    layout: LineLayout,
+    lines: LineStates,
     slots: Slots,
     sessions: HashMap<SessionKey, Entry>,
     owners: HashMap<Dest, SessionKey>,
@@ -57,9 +78,13 @@ fn destinations(s: &FastSession) -> Vec<Dest> {
 }
 
 impl Table {
-    pub fn new(capacity: u32) -> Self {
+    /// Lines as `layout` says, and `capacity` slots past them for the hash.
+    pub fn new(layout: LineLayout, capacity: u32) -> Self {
+        let lines = layout.lines();
         Table {
-            slots: Slots::new(capacity),
+            layout,
+            lines: LineStates::new(lines),
+            slots: Slots::new(lines..lines.saturating_add(capacity)),
             sessions: HashMap::new(),
             owners: HashMap::new(),
         }
@@ -84,22 +109,34 @@ impl Table {
         maps: &mut impl MapWrites,
         s: &FastSession,
     ) -> Result<(), FastPathError> {
-        let (slot, old) = match self.sessions.remove(&s.key) {
-            Some(e) => (e.slot, e.dests),
+        let (slot, old, old_up, on_line) = match self.sessions.remove(&s.key) {
+            Some(e) => (e.slot, e.dests, Some(e.up), e.on_line),
             None => {
-                let slot = self.slots.take().ok_or_else(|| {
-                    FastPathError::Map(format!(
-                        "all {} fast-path slots are in use (capacity)",
-                        self.sessions.len()
-                    ))
-                })?;
+                let line = self.layout.index(s.key);
+                let slot = if LINES_ORDERED && self.lines.take(line) {
+                    line
+                } else {
+                    self.slots.take().ok_or_else(|| {
+                        FastPathError::Map(format!(
+                            "all {} fast-path slots are in use (capacity)",
+                            self.sessions.len()
+                        ))
+                    })?
+                };
                 // Nothing refers to the slot yet: start its counts at zero.
                 maps.zero_slot(slot);
-                (slot, Vec::new())
+                (slot, Vec::new(), None, false)
             }
         };
         let new = destinations(s);
         let down = DownValue::new(s.peer, s.peer_tunnel, s.peer_session, s.mru, slot);
+        let up = UpValue::new(s.peer, s.address, slot);
+        let mut entry = Entry {
+            slot,
+            dests: old,
+            up,
+            on_line,
+        };
         let mut written: Vec<Dest> = Vec::with_capacity(new.len());
         let mut result = Ok(());
         for d in &new {
@@ -114,27 +151,55 @@ impl Table {
             written.push(*d);
         }
         if result.is_ok() {
-            if let Err(e) = maps.put_up(UpKey::new(s.key), UpValue::new(s.peer, s.address, slot)) {
-                result = Err(FastPathError::Map(format!("up_sessions: {e}")));
-            }
+            result = self.write_up(maps, s.key, &mut entry, old_up);
         }
         if result.is_err() {
             // Take out everything of this key, old and new, and free the slot.
-            let mut dests = old;
-            dests.extend(written);
-            self.sessions.insert(s.key, Entry { slot, dests });
+            entry.dests.extend(written);
+            self.sessions.insert(s.key, entry);
             self.remove(maps, s.key);
             return result;
         }
-        for d in old.iter().filter(|d| !new.contains(d)) {
+        for d in entry.dests.iter().filter(|d| !new.contains(d)) {
             self.disown(maps, *d, s.key);
         }
-        self.sessions.insert(s.key, Entry { slot, dests: new });
+        entry.dests = new;
+        self.sessions.insert(s.key, entry);
+        Ok(())
+    }
+
+    /// Make upstream find `e.up`: a new session on its own line goes there;
+    /// a session on its line that changes moves to the hash (written
+    /// first, then the line cleared, so every run finds the old checks or
+    /// the new, never a mix); the rest is a hash write.
+    fn write_up(
+        &mut self,
+        maps: &mut impl MapWrites,
+        key: SessionKey,
+        e: &mut Entry,
+        old_up: Option<UpValue>,
+    ) -> Result<(), FastPathError> {
+        let k = UpKey::new(key);
+        let fresh_line = old_up.is_none() && self.lines.is_line(e.slot);
+        if fresh_line {
+            maps.put_line(e.slot, k, e.up);
+            e.on_line = true;
+            return Ok(());
+        }
+        if e.on_line && old_up == Some(e.up) {
+            return Ok(());
+        }
+        maps.put_up(k, e.up)
+            .map_err(|err| FastPathError::Map(format!("up_sessions: {err}")))?;
+        if e.on_line {
+            maps.clear_line(e.slot);
+            e.on_line = false;
+        }
         Ok(())
     }
 
     /// Take the session out (nothing happens for an unknown key): its
-    /// destinations, then its upstream entry, then its slot.
+    /// destinations, then its upstream entry, then its slot (a line rests).
     pub fn remove(&mut self, maps: &mut impl MapWrites, key: SessionKey) {
         let Some(e) = self.sessions.remove(&key) else {
             return;
@@ -142,8 +207,21 @@ impl Table {
         for d in &e.dests {
             self.disown(maps, *d, key);
         }
-        maps.del_up(UpKey::new(key));
-        self.slots.give_back(e.slot);
+        if e.on_line {
+            maps.clear_line(e.slot);
+        } else {
+            maps.del_up(UpKey::new(key));
+        }
+        if self.lines.is_line(e.slot) {
+            self.lines.rest(e.slot);
+        } else {
+            self.slots.give_back(e.slot);
+        }
+    }
+
+    /// Once a second: lines that rested long enough are free again.
+    pub fn tick(&mut self) {
+        self.lines.tick();
     }
 
     /// Delete `d` if `key` still owns it.
@@ -165,6 +243,7 @@ mod tests {
     #[derive(Default)]
     struct Fake {
         up: HashMap<UpKey, UpValue>,
+        lines: BTreeMap<u32, (UpKey, UpValue)>,
         down: BTreeMap<Dest, DownValue>,
         zeroed: Vec<u32>,
         log: Vec<String>,
@@ -180,6 +259,17 @@ mod tests {
         fn del_up(&mut self, key: UpKey) {
             self.log.push(format!("del_up {key:?}"));
             self.up.remove(&key);
+        }
+        fn put_line(&mut self, slot: u32, key: UpKey, value: UpValue) {
+            self.log.push(format!("put_line {slot}"));
+            assert!(
+                self.lines.insert(slot, (key, value)).is_none(),
+                "line {slot} was not empty"
+            );
+        }
+        fn clear_line(&mut self, slot: u32) {
+            self.log.push(format!("clear_line {slot}"));
+            self.lines.remove(&slot);
         }
         fn put_down(&mut self, dest: Dest, value: DownValue) -> Result<(), String> {
             if self.fail_down == Some(dest) {
@@ -198,9 +288,23 @@ mod tests {
         }
     }
 
+    impl Fake {
+        /// Sessions upstream finds, on lines or in the hash.
+        fn up_count(&self) -> usize {
+            self.up.len() + self.lines.len()
+        }
+    }
+
     fn key(session: u16) -> SessionKey {
         SessionKey { tunnel: 1, session }
     }
+
+    /// Capacity `n`: one block of lines (tunnel ids share them all).
+    fn table(n: u32) -> Table {
+        Table::new(LineLayout::for_capacity(n), n)
+    }
+
+    const LINES: u32 = 1 << 16;
 
     fn session(session: u16, address: [u8; 4], routes: &[&str]) -> FastSession {
         FastSession {
@@ -221,7 +325,7 @@ mod tests {
 
     #[test]
     fn upsert_replacing_routes_writes_new_then_deletes_the_dropped() {
-        let (mut t, mut m) = (Table::new(8), Fake::default());
+        let (mut t, mut m) = (table(8), Fake::default());
         t.upsert(
             &mut m,
             &session(1, [10, 0, 0, 1], &["192.168.1.0/24", "192.168.2.0/24"]),
@@ -257,12 +361,12 @@ mod tests {
             .position(|l| l == "put_down 172.16.0.0/12")
             .unwrap();
         assert!(added < dropped, "{:?}", m.log);
-        assert_eq!(m.up.len(), 1);
+        assert_eq!(m.up_count(), 1);
     }
 
     #[test]
     fn routes_are_masked_and_deduplicated() {
-        let (mut t, mut m) = (Table::new(8), Fake::default());
+        let (mut t, mut m) = (table(8), Fake::default());
         t.upsert(
             &mut m,
             &session(
@@ -278,7 +382,7 @@ mod tests {
 
     #[test]
     fn remove_deletes_only_what_the_session_still_owns() {
-        let (mut t, mut m) = (Table::new(8), Fake::default());
+        let (mut t, mut m) = (table(8), Fake::default());
         t.upsert(&mut m, &session(1, [10, 0, 0, 1], &["192.168.1.0/24"]))
             .unwrap();
         // Session 2 claims the same route: the last writer wins.
@@ -294,31 +398,168 @@ mod tests {
             "still session 2's"
         );
         assert!(!m.down.contains_key(&dest("10.0.0.1/32")));
-        assert!(!m.up.contains_key(&UpKey::new(key(1))));
+        assert!(!m.lines.contains_key(&1));
         t.remove(&mut m, key(1)); // idempotent
         t.remove(&mut m, key(2));
-        assert!(m.down.is_empty() && m.up.is_empty() && t.is_empty());
+        assert!(m.down.is_empty() && m.up_count() == 0 && t.is_empty());
+    }
+
+    /// Session `session` of tunnel 2: the same line as tunnel 1's.
+    fn other(session: u16, address: [u8; 4]) -> FastSession {
+        FastSession {
+            key: SessionKey { tunnel: 2, session },
+            ..self::session(session, address, &[])
+        }
     }
 
     #[test]
-    fn slots_run_out_and_come_back_fifo() {
-        let (mut t, mut m) = (Table::new(2), Fake::default());
-        t.upsert(&mut m, &session(1, [10, 0, 0, 1], &[])).unwrap();
-        t.upsert(&mut m, &session(2, [10, 0, 0, 2], &[])).unwrap();
-        let e = t
-            .upsert(&mut m, &session(3, [10, 0, 0, 3], &[]))
-            .unwrap_err();
+    fn a_session_sits_on_the_line_its_ids_pick_and_counts_there() {
+        let (mut t, mut m) = (table(8), Fake::default());
+        t.upsert(&mut m, &session(7, [10, 0, 0, 7], &[])).unwrap();
+        assert_eq!(t.slot(key(7)), Some(7), "the line is its counter slot");
+        assert_eq!(m.zeroed, vec![7]);
+        assert!(m.up.is_empty());
+        let (k, v) = m.lines[&7];
+        assert_eq!(k, UpKey::new(key(7)));
+        assert_eq!(
+            v,
+            UpValue::new(session(7, [0; 4], &[]).peer, [10, 0, 0, 7].into(), 7)
+        );
+        // Downstream counts on the same slot.
+        assert_eq!(m.down[&dest("10.0.0.7/32")], {
+            let s = session(7, [10, 0, 0, 7], &[]);
+            DownValue::new(s.peer, 100, 207, 1400, 7)
+        });
+        // Its line written after its destinations, as the hash was.
+        assert_eq!(m.log, ["put_down 10.0.0.7/32", "put_line 7"]);
+    }
+
+    #[test]
+    fn a_held_line_sends_the_next_session_to_the_hash() {
+        let (mut t, mut m) = (table(8), Fake::default());
+        t.upsert(&mut m, &session(7, [10, 0, 0, 7], &[])).unwrap();
+        t.upsert(&mut m, &other(7, [10, 0, 0, 8])).unwrap();
+        let slot = t
+            .slot(SessionKey {
+                tunnel: 2,
+                session: 7,
+            })
+            .unwrap();
+        assert!(slot >= LINES, "a slot past the lines: {slot}");
+        assert_eq!(
+            m.up[&UpKey::new(SessionKey {
+                tunnel: 2,
+                session: 7
+            })]
+                .slot(),
+            slot
+        );
+        t.remove(
+            &mut m,
+            SessionKey {
+                tunnel: 2,
+                session: 7,
+            },
+        );
+        assert!(m.up.is_empty() && m.lines.len() == 1);
+        assert!(m.log.iter().any(|l| l.starts_with("del_up")), "{:?}", m.log);
+    }
+
+    #[test]
+    fn a_line_let_go_rests_a_whole_tick_before_it_is_used_again() {
+        let (mut t, mut m) = (table(8), Fake::default());
+        t.upsert(&mut m, &session(7, [10, 0, 0, 7], &[])).unwrap();
+        t.remove(&mut m, key(7));
+        assert_eq!(m.log.last().unwrap(), "clear_line 7");
+        assert!(m.lines.is_empty());
+        // Back at once (the same ids): the line rests, so the hash.
+        t.upsert(&mut m, &session(7, [10, 0, 0, 7], &[])).unwrap();
+        assert!(t.slot(key(7)).unwrap() >= LINES);
+        t.remove(&mut m, key(7));
+        t.tick();
+        t.upsert(&mut m, &session(7, [10, 0, 0, 7], &[])).unwrap();
+        assert!(
+            t.slot(key(7)).unwrap() >= LINES,
+            "one tick is not a whole period"
+        );
+        t.remove(&mut m, key(7));
+        t.tick();
+        t.upsert(&mut m, &session(7, [10, 0, 0, 7], &[])).unwrap();
+        assert_eq!(t.slot(key(7)), Some(7));
+    }
+
+    #[test]
+    fn a_changed_session_moves_off_its_line_hash_first() {
+        let (mut t, mut m) = (table(8), Fake::default());
+        t.upsert(&mut m, &session(7, [10, 0, 0, 7], &[])).unwrap();
+        // The same again: nothing to write upstream.
+        m.log.clear();
+        t.upsert(&mut m, &session(7, [10, 0, 0, 7], &[])).unwrap();
+        assert!(
+            !m.log.iter().any(|l| l.contains("up") || l.contains("line")),
+            "{:?}",
+            m.log
+        );
+        // A new address: the hash gets it, then the line is cleared.
+        m.log.clear();
+        t.upsert(&mut m, &session(7, [10, 0, 0, 9], &[])).unwrap();
+        let put = m.log.iter().position(|l| l.starts_with("put_up")).unwrap();
+        let cleared = m.log.iter().position(|l| l == "clear_line 7").unwrap();
+        assert!(put < cleared, "{:?}", m.log);
+        assert_eq!(t.slot(key(7)), Some(7), "it keeps its slot and counts");
+        assert!(m.lines.is_empty());
+        // It leaves from the hash; its line rests as any other.
+        t.remove(&mut m, key(7));
+        assert!(m.up.is_empty());
+        t.upsert(&mut m, &other(7, [10, 0, 0, 8])).unwrap();
+        assert!(
+            t.slot(SessionKey {
+                tunnel: 2,
+                session: 7
+            })
+            .unwrap()
+                >= LINES
+        );
+    }
+
+    #[test]
+    fn slots_past_the_lines_run_out_and_come_back_fifo() {
+        let (mut t, mut m) = (table(2), Fake::default());
+        // Tunnel 1 holds lines 1-3, so tunnel 2's same ids take slots.
+        for n in 1..=3 {
+            t.upsert(&mut m, &session(n, [10, 0, 0, n as u8], &[]))
+                .unwrap();
+        }
+        t.upsert(&mut m, &other(1, [10, 0, 1, 1])).unwrap();
+        t.upsert(&mut m, &other(2, [10, 0, 1, 2])).unwrap();
+        let e = t.upsert(&mut m, &other(3, [10, 0, 1, 3])).unwrap_err();
         assert!(e.to_string().contains("slots"), "{e}");
-        assert!(!m.down.contains_key(&dest("10.0.0.3/32")));
-        t.remove(&mut m, key(1));
-        t.upsert(&mut m, &session(3, [10, 0, 0, 3], &[])).unwrap();
-        assert_eq!(t.slot(key(3)), Some(0));
-        assert_eq!(m.zeroed, vec![0, 1, 0], "zeroed again before its reuse");
+        assert!(!m.down.contains_key(&dest("10.0.1.3/32")));
+        t.remove(
+            &mut m,
+            SessionKey {
+                tunnel: 2,
+                session: 1,
+            },
+        );
+        t.upsert(&mut m, &other(3, [10, 0, 1, 3])).unwrap();
+        assert_eq!(
+            t.slot(SessionKey {
+                tunnel: 2,
+                session: 3
+            }),
+            Some(LINES)
+        );
+        assert_eq!(
+            m.zeroed,
+            vec![1, 2, 3, LINES, LINES + 1, LINES],
+            "zeroed again before its reuse"
+        );
     }
 
     #[test]
     fn a_failed_write_leaves_nothing_of_the_session() {
-        let (mut t, mut m) = (Table::new(4), Fake::default());
+        let (mut t, mut m) = (table(4), Fake::default());
         t.upsert(&mut m, &session(1, [10, 0, 0, 1], &["192.168.1.0/24"]))
             .unwrap();
         m.fail_down = Some(dest("192.168.9.0/24"));
@@ -327,7 +568,7 @@ mod tests {
             &session(1, [10, 0, 0, 1], &["192.168.1.0/24", "192.168.9.0/24"]),
         );
         assert!(e.is_err());
-        assert!(m.down.is_empty() && m.up.is_empty(), "{:?}", m.down);
+        assert!(m.down.is_empty() && m.up_count() == 0, "{:?}", m.down);
         assert_eq!(t.slot(key(1)), None);
         m.fail_down = None;
         t.upsert(&mut m, &session(1, [10, 0, 0, 1], &[])).unwrap();
@@ -336,9 +577,9 @@ mod tests {
 
     #[test]
     fn unspecified_address_has_no_down_entry() {
-        let (mut t, mut m) = (Table::new(4), Fake::default());
+        let (mut t, mut m) = (table(4), Fake::default());
         t.upsert(&mut m, &session(1, [0, 0, 0, 0], &[])).unwrap();
         assert!(m.down.is_empty());
-        assert_eq!(m.up.len(), 1);
+        assert_eq!(m.up_count(), 1);
     }
 }

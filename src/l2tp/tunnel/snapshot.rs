@@ -69,6 +69,7 @@ impl Tunnel {
             events: VecDeque::new(),
             close_result: None,
             call_refusal: None,
+            id_hint: None,
             stats: snap.stats,
         }
     }

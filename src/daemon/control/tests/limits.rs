@@ -20,7 +20,7 @@ use super::super::io::Io;
 use super::super::ControlPlane;
 use super::{Bench, OneUser, TUN};
 
-fn control_plane(cfg: &Config, now: Instant) -> ControlPlane {
+pub(super) fn control_plane(cfg: &Config, now: Instant) -> ControlPlane {
     let settings = crate::daemon::settings::control_settings(cfg, TUN);
     let pool = AddressPool::new((1..=4).map(|i| Ipv4Addr::new(10, 100, 0, i)));
     ControlPlane::new(

@@ -8,6 +8,7 @@ mod limits;
 mod plugin_hooks;
 mod radius_server;
 mod session_hook;
+mod session_ids;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -299,6 +300,9 @@ fn a_session_comes_up_and_is_dropped_through_the_command_layer() {
     assert_eq!(entries[0].address, Ipv4Addr::new(10, 100, 0, 1));
     assert_eq!(entries[0].peer, Bench::lac_addr());
     assert_eq!(b.cp.session_count(), 1);
+    // Its fast-path line is held: no other tunnel's call gets ids on it.
+    let k = entries[0].key;
+    assert!(b.cp.lines.is_taken(k));
     // Before the frame that let the client send: its first packet finds
     // the session in the workers and the fast path's maps.
     assert!(
@@ -324,6 +328,7 @@ fn a_session_comes_up_and_is_dropped_through_the_command_layer() {
         .iter()
         .any(|u| matches!(u, TableUpdate::Remove(k) if k.session == entries_session(&b.table))));
     assert_eq!(b.cp.free_addresses(), 4);
+    assert!(!b.cp.lines.is_taken(k), "its line is free again");
 }
 
 fn entries_session(t: &[TableUpdate]) -> u16 {

@@ -1,0 +1,86 @@
+//! New calls get session ids whose fast-path line no other tunnel's
+//! session holds (daemon::fast_lines), so that every session can sit on
+//! its own line.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::config::Config;
+use crate::daemon::fast_lines::{fast_capacity, LineLayout};
+use crate::dataplane::session_table::SessionKey;
+use crate::l2tp::lac::{LacConfig, LacEvent, LacTunnel, OutgoingCall};
+use crate::l2tp::wire::Header;
+
+use super::super::io::Io;
+use super::limits::control_plane;
+
+/// `calls` calls on each of `lacs` tunnels from their own addresses; our
+/// (tunnel, session) ids of every call that came up.
+fn calls(lacs: u16, calls: usize) -> Vec<SessionKey> {
+    let now = Instant::now();
+    let mut cp = control_plane(&Config::default(), now);
+    let mut lacs: Vec<(LacTunnel, SocketAddr)> = (0..lacs)
+        .map(|i| {
+            let lac = LacTunnel::new(Arc::new(LacConfig::default()), 100 + i, [5; 16], now);
+            let from: SocketAddr = format!("192.0.2.{}:1701", i + 1).parse().unwrap();
+            (lac, from)
+        })
+        .collect();
+    let mut up = Vec::new();
+    // One LAC at a time, so the tunnel ids follow the LACs' order.
+    for (lac, from) in lacs.iter_mut() {
+        for _ in 0..50 {
+            while let Some(d) = lac.poll_transmit(now) {
+                cp.handle_datagram(now, *from, &d);
+            }
+            while let Some(io) = cp.poll_io() {
+                if let Io::L2tp { bytes, .. } = io {
+                    if Header::parse(&bytes).unwrap().is_control() {
+                        lac.handle_datagram(now, &bytes);
+                    }
+                }
+            }
+            while let Some(ev) = lac.poll_event() {
+                match ev {
+                    LacEvent::Established => {
+                        for _ in 0..calls {
+                            lac.place_call(now, OutgoingCall::default());
+                        }
+                    }
+                    LacEvent::CallUp { peer_sid, .. } => up.push(SessionKey {
+                        tunnel: lac.peer_id(),
+                        session: peer_sid,
+                    }),
+                    _ => {}
+                }
+            }
+        }
+    }
+    up
+}
+
+#[test]
+fn tunnels_sharing_a_block_of_lines_get_ids_on_free_lines() {
+    let layout = LineLayout::for_capacity(fast_capacity(Config::default().max_sessions));
+    assert_eq!(layout.tunnel_mask(), 1, "two blocks by default");
+    let keys = calls(3, 3);
+    assert_eq!(keys.len(), 9, "{keys:?}");
+    let of = |t: u16| -> Vec<u16> {
+        let mut s: Vec<u16> = keys
+            .iter()
+            .filter(|k| k.tunnel == t)
+            .map(|k| k.session)
+            .collect();
+        s.sort_unstable();
+        s
+    };
+    // Tunnels 1 and 3 share block 1, tunnel 2 has block 0 to itself.
+    assert_eq!(of(1), [1, 2, 3]);
+    assert_eq!(of(2), [1, 2, 3]);
+    assert_eq!(of(3), [4, 5, 6], "past the ids tunnel 1 holds in the block");
+    let mut lines: Vec<u32> = keys.iter().map(|k| layout.index(*k)).collect();
+    lines.sort_unstable();
+    lines.dedup();
+    assert_eq!(lines.len(), keys.len(), "every session on its own line");
+}

@@ -1,0 +1,158 @@
+//! Where the kernel fast path looks a session up from the ids in an
+//! upstream packet: a line of its counter array picked by the ids
+//! themselves, (tunnel & mask) << 16 | session, so that finding a session
+//! costs one cache miss whether there are 1,000 sessions or 100,000 (the
+//! hash it replaces cost two, more at many sessions: Docs/FASTPATH.md).
+//!
+//! Two sessions can pick the same line (two tunnels whose ids share the
+//! low bits, each with the same session id). The fast path then puts the
+//! second in its hash, which is still exact, only slower; the control
+//! plane avoids it by giving a new call a session id whose line no other
+//! session holds (the [`LineBook`], asked by the L2TP core through
+//! [`SessionIdHint`]).
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use crate::dataplane::session_table::SessionKey;
+use crate::l2tp::session_ids::SessionIdHint;
+
+/// Sessions in the fast path at once when max_sessions is 0 (no limit);
+/// the rest take the userspace path. Sizes the maps and the counter slots.
+const DEFAULT_CAPACITY: u32 = 1 << 17;
+
+/// Most blocks of 65,536 lines (64 MB of lines at 64 bytes each).
+const MAX_BLOCKS: u32 = 64;
+
+/// The fast path's session capacity for a max_sessions setting.
+pub fn fast_capacity(max_sessions: u32) -> u32 {
+    if max_sessions == 0 {
+        DEFAULT_CAPACITY
+    } else {
+        max_sessions
+    }
+}
+
+/// How many blocks of 65,536 lines there are: enough for `capacity`
+/// sessions, a power of two so that the block is the tunnel id's low bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LineLayout {
+    blocks: u32,
+}
+
+impl LineLayout {
+    pub fn for_capacity(capacity: u32) -> Self {
+        LineLayout {
+            blocks: capacity
+                .div_ceil(1 << 16)
+                .next_power_of_two()
+                .clamp(1, MAX_BLOCKS),
+        }
+    }
+
+    /// Lines in all: slots below this are lines, the rest are the hash's.
+    pub fn lines(self) -> u32 {
+        self.blocks << 16
+    }
+
+    /// The tunnel id bits that pick the block.
+    pub fn tunnel_mask(self) -> u32 {
+        self.blocks - 1
+    }
+
+    /// The line the ids of `k` pick (as bpf/fastpath.c's find_session).
+    pub fn index(self, k: SessionKey) -> u32 {
+        ((u32::from(k.tunnel) & self.tunnel_mask()) << 16) | u32::from(k.session)
+    }
+}
+
+/// Which lines the control plane's sessions pick, one bit a line: a new
+/// call is given a session id whose line is free here. A hint only: the
+/// fast path decides from its own exact table (a line still resting after
+/// its last session is free here but not there).
+#[derive(Debug)]
+pub struct LineBook {
+    layout: LineLayout,
+    /// Atomics only so the L2TP core may hold the book (`Arc<dyn
+    /// SessionIdHint>` is Sync); the control plane alone writes and reads.
+    taken: Vec<AtomicU64>,
+}
+
+impl LineBook {
+    pub fn new(layout: LineLayout) -> Self {
+        let words = (layout.lines() as usize).div_ceil(64);
+        LineBook {
+            layout,
+            taken: (0..words).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    fn bit(&self, k: SessionKey) -> (&AtomicU64, u64) {
+        let i = self.layout.index(k) as usize;
+        // In range: the words cover every line the layout can index.
+        (&self.taken[i / 64], 1 << (i % 64))
+    }
+
+    /// A session of `k` exists (from its ICRQ on).
+    pub fn take(&self, k: SessionKey) {
+        let (w, b) = self.bit(k);
+        w.fetch_or(b, Relaxed);
+    }
+
+    /// The session of `k` is gone.
+    pub fn release(&self, k: SessionKey) {
+        let (w, b) = self.bit(k);
+        w.fetch_and(!b, Relaxed);
+    }
+
+    pub fn is_taken(&self, k: SessionKey) -> bool {
+        let (w, b) = self.bit(k);
+        w.load(Relaxed) & b != 0
+    }
+}
+
+impl SessionIdHint for LineBook {
+    fn prefers(&self, tunnel: u16, session: u16) -> bool {
+        !self.is_taken(SessionKey { tunnel, session })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(tunnel: u16, session: u16) -> SessionKey {
+        SessionKey { tunnel, session }
+    }
+
+    #[test]
+    fn blocks_cover_the_capacity_in_powers_of_two() {
+        let blocks = |c| LineLayout::for_capacity(c).lines() >> 16;
+        assert_eq!(blocks(1), 1);
+        assert_eq!(blocks(60_000), 1);
+        assert_eq!(blocks(65_536), 1);
+        assert_eq!(blocks(65_537), 2);
+        assert_eq!(blocks(fast_capacity(0)), 2);
+        assert_eq!(blocks(200_000), 4);
+        assert_eq!(blocks(u32::MAX), MAX_BLOCKS);
+    }
+
+    #[test]
+    fn the_tunnel_low_bits_pick_the_block() {
+        let l = LineLayout::for_capacity(200_000);
+        assert_eq!(l.tunnel_mask(), 3);
+        assert_eq!(l.index(key(1, 7)), (1 << 16) | 7);
+        assert_eq!(l.index(key(5, 7)), (1 << 16) | 7, "5 & 3 = 1");
+        assert_eq!(l.index(key(u16::MAX, u16::MAX)), l.lines() - 1);
+    }
+
+    #[test]
+    fn the_book_prefers_free_lines_only() {
+        let b = LineBook::new(LineLayout::for_capacity(100_000));
+        b.take(key(1, 9));
+        assert!(!b.prefers(3, 9), "3 & 1 = 1: the same line");
+        assert!(b.prefers(2, 9), "another block");
+        assert!(b.prefers(1, 10));
+        b.release(key(3, 9)); // the line's, whoever took it
+        assert!(b.prefers(1, 9));
+    }
+}
