@@ -416,6 +416,8 @@ fn sessions_sharing_a_line_are_found_on_it_and_in_the_hash() {
         let (b_slot, _) = lab.fp.slot_counters(b).expect("B's slot");
         assert_eq!(a_slot, u32::from(A.session), "A is on its line");
         assert!(b_slot >= 1 << 16, "B is past the lines: {b_slot}");
+        // B and LOCAL_KEY (tunnel 2, session 1) are in the hash.
+        assert_eq!(lab.fp.off_line(), 2);
         for (k, addr, what) in [(A, A_ADDR, "A on its line"), (b, b_addr, "B in the hash")] {
             let inner = inner_udp(addr, 40);
             let frame = up(&l2tp_data(k.tunnel, k.session, PPP_FULL, &inner));

@@ -229,6 +229,11 @@ impl FastPath {
         self.table.tick();
     }
 
+    /// Sessions in the fast path that upstream finds in the hash.
+    pub fn off_line(&self) -> usize {
+        self.table.off_line()
+    }
+
     /// Sessions in the fast path now.
     pub fn len(&self) -> usize {
         self.table.len()

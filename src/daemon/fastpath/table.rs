@@ -60,6 +60,8 @@ pub struct Table {
     slots: Slots,
     sessions: HashMap<SessionKey, Entry>,
     owners: HashMap<Dest, SessionKey>,
+    /// Entries of `sessions` not on their line.
+    off_line: usize,
 }
 
 /// The session's address (unless unspecified, as the userspace table does)
@@ -87,6 +89,7 @@ impl Table {
             slots: Slots::new(lines..lines.saturating_add(capacity)),
             sessions: HashMap::new(),
             owners: HashMap::new(),
+            off_line: 0,
         }
     }
 
@@ -96,6 +99,25 @@ impl Table {
 
     pub fn len(&self) -> usize {
         self.sessions.len()
+    }
+
+    /// Sessions upstream finds in the hash.
+    pub fn off_line(&self) -> usize {
+        self.off_line
+    }
+
+    /// Every entry goes in and out through these two, which keep `off_line`.
+    fn take_entry(&mut self, key: SessionKey) -> Option<Entry> {
+        let e = self.sessions.remove(&key)?;
+        self.off_line -= usize::from(!e.on_line);
+        Some(e)
+    }
+
+    fn put_entry(&mut self, key: SessionKey, e: Entry) {
+        self.off_line += usize::from(!e.on_line);
+        if let Some(old) = self.sessions.insert(key, e) {
+            self.off_line -= usize::from(!old.on_line);
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -109,7 +131,7 @@ impl Table {
         maps: &mut impl MapWrites,
         s: &FastSession,
     ) -> Result<(), FastPathError> {
-        let (slot, old, old_up, on_line) = match self.sessions.remove(&s.key) {
+        let (slot, old, old_up, on_line) = match self.take_entry(s.key) {
             Some(e) => (e.slot, e.dests, Some(e.up), e.on_line),
             None => {
                 let line = self.layout.index(s.key);
@@ -118,7 +140,7 @@ impl Table {
                 } else {
                     self.slots.take().ok_or_else(|| {
                         FastPathError::Map(format!(
-                            "all {} fast-path slots are in use (capacity)",
+                            "its line is taken and all slots past the lines are in use ({} sessions in the fast path; max_sessions sizes both)",
                             self.sessions.len()
                         ))
                     })?
@@ -156,7 +178,7 @@ impl Table {
         if result.is_err() {
             // Take out everything of this key, old and new, and free the slot.
             entry.dests.extend(written);
-            self.sessions.insert(s.key, entry);
+            self.put_entry(s.key, entry);
             self.remove(maps, s.key);
             return result;
         }
@@ -164,7 +186,7 @@ impl Table {
             self.disown(maps, *d, s.key);
         }
         entry.dests = new;
-        self.sessions.insert(s.key, entry);
+        self.put_entry(s.key, entry);
         Ok(())
     }
 
@@ -201,7 +223,7 @@ impl Table {
     /// Take the session out (nothing happens for an unknown key): its
     /// destinations, then its upstream entry, then its slot (a line rests).
     pub fn remove(&mut self, maps: &mut impl MapWrites, key: SessionKey) {
-        let Some(e) = self.sessions.remove(&key) else {
+        let Some(e) = self.take_entry(key) else {
             return;
         };
         for d in &e.dests {
@@ -419,6 +441,7 @@ mod tests {
         assert_eq!(t.slot(key(7)), Some(7), "the line is its counter slot");
         assert_eq!(m.zeroed, vec![7]);
         assert!(m.up.is_empty());
+        assert_eq!(t.off_line(), 0);
         let (k, v) = m.lines[&7];
         assert_eq!(k, UpKey::new(key(7)));
         assert_eq!(
@@ -446,6 +469,7 @@ mod tests {
             })
             .unwrap();
         assert!(slot >= LINES, "a slot past the lines: {slot}");
+        assert_eq!(t.off_line(), 1);
         assert_eq!(
             m.up[&UpKey::new(SessionKey {
                 tunnel: 2,
@@ -508,9 +532,11 @@ mod tests {
         assert!(put < cleared, "{:?}", m.log);
         assert_eq!(t.slot(key(7)), Some(7), "it keeps its slot and counts");
         assert!(m.lines.is_empty());
+        assert_eq!(t.off_line(), 1);
         // It leaves from the hash; its line rests as any other.
         t.remove(&mut m, key(7));
         assert!(m.up.is_empty());
+        assert_eq!(t.off_line(), 0);
         t.upsert(&mut m, &other(7, [10, 0, 0, 8])).unwrap();
         assert!(
             t.slot(SessionKey {

@@ -484,6 +484,12 @@ fn fast_path(e: &mut DescriptorEncoder, s: &Snapshot) -> fmt::Result {
         "Sessions the kernel fast path forwards now.",
         f.sessions,
     )?;
+    gauge(
+        e,
+        "l2tpns_fastpath_sessions_off_line",
+        "Of those, sessions upstream finds in the hash, not on the line their ids pick (slower; Docs/FASTPATH.md).",
+        f.off_line,
+    )?;
     counter(
         e,
         "l2tpns_fastpath_refused",

@@ -114,6 +114,7 @@ pub struct DataSnapshot {
 #[derive(Debug, Clone, Default)]
 pub struct FastSnapshot {
     pub sessions: u64,
+    pub off_line: u64,
     pub refused: u64,
     pub up_packets: u64,
     pub up_bytes: u64,
@@ -128,6 +129,7 @@ impl FastSnapshot {
         let [up_packets, up_bytes, down_packets, down_bytes] = f.forwarded.each_ref().map(l);
         FastSnapshot {
             sessions: l(&f.sessions),
+            off_line: l(&f.off_line),
             refused: l(&f.refused),
             up_packets,
             up_bytes,
