@@ -46,6 +46,10 @@
 # count, and each LNS's 100,000-session figure against its 1,000 (the
 # issue's "flat"). Needs root, freeradius, and l2tpns for its runs.
 # OURS_BIN: run that build of our daemon instead of this tree's (A/B).
+# LO_RPS_CPUS: an rps_cpus mask for lo's receive (e.g. 2: CPU 1, the
+# LNS's), so that what arrives over lo is processed on that CPU, as a
+# NIC's interrupt on another core would have it, instead of in the
+# sender's context on the generator's CPU.
 # BPF_STATS=1: also the kernel's own count of our programs' run time
 # (kernel.bpf_stats_enabled, on for the run and put back after), as ns per
 # program run in each window (prog_ns_per_run): what the fast path's
@@ -130,6 +134,7 @@ window() {
 }
 
 bench_netns "$NS"
+[ -z "${LO_RPS_CPUS:-}" ] || ip netns exec "$NS" sh -c "echo $LO_RPS_CPUS > /sys/class/net/lo/queues/rx-0/rps_cpus"
 ip netns exec "$NS" sysctl -qw net.ipv4.conf.lo.forwarding=1 net.ipv4.conf.lo.accept_local=1 net.ipv4.conf.lo.route_localnet=1
 # The decoys (see the header): a full socket on 127.0.0.1:1799 and a TUN
 # device nobody reads, with a route to DECOY_TO.
