@@ -49,16 +49,14 @@ impl LineStates {
     /// A tick (once a second): lines that rested through a whole tick
     /// period are free again.
     pub fn tick(&mut self) {
-        let done = std::mem::take(&mut self.resting[1]);
-        for i in &done {
-            if let Some(s) = self.state.get_mut(*i as usize) {
+        for i in self.resting[1].drain(..) {
+            if let Some(s) = self.state.get_mut(i as usize) {
                 *s = State::Free;
             }
         }
-        self.resting[1] = std::mem::take(&mut self.resting[0]);
-        // Keep the allocation for the next period.
-        self.resting[0] = done;
-        self.resting[0].clear();
+        // This period's lines rest through the next; the emptied list
+        // takes the next period's.
+        self.resting.swap(0, 1);
     }
 
     pub fn is_line(&self, slot: u32) -> bool {

@@ -159,10 +159,7 @@ impl MapWrites for KernelMaps {
 
     fn zero_slot(&mut self, slot: u32) {
         if let Some(c) = self.counters(slot) {
-            use std::sync::atomic::Ordering::Relaxed;
-            for n in [&c.up_packets, &c.up_bytes, &c.down_packets, &c.down_bytes] {
-                n.store(0, Relaxed);
-            }
+            c.clear();
         }
     }
 }
