@@ -35,17 +35,22 @@
 #         forwards them and drops them at its full queue, as at a stopped
 #         LNS's TUN. (Not an `ip rule`: once a namespace has had a rule of
 #         its own, every route lookup walks the rules, in both windows.)
-# Windows: WINDOW_UP (5 s) upstream, shorter than echo_timeout (10 s), so
-# no session goes quiet long enough in a dropped window to be sent an LCP
-# echo it would not otherwise get; WINDOW_DOWN (10 s) downstream, one
-# whole echo period, so each window holds every session's one echo
-# (downstream traffic does not postpone echoes).
+# Windows: WINDOW_UP (5 s) upstream, WINDOW_DOWN (10 s) downstream, one
+# whole period of l2tpns's default echo_timeout (10 s).
+# ECHO_TIMEOUT (300 s): every daemon's echo_timeout for the run, so that
+# no LCP echo lands in one kind of window only. At 100,000 sessions and
+# 50,000 pps a session sends one packet every 2 s; around a dropped window
+# some go quiet for 10 s, and the default sent 46,000-137,000 echoes a run
+# there (none at 1,000 sessions), in whichever window they fell
+# (Docs/PERFORMANCE.md). ECHO_TIMEOUT=10 measures with them.
 #
 # Prints PAIR lines (each pair), PAIRED lines (median and range over the
 # pairs) and RATIO lines: each LNS against l2tpns at the same session
 # count, and each LNS's 100,000-session figure against its 1,000 (the
 # issue's "flat"). Needs root, freeradius, and l2tpns for its runs.
 # OURS_BIN: run that build of our daemon instead of this tree's (A/B).
+# SINK_CPU: the CPU of the upstream sink (default GEN_CPU, beside the
+# generator).
 # LO_RPS_CPUS: an rps_cpus mask for lo's receive (e.g. 2: CPU 1, the
 # LNS's), so that what arrives over lo is processed on that CPU, as a
 # NIC's interrupt on another core would have it, instead of in the
@@ -71,6 +76,8 @@ LNS_CPU=${LNS_CPU:-1}
 GEN_CPU=${GEN_CPU:-0}
 RX_INTERVAL_US=${RX_INTERVAL_US:-1000}
 BPF_STATS=${BPF_STATS:-0}
+ECHO_TIMEOUT=${ECHO_TIMEOUT:-300}
+SINK_CPU=${SINK_CPU:-$GEN_CPU}
 command -v freeradius >/dev/null || { echo "apt-get install freeradius freeradius-utils" >&2; exit 1; }
 case " $LNSES " in *" l2tpns "*) command -v /usr/sbin/l2tpns >/dev/null || { echo "apt-get install l2tpns" >&2; exit 1; } ;; esac
 NS=pa-pc$$
@@ -156,7 +163,7 @@ DECOY_PIDS+=($!)
 for _ in $(seq 1 50); do ip netns exec "$NS" ip link show pa-dec0 > /dev/null 2>&1 && break; sleep 0.1; done
 ip netns exec "$NS" ip link set pa-dec0 up
 ip netns exec "$NS" ip route add "$DECOY_TO/32" dev pa-dec0
-echo "SETUP lnses=\"$LNSES\" sessions=\"$SESSION_COUNTS\" rate=$RATE pairs=$PAIRS window_up=$WINDOW_UP window_down=$WINDOW_DOWN"
+echo "SETUP lnses=\"$LNSES\" sessions=\"$SESSION_COUNTS\" rate=$RATE pairs=$PAIRS window_up=$WINDOW_UP window_down=$WINDOW_DOWN echo_timeout=$ECHO_TIMEOUT sink_cpu=$SINK_CPU"
 
 . "$ROOT/contrib/freeradius-fixture.sh"
 fr_prepare "$RUN" "$SECRET" "$MAX_SESSIONS" pw no
@@ -170,6 +177,7 @@ for path in userspace bpf; do
 done
 # EXTRA_CONFIG: lines for every daemon's startup-config.
 for d in l2tpns userspace bpf; do
+  echo "set echo_timeout $ECHO_TIMEOUT" >> "$RUN/etc-$d/startup-config"
   [ -z "${EXTRA_CONFIG:-}" ] || printf '%s\n' "$EXTRA_CONFIG" >> "$RUN/etc-$d/startup-config"
 done
 
@@ -191,14 +199,15 @@ declare -A ADDED OWN PROG
 paired() {
   local name=$1 n=$2 dir=$3 size=$4 pool=$5 tag="$1-$2-$3-$4"
   local w=$WINDOW_UP; [ "$dir" = down ] && w=$WINDOW_DOWN
-  # Each window is machine_busy's 1 s of settling and w s of sampling; a
-  # margin either side for the source's start and the last window's end.
-  local traffic=$(( (PAIRS * 2 + 1) * (w + 1) + 6 ))
+  # Each window is machine_busy's 1 s of settling, w s of sampling and
+  # its reads (up to 0.5 s on this machine: with w + 1 the traffic ended
+  # inside the last window); a margin for the source's start.
+  local traffic=$(( (PAIRS * 2 + 1) * (w + 2) + 6 ))
   local tunnels=$(( n < 10 ? 1 : 10 ))
   stop_aux
   rm -f "$RUN/$tag".{sink,out,err,src}
   if [ "$dir" = up ]; then
-    "${GEN[@]}" "$LOADGEN" sink --bind "$SINK" --duration 3600 --rx-interval-us "$RX_INTERVAL_US" > "$RUN/$tag.sink" 2>&1 &
+    ip netns exec "$NS" taskset -c "$SINK_CPU" "$LOADGEN" sink --bind "$SINK" --duration 3600 --rx-interval-us "$RX_INTERVAL_US" > "$RUN/$tag.sink" 2>&1 &
     AUX_PIDS+=($!)
     for _ in $(seq 1 50); do grep -q "SINK listening" "$RUN/$tag.sink" && break; sleep 0.1; done
   fi

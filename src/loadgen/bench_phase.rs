@@ -72,7 +72,7 @@ impl LoadGen {
     pub(super) fn start_bench(&mut self, now: Instant, t: TrafficOptions) {
         self.phase = Phase::Bench;
         self.phase_deadline = now + t.duration + MAX_DRAIN + Duration::from_secs(1);
-        let mut streams = Vec::new();
+        let mut streams = tx_streams::TxStreams::default();
         let mut report_frame = None;
         if let (true, Some(sink)) = (t.direction.up(), t.sink) {
             for s in 0..self.sessions.len() {
@@ -87,7 +87,9 @@ impl LoadGen {
                         report_frame =
                             self.session_udp_frame(s, None, sink, t.port, 0, &MAGIC_REPORT_REQUEST);
                     }
-                    streams.push(TxStream { frame, seq: 0 });
+                    // Every frame has the same size, sink and port.
+                    let pushed = streams.push(&frame);
+                    debug_assert!(pushed, "a benchmark frame of another length");
                 }
             }
         }
@@ -141,16 +143,9 @@ impl LoadGen {
                 return;
             }
             for (k, buf) in b.bufs.iter_mut().take(due).enumerate() {
-                let Some(st) = b.streams.get((b.next + k) % n) else {
-                    continue;
-                };
-                buf.clear();
-                buf.extend_from_slice(&st.frame);
-                if let Some(stamp) = buf.get_mut(FRAME_STAMP_AT..) {
-                    // With fewer streams than the batch, a stream comes round
-                    // again every n packets: each occurrence gets its own number.
-                    let _ = Stamp::set_seq(stamp, st.seq + (k / n) as u64);
-                }
+                // With fewer streams than the batch, a stream comes round
+                // again every n packets: each occurrence gets its own number.
+                b.streams.write((b.next + k) % n, (k / n) as u64, buf);
             }
             let to = match (b.opts.decoy_port, lns) {
                 (Some(port), Some(lns)) => {
@@ -163,9 +158,7 @@ impl LoadGen {
             match send_batch(fd, b.bufs.get(..due).unwrap_or(&[]), to) {
                 Ok(sent) => {
                     for k in 0..sent {
-                        if let Some(st) = b.streams.get_mut((b.next + k) % n) {
-                            st.seq += 1;
-                        }
+                        b.streams.advance((b.next + k) % n);
                     }
                     b.next = (b.next + sent) % n;
                     b.pacer.record(sent as u64);
@@ -206,8 +199,7 @@ impl LoadGen {
             self.traffic.lns_cpu_secs = procstat::cpu_seconds(pid).map(|c1| (c1 - c0).max(0.0));
         }
         if !b.streams.is_empty() {
-            self.traffic.up_min_session = b.streams.iter().map(|s| s.seq).min().unwrap_or(0);
-            self.traffic.up_max_session = b.streams.iter().map(|s| s.seq).max().unwrap_or(0);
+            (self.traffic.up_min_session, self.traffic.up_max_session) = b.streams.seq_range();
         }
         if b.opts.direction.down() {
             self.traffic.down = FlowTotals::of(

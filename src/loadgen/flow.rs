@@ -35,6 +35,15 @@ impl RxFlow {
     pub fn lost(&self) -> u64 {
         self.next.saturating_sub(self.received)
     }
+
+    /// Add another stream's counts (two sessions seen from one address):
+    /// what each expected adds up, so the loss is the sum of both.
+    pub fn absorb(&mut self, o: &RxFlow) {
+        self.received += o.received;
+        self.bytes = self.bytes.saturating_add(o.bytes);
+        self.reordered += o.reordered;
+        self.next = self.next.saturating_add(o.next);
+    }
 }
 
 /// Totals over many flows, and the first and last arrival.

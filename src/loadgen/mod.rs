@@ -29,6 +29,7 @@ mod teardown;
 pub mod traffic;
 mod tun_phase;
 pub mod tunmode;
+mod tx_streams;
 pub mod udp;
 
 use std::collections::{HashMap, HashSet};
@@ -158,14 +159,7 @@ struct Sess {
     down: RxFlow,
 }
 
-/// One session's upstream benchmark stream: a ready frame (L2TP data header,
-/// PPP, IPv4, UDP, stamp) whose sequence number is rewritten per packet.
-struct TxStream {
-    frame: Vec<u8>,
-    seq: u64,
-}
-
-/// Where the stamp's sequence number sits in a TxStream frame: L2TP data
+/// Where the stamp sits in an upstream benchmark frame: L2TP data
 /// header, FF 03 00 21, IP+UDP headers, then the stamp.
 const FRAME_STAMP_AT: usize = DATA_HEADER_LEN + 4 + PAYLOAD_AT;
 
@@ -174,7 +168,7 @@ struct Bench {
     pacer: Pacer,
     start: Instant,
     send_until: Instant,
-    streams: Vec<TxStream>,
+    streams: tx_streams::TxStreams,
     next: usize,
     bufs: Vec<Vec<u8>>,
     blocked: bool,
