@@ -325,7 +325,7 @@ impl LoadGen {
         let lost = self.tunnels[t]
             .calls
             .values()
-            .filter(|&&s| self.sessions[s].up_at.is_some())
+            .filter(|&s| self.sessions[s].up_at.is_some())
             .count();
         self.summary.hold.lost_during_hold += lost;
         self.summary.failures.push(format!(

@@ -7,6 +7,7 @@
 //! deadline of any tunnel or PPP link, then drive the state machines.
 
 mod bench_phase;
+pub mod call_table;
 pub mod decoy;
 pub mod flow;
 pub mod gate;
@@ -184,7 +185,7 @@ struct Tun {
     lac: LacTunnel,
     up: bool,
     closed: bool,
-    calls: HashMap<u16, usize>,
+    calls: call_table::CallTable,
 }
 
 #[derive(PartialEq, Eq, Clone, Copy, Debug)]
@@ -358,7 +359,7 @@ impl LoadGen {
                 lac,
                 up: false,
                 closed: false,
-                calls: HashMap::new(),
+                calls: call_table::CallTable::default(),
             });
             self.flush_tunnel(now, t);
         }
@@ -526,7 +527,7 @@ impl LoadGen {
                     local_sid,
                     peer_sid,
                 } => {
-                    let Some(&s) = self.tunnels[t].calls.get(&local_sid) else {
+                    let Some(s) = self.tunnels[t].calls.get(local_sid) else {
                         continue;
                     };
                     let mut link = Box::new(ClientLink::new(
@@ -544,7 +545,7 @@ impl LoadGen {
                     self.flush_link(now, s);
                 }
                 LacEvent::CallDisconnected { local_sid, info } => {
-                    if let Some(s) = self.tunnels[t].calls.remove(&local_sid) {
+                    if let Some(s) = self.tunnels[t].calls.remove(local_sid) {
                         self.note_lost_call(s, &format!("CDN from LNS: {info:?}"));
                         self.timers.set(Key::Link(s), None);
                         let sess = &mut self.sessions[s];
@@ -577,7 +578,7 @@ impl LoadGen {
                             .failures
                             .push(format!("tunnel {} closed: {reason:?}", t + 1));
                     }
-                    let calls: Vec<usize> = self.tunnels[t].calls.drain().map(|(_, s)| s).collect();
+                    let calls = self.tunnels[t].calls.drain();
                     for s in calls {
                         self.timers.set(Key::Link(s), None);
                         if self.sessions[s].up_at.is_none() {
@@ -689,7 +690,8 @@ impl LoadGen {
             };
             match self.tunnels[t].lac.place_call(now, call) {
                 Some(local_sid) => {
-                    self.tunnels[t].calls.insert(local_sid, s);
+                    // Session indexes are below the --sessions count (u32).
+                    let _ = self.tunnels[t].calls.insert(local_sid, s);
                     self.sessions[s].state = SessionState::Calling {
                         tunnel: t,
                         local_sid,

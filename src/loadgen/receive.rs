@@ -62,7 +62,7 @@ impl LoadGen {
             return None;
         }
         let t = self.tunnel_index(h.tunnel_id())?;
-        let s = *self.tunnels.get(t)?.calls.get(&h.session_id())?;
+        let s = self.tunnels.get(t)?.calls.get(h.session_id())?;
         Some((s, d.get(h.payload_offset()..)?))
     }
 
@@ -82,7 +82,7 @@ impl LoadGen {
             self.flush_tunnel(now, t);
             return;
         }
-        let Some(&s) = self.tunnels[t].calls.get(&h.session_id()) else {
+        let Some(s) = self.tunnels[t].calls.get(h.session_id()) else {
             return;
         };
         let ppp = d.get(h.payload_offset()..).unwrap_or(&[]);

@@ -78,7 +78,7 @@ impl LoadGen {
                 local_sid,
                 CdnResult::new(CdnCode::Administrative),
             );
-            self.tunnels[tunnel].calls.remove(&local_sid);
+            self.tunnels[tunnel].calls.remove(local_sid);
             self.sessions[s].state = SessionState::Done;
             self.timers.set(Key::Link(s), None);
             self.flush_tunnel(now, tunnel);
