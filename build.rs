@@ -8,9 +8,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const SOURCE: &str = "bpf/fastpath.c";
+/// Included by SOURCE: the maps and pass reasons.
+const HEADER: &str = "bpf/fastpath_maps.h";
 
 fn main() {
     println!("cargo:rerun-if-changed={SOURCE}");
+    println!("cargo:rerun-if-changed={HEADER}");
     println!("cargo:rerun-if-env-changed=CLANG");
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let object = out.join("fastpath.bpf.o");

@@ -20,64 +20,15 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use common::skip_privileged;
 use fastpath_common::cases::*;
+use fastpath_common::checks::{check_rows, forward};
 use fastpath_common::frames::*;
 use fastpath_common::mutate::mutate;
 use fastpath_common::oracle::{fuzz_bases, fuzz_sessions, Fuzz};
 use fastpath_common::*;
 use l2tpns::daemon::fastpath::{FastSession, PassReason, TestProgram};
-use l2tpns::dataplane::SessionKey;
 
 use PassReason::*;
 use TestProgram::{Down, Up};
-
-/// Run each row: passed, unchanged, and counted under its reason only.
-fn check_rows(lab: &Lab, program: TestProgram, rows: &[Row]) {
-    for r in rows {
-        let before = lab.passed();
-        let (verdict, out) = lab.run(program, &r.frame, r.gso);
-        assert_eq!(verdict, TC_ACT_OK, "{}: verdict", r.what);
-        assert_eq!(
-            hex(&out),
-            hex(&r.frame),
-            "{}: the packet must be unchanged",
-            r.what
-        );
-        let expected: Vec<(PassReason, u64)> = r.reason.iter().map(|&x| (x, 1)).collect();
-        assert_eq!(moved(&before, &lab.passed()), expected, "{}", r.what);
-    }
-}
-
-/// Run a frame the program must forward for `k`; the output.
-fn forward(
-    lab: &Lab,
-    program: TestProgram,
-    frame: &[u8],
-    k: SessionKey,
-    inner_len: usize,
-    what: &str,
-) -> Vec<u8> {
-    let passed = lab.passed();
-    let before = lab.forwarded(k);
-    let (verdict, out) = lab.run(program, frame, None);
-    assert_eq!(
-        verdict,
-        TC_ACT_REDIRECT,
-        "{what}: verdict (passed: {:?})",
-        moved(&passed, &lab.passed())
-    );
-    let n = inner_len as u64;
-    let expected = match program {
-        Up => [before[0] + 1, before[1] + n, before[2], before[3]],
-        Down => [before[0], before[1], before[2] + 1, before[3] + n],
-    };
-    assert_eq!(lab.forwarded(k), expected, "{what}: the slot's counters");
-    assert_eq!(
-        moved(&passed, &lab.passed()),
-        vec![],
-        "{what}: nothing passed"
-    );
-    out
-}
 
 #[test]
 fn upstream_data_is_decapsulated_to_the_inner_packet() {
@@ -396,69 +347,6 @@ fn an_uplink_attached_after_start_carries_downstream() {
             inner.len(),
             "after the device made again is attached",
         );
-    });
-}
-
-/// Two sessions whose ids pick the same line (one block of lines: every
-/// tunnel shares it): the first sits on the line, the second is in the
-/// hash; each is found, checked and counted as its own.
-#[test]
-fn sessions_sharing_a_line_are_found_on_it_and_in_the_hash() {
-    if skip_privileged() {
-        return;
-    }
-    let b = key(9, A.session);
-    let b_addr = [10, 0, 9, 1];
-    let mut sessions = standard_sessions();
-    sessions.push(session(b, b_addr, LAC, &[], 1500));
-    with_lab(None, &sessions, |lab| {
-        let (a_slot, _) = lab.fp.slot_counters(A).expect("A's slot");
-        let (b_slot, _) = lab.fp.slot_counters(b).expect("B's slot");
-        assert_eq!(a_slot, u32::from(A.session), "A is on its line");
-        assert!(b_slot >= 1 << 16, "B is past the lines: {b_slot}");
-        // B and LOCAL_KEY (tunnel 2, session 1) are in the hash.
-        assert_eq!(lab.fp.off_line(), 2);
-        for (k, addr, what) in [(A, A_ADDR, "A on its line"), (b, b_addr, "B in the hash")] {
-            let inner = inner_udp(addr, 40);
-            let frame = up(&l2tp_data(k.tunnel, k.session, PPP_FULL, &inner));
-            forward(lab, Up, &frame, k, inner.len(), what);
-        }
-        // Each is checked against its own address: A's source in B's ids
-        // is spoofed, and the other way round.
-        let a_in_b = up(&l2tp_data(
-            b.tunnel,
-            b.session,
-            PPP_FULL,
-            &inner_udp(A_ADDR, 40),
-        ));
-        let b_in_a = up(&l2tp_data(
-            A.tunnel,
-            A.session,
-            PPP_FULL,
-            &inner_udp(b_addr, 40),
-        ));
-        check_rows(
-            lab,
-            Up,
-            &[
-                row("A's source in B's ids", UpSpoofedSource, a_in_b),
-                row("B's source in A's ids", UpSpoofedSource, b_in_a),
-            ],
-        );
-        // A leaves: its line is cleared, B is still found in the hash.
-        lab.fp.remove(A);
-        check_rows(
-            lab,
-            Up,
-            &[row(
-                "A after removal",
-                UpUnknownSession,
-                up_a(PPP_FULL, &inner_udp(A_ADDR, 40)),
-            )],
-        );
-        let inner = inner_udp(b_addr, 40);
-        let frame = up(&l2tp_data(b.tunnel, b.session, PPP_FULL, &inner));
-        forward(lab, Up, &frame, b, inner.len(), "B after A left");
     });
 }
 

@@ -11,6 +11,7 @@
 //! session holds (the [`LineBook`], asked by the L2TP core through
 //! [`SessionIdHint`]).
 
+use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use crate::dataplane::session_table::SessionKey;
@@ -62,6 +63,48 @@ impl LineLayout {
     /// The line the ids of `k` pick (as bpf/fastpath.c's find_session).
     pub fn index(self, k: SessionKey) -> u32 {
         ((u32::from(k.tunnel) & self.tunnel_mask()) << 16) | u32::from(k.session)
+    }
+}
+
+/// Fewest and most entries of the downstream index (16 KB and 16 MB).
+const MIN_DOWN_INDEX: u32 = 1 << 12;
+const MAX_DOWN_INDEX: u32 = 1 << 22;
+
+/// Downstream's counterpart of the lines: the destination address's low
+/// bits pick an entry of the `down_index` array, which names the line that
+/// holds the session's encapsulation, so that a packet to a session costs
+/// the entry and the line (the hash it goes before costs a bucket, an
+/// element and the line). Twice the capacity, a power of two: the
+/// addresses of one pool are contiguous, so up to that size they pick
+/// entries of their own; a second address on an entry goes by the hash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DownIndexLayout {
+    len: u32,
+}
+
+impl DownIndexLayout {
+    pub fn for_capacity(capacity: u32) -> Self {
+        DownIndexLayout {
+            len: capacity
+                .saturating_mul(2)
+                .clamp(MIN_DOWN_INDEX, MAX_DOWN_INDEX)
+                .next_power_of_two(),
+        }
+    }
+
+    /// Entries in the index.
+    pub fn entries(self) -> u32 {
+        self.len
+    }
+
+    /// The address bits that pick the entry (as fp_config's down_mask).
+    pub fn mask(self) -> u32 {
+        self.len - 1
+    }
+
+    /// The entry `a` picks (as bpf/fastpath.c's find_route).
+    pub fn index(self, a: Ipv4Addr) -> u32 {
+        u32::from(a) & self.mask()
     }
 }
 
@@ -143,6 +186,22 @@ mod tests {
         assert_eq!(l.index(key(1, 7)), (1 << 16) | 7);
         assert_eq!(l.index(key(5, 7)), (1 << 16) | 7, "5 & 3 = 1");
         assert_eq!(l.index(key(u16::MAX, u16::MAX)), l.lines() - 1);
+    }
+
+    #[test]
+    fn the_down_index_is_twice_the_capacity_within_bounds() {
+        let len = |c| DownIndexLayout::for_capacity(c).entries();
+        assert_eq!(len(1), MIN_DOWN_INDEX);
+        assert_eq!(len(100_000), 1 << 18);
+        assert_eq!(len(fast_capacity(0)), 1 << 18);
+        assert_eq!(len(u32::MAX), MAX_DOWN_INDEX);
+        let d = DownIndexLayout::for_capacity(100_000);
+        assert_eq!(d.index(Ipv4Addr::new(10, 1, 2, 3)), 0x0001_0203);
+        assert_eq!(
+            d.index(Ipv4Addr::new(10, 5, 2, 3)),
+            0x0001_0203,
+            "0x05 & 0x03"
+        );
     }
 
     #[test]

@@ -42,6 +42,8 @@ pub struct FastStats {
     pub sessions: AtomicU64,
     /// Of those, found through the hash rather than on their line.
     pub off_line: AtomicU64,
+    /// Of those, found downstream through the hash rather than the index.
+    pub off_index: AtomicU64,
     pub refused: AtomicU64,
     /// Forwarded by the programs: up packets, up bytes, down packets, down bytes.
     pub forwarded: [AtomicU64; 4],
@@ -224,6 +226,7 @@ impl FastSessions {
         st.sessions.store(self.holders.len() as u64, Relaxed);
         st.refused.store(self.refused, Relaxed);
         st.off_line.store(self.path.off_line() as u64, Relaxed);
+        st.off_index.store(self.path.off_index() as u64, Relaxed);
         for (r, n) in self.path.passed() {
             if let Some(a) = st.passed.get(r as usize) {
                 a.store(n, Relaxed);

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 
 /// One session's slot in the fast path's counter map: a BPF array that is
 /// mmapped once and kept for the life of the process, added to by the BPF
-/// programs. The layout is the programs' (bpf/fastpath.c).
+/// programs. The layout is the programs' (bpf/fastpath_maps.h).
 #[repr(C)]
 #[derive(Debug, Default)]
 pub struct FastCounters {

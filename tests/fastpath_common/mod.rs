@@ -11,6 +11,7 @@
 #![allow(dead_code)]
 
 pub mod cases;
+pub mod checks;
 pub mod frames;
 pub mod mutate;
 pub mod oracle;

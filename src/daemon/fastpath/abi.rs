@@ -1,5 +1,5 @@
 //! The BPF maps' keys and values, byte for byte as `struct up_key` & co. in
-//! bpf/fastpath.c. Addresses, ports and L2TP ids are kept in network byte
+//! bpf/fastpath_maps.h. Addresses, ports and L2TP ids are kept in network byte
 //! order (as on the wire, so the programs compare without swapping); the
 //! constructors take host values and do the swapping in one place.
 
@@ -117,6 +117,8 @@ pub struct ConfigValue {
     flags: u16,
     /// The tunnel id bits that pick a block of lines (fast_lines).
     line_mask: u32,
+    /// The address bits that pick a `down_index` entry (fast_lines).
+    down_mask: u32,
 }
 
 /// `CFG_LOCAL_LAC_OK`: lo accepts a packet from a local source.
@@ -130,6 +132,7 @@ impl ConfigValue {
         port: u16,
         flags: u16,
         line_mask: u32,
+        down_mask: u32,
     ) -> Self {
         ConfigValue {
             tun_ifindex,
@@ -138,6 +141,7 @@ impl ConfigValue {
             port_be: port.to_be(),
             flags,
             line_mask,
+            down_mask,
         }
     }
 }
@@ -154,6 +158,9 @@ pub use crate::dataplane::session_counters::FastCounters;
 /// then the fields. x86 keeps stores in order and loads in order, so a
 /// program that sees the ids sees the fields written before them (on
 /// other architectures `Table` puts every session in the hash).
+///
+/// The down record after them is written the same way (`publish_down`:
+/// the fields, then the address), for a line that `down_index` names.
 #[repr(C)]
 #[derive(Debug, Default)]
 pub struct FastLine {
@@ -163,7 +170,12 @@ pub struct FastLine {
     address_be: AtomicU32,
     lac_port_be: AtomicU16,
     pad0: u16,
-    pad: [u64; 2],
+    down_addr_be: AtomicU32,
+    down_lac_addr_be: AtomicU32,
+    down_lac_port_be: AtomicU16,
+    peer_tunnel_be: AtomicU16,
+    peer_session_be: AtomicU16,
+    mru: AtomicU16,
 }
 
 impl FastLine {
@@ -190,7 +202,39 @@ impl FastLine {
     pub fn ids(&self) -> u32 {
         self.ids.load(Ordering::Acquire)
     }
+
+    /// Make downstream to `addr` find `v` here. The record must be empty
+    /// and no program run may still be reading an earlier one (the line
+    /// rested since: `DownRecords`).
+    pub fn publish_down(&self, addr: Ipv4Addr, v: DownValue) {
+        self.down_lac_addr_be
+            .store(v.lac_addr_be, Ordering::Relaxed);
+        self.down_lac_port_be
+            .store(v.lac_port_be, Ordering::Relaxed);
+        self.peer_tunnel_be
+            .store(v.peer_tunnel_be, Ordering::Relaxed);
+        self.peer_session_be
+            .store(v.peer_session_be, Ordering::Relaxed);
+        self.mru.store(v.mru, Ordering::Relaxed);
+        self.down_addr_be.store(be_addr(addr), Ordering::Release);
+    }
+
+    /// No packet finds the down record from now on.
+    pub fn clear_down(&self) {
+        self.down_addr_be.store(0, Ordering::Release);
+    }
 }
+
+/// `struct down_block`: sixteen `down_index` entries, one array element
+/// (an array lays each value out at a multiple of 8 bytes; a block of 16
+/// keeps the entries 4 bytes apart, 16 to a cache line). An entry is the
+/// slot + 1 of the line holding a down record, 0 for none.
+#[repr(C)]
+#[derive(Debug, Default)]
+pub struct DownBlock(pub [AtomicU32; DOWN_BLOCK as usize]);
+
+/// Entries in a `struct down_block` (DOWN_BLOCK in bpf/fastpath_maps.h).
+pub const DOWN_BLOCK: u32 = 16;
 
 // SAFETY: plain #[repr(C)] integers with explicit padding fields, no
 // pointers: any bit pattern is valid, which is what aya::Pod asks.
@@ -225,11 +269,12 @@ mod tests {
         assert_eq!(offset_of!(DownValue, mru), 10);
         assert_eq!(offset_of!(DownValue, slot), 12);
 
-        assert_eq!(size_of::<ConfigValue>(), 20);
+        assert_eq!(size_of::<ConfigValue>(), 24);
         assert_eq!(offset_of!(ConfigValue, tun_mtu), 4);
         assert_eq!(offset_of!(ConfigValue, local_addr_be), 8);
         assert_eq!(offset_of!(ConfigValue, port_be), 12);
         assert_eq!(offset_of!(ConfigValue, line_mask), 16);
+        assert_eq!(offset_of!(ConfigValue, down_mask), 20);
 
         assert_eq!(size_of::<FastCounters>(), 32);
         assert_eq!(offset_of!(FastCounters, up_bytes), 8);
@@ -241,6 +286,12 @@ mod tests {
         assert_eq!(offset_of!(FastLine, lac_addr_be), 36);
         assert_eq!(offset_of!(FastLine, address_be), 40);
         assert_eq!(offset_of!(FastLine, lac_port_be), 44);
+        assert_eq!(offset_of!(FastLine, down_addr_be), 48);
+        assert_eq!(offset_of!(FastLine, down_lac_addr_be), 52);
+        assert_eq!(offset_of!(FastLine, down_lac_port_be), 56);
+        assert_eq!(offset_of!(FastLine, peer_tunnel_be), 58);
+        assert_eq!(offset_of!(FastLine, peer_session_be), 60);
+        assert_eq!(offset_of!(FastLine, mru), 62);
     }
 
     /// The same sizes as the compiled object's map definitions (BTF).
@@ -266,6 +317,8 @@ mod tests {
         assert_eq!(size("down_hosts"), (4, size_of::<DownValue>()));
         assert_eq!(size("config"), (4, size_of::<ConfigValue>()));
         assert_eq!(size("counters"), (4, size_of::<FastLine>()));
+        assert_eq!(size("down_index"), (4, size_of::<DownBlock>()));
+        assert_eq!(size_of::<DownBlock>(), 64);
         assert_eq!(size("passed"), (4, 8));
     }
 
@@ -295,5 +348,16 @@ mod tests {
         // SAFETY: FastLine is 64 bytes of plain integers (atomics included).
         let lb: [u8; 64] = unsafe { std::mem::transmute(line) };
         assert_eq!(&lb[36..48], &[192, 0, 2, 1, 10, 0, 0, 1, 0x06, 0xa5, 0, 0]);
+
+        let line = FastLine::default();
+        let d = DownValue::new("192.0.2.1:1701".parse().unwrap(), 0x0102, 0x0304, 1400, 9);
+        line.publish_down(Ipv4Addr::new(10, 0, 0, 1), d);
+        // SAFETY: as above.
+        let lb: [u8; 64] = unsafe { std::mem::transmute(line) };
+        assert_eq!(
+            &lb[48..64],
+            &[10, 0, 0, 1, 192, 0, 2, 1, 0x06, 0xa5, 1, 2, 3, 4, 0x78, 0x05],
+            "the address, the LAC, its ids, the MRU in host order (1400 = 0x578)"
+        );
     }
 }

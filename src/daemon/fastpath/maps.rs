@@ -1,15 +1,20 @@
 //! The loaded programs' maps from userspace: session entries (through
 //! [`MapWrites`]), the one-off configuration, the pass counters, and the
-//! memory-mapped slots (traffic counters, and the lines upstream looks
-//! sessions up in).
+//! memory-mapped slots (traffic counters, and the lines both programs look
+//! sessions up in) and downstream's index of them.
 
+use std::net::Ipv4Addr;
 use std::os::fd::{AsFd, AsRawFd};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use aya::maps::lpm_trie::{Key, LpmTrie};
 use aya::maps::{Array, HashMap as BpfHashMap, Map, MapData, PerCpuArray};
 use aya::Ebpf;
 
-use super::abi::{down_key_data, ConfigValue, DownValue, FastCounters, FastLine, UpKey, UpValue};
+use super::abi::{
+    down_key_data, ConfigValue, DownBlock, DownValue, FastCounters, FastLine, UpKey, UpValue,
+    DOWN_BLOCK,
+};
 use super::pass_reason::PassReason;
 use super::table::{Dest, MapWrites};
 use super::FastPathError;
@@ -24,6 +29,8 @@ pub struct KernelMaps {
     passed: PerCpuArray<MapData, u64>,
     egress: BpfHashMap<MapData, u32, u32>,
     counters: &'static [FastLine],
+    /// `down_index`: slot + 1 of a line with a down record, 0 for none.
+    down_index: &'static [DownBlock],
 }
 
 fn take(ebpf: &mut Ebpf, name: &str) -> Result<Map, FastPathError> {
@@ -37,12 +44,14 @@ fn map_err(name: &str, e: impl std::fmt::Display) -> FastPathError {
 
 impl KernelMaps {
     /// Take the maps out of the loaded object, write the configuration and
-    /// the uplinks, and map the `slots` counters.
+    /// the uplinks, and map the `slots` counters and the `down_index`
+    /// entries.
     pub fn open(
         ebpf: &mut Ebpf,
         config: ConfigValue,
         egress_ifindexes: &[u32],
         slots: u32,
+        down_index: u32,
     ) -> Result<Self, FastPathError> {
         let mut cfg: Array<MapData, ConfigValue> =
             Array::try_from(take(ebpf, "config")?).map_err(|e| map_err("config", e))?;
@@ -59,14 +68,20 @@ impl KernelMaps {
             PerCpuArray::try_from(take(ebpf, "passed")?).map_err(|e| map_err("passed", e))?;
         if passed.len() as usize != PassReason::COUNT {
             return Err(FastPathError::Load(format!(
-                "the BPF object counts {} pass reasons, this program {}: bpf/fastpath.c and pass_reason.rs disagree",
+                "the BPF object counts {} pass reasons, this program {}: bpf/fastpath_maps.h and pass_reason.rs disagree",
                 passed.len(),
                 PassReason::COUNT
             )));
         }
         let counters = match take(ebpf, "counters")? {
-            Map::Array(data) => map_counters(&data, slots)?,
+            Map::Array(data) => map_shared::<FastLine>(&data, slots, "counters")?,
             _ => return Err(FastPathError::Load("counters is not an array map".into())),
+        };
+        let down_index = match take(ebpf, "down_index")? {
+            Map::Array(data) => {
+                map_shared::<DownBlock>(&data, down_index / DOWN_BLOCK, "down_index")?
+            }
+            _ => return Err(FastPathError::Load("down_index is not an array map".into())),
         };
         Ok(KernelMaps {
             up: BpfHashMap::try_from(take(ebpf, "up_sessions")?)
@@ -78,6 +93,7 @@ impl KernelMaps {
             passed,
             egress,
             counters,
+            down_index,
         })
     }
 
@@ -87,6 +103,14 @@ impl KernelMaps {
         self.egress
             .insert(ifindex, 1, 0)
             .map_err(|e| map_err("egress_ifaces", e))
+    }
+
+    /// Entry `index` of `down_index`.
+    fn entry(&self, index: u32) -> Option<&'static AtomicU32> {
+        let i = index as usize;
+        self.down_index
+            .get(i / DOWN_BLOCK as usize)
+            .map(|b| &b.0[i % DOWN_BLOCK as usize])
     }
 
     pub fn counters(&self, slot: u32) -> Option<&'static FastCounters> {
@@ -162,23 +186,51 @@ impl MapWrites for KernelMaps {
             c.clear();
         }
     }
+
+    fn put_down_line(&mut self, index: u32, slot: u32, addr: Ipv4Addr, value: DownValue) {
+        let (Some(l), Some(e)) = (self.counters.get(slot as usize), self.entry(index)) else {
+            return;
+        };
+        l.publish_down(addr, value);
+        // Release: the record is stored before the entry that names it.
+        e.store(slot + 1, Ordering::Release);
+    }
+
+    fn clear_down_line(&mut self, index: u32, slot: u32) {
+        if let Some(e) = self.entry(index) {
+            e.store(0, Ordering::Release);
+        }
+        if let Some(l) = self.counters.get(slot as usize) {
+            l.clear_down();
+        }
+    }
 }
 
-/// mmap the `counters` array (BPF_F_MMAPABLE) shared and writable, and
-/// never unmap it: the mapping outlives every `FastPath`, which is what
-/// makes the `&'static` sound (it also keeps the map itself alive).
-fn map_counters(data: &MapData, slots: u32) -> Result<&'static [FastLine], FastPathError> {
-    let bytes = slots as usize * std::mem::size_of::<FastLine>();
+/// The element types the programs share through a mapping: plain
+/// integers and atomics, any bit pattern valid, laid out as the C values.
+trait Shared {}
+impl Shared for FastLine {}
+impl Shared for DownBlock {}
+
+/// mmap an array map (BPF_F_MMAPABLE) of `len` elements shared and
+/// writable, and never unmap it: the mapping outlives every `FastPath`,
+/// which is what makes the `&'static` sound (it also keeps the map alive).
+fn map_shared<T: Shared>(
+    data: &MapData,
+    len: u32,
+    name: &str,
+) -> Result<&'static [T], FastPathError> {
+    let bytes = len as usize * std::mem::size_of::<T>();
     // SAFETY: sysconf has no preconditions.
     let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
-    let len = bytes.div_ceil(page).max(1) * page;
+    let mapped = bytes.div_ceil(page).max(1) * page;
     let fd = data.fd().as_fd().as_raw_fd();
     // SAFETY: a fresh shared mapping of the map's fd; the kernel checks
     // that `len` fits the array (rounded up to pages).
     let ptr = unsafe {
         libc::mmap(
             std::ptr::null_mut(),
-            len,
+            mapped,
             libc::PROT_READ | libc::PROT_WRITE,
             libc::MAP_SHARED,
             fd,
@@ -188,12 +240,13 @@ fn map_counters(data: &MapData, slots: u32) -> Result<&'static [FastLine], FastP
     if ptr == libc::MAP_FAILED {
         let e = std::io::Error::last_os_error();
         return Err(FastPathError::Map(format!(
-            "mmap of the counters map: {e} (BPF_F_MMAPABLE arrays need Linux 5.5)"
+            "mmap of the {name} map: {e} (BPF_F_MMAPABLE arrays need Linux 5.5)"
         )));
     }
-    // SAFETY: the mapping is page-aligned, at least `slots` elements of
-    // 64 bytes long (the kernel lays array values out at their size rounded
-    // to 8, here 64), lives for the rest of the process, and is only
-    // accessed through atomics (the padding never), as the programs access it.
-    Ok(unsafe { std::slice::from_raw_parts(ptr.cast::<FastLine>(), slots as usize) })
+    // SAFETY: the mapping is page-aligned, at least `len` elements long
+    // (the kernel lays array values out at their size rounded to 8, and
+    // both element types are 64 bytes), lives for the rest of the process,
+    // and is only accessed through atomics (the padding never), as the
+    // programs access it.
+    Ok(unsafe { std::slice::from_raw_parts(ptr.cast::<T>(), len as usize) })
 }

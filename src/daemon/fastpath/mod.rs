@@ -10,6 +10,7 @@
 
 mod abi;
 mod attach;
+mod down_records;
 mod error;
 mod line_states;
 mod maps;
@@ -31,7 +32,7 @@ pub use error::FastPathError;
 pub use netdev::{ifindex, lo_forwards};
 pub use pass_reason::PassReason;
 
-use crate::daemon::fast_lines::LineLayout;
+use crate::daemon::fast_lines::{DownIndexLayout, LineLayout};
 use crate::dataplane::session_table::SessionKey;
 use attach::{Attachment, DOWN_PROGRAM, UP_PROGRAM};
 use maps::KernelMaps;
@@ -79,6 +80,7 @@ pub struct FastPath {
     uplinks: Vec<(String, u32)>,
     maps: KernelMaps,
     table: Table,
+    down_index_len: u32,
     describe: String,
     ebpf: Ebpf,
 }
@@ -132,9 +134,11 @@ impl FastPath {
         // Lines first, then a slot past them for each session in the hash.
         let layout = LineLayout::for_capacity(cfg.capacity);
         let slots = layout.lines().saturating_add(cfg.capacity);
+        let down_index = DownIndexLayout::for_capacity(cfg.capacity);
         let mut ebpf = EbpfLoader::new()
             .map_max_entries("up_sessions", cfg.capacity)
             .map_max_entries("counters", slots)
+            .map_max_entries("down_index", down_index.entries() / abi::DOWN_BLOCK)
             .map_max_entries("down_hosts", cfg.capacity.saturating_mul(HOSTS_PER_SESSION))
             .map_max_entries(
                 "down_routes",
@@ -163,13 +167,15 @@ impl FastPath {
             cfg.port,
             flags,
             layout.tunnel_mask(),
+            down_index.mask(),
         );
-        let maps = KernelMaps::open(&mut ebpf, config, &egress, slots)?;
+        let maps = KernelMaps::open(&mut ebpf, config, &egress, slots, down_index.entries())?;
         let mut fp = FastPath {
             attached: Vec::new(),
             uplinks,
             maps,
-            table: Table::new(layout, cfg.capacity),
+            table: Table::new(layout, down_index, cfg.capacity),
+            down_index_len: down_index.entries(),
             describe: String::new(),
             ebpf,
         };
@@ -232,6 +238,22 @@ impl FastPath {
     /// Sessions in the fast path that upstream finds in the hash.
     pub fn off_line(&self) -> usize {
         self.table.off_line()
+    }
+
+    /// Is the session's address found through the down index (else by the
+    /// hash: its entry names another address, or it changed since it came)?
+    pub fn down_indexed(&self, key: SessionKey) -> bool {
+        self.table.down_indexed(key)
+    }
+
+    /// Entries in the down index (the address bits that pick one: len - 1).
+    pub fn down_index_len(&self) -> u32 {
+        self.down_index_len
+    }
+
+    /// Sessions in the fast path that downstream finds in the hash.
+    pub fn off_index(&self) -> usize {
+        self.table.off_index()
     }
 
     /// Sessions in the fast path now.

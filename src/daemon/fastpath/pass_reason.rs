@@ -1,7 +1,7 @@
 //! Why the kernel fast path handed a packet on to the userspace path: the
 //! index of the BPF `passed` per-CPU counters and the metric label of each.
 //!
-//! Declared once here; `enum pass_reason` in bpf/fastpath.c MUST use the same
+//! Declared once here; `enum pass_reason` in bpf/fastpath_maps.h MUST use the same
 //! numbers in the same order (the loader refuses an object whose `passed`
 //! map has another size, and tests/fastpath_programs.rs provokes each
 //! reason and checks the counter of that number).

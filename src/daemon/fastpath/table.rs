@@ -11,15 +11,21 @@
 //! when that line is free, and its counter slot is that line; otherwise
 //! (the line held or resting, a changed session, not x86) it is in the
 //! `up_sessions` hash with a slot past the lines.
+//!
+//! Downstream, a session on a line also has its address's encapsulation
+//! there, named by the `down_index` entry the address picks, when that
+//! entry is free ([`DownRecords`]); every /32 is in the `down_hosts` hash
+//! too, which the program probes next.
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
 use super::abi::{DownValue, UpKey, UpValue};
+use super::down_records::DownRecords;
 use super::line_states::LineStates;
 use super::slots::Slots;
 use super::{FastPathError, FastSession};
-use crate::daemon::fast_lines::LineLayout;
+use crate::daemon::fast_lines::{DownIndexLayout, LineLayout};
 use crate::dataplane::session_table::SessionKey;
 
 /// Lines are used only where stores and loads keep their order without
@@ -41,6 +47,12 @@ pub trait MapWrites {
     fn del_down(&mut self, dest: Dest);
     /// Zero a slot's counters before a new session is published on it.
     fn zero_slot(&mut self, slot: u32);
+    /// Publish `value` for `addr` in line `slot`'s down record (fields
+    /// first, the address last), then name the line in `down_index` entry
+    /// `index`.
+    fn put_down_line(&mut self, index: u32, slot: u32, addr: Ipv4Addr, value: DownValue);
+    /// Name nothing in entry `index`, then clear line `slot`'s down record.
+    fn clear_down_line(&mut self, index: u32, slot: u32);
 }
 
 #[derive(Debug)]
@@ -51,6 +63,9 @@ struct Entry {
     up: UpValue,
     /// Found on its line (else in the hash).
     on_line: bool,
+    /// Its line has carried a down record in this tenure (`DownRecords`:
+    /// at most one).
+    down_published: bool,
 }
 
 #[derive(Debug)]
@@ -62,6 +77,7 @@ pub struct Table {
     owners: HashMap<Dest, SessionKey>,
     /// Entries of `sessions` not on their line.
     off_line: usize,
+    down: DownRecords,
 }
 
 /// The session's address (unless unspecified, as the userspace table does)
@@ -81,7 +97,7 @@ fn destinations(s: &FastSession) -> Vec<Dest> {
 
 impl Table {
     /// Lines as `layout` says, and `capacity` slots past them for the hash.
-    pub fn new(layout: LineLayout, capacity: u32) -> Self {
+    pub fn new(layout: LineLayout, down: DownIndexLayout, capacity: u32) -> Self {
         let lines = layout.lines();
         Table {
             layout,
@@ -90,7 +106,23 @@ impl Table {
             sessions: HashMap::new(),
             owners: HashMap::new(),
             off_line: 0,
+            down: DownRecords::new(down),
         }
+    }
+
+    /// Is `key`'s traffic to its address found through the down index?
+    pub fn down_indexed(&self, key: SessionKey) -> bool {
+        self.sessions.get(&key).is_some_and(|e| {
+            e.dests
+                .iter()
+                .any(|d| d.1 == 32 && self.down.holds(key, d.0))
+        })
+    }
+
+    /// Sessions downstream finds in the hash rather than through the
+    /// index entry their address picks.
+    pub fn off_index(&self) -> usize {
+        self.sessions.len().saturating_sub(self.down.published())
     }
 
     pub fn slot(&self, key: SessionKey) -> Option<u32> {
@@ -131,8 +163,8 @@ impl Table {
         maps: &mut impl MapWrites,
         s: &FastSession,
     ) -> Result<(), FastPathError> {
-        let (slot, old, old_up, on_line) = match self.take_entry(s.key) {
-            Some(e) => (e.slot, e.dests, Some(e.up), e.on_line),
+        let (slot, old, old_up, on_line, down_published) = match self.take_entry(s.key) {
+            Some(e) => (e.slot, e.dests, Some(e.up), e.on_line, e.down_published),
             None => {
                 let line = self.layout.index(s.key);
                 let slot = if LINES_ORDERED && self.lines.take(line) {
@@ -147,7 +179,7 @@ impl Table {
                 };
                 // Nothing refers to the slot yet: start its counts at zero.
                 maps.zero_slot(slot);
-                (slot, Vec::new(), None, false)
+                (slot, Vec::new(), None, false, false)
             }
         };
         let new = destinations(s);
@@ -158,10 +190,14 @@ impl Table {
             dests: old,
             up,
             on_line,
+            down_published,
         };
         let mut written: Vec<Dest> = Vec::with_capacity(new.len());
         let mut result = Ok(());
         for d in &new {
+            if d.1 == 32 {
+                self.down.before_write(maps, d.0, s.key, down);
+            }
             if let Err(e) = maps.put_down(*d, down) {
                 result = Err(FastPathError::Map(format!(
                     "down_hosts/down_routes {}/{}: {e}",
@@ -186,6 +222,15 @@ impl Table {
             self.disown(maps, *d, s.key);
         }
         entry.dests = new;
+        // A line rests before its next session: the first record of this
+        // tenure finds it empty and unread.
+        if LINES_ORDERED
+            && !entry.down_published
+            && self.lines.is_line(slot)
+            && self.owners.get(&(s.address, 32)) == Some(&s.key)
+        {
+            entry.down_published = self.down.publish(maps, s.key, s.address, slot, down);
+        }
         self.put_entry(s.key, entry);
         Ok(())
     }
@@ -250,6 +295,9 @@ impl Table {
     fn disown(&mut self, maps: &mut impl MapWrites, d: Dest, key: SessionKey) {
         if self.owners.get(&d) == Some(&key) {
             self.owners.remove(&d);
+            if d.1 == 32 {
+                self.down.withdraw(maps, d.0);
+            }
             maps.del_down(d);
         }
     }
@@ -270,6 +318,10 @@ mod tests {
         zeroed: Vec<u32>,
         log: Vec<String>,
         fail_down: Option<Dest>,
+        /// By index entry: the line named, and its record.
+        down_lines: BTreeMap<u32, (u32, Ipv4Addr, DownValue)>,
+        /// Lines that carried a record since they were last zeroed.
+        recorded: std::collections::HashSet<u32>,
     }
 
     impl MapWrites for Fake {
@@ -307,6 +359,22 @@ mod tests {
         }
         fn zero_slot(&mut self, slot: u32) {
             self.zeroed.push(slot);
+            self.recorded.remove(&slot);
+        }
+        fn put_down_line(&mut self, index: u32, slot: u32, addr: Ipv4Addr, value: DownValue) {
+            self.log.push(format!("put_down_line {index} {slot}"));
+            assert!(
+                self.recorded.insert(slot),
+                "line {slot} carried a record in this tenure already"
+            );
+            assert!(
+                self.down_lines.insert(index, (slot, addr, value)).is_none(),
+                "entry {index} named a line already"
+            );
+        }
+        fn clear_down_line(&mut self, index: u32, slot: u32) {
+            self.log.push(format!("clear_down_line {index} {slot}"));
+            assert_eq!(self.down_lines.remove(&index).map(|e| e.0), Some(slot));
         }
     }
 
@@ -314,6 +382,17 @@ mod tests {
         /// Sessions upstream finds, on lines or in the hash.
         fn up_count(&self) -> usize {
             self.up.len() + self.lines.len()
+        }
+
+        /// Every record says what the hash says for its address.
+        fn records_agree(&self) {
+            for (i, (slot, addr, v)) in &self.down_lines {
+                assert_eq!(
+                    self.down.get(&(*addr, 32)),
+                    Some(v),
+                    "entry {i} (line {slot}) for {addr}"
+                );
+            }
         }
     }
 
@@ -323,7 +402,11 @@ mod tests {
 
     /// Capacity `n`: one block of lines (tunnel ids share them all).
     fn table(n: u32) -> Table {
-        Table::new(LineLayout::for_capacity(n), n)
+        Table::new(
+            LineLayout::for_capacity(n),
+            DownIndexLayout::for_capacity(n),
+            n,
+        )
     }
 
     const LINES: u32 = 1 << 16;
@@ -453,8 +536,14 @@ mod tests {
             let s = session(7, [10, 0, 0, 7], &[]);
             DownValue::new(s.peer, 100, 207, 1400, 7)
         });
-        // Its line written after its destinations, as the hash was.
-        assert_eq!(m.log, ["put_down 10.0.0.7/32", "put_line 7"]);
+        // Its line written after its destinations, as the hash was, and
+        // its down record last (entry 7: 10.0.0.7's low bits).
+        assert_eq!(
+            m.log,
+            ["put_down 10.0.0.7/32", "put_line 7", "put_down_line 7 7"]
+        );
+        assert!(t.down_indexed(key(7)));
+        m.records_agree();
     }
 
     #[test]
@@ -607,5 +696,83 @@ mod tests {
         t.upsert(&mut m, &session(1, [0, 0, 0, 0], &[])).unwrap();
         assert!(m.down.is_empty());
         assert_eq!(m.up_count(), 1);
+    }
+
+    /// 10.0.16.x picks the same entry as 10.0.0.x (4,096 entries).
+    const SAME_ENTRY: u8 = 16;
+
+    #[test]
+    fn a_second_address_on_an_entry_and_sessions_past_the_lines_go_by_the_hash() {
+        let (mut t, mut m) = (table(8), Fake::default());
+        t.upsert(&mut m, &session(1, [10, 0, 0, 1], &[])).unwrap();
+        t.upsert(&mut m, &session(2, [10, 0, SAME_ENTRY, 1], &[]))
+            .unwrap();
+        t.upsert(&mut m, &other(1, [10, 0, 0, 9])).unwrap();
+        assert!(t.down_indexed(key(1)));
+        assert!(!t.down_indexed(key(2)), "entry 1 names session 1's line");
+        assert!(
+            !t.down_indexed(SessionKey {
+                tunnel: 2,
+                session: 1
+            }),
+            "past the lines"
+        );
+        assert_eq!(t.off_index(), 2);
+        assert_eq!(m.down.len(), 3, "all three in the hash");
+        m.records_agree();
+    }
+
+    #[test]
+    fn a_record_is_withdrawn_before_its_hash_entry_changes_or_goes() {
+        let (mut t, mut m) = (table(8), Fake::default());
+        t.upsert(&mut m, &session(1, [10, 0, 0, 1], &[])).unwrap();
+        // Session 2 takes 10.0.0.1 as a Framed-Route: 1's record goes
+        // first, then the hash says 2; 2's own address has its record.
+        m.log.clear();
+        t.upsert(&mut m, &session(2, [10, 0, 0, 2], &["10.0.0.1/32"]))
+            .unwrap();
+        let cleared = m.log.iter().position(|l| l == "clear_down_line 1 1");
+        let put = m.log.iter().position(|l| l == "put_down 10.0.0.1/32");
+        assert!(cleared.is_some() && cleared < put, "{:?}", m.log);
+        assert!(!t.down_indexed(key(1)) && t.down_indexed(key(2)));
+        m.records_agree();
+        // Removal: the record, then the hash entry.
+        m.log.clear();
+        t.remove(&mut m, key(2));
+        let cleared = m.log.iter().position(|l| l == "clear_down_line 2 2");
+        let deleted = m.log.iter().position(|l| l == "del_down 10.0.0.2/32");
+        assert!(cleared.is_some() && cleared < deleted, "{:?}", m.log);
+        assert!(m.down_lines.is_empty());
+        m.records_agree();
+    }
+
+    #[test]
+    fn a_changed_session_leaves_the_index_until_its_line_has_rested() {
+        let (mut t, mut m) = (table(8), Fake::default());
+        t.upsert(&mut m, &session(1, [10, 0, 0, 1], &[])).unwrap();
+        let smaller = FastSession {
+            mru: 1200,
+            ..session(1, [10, 0, 0, 1], &[])
+        };
+        m.log.clear();
+        t.upsert(&mut m, &smaller).unwrap();
+        assert_eq!(m.log[0], "clear_down_line 1 1", "{:?}", m.log);
+        assert_eq!(
+            m.down[&dest("10.0.0.1/32")],
+            DownValue::new(smaller.peer, 100, 201, 1200, 1)
+        );
+        // Not again on the same line in this tenure (the Fake asserts it),
+        // however often it is upserted.
+        t.upsert(&mut m, &smaller).unwrap();
+        assert!(!t.down_indexed(key(1)));
+        m.records_agree();
+        // Gone, rested, back: a new tenure, a new record.
+        t.remove(&mut m, key(1));
+        t.tick();
+        t.tick();
+        t.upsert(&mut m, &smaller).unwrap();
+        assert_eq!(t.slot(key(1)), Some(1));
+        assert!(t.down_indexed(key(1)));
+        m.records_agree();
     }
 }

@@ -490,6 +490,12 @@ fn fast_path(e: &mut DescriptorEncoder, s: &Snapshot) -> fmt::Result {
         "Of those, sessions upstream finds in the hash, not on the line their ids pick (slower; Docs/FASTPATH.md).",
         f.off_line,
     )?;
+    gauge(
+        e,
+        "l2tpns_fastpath_sessions_off_index",
+        "Of those, sessions downstream finds in the hash, not through the index entry their address picks (slower; Docs/FASTPATH.md).",
+        f.off_index,
+    )?;
     counter(
         e,
         "l2tpns_fastpath_refused",

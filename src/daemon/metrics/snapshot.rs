@@ -115,6 +115,7 @@ pub struct DataSnapshot {
 pub struct FastSnapshot {
     pub sessions: u64,
     pub off_line: u64,
+    pub off_index: u64,
     pub refused: u64,
     pub up_packets: u64,
     pub up_bytes: u64,
@@ -130,6 +131,7 @@ impl FastSnapshot {
         FastSnapshot {
             sessions: l(&f.sessions),
             off_line: l(&f.off_line),
+            off_index: l(&f.off_index),
             refused: l(&f.refused),
             up_packets,
             up_bytes,
