@@ -11,8 +11,11 @@
 //! session holds (the [`LineBook`], asked by the L2TP core through
 //! [`SessionIdHint`]).
 
+use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use crate::dataplane::session_table::SessionKey;
 use crate::l2tp::session_ids::SessionIdHint;
@@ -108,54 +111,104 @@ impl DownIndexLayout {
     }
 }
 
+/// How long a line let go stays unpreferred here. The fast path lets it
+/// rest through a whole tick of its own once-a-second pass (1-2 s) before
+/// another session may sit on it; 3 s covers that from another clock.
+pub const LINE_REST: Duration = Duration::from_secs(3);
+
 /// Which lines the control plane's sessions pick, one bit a line: a new
-/// call is given a session id whose line is free here. A hint only: the
-/// fast path decides from its own exact table (a line still resting after
-/// its last session is free here but not there).
+/// call is given a session id whose line is free here, neither held nor
+/// let go in the last [`LINE_REST`]. A hint only: the fast path decides
+/// from its own exact table. Without the rest, sessions that come back at
+/// once (a LAC restarted, a bench's next run) would get the lines their
+/// predecessors just left, still resting there, and be found in the hash
+/// (upstream) and not through the index (downstream) all their lives.
 #[derive(Debug)]
 pub struct LineBook {
     layout: LineLayout,
     /// Atomics only so the L2TP core may hold the book (`Arc<dyn
     /// SessionIdHint>` is Sync); the control plane alone writes and reads.
     taken: Vec<AtomicU64>,
+    resting: Vec<AtomicU64>,
+    /// Lines let go, with when they stop resting, oldest first.
+    rest_until: Mutex<VecDeque<(u32, Instant)>>,
 }
 
 impl LineBook {
     pub fn new(layout: LineLayout) -> Self {
         let words = (layout.lines() as usize).div_ceil(64);
+        let bits = || (0..words).map(|_| AtomicU64::new(0)).collect();
         LineBook {
             layout,
-            taken: (0..words).map(|_| AtomicU64::new(0)).collect(),
+            taken: bits(),
+            resting: bits(),
+            rest_until: Mutex::new(VecDeque::new()),
         }
     }
 
-    fn bit(&self, k: SessionKey) -> (&AtomicU64, u64) {
-        let i = self.layout.index(k) as usize;
+    /// Line `i`'s word in `bits` and its bit there.
+    fn bit(bits: &[AtomicU64], i: u32) -> (&AtomicU64, u64) {
+        let i = i as usize;
         // In range: the words cover every line the layout can index.
-        (&self.taken[i / 64], 1 << (i % 64))
+        (&bits[i / 64], 1 << (i % 64))
     }
 
     /// A session of `k` exists (from its ICRQ on).
     pub fn take(&self, k: SessionKey) {
-        let (w, b) = self.bit(k);
+        let (w, b) = Self::bit(&self.taken, self.layout.index(k));
         w.fetch_or(b, Relaxed);
     }
 
-    /// The session of `k` is gone.
-    pub fn release(&self, k: SessionKey) {
-        let (w, b) = self.bit(k);
+    /// The session of `k` is gone at `now`: its line rests until
+    /// `now + LINE_REST`.
+    pub fn release(&self, k: SessionKey, now: Instant) {
+        let i = self.layout.index(k);
+        let (w, b) = Self::bit(&self.taken, i);
         w.fetch_and(!b, Relaxed);
+        let (w, b) = Self::bit(&self.resting, i);
+        w.fetch_or(b, Relaxed);
+        if let Ok(mut q) = self.rest_until.lock() {
+            q.push_back((i, now + LINE_REST));
+        }
     }
 
+    /// Lines whose rest is over by `now` are free again (before each call
+    /// is given its ids). A line let go twice within the rest may come
+    /// free a little early: a hint only.
+    pub fn expire(&self, now: Instant) {
+        let Ok(mut q) = self.rest_until.lock() else {
+            return;
+        };
+        while let Some(&(i, until)) = q.front() {
+            if until > now {
+                break;
+            }
+            q.pop_front();
+            let (w, b) = Self::bit(&self.resting, i);
+            w.fetch_and(!b, Relaxed);
+        }
+    }
+
+    /// Held by a session now.
     pub fn is_taken(&self, k: SessionKey) -> bool {
-        let (w, b) = self.bit(k);
+        let (w, b) = Self::bit(&self.taken, self.layout.index(k));
         w.load(Relaxed) & b != 0
+    }
+
+    /// Neither held nor resting.
+    pub fn is_free(&self, k: SessionKey) -> bool {
+        let i = self.layout.index(k);
+        let held = |bits: &[AtomicU64]| {
+            let (w, b) = Self::bit(bits, i);
+            w.load(Relaxed) & b != 0
+        };
+        !held(&self.taken) && !held(&self.resting)
     }
 }
 
 impl SessionIdHint for LineBook {
     fn prefers(&self, tunnel: u16, session: u16) -> bool {
-        !self.is_taken(SessionKey { tunnel, session })
+        self.is_free(SessionKey { tunnel, session })
     }
 }
 
@@ -211,7 +264,24 @@ mod tests {
         assert!(!b.prefers(3, 9), "3 & 1 = 1: the same line");
         assert!(b.prefers(2, 9), "another block");
         assert!(b.prefers(1, 10));
-        b.release(key(3, 9)); // the line's, whoever took it
-        assert!(b.prefers(1, 9));
+        let t0 = Instant::now();
+        b.release(key(3, 9), t0); // the line's, whoever took it
+        assert!(!b.is_taken(key(1, 9)));
+        assert!(!b.prefers(1, 9), "resting");
+        b.expire(t0 + LINE_REST - Duration::from_millis(1));
+        assert!(!b.prefers(1, 9), "still resting");
+        b.expire(t0 + LINE_REST);
+        assert!(b.prefers(1, 9), "rested");
+    }
+
+    #[test]
+    fn a_line_taken_again_while_resting_stays_unpreferred_until_let_go() {
+        let b = LineBook::new(LineLayout::for_capacity(1_000));
+        let t0 = Instant::now();
+        b.take(key(1, 5));
+        b.release(key(1, 5), t0);
+        b.take(key(2, 5)); // any id when 1,024 tries found no free line
+        b.expire(t0 + LINE_REST);
+        assert!(b.is_taken(key(2, 5)) && !b.prefers(1, 5), "held");
     }
 }

@@ -312,6 +312,8 @@ impl ControlPlane {
     }
 
     fn handle_control(&mut self, now: Instant, from: SocketAddr, tid: u16, bytes: &[u8]) {
+        // Lines rested by now are preferred again for this datagram's calls.
+        self.lines.expire(now);
         if tid == 0 {
             self.handle_new_tunnel(now, from, bytes);
             return;

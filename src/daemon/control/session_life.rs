@@ -368,7 +368,7 @@ impl ControlPlane {
         let Some(s) = self.sessions.remove(&k) else {
             return;
         };
-        self.lines.release(k);
+        self.lines.release(k, now);
         if let Some(e) = self.tunnels.get_mut(&k.tunnel) {
             e.sessions.remove(&k.session);
         }

@@ -328,7 +328,11 @@ fn a_session_comes_up_and_is_dropped_through_the_command_layer() {
         .iter()
         .any(|u| matches!(u, TableUpdate::Remove(k) if k.session == entries_session(&b.table))));
     assert_eq!(b.cp.free_addresses(), 4);
-    assert!(!b.cp.lines.is_taken(k), "its line is free again");
+    assert!(!b.cp.lines.is_taken(k), "its line is let go");
+    assert!(
+        !b.cp.lines.is_free(k),
+        "and rests before a new call gets it"
+    );
 }
 
 fn entries_session(t: &[TableUpdate]) -> u16 {
