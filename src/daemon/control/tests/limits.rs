@@ -32,6 +32,33 @@ pub(super) fn control_plane(cfg: &Config, now: Instant) -> ControlPlane {
     )
 }
 
+/// Run a LAC against the control plane at `now` for 50 rounds of
+/// datagrams each way, handing every LAC event to `on_event` (which may
+/// place calls).
+pub(super) fn pump_lac(
+    cp: &mut ControlPlane,
+    lac: &mut LacTunnel,
+    from: SocketAddr,
+    now: Instant,
+    mut on_event: impl FnMut(&mut LacTunnel, LacEvent),
+) {
+    for _ in 0..50 {
+        while let Some(d) = lac.poll_transmit(now) {
+            cp.handle_datagram(now, from, &d);
+        }
+        while let Some(io) = cp.poll_io() {
+            if let Io::L2tp { bytes, .. } = io {
+                if Header::parse(&bytes).unwrap().is_control() {
+                    lac.handle_datagram(now, &bytes);
+                }
+            }
+        }
+        while let Some(ev) = lac.poll_event() {
+            on_event(lac, ev);
+        }
+    }
+}
+
 fn config(vars: &[(&str, &str)]) -> Config {
     let mut cfg = Config::default();
     for (k, v) in vars {
@@ -253,26 +280,14 @@ fn a_call_beyond_max_sessions_gets_cdn_2_4() {
     let from = addr("192.0.2.9:1701");
     let mut events = Vec::new();
     let mut calls_placed = false;
-    for _ in 0..50 {
-        while let Some(d) = lac.poll_transmit(now) {
-            cp.handle_datagram(now, from, &d);
+    pump_lac(&mut cp, &mut lac, from, now, |lac, ev| {
+        if ev == LacEvent::Established && !calls_placed {
+            calls_placed = true;
+            lac.place_call(now, OutgoingCall::default());
+            lac.place_call(now, OutgoingCall::default());
         }
-        while let Some(io) = cp.poll_io() {
-            if let Io::L2tp { bytes, .. } = io {
-                if Header::parse(&bytes).unwrap().is_control() {
-                    lac.handle_datagram(now, &bytes);
-                }
-            }
-        }
-        while let Some(ev) = lac.poll_event() {
-            if ev == LacEvent::Established && !calls_placed {
-                calls_placed = true;
-                lac.place_call(now, OutgoingCall::default());
-                lac.place_call(now, OutgoingCall::default());
-            }
-            events.push(ev);
-        }
-    }
+        events.push(ev);
+    });
     let refused: Vec<_> = events
         .iter()
         .filter_map(|e| match e {
