@@ -189,20 +189,20 @@ impl LineBook {
         }
     }
 
+    fn is_set(bits: &[AtomicU64], i: u32) -> bool {
+        let (w, b) = Self::bit(bits, i);
+        w.load(Relaxed) & b != 0
+    }
+
     /// Held by a session now.
     pub fn is_taken(&self, k: SessionKey) -> bool {
-        let (w, b) = Self::bit(&self.taken, self.layout.index(k));
-        w.load(Relaxed) & b != 0
+        Self::is_set(&self.taken, self.layout.index(k))
     }
 
     /// Neither held nor resting.
     pub fn is_free(&self, k: SessionKey) -> bool {
         let i = self.layout.index(k);
-        let held = |bits: &[AtomicU64]| {
-            let (w, b) = Self::bit(bits, i);
-            w.load(Relaxed) & b != 0
-        };
-        !held(&self.taken) && !held(&self.resting)
+        !Self::is_set(&self.taken, i) && !Self::is_set(&self.resting, i)
     }
 }
 

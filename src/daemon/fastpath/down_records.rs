@@ -45,6 +45,10 @@ impl DownRecords {
         }
     }
 
+    pub fn layout(&self) -> DownIndexLayout {
+        self.layout
+    }
+
     /// The record for `addr`, if one is published.
     fn record(&self, addr: Ipv4Addr) -> Option<&Record> {
         self.records

@@ -45,13 +45,13 @@ fn map_err(name: &str, e: impl std::fmt::Display) -> FastPathError {
 impl KernelMaps {
     /// Take the maps out of the loaded object, write the configuration and
     /// the uplinks, and map the `slots` counters and the `down_index`
-    /// entries.
+    /// blocks.
     pub fn open(
         ebpf: &mut Ebpf,
         config: ConfigValue,
         egress_ifindexes: &[u32],
         slots: u32,
-        down_index: u32,
+        index_blocks: u32,
     ) -> Result<Self, FastPathError> {
         let mut cfg: Array<MapData, ConfigValue> =
             Array::try_from(take(ebpf, "config")?).map_err(|e| map_err("config", e))?;
@@ -78,9 +78,7 @@ impl KernelMaps {
             _ => return Err(FastPathError::Load("counters is not an array map".into())),
         };
         let down_index = match take(ebpf, "down_index")? {
-            Map::Array(data) => {
-                map_shared::<DownBlock>(&data, down_index / DOWN_BLOCK, "down_index")?
-            }
+            Map::Array(data) => map_shared::<DownBlock>(&data, index_blocks, "down_index")?,
             _ => return Err(FastPathError::Load("down_index is not an array map".into())),
         };
         Ok(KernelMaps {

@@ -80,7 +80,6 @@ pub struct FastPath {
     uplinks: Vec<(String, u32)>,
     maps: KernelMaps,
     table: Table,
-    down_index_len: u32,
     describe: String,
     ebpf: Ebpf,
 }
@@ -135,10 +134,11 @@ impl FastPath {
         let layout = LineLayout::for_capacity(cfg.capacity);
         let slots = layout.lines().saturating_add(cfg.capacity);
         let down_index = DownIndexLayout::for_capacity(cfg.capacity);
+        let index_blocks = down_index.entries() / abi::DOWN_BLOCK;
         let mut ebpf = EbpfLoader::new()
             .map_max_entries("up_sessions", cfg.capacity)
             .map_max_entries("counters", slots)
-            .map_max_entries("down_index", down_index.entries() / abi::DOWN_BLOCK)
+            .map_max_entries("down_index", index_blocks)
             .map_max_entries("down_hosts", cfg.capacity.saturating_mul(HOSTS_PER_SESSION))
             .map_max_entries(
                 "down_routes",
@@ -169,13 +169,12 @@ impl FastPath {
             layout.tunnel_mask(),
             down_index.mask(),
         );
-        let maps = KernelMaps::open(&mut ebpf, config, &egress, slots, down_index.entries())?;
+        let maps = KernelMaps::open(&mut ebpf, config, &egress, slots, index_blocks)?;
         let mut fp = FastPath {
             attached: Vec::new(),
             uplinks,
             maps,
             table: Table::new(layout, down_index, cfg.capacity),
-            down_index_len: down_index.entries(),
             describe: String::new(),
             ebpf,
         };
@@ -248,7 +247,7 @@ impl FastPath {
 
     /// Entries in the down index (the address bits that pick one: len - 1).
     pub fn down_index_len(&self) -> u32 {
-        self.down_index_len
+        self.table.down_index_len()
     }
 
     /// Sessions in the fast path that downstream finds in the hash.

@@ -119,6 +119,11 @@ impl Table {
         })
     }
 
+    /// Entries in the down index.
+    pub fn down_index_len(&self) -> u32 {
+        self.down.layout().entries()
+    }
+
     /// Sessions downstream finds in the hash rather than through the
     /// index entry their address picks.
     pub fn off_index(&self) -> usize {
